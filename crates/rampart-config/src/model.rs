@@ -1,0 +1,223 @@
+//! The typed configuration model. Everything here has already been checked:
+//! names are unique, references resolve, numbers are in range. Code that
+//! consumes a [`Config`] never re-validates.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use crate::defaults;
+
+/// A whole node: what `rampart run -c FILE` runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub global: Global,
+    pub frontends: Vec<Frontend>,
+    pub backends: Vec<Backend>,
+}
+
+impl Config {
+    /// The backend a frontend forwards to. Validation guarantees it exists.
+    pub fn backend(&self, name: &str) -> Option<&Backend> {
+        self.backends.iter().find(|b| b.name == name)
+    }
+}
+
+/// Process-wide settings (`[global]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Global {
+    /// Proxy threads in the worker process; each has its own SO_REUSEPORT
+    /// listener per bind address. 0 in the file means "one per CPU".
+    pub threads: usize,
+    /// How long a stopping or replaced worker may drain its connections.
+    pub grace: Duration,
+    /// Log level for `tracing` when `RUST_LOG` is not set.
+    pub log_level: String,
+}
+
+impl Default for Global {
+    fn default() -> Self {
+        Global {
+            threads: 0,
+            grace: defaults::GRACE,
+            log_level: defaults::LOG_LEVEL.to_string(),
+        }
+    }
+}
+
+/// `[[frontend]]`: addresses to listen on and where their traffic goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frontend {
+    pub name: String,
+    pub bind: Vec<SocketAddr>,
+    pub backend: String,
+    /// Concurrent client connections; further ones wait in the kernel backlog.
+    pub maxconn: u32,
+    /// Source ACL: a client is served if it matches `allow` and not `deny`.
+    /// An empty `allow` allows everyone.
+    pub allow: Vec<IpNet>,
+    pub deny: Vec<IpNet>,
+}
+
+impl Frontend {
+    /// The source ACL decision for one client address.
+    pub fn admits(&self, ip: std::net::IpAddr) -> bool {
+        let ip = canonical_ip(ip);
+        let allowed = self.allow.is_empty() || self.allow.iter().any(|n| n.contains(&ip));
+        allowed && !self.deny.iter().any(|n| n.contains(&ip))
+    }
+}
+
+/// IPv4-mapped IPv6 addresses (from dual-stack listeners) are matched as IPv4.
+fn canonical_ip(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => std::net::IpAddr::V4(v4),
+            None => ip,
+        },
+        v4 => v4,
+    }
+}
+
+/// `[[backend]]`: a pool of servers and how to pick among them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backend {
+    pub name: String,
+    pub balance: Balance,
+    /// Connect attempts after the first one; each goes to another server
+    /// when one is available (HAProxy's `retries` + `option redispatch`).
+    pub retries: u32,
+    pub timeout: Timeouts,
+    pub health: Health,
+    pub servers: Vec<Server>,
+}
+
+/// Balancing algorithms (`balance = "..."`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Balance {
+    /// Smooth weighted round robin.
+    RoundRobin,
+    /// Fewest active connections, weighted.
+    LeastConn,
+    /// Weighted Maglev hash of the client address.
+    Source,
+    /// First server in config order with a free slot.
+    First,
+    /// Power of two random choices.
+    Random,
+}
+
+impl Balance {
+    pub const NAMES: [&'static str; 5] = ["roundrobin", "leastconn", "source", "first", "random"];
+
+    pub fn from_name(s: &str) -> Option<Balance> {
+        Some(match s {
+            "roundrobin" => Balance::RoundRobin,
+            "leastconn" => Balance::LeastConn,
+            "source" => Balance::Source,
+            "first" => Balance::First,
+            "random" => Balance::Random,
+            _ => return None,
+        })
+    }
+}
+
+/// `timeout = { ... }` of a backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// One connect attempt to a server.
+    pub connect: Duration,
+    /// Inactivity on the client side (nothing read from or written to it).
+    pub client: Duration,
+    /// Inactivity on the server side.
+    pub server: Duration,
+    /// When set, replaces client and server once both sides are connected
+    /// (long-lived tunnels such as WebSocket or database sessions).
+    pub tunnel: Option<Duration>,
+    /// How long a connection may wait for a server slot when every server
+    /// is at its `maxconn`.
+    pub queue: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: defaults::TIMEOUT_CONNECT,
+            client: defaults::TIMEOUT_CLIENT,
+            server: defaults::TIMEOUT_SERVER,
+            tunnel: None,
+            queue: defaults::TIMEOUT_QUEUE,
+        }
+    }
+}
+
+/// `health = { ... }` of a backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Health {
+    pub check: Check,
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// Consecutive failures that take an up server down.
+    pub fall: u32,
+    /// Consecutive successes that bring a down server up.
+    pub rise: u32,
+    /// Whether servers start up before their first check completes.
+    /// Default false: a server is used only after one good check.
+    pub start_up: bool,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            check: Check::Tcp,
+            interval: defaults::HEALTH_INTERVAL,
+            timeout: defaults::HEALTH_TIMEOUT,
+            fall: defaults::HEALTH_FALL,
+            rise: defaults::HEALTH_RISE,
+            start_up: false,
+        }
+    }
+}
+
+/// What a health check does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// No active checks; servers are always considered up
+    /// (passive failures still count).
+    None,
+    /// A TCP connect succeeds.
+    Tcp,
+    /// Connect, send `send`, and read until `expect` appears in the reply.
+    SendExpect { send: Vec<u8>, expect: Vec<u8> },
+    /// An HTTP/1.1 request; the status line must carry `status`.
+    Http {
+        method: String,
+        path: String,
+        host: Option<String>,
+        status: u16,
+    },
+}
+
+/// One server of a backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Server {
+    pub name: String,
+    pub addr: SocketAddr,
+    /// 1..=256 like HAProxy; 0 is allowed and means "drain": never chosen.
+    pub weight: u32,
+    /// Used only when no primary server is up.
+    pub backup: bool,
+    /// Concurrent connections; 0 = unlimited. Excess connections queue.
+    pub maxconn: u32,
+    pub send_proxy: Option<ProxyVersion>,
+    /// Active health checks for this server (`check = false` turns them off).
+    pub check: bool,
+}
+
+/// PROXY protocol version sent to a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyVersion {
+    V1,
+    V2,
+}
