@@ -1,1 +1,137 @@
-//! (being written)
+//! Active health checks and the up/down state they drive.
+//!
+//! Three layers, so that the part with the rules has no clock and no IO:
+//! - [`probe`]: one check of one server over a real connection;
+//! - [`HealthState`]: fall/rise hysteresis over a stream of results (pure);
+//! - [`run_checker`]: the clock and the sockets for one server — probes every
+//!   interval, folds in passive failures from the data plane, and reports
+//!   transitions.
+//!
+//! The supervisor runs one checker per checked server; its transitions feed
+//! the worker's server table and, through backend health, VRRP tracking and
+//! the BGP announce policy.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rampart_config::{Check, Health};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::time::MissedTickBehavior;
+use tracing::{debug, info};
+
+mod probe;
+mod state;
+#[cfg(test)]
+mod tests;
+
+pub use probe::{MAX_REPLY, ProbeError, probe};
+pub use state::HealthState;
+
+/// Floor for the check interval: `tokio::time::interval` panics on zero, and
+/// validation already refuses zero, so this only guards the invariant.
+const MIN_INTERVAL: Duration = Duration::from_millis(1);
+
+/// What the DOWN log line gives as the reason after passive failures; the
+/// data plane reports only that a connection to the server failed.
+const PASSIVE_REASON: &str = "connection failures seen by the proxy";
+
+/// Checks one server until the task is dropped, calling `on_change(up)` with
+/// the initial state at once and then on every transition.
+///
+/// - Active checks ([`probe`]) run every `health.interval`, the first one
+///   immediately so that a new server is usable after one round trip rather
+///   than one interval. A slow check delays the next one instead of
+///   overlapping it (the interval's missed-tick behaviour is `Delay`).
+/// - Each message on `passive` is a connection failure seen by the data
+///   plane; it counts as one failed check, so a dead server is taken out as
+///   soon as `fall` clients have failed on it, without waiting for checks.
+///   A closed `passive` only stops that input.
+/// - With [`Check::None`] nothing can prove the server healthy: it starts
+///   up, an interval without passive failures counts as a good check (so
+///   failures count as consecutive only within one interval of each other),
+///   and once down it is restored after one full quiet interval — traffic is
+///   the only probe. Such a checker returns when `passive` closes, since
+///   nothing could change any more.
+///
+/// Transitions are logged at info ("server pool/web1 is DOWN (3 failed
+/// checks: connection refused)"), single failed checks at debug.
+pub async fn run_checker(
+    backend: String,
+    server: String,
+    addr: SocketAddr,
+    health: Health,
+    mut passive: UnboundedReceiver<()>,
+    mut on_change: impl FnMut(bool) + Send,
+) {
+    let checkless = health.check == Check::None;
+    let mut state = HealthState::new(&health);
+    on_change(state.is_up());
+
+    let mut ticks = tokio::time::interval(health.interval.max(MIN_INTERVAL));
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut passive_open = true;
+    // Checkless only: no passive failure since the last tick.
+    let mut quiet = true;
+    // The last failure, kept for the DOWN line; reused to avoid allocating.
+    let mut reason = String::new();
+
+    loop {
+        let flip = tokio::select! {
+            _ = ticks.tick() => {
+                if checkless {
+                    let quiet_interval = std::mem::replace(&mut quiet, true);
+                    if quiet_interval { state.assume_up() } else { None }
+                } else {
+                    match probe(&health.check, addr, health.timeout).await {
+                        Ok(()) => state.record(true),
+                        Err(e) => {
+                            debug!(%backend, %server, %addr, "health check failed: {e}");
+                            reason.clear();
+                            // Writing into a String cannot fail.
+                            let _ = write!(reason, "{e}");
+                            state.record(false)
+                        }
+                    }
+                }
+            }
+            failure = passive.recv(), if passive_open => match failure {
+                Some(()) => {
+                    debug!(%backend, %server, %addr, "passive failure");
+                    quiet = false;
+                    reason.clear();
+                    reason.push_str(PASSIVE_REASON);
+                    state.record(false)
+                }
+                None if checkless => return,
+                None => {
+                    passive_open = false;
+                    None
+                }
+            },
+        };
+        let Some(up) = flip else { continue };
+        if up {
+            if checkless {
+                info!(%backend, %server, "server {backend}/{server} is UP (no failures for one interval)");
+            } else {
+                let n = state.successes();
+                let s = plural(n);
+                info!(%backend, %server, "server {backend}/{server} is UP ({n} good check{s})");
+            }
+        } else {
+            let n = state.failures();
+            let s = plural(n);
+            info!(%backend, %server, "server {backend}/{server} is DOWN ({n} failed check{s}: {reason})");
+            if checkless {
+                // The quiet interval that restores it starts now.
+                ticks.reset();
+            }
+        }
+        on_change(up);
+    }
+}
+
+fn plural(n: u32) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

@@ -4,5 +4,13 @@
 #![forbid(unsafe_code)]
 
 pub mod balance;
+pub mod forward;
 pub mod health;
+pub mod proxy;
 pub mod proxy_protocol;
+mod session;
+pub mod state;
+
+pub use forward::Mode;
+pub use proxy::{Proxy, ThreadListeners, open_listeners, spawn_threads};
+pub use state::{BackendRt, Events, NoEvents};

@@ -1,3 +1,122 @@
-fn main() {
-    println!("Hello, world!");
+//! rampart: one daemon for the L4 load balancer, VRRP and BGP roles of an
+//! HAProxy + keepalived + BIRD load-balancer pair.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+mod demo;
+mod health;
+mod ipc;
+mod supervisor;
+mod worker;
+
+#[derive(Parser)]
+#[command(name = "rampart", version, about = "L4 load balancer with health checks (VRRP and BGP to come)")]
+struct Cli {
+    /// Log level (error, warn, info, debug, trace); overrides the config
+    /// file's `log_level`. RUST_LOG, when set, wins over both.
+    #[arg(long, global = true)]
+    log_level: Option<String>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the node described by a config file (supervisor + proxy worker).
+    Run {
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// Validate a config file: exit 0 if valid, 1 with every error otherwise.
+    Check {
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// A self-contained demonstration on loopback: two built-in backends,
+    /// round robin, a backend stopped under load with no failed request.
+    Demo,
+    /// Internal: the proxy worker process started by `run`.
+    #[command(hide = true)]
+    Worker,
+}
+
+/// The tracing filter: RUST_LOG if set, else the config's level.
+pub fn log_filter(cfg: &rampart_config::Config) -> String {
+    std::env::var("RUST_LOG").unwrap_or_else(|_| cfg.global.log_level.clone())
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("rampart: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.cmd {
+        Cmd::Check { config } => Ok(check(&config)),
+        Cmd::Run { config } => {
+            let text = match std::fs::read_to_string(&config) {
+                Ok(t) => t,
+                Err(e) => anyhow::bail!("cannot read {}: {e}", config.display()),
+            };
+            let cfg = match rampart_config::parse(&config.display().to_string(), &text) {
+                Ok(c) => c,
+                Err(errors) => {
+                    eprint!("{}", errors.render());
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            let level = std::env::var("RUST_LOG").ok().or(cli.log_level).unwrap_or_else(|| cfg.global.log_level.clone());
+            init_logging(&level);
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            rt.block_on(supervisor::run(config, cfg, text))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Worker => {
+            init_logging(&std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()));
+            worker::main()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Demo => {
+            // Health transitions yes, one line per connection no: the demo
+            // makes thousands. RUST_LOG=info shows them.
+            init_logging(&std::env::var("RUST_LOG").ok().or(cli.log_level).unwrap_or_else(|| "info,rampart::tcplog=warn".into()));
+            demo::main()
+        }
+    }
+}
+
+/// `rampart check`: like `haproxy -c`.
+fn check(path: &std::path::Path) -> ExitCode {
+    match rampart_config::load(path) {
+        Ok(cfg) => {
+            let servers: usize = cfg.backends.iter().map(|b| b.servers.len()).sum();
+            println!(
+                "{}: configuration is valid ({} frontend(s), {} backend(s), {} server(s))",
+                path.display(),
+                cfg.frontends.len(),
+                cfg.backends.len(),
+                servers
+            );
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            eprint!("{}", errors.render());
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,181 @@
+//! `[[backend]]`: balancing, timeouts and servers. Health checks are in
+//! [`crate::health`].
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use crate::defaults;
+use crate::diag::Sink;
+use crate::frontend::{name, one_of, socket_addr};
+use crate::health;
+use crate::model::{Backend, Balance, ProxyVersion, Server, Timeouts};
+use crate::walk::{self, Table};
+
+/// A backend plus where its name is, for checks across sections.
+pub(crate) struct BackendAt {
+    pub(crate) backend: Backend,
+    /// The `name` value, when it was a string.
+    pub(crate) name: Option<Range<usize>>,
+}
+
+pub(crate) fn backend(t: &Table, sink: &mut Sink) -> BackendAt {
+    t.deny_unknown(&["name", "balance", "retries", "timeout", "health", "servers"], sink);
+    let name = t.required("name", sink).and_then(|v| name(v, "name", sink));
+
+    let balance = t
+        .get("balance")
+        .and_then(|v| {
+            let s = walk::string(v, "balance", sink)?;
+            let b = Balance::from_name(s);
+            if b.is_none() {
+                sink.error(v.span(), one_of("balance", s, &Balance::NAMES));
+            }
+            b
+        })
+        .unwrap_or(Balance::RoundRobin);
+    let retries = t
+        .get("retries")
+        .and_then(|v| walk::integer(v, "retries", 0, u32::MAX, sink))
+        .unwrap_or(defaults::RETRIES);
+    let timeout = t
+        .entry("timeout")
+        .and_then(|(key, v)| Table::of(v, "timeout", key, "`timeout`", sink))
+        .map(|t| timeouts(&t, sink))
+        .unwrap_or_default();
+    let health = t
+        .entry("health")
+        .and_then(|(key, v)| Table::of(v, "health", key, "`health`", sink))
+        .map(|t| health::health(&t, sink))
+        .unwrap_or_default();
+    let servers = match t.entry("servers") {
+        Some((key, v)) => servers(v, key, sink),
+        None => {
+            t.required("servers", sink);
+            Vec::new()
+        }
+    };
+
+    BackendAt {
+        backend: Backend {
+            name: name.as_ref().map(|n| n.get_ref().clone()).unwrap_or_default(),
+            balance,
+            retries,
+            timeout,
+            health,
+            servers,
+        },
+        name: name.map(|n| n.span()),
+    }
+}
+
+/// `timeout = { ... }`. Zero is refused where it would fail every
+/// connection at once; `queue = "0s"` is allowed and means "never queue,
+/// fail at once when all servers are full".
+fn timeouts(t: &Table, sink: &mut Sink) -> Timeouts {
+    t.deny_unknown(&["connect", "client", "server", "tunnel", "queue"], sink);
+    let mut out = Timeouts::default();
+    let read = |key: &str, nonzero: bool, sink: &mut Sink| {
+        t.get(key).and_then(|v| walk::duration(v, key, nonzero, sink))
+    };
+    if let Some(d) = read("connect", true, sink) {
+        out.connect = d;
+    }
+    if let Some(d) = read("client", true, sink) {
+        out.client = d;
+    }
+    if let Some(d) = read("server", true, sink) {
+        out.server = d;
+    }
+    if let Some(d) = read("tunnel", true, sink) {
+        out.tunnel = Some(d);
+    }
+    if let Some(d) = read("queue", false, sink) {
+        out.queue = d;
+    }
+    out
+}
+
+// === servers ===
+
+/// `servers = [ { ... } ]` or `[[backend.servers]]`. Names must be unique
+/// within the backend because health state, counters and the control API
+/// address a server by `backend/server`.
+fn servers(value: &walk::Value, key: Range<usize>, sink: &mut Sink) -> Vec<Server> {
+    let tables = walk::tables(value, "servers", "backend.servers", key, "server", sink);
+    if value.get_ref().as_array().is_some_and(|a| a.is_empty()) {
+        sink.error(value.span(), "`servers` must list at least one server");
+    }
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut out = Vec::with_capacity(tables.len());
+    for t in &tables {
+        let (server, name_span) = server(t, sink);
+        if let Some(span) = name_span {
+            match seen.get(&server.name) {
+                Some(first) => sink.error(
+                    span,
+                    format!(
+                        "duplicate server name `{}` in this backend (first defined on line {})",
+                        server.name,
+                        sink.line(*first)
+                    ),
+                ),
+                None => {
+                    seen.insert(server.name.clone(), span.start);
+                }
+            }
+        }
+        out.push(server);
+    }
+    out
+}
+
+fn server(t: &Table, sink: &mut Sink) -> (Server, Option<Range<usize>>) {
+    t.deny_unknown(
+        &["name", "addr", "weight", "backup", "maxconn", "send_proxy", "check"],
+        sink,
+    );
+    let name = t.required("name", sink).and_then(|v| name(v, "name", sink));
+    let addr = t.required("addr", sink).and_then(|v| {
+        let s = walk::string(v, "addr", sink)?;
+        socket_addr("addr", s).map_err(|e| sink.error(v.span(), e)).ok()
+    });
+    let weight = t
+        .get("weight")
+        .and_then(|v| walk::integer(v, "weight", 0, defaults::WEIGHT_MAX, sink))
+        .unwrap_or(defaults::WEIGHT);
+    let backup = t
+        .get("backup")
+        .and_then(|v| walk::boolean(v, "backup", sink))
+        .unwrap_or(false);
+    let maxconn = t
+        .get("maxconn")
+        .and_then(|v| walk::integer(v, "maxconn", 0, u32::MAX, sink))
+        .unwrap_or(0);
+    let send_proxy = t.get("send_proxy").and_then(|v| {
+        let s = walk::string(v, "send_proxy", sink)?;
+        match s {
+            "v1" => Some(ProxyVersion::V1),
+            "v2" => Some(ProxyVersion::V2),
+            _ => {
+                sink.error(v.span(), one_of("send_proxy", s, &["v1", "v2"]));
+                None
+            }
+        }
+    });
+    let check = t
+        .get("check")
+        .and_then(|v| walk::boolean(v, "check", sink))
+        .unwrap_or(true);
+
+    let server = Server {
+        name: name.as_ref().map(|n| n.get_ref().clone()).unwrap_or_default(),
+        // Only read when the whole file is valid, and then `addr` parsed.
+        addr: addr.unwrap_or(std::net::SocketAddr::from(([0, 0, 0, 0], 0))),
+        weight,
+        backup,
+        maxconn,
+        send_proxy,
+        check,
+    };
+    (server, name.map(|n| n.span()))
+}

@@ -1,0 +1,176 @@
+//! `health = { ... }` of a backend, and the forms `check` can take:
+//!
+//! ```toml
+//! check = "tcp"                                   # connect succeeds
+//! check = "none"                                  # no active checks
+//! check = { send = "PING\r\n", expect = "PONG" }  # send, then wait for bytes
+//! check = { http = "GET /health", status = 200, host = "example.org" }
+//! ```
+
+use crate::diag::Sink;
+use crate::model::{Check, Health};
+use crate::walk::{self, Table, Value};
+
+/// Shown whenever `check` has a shape we do not know, so the user sees
+/// every valid form at once.
+const CHECK_FORMS: &str = "\"tcp\", \"none\", { send = \"...\", expect = \"...\" } \
+                           or { http = \"GET /path\" }";
+
+pub(crate) fn health(t: &Table, sink: &mut Sink) -> Health {
+    t.deny_unknown(&["check", "interval", "timeout", "fall", "rise", "start_up"], sink);
+    let mut h = Health::default();
+    if let Some(c) = t.entry("check").and_then(|(key, v)| check(v, key, sink)) {
+        h.check = c;
+    }
+    // A zero interval would check in a busy loop; a zero timeout would fail
+    // every check. A timeout longer than the interval is fine: the next
+    // check simply waits for the current one.
+    if let Some(d) = t.get("interval").and_then(|v| walk::duration(v, "interval", true, sink)) {
+        h.interval = d;
+    }
+    if let Some(d) = t.get("timeout").and_then(|v| walk::duration(v, "timeout", true, sink)) {
+        h.timeout = d;
+    }
+    // fall = 0 or rise = 0 would change state without any check result.
+    if let Some(n) = t.get("fall").and_then(|v| walk::integer(v, "fall", 1, u32::MAX, sink)) {
+        h.fall = n;
+    }
+    if let Some(n) = t.get("rise").and_then(|v| walk::integer(v, "rise", 1, u32::MAX, sink)) {
+        h.rise = n;
+    }
+    if let Some(b) = t.get("start_up").and_then(|v| walk::boolean(v, "start_up", sink)) {
+        h.start_up = b;
+    }
+    h
+}
+
+fn check(v: &Value, key: std::ops::Range<usize>, sink: &mut Sink) -> Option<Check> {
+    if let Some(s) = v.get_ref().as_str() {
+        return match s {
+            "tcp" => Some(Check::Tcp),
+            "none" => Some(Check::None),
+            _ => {
+                sink.error(v.span(), format!("invalid `check` `{s}`; expected {CHECK_FORMS}"));
+                None
+            }
+        };
+    }
+    if !v.get_ref().is_table() {
+        walk::type_error(v, "check", CHECK_FORMS, sink);
+        return None;
+    }
+    let t = Table::of(v, "check", key, "`check`", sink)?;
+    let is_send = t.get("send").is_some() || t.get("expect").is_some();
+    match (t.get("http"), is_send) {
+        (Some(_), true) => {
+            sink.error(
+                t.span(),
+                "`check` has both `http` and `send`/`expect`; choose one form",
+            );
+            None
+        }
+        (Some(http), false) => http_check(&t, http, sink),
+        (None, true) => send_expect(&t, sink),
+        (None, false) => {
+            t.deny_unknown(&["http", "status", "host", "send", "expect"], sink);
+            sink.error(t.span(), format!("`check` table needs `http` or `expect`; expected {CHECK_FORMS}"));
+            None
+        }
+    }
+}
+
+/// `{ send, expect }`. `send` may be left out: many protocols (SMTP, FTP,
+/// MySQL) greet first, so waiting for the banner is a complete check.
+/// `expect` may not be empty: it would accept any server that accepts a
+/// connection, which is what `"tcp"` says more plainly.
+fn send_expect(t: &Table, sink: &mut Sink) -> Option<Check> {
+    t.deny_unknown(&["send", "expect"], sink);
+    let send = match t.get("send") {
+        Some(v) => walk::string(v, "send", sink),
+        None => Some(""),
+    };
+    let expect = t.required("expect", sink).and_then(|v| {
+        let s = walk::string(v, "expect", sink)?;
+        if s.is_empty() {
+            sink.error(v.span(), "`expect` must not be empty; use check = \"tcp\" to only connect");
+            return None;
+        }
+        Some(s)
+    });
+    Some(Check::SendExpect {
+        send: send?.as_bytes().to_vec(),
+        expect: expect?.as_bytes().to_vec(),
+    })
+}
+
+/// `{ http = "METHOD /path", status = 200, host = "..." }`.
+fn http_check(t: &Table, http: &Value, sink: &mut Sink) -> Option<Check> {
+    t.deny_unknown(&["http", "status", "host"], sink);
+    let line = walk::string(http, "http", sink)
+        .and_then(|s| request_line(s).map_err(|e| sink.error(http.span(), e)).ok());
+    let status = match t.get("status") {
+        Some(v) => walk::integer(v, "status", 100, 599, sink).and_then(|n| u16::try_from(n).ok()),
+        None => Some(200),
+    };
+    let host = match t.get("host") {
+        Some(v) => {
+            let s = walk::string(v, "host", sink)?;
+            if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                sink.error(v.span(), "`host` must be a non-empty host name without spaces");
+                return None;
+            }
+            Some(s.to_string())
+        }
+        None => None,
+    };
+    let (method, path) = line?;
+    Some(Check::Http {
+        method,
+        path,
+        host,
+        status: status?,
+    })
+}
+
+/// Splits `"GET /health"`. The method must be an upper-case token: HTTP
+/// methods are case-sensitive and servers answer `get` with 400 or 501, so a
+/// lower-case method would make every server look down.
+fn request_line(s: &str) -> Result<(String, String), String> {
+    let usage = "write \"METHOD /path\", e.g. \"GET /health\"";
+    let Some((method, path)) = s.split_once(' ') else {
+        return Err(format!("`http` check `{s}` has no path; {usage}"));
+    };
+    if method.is_empty() || !method.chars().all(|c| c.is_ascii_uppercase()) {
+        return Err(format!(
+            "`http` check has invalid method `{method}`: methods are upper-case letters \
+             (GET, HEAD, OPTIONS, ...); {usage}"
+        ));
+    }
+    if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "`http` check has invalid path `{path}`: it must start with '/' and contain \
+             no spaces; {usage}"
+        ));
+    }
+    Ok((method.to_string(), path.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::request_line;
+
+    #[test]
+    fn request_lines() {
+        assert_eq!(
+            request_line("GET /health"),
+            Ok(("GET".to_string(), "/health".to_string()))
+        );
+        assert!(request_line("HEAD /").is_ok());
+        assert!(request_line("GET").is_err_and(|e| e.contains("no path")));
+        assert!(request_line("get /").is_err_and(|e| e.contains("method")));
+        assert!(request_line(" /").is_err_and(|e| e.contains("method")));
+        assert!(request_line("GET health").is_err_and(|e| e.contains("path")));
+        assert!(request_line("GET /a b").is_err_and(|e| e.contains("path")));
+        assert!(request_line("GET  /a").is_err_and(|e| e.contains("path")));
+    }
+}

@@ -1,0 +1,209 @@
+//! The proxy: frontends bound to backends, the accept loops, and the
+//! per-thread runtimes that run them.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use rampart_config::{Config, Frontend, Server};
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, Semaphore, watch};
+
+use crate::forward::Mode;
+use crate::state::{BackendRt, Events};
+
+/// One frontend with its backend resolved and its connection limit.
+pub struct FrontendRt {
+    pub cfg: Frontend,
+    pub backend: Arc<BackendRt>,
+    conns: Arc<Semaphore>,
+}
+
+/// Everything the data plane needs, shared by all proxy threads.
+pub struct Proxy {
+    pub frontends: Vec<FrontendRt>,
+    pub backends: Vec<Arc<BackendRt>>,
+    pub(crate) events: Arc<dyn Events>,
+    pub(crate) mode: Mode,
+    live: AtomicUsize,
+    idle: Notify,
+}
+
+impl Proxy {
+    /// Builds the proxy for a validated config. `initially_up` gives each
+    /// server's state before the first health report arrives.
+    pub fn new(
+        cfg: &Config,
+        mode: Mode,
+        events: Arc<dyn Events>,
+        initially_up: impl Fn(&str, &Server) -> bool,
+    ) -> Arc<Proxy> {
+        let backends: Vec<Arc<BackendRt>> = cfg
+            .backends
+            .iter()
+            .map(|b| Arc::new(BackendRt::new(b.clone(), |s| initially_up(&b.name, s))))
+            .collect();
+        let frontends = cfg
+            .frontends
+            .iter()
+            .filter_map(|f| {
+                // Validation guarantees the reference resolves.
+                let backend = backends.iter().find(|b| b.cfg.name == f.backend)?.clone();
+                Some(FrontendRt {
+                    cfg: f.clone(),
+                    backend,
+                    conns: Arc::new(Semaphore::new(f.maxconn as usize)),
+                })
+            })
+            .collect();
+        Arc::new(Proxy {
+            frontends,
+            backends,
+            events,
+            mode,
+            live: AtomicUsize::new(0),
+            idle: Notify::new(),
+        })
+    }
+
+    pub fn backend(&self, name: &str) -> Option<&Arc<BackendRt>> {
+        self.backends.iter().find(|b| b.cfg.name == name)
+    }
+
+    /// Applies a health report. Returns false if the server is unknown.
+    pub fn set_server_up(&self, backend: &str, server: &str, up: bool) -> bool {
+        match self.backend(backend) {
+            Some(b) => match b.server_index(server) {
+                Some(i) => {
+                    b.set_up(i, up);
+                    true
+                }
+                None => false,
+            },
+            None => false,
+        }
+    }
+
+    /// Connections being served right now.
+    pub fn live(&self) -> usize {
+        self.live.load(Ordering::Acquire)
+    }
+
+    /// Resolves once no connection is being served.
+    pub async fn drained(&self) {
+        loop {
+            let notified = self.idle.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.live() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Accepts on `listener` for frontend `fe` until `stop` turns true.
+    /// Each connection runs in its own task; stopping does not cut them.
+    pub async fn serve(
+        self: Arc<Self>,
+        fe: usize,
+        listener: TcpListener,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let Some(front) = self.frontends.get(fe) else {
+            return;
+        };
+        let sem = front.conns.clone();
+        loop {
+            // Waiting for a permit before accepting leaves excess clients in
+            // the kernel backlog, as HAProxy does at maxconn.
+            let permit = tokio::select! {
+                p = sem.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+                _ = stop.wait_for(|s| *s) => return,
+            };
+            let accepted = tokio::select! {
+                r = listener.accept() => r,
+                _ = stop.wait_for(|s| *s) => return,
+            };
+            let (sock, peer) = match accepted {
+                Ok(x) => x,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(frontend = %front.cfg.name, "accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let proxy = self.clone();
+            proxy.live.fetch_add(1, Ordering::AcqRel);
+            tokio::spawn(async move {
+                crate::session::run(&proxy, fe, sock, peer).await;
+                drop(permit);
+                if proxy.live.fetch_sub(1, Ordering::AcqRel) == 1 {
+                    proxy.idle.notify_waiters();
+                }
+            });
+        }
+    }
+}
+
+/// Listeners for one proxy thread: (frontend index, socket).
+pub type ThreadListeners = Vec<(usize, std::net::TcpListener)>;
+
+/// Starts one OS thread per entry of `threads`, each with its own
+/// single-threaded runtime accepting on its own SO_REUSEPORT sockets
+/// (shared-nothing, like HAProxy's nbthread). Threads accept until `stop`
+/// turns true and keep serving open connections until the process exits.
+pub fn spawn_threads(
+    proxy: &Arc<Proxy>,
+    threads: Vec<ThreadListeners>,
+    stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    for (i, listeners) in threads.into_iter().enumerate() {
+        let proxy = proxy.clone();
+        let stop = stop.clone();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::thread::Builder::new()
+            .name(format!("proxy-{i}"))
+            .spawn(move || {
+                rt.block_on(async move {
+                    for (fe, l) in listeners {
+                        match TcpListener::from_std(l) {
+                            Ok(l) => {
+                                tokio::spawn(proxy.clone().serve(fe, l, stop.clone()));
+                            }
+                            Err(e) => tracing::error!("listener unusable: {e}"),
+                        }
+                    }
+                    std::future::pending::<()>().await
+                })
+            })?;
+    }
+    Ok(())
+}
+
+/// Opens `per_bind` SO_REUSEPORT listeners for every bind address of every
+/// frontend, grouped per thread.
+pub fn open_listeners(cfg: &Config, threads: usize) -> std::io::Result<Vec<ThreadListeners>> {
+    let mut out: Vec<ThreadListeners> = (0..threads).map(|_| Vec::new()).collect();
+    for (fe, f) in cfg.frontends.iter().enumerate() {
+        for addr in &f.bind {
+            for t in out.iter_mut() {
+                t.push((fe, listen(*addr)?));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The backlog the kernel keeps for each listener: large, so that clients
+/// wait in the kernel while a worker restarts or maxconn is reached.
+pub const BACKLOG: i32 = 4096;
+
+pub fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    rampart_sys::socket::listener(addr, BACKLOG)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))
+}

@@ -1,0 +1,216 @@
+//! One client connection from accept to close: ACL, server choice with
+//! retries and queueing, PROXY header, forwarding, and the log line.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use crate::balance::Load;
+use crate::forward::{self, Bytes, End, Idle};
+use crate::proxy::Proxy;
+use crate::state::{BackendRt, Slot};
+
+/// HAProxy-style two-letter termination state: who ended the session
+/// (C client, S server, P proxy, c/s client/server timeout, - normal) and
+/// in which phase (R request/ACL, Q queue, C connect, D data).
+pub type Term = &'static str;
+
+pub(crate) async fn run(proxy: &Proxy, fe: usize, client: TcpStream, peer: SocketAddr) {
+    let Some(front) = proxy.frontends.get(fe) else {
+        return;
+    };
+    let be: &BackendRt = &front.backend;
+    let t0 = Instant::now();
+    let mut log = LogLine {
+        peer: Some(peer),
+        frontend: &front.cfg.name,
+        backend: &be.cfg.name,
+        ..LogLine::default()
+    };
+
+    if !front.cfg.admits(peer.ip()) {
+        log.term = "PR";
+        return log.emit(t0);
+    }
+    let _ = client.set_nodelay(true);
+
+    let (server, slot) = match connect(proxy, be, peer.ip(), &mut log, t0).await {
+        Ok(x) => x,
+        Err(term) => {
+            log.term = term;
+            return log.emit(t0);
+        }
+    };
+    let srv = &be.servers[slot.index].cfg;
+    log.server = Some(&srv.name);
+    log.connected = Some(t0.elapsed());
+
+    if let Some(version) = srv.send_proxy {
+        let local = client.local_addr().unwrap_or(peer);
+        let mut header = Vec::with_capacity(108);
+        crate::proxy_protocol::encode(version, peer, local, &mut header);
+        if forward::write_all(&server, &header).await.is_err() {
+            log.term = "SD";
+            return log.emit(t0);
+        }
+    }
+
+    let t = be.cfg.timeout;
+    let idle = match t.tunnel {
+        Some(tunnel) => Idle {
+            client: tunnel,
+            server: tunnel,
+        },
+        None => Idle {
+            client: t.client,
+            server: t.server,
+        },
+    };
+    let bytes = Bytes::default();
+    let end = forward::forward(&client, &server, proxy.mode, idle, &bytes).await;
+    log.bytes_in = bytes.up.into_inner();
+    log.bytes_out = bytes.down.into_inner();
+    log.term = match end {
+        End::Closed => "--",
+        End::ClientTimeout => "cD",
+        End::ServerTimeout => "sD",
+        End::ClientAbort => "CD",
+        End::ServerAbort => "SD",
+    };
+    drop(slot);
+    log.emit(t0);
+}
+
+/// The load view a balancer sees for one connection: servers already tried
+/// by this connection are excluded so that a retry goes elsewhere.
+struct View<'a> {
+    be: &'a BackendRt,
+    tried: &'a [bool],
+}
+
+impl Load for View<'_> {
+    fn active(&self, index: usize) -> u32 {
+        self.be.servers.get(index).map_or(u32::MAX, |s| s.active())
+    }
+    fn usable(&self, index: usize) -> bool {
+        !self.tried.get(index).copied().unwrap_or(true) && self.be.has_slot(index)
+    }
+}
+
+/// Picks a server and reserves a slot on it. Another thread may take the
+/// last slot between pick and reserve; then pick again (bounded).
+fn pick_slot<'a>(be: &'a BackendRt, ip: IpAddr, tried: &[bool]) -> Option<Slot<'a>> {
+    for _ in 0..be.servers.len().max(1) * 2 {
+        let idx = be.balancer().pick(ip, &View { be, tried })?;
+        if let Some(slot) = Slot::take(be, idx) {
+            return Some(slot);
+        }
+    }
+    None
+}
+
+/// Connects to a server: up to `retries + 1` attempts, each to a server not
+/// yet tried when one is available (redispatch), waiting in the backend
+/// queue while every server is full or none is up.
+async fn connect<'a>(
+    proxy: &Proxy,
+    be: &'a BackendRt,
+    ip: IpAddr,
+    log: &mut LogLine<'_>,
+    t0: Instant,
+) -> Result<(TcpStream, Slot<'a>), Term> {
+    let mut tried = vec![false; be.servers.len()];
+    let queue_deadline = t0 + be.cfg.timeout.queue;
+    let mut failures = 0u32;
+    loop {
+        let slot = match pick_slot(be, ip, &tried) {
+            Some(s) => s,
+            None if tried.iter().any(|&t| t) => {
+                // Every usable server was tried: start a new round.
+                tried.iter_mut().for_each(|t| *t = false);
+                continue;
+            }
+            None => {
+                let notified = be.slot_freed.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if let Some(s) = pick_slot(be, ip, &tried) {
+                    s
+                } else {
+                    be.queued.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let woke = tokio::time::timeout_at(queue_deadline, notified).await;
+                    be.queued.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                    log.queued = t0.elapsed();
+                    if woke.is_err() {
+                        return Err(if be.balancer().eligible().is_empty() {
+                            "SC"
+                        } else {
+                            "sQ"
+                        });
+                    }
+                    continue;
+                }
+            }
+        };
+        let addr = be.servers[slot.index].cfg.addr;
+        let attempt = tokio::time::timeout(be.cfg.timeout.connect, TcpStream::connect(addr)).await;
+        let timed_out = match attempt {
+            Ok(Ok(stream)) => {
+                let _ = stream.set_nodelay(true);
+                return Ok((stream, slot));
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(backend = %be.cfg.name, server = %be.servers[slot.index].cfg.name, "connect failed: {e}");
+                false
+            }
+            Err(_) => true,
+        };
+        proxy.events.passive_failure(&be.cfg.name, slot.index);
+        tried[slot.index] = true;
+        drop(slot);
+        failures += 1;
+        log.retries = failures;
+        if failures > be.cfg.retries {
+            log.retries = failures - 1;
+            return Err(if timed_out { "sC" } else { "SC" });
+        }
+    }
+}
+
+/// One log line per finished connection, like HAProxy's `option tcplog`.
+#[derive(Default)]
+struct LogLine<'a> {
+    peer: Option<SocketAddr>,
+    frontend: &'a str,
+    backend: &'a str,
+    server: Option<&'a str>,
+    queued: Duration,
+    connected: Option<Duration>,
+    bytes_in: u64,
+    bytes_out: u64,
+    retries: u32,
+    term: Term,
+}
+
+impl LogLine<'_> {
+    fn emit(&self, t0: Instant) {
+        let peer = self.peer.map_or_else(|| "-".to_string(), |p| p.to_string());
+        let connect_ms = self.connected.map_or(-1, |d| d.as_millis() as i64);
+        tracing::info!(
+            target: "rampart::tcplog",
+            "{peer} {} {}/{} queue_ms={} connect_ms={} total_ms={} bytes_in={} bytes_out={} retries={} term={}",
+            self.frontend,
+            self.backend,
+            self.server.unwrap_or("<NOSRV>"),
+            self.queued.as_millis(),
+            connect_ms,
+            t0.elapsed().as_millis(),
+            self.bytes_in,
+            self.bytes_out,
+            self.retries,
+            self.term,
+        );
+    }
+}

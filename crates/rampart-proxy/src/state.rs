@@ -1,0 +1,175 @@
+//! Shared per-backend runtime state: server up/down flags, connection
+//! counts, and the balancer snapshot. Readers on the hot path take an
+//! `ArcSwap` snapshot and touch atomics only; writers (health changes) rebuild
+//! the balancer and publish it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+
+use arc_swap::ArcSwap;
+use rampart_config::{Backend, Server};
+use tokio::sync::Notify;
+
+use crate::balance::{Balancer, Candidate};
+
+/// Where the data plane reports what the control plane should know.
+pub trait Events: Send + Sync {
+    /// A connect to `backend.servers[server]` failed: counts like a failed
+    /// health check toward taking the server down.
+    fn passive_failure(&self, backend: &str, server: usize);
+}
+
+/// Discards events (for callers that run no health checks).
+pub struct NoEvents;
+
+impl Events for NoEvents {
+    fn passive_failure(&self, _: &str, _: usize) {}
+}
+
+/// One server's live state.
+#[derive(Debug)]
+pub struct ServerRt {
+    pub cfg: Server,
+    up: AtomicBool,
+    active: AtomicU32,
+    /// Connections ever handed to this server (for stats and tests).
+    pub total: AtomicU64,
+}
+
+impl ServerRt {
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Acquire)
+    }
+
+    pub fn active(&self) -> u32 {
+        self.active.load(Ordering::Relaxed)
+    }
+}
+
+/// A backend's live state, shared by every proxy thread.
+pub struct BackendRt {
+    pub cfg: Backend,
+    pub servers: Vec<ServerRt>,
+    balancer: ArcSwap<Balancer>,
+    /// Woken when a slot frees or a server comes up, for queued connections.
+    pub(crate) slot_freed: Notify,
+    /// Connections waiting in this backend's queue.
+    pub queued: AtomicU32,
+}
+
+impl BackendRt {
+    /// Builds the state with each server up or down as `initially_up` says.
+    pub fn new(cfg: Backend, initially_up: impl Fn(&Server) -> bool) -> BackendRt {
+        let servers: Vec<ServerRt> = cfg
+            .servers
+            .iter()
+            .map(|s| ServerRt {
+                up: AtomicBool::new(initially_up(s)),
+                active: AtomicU32::new(0),
+                total: AtomicU64::new(0),
+                cfg: s.clone(),
+            })
+            .collect();
+        let balancer = ArcSwap::from_pointee(build(&cfg, &servers));
+        BackendRt {
+            cfg,
+            servers,
+            balancer,
+            slot_freed: Notify::new(),
+            queued: AtomicU32::new(0),
+        }
+    }
+
+    /// The index of the server called `name`.
+    pub fn server_index(&self, name: &str) -> Option<usize> {
+        self.servers.iter().position(|s| s.cfg.name == name)
+    }
+
+    /// Marks a server up or down and republishes the balancer. Returns
+    /// whether anything changed.
+    pub fn set_up(&self, index: usize, up: bool) -> bool {
+        let Some(server) = self.servers.get(index) else {
+            return false;
+        };
+        if server.up.swap(up, Ordering::AcqRel) == up {
+            return false;
+        }
+        self.balancer
+            .store(Arc::new(build(&self.cfg, &self.servers)));
+        if up {
+            self.slot_freed.notify_waiters();
+        }
+        true
+    }
+
+    pub fn balancer(&self) -> arc_swap::Guard<Arc<Balancer>> {
+        self.balancer.load()
+    }
+
+    /// Whether the server has a free `maxconn` slot.
+    pub fn has_slot(&self, index: usize) -> bool {
+        self.servers
+            .get(index)
+            .is_some_and(|s| s.cfg.maxconn == 0 || s.active() < s.cfg.maxconn)
+    }
+
+    /// Takes one connection slot on a server, atomically against other
+    /// threads. Fails if the server is at its `maxconn`.
+    pub fn reserve(&self, index: usize) -> bool {
+        let Some(s) = self.servers.get(index) else {
+            return false;
+        };
+        let max = s.cfg.maxconn;
+        let ok = s
+            .active
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |n| {
+                (max == 0 || n < max).then_some(n + 1)
+            })
+            .is_ok();
+        if ok {
+            s.total.fetch_add(1, Ordering::Relaxed);
+        }
+        ok
+    }
+
+    /// Gives a slot back and wakes one queued connection.
+    pub fn release(&self, index: usize) {
+        if let Some(s) = self.servers.get(index) {
+            s.active.fetch_sub(1, Ordering::AcqRel);
+            self.slot_freed.notify_one();
+        }
+    }
+}
+
+fn build(cfg: &Backend, servers: &[ServerRt]) -> Balancer {
+    let candidates: Vec<Candidate> = servers
+        .iter()
+        .enumerate()
+        .map(|(index, s)| Candidate {
+            index,
+            addr: s.cfg.addr,
+            weight: s.cfg.weight,
+            backup: s.cfg.backup,
+            up: s.is_up(),
+        })
+        .collect();
+    Balancer::new(cfg.balance, &candidates)
+}
+
+/// A reserved server slot, released on drop whatever way the session ends.
+pub struct Slot<'a> {
+    backend: &'a BackendRt,
+    pub index: usize,
+}
+
+impl<'a> Slot<'a> {
+    pub fn take(backend: &'a BackendRt, index: usize) -> Option<Slot<'a>> {
+        backend.reserve(index).then_some(Slot { backend, index })
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.backend.release(self.index);
+    }
+}

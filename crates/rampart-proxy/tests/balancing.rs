@@ -1,0 +1,130 @@
+//! Balancing through the real proxy on loopback, with real backends.
+
+mod common;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use common::*;
+use rampart_proxy::Mode;
+
+fn cfg(balance: &str, servers: &str) -> String {
+    format!(
+        r#"
+[[frontend]]
+name = "fe"
+bind = ["127.0.0.1:{{PORT}}"]
+backend = "be"
+
+[[backend]]
+name = "be"
+balance = "{balance}"
+health = {{ check = "none" }}
+servers = [ {servers} ]
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weighted_round_robin_distribution() {
+    let (a, b, c) = (named("a").await, named("b").await, named("c").await);
+    let h = Harness::start(
+        &cfg("roundrobin", r#"{ name = "a", addr = "{S0}", weight = 5 }, { name = "b", addr = "{S1}", weight = 2 }, { name = "c", addr = "{S2}", weight = 1 }"#),
+        &[a.addr, b.addr, c.addr],
+        Mode::Splice,
+    )
+    .await;
+    let mut count: HashMap<String, u32> = HashMap::new();
+    for _ in 0..800 {
+        *count.entry(who(h.addr).await.unwrap()).or_default() += 1;
+    }
+    // Smooth WRR over a whole number of cycles is exact.
+    assert_eq!(count["a"], 500, "{count:?}");
+    assert_eq!(count["b"], 200, "{count:?}");
+    assert_eq!(count["c"], 100, "{count:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leastconn_fills_the_least_loaded_server() {
+    let (a, b) = (named("a").await, named("b").await);
+    let h = Harness::start(&cfg("leastconn", r#"{ name = "a", addr = "{S0}" }, { name = "b", addr = "{S1}" }"#), &[a.addr, b.addr], Mode::Splice).await;
+    // Four long-lived connections spread 2/2.
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut s = tokio::net::TcpStream::connect(h.addr).await.unwrap();
+        let name = read_line(&mut s).await.unwrap();
+        held.push((name, s));
+    }
+    let on_a = held.iter().filter(|(n, _)| n == "a").count();
+    assert_eq!(on_a, 2, "4 connections should spread 2/2");
+    // Close a's two: a now has 0, b has 2, so the next two go to a.
+    held.retain(|(n, _)| n != "a");
+    let be = h.proxy.backend("be").unwrap().clone();
+    assert!(eventually(Duration::from_secs(2), || be.servers[0].active() == 0).await);
+    let mut next = Vec::new();
+    for _ in 0..2 {
+        let mut s = tokio::net::TcpStream::connect(h.addr).await.unwrap();
+        next.push(read_line(&mut s).await.unwrap());
+        held.push((String::new(), s));
+    }
+    assert_eq!(next, ["a", "a"]);
+    assert_eq!((be.servers[0].active(), be.servers[1].active()), (2, 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn source_hash_is_stable_and_moves_only_the_removed_servers_clients() {
+    let mut backends = Vec::new();
+    for n in ["s0", "s1", "s2", "s3", "s4"] {
+        backends.push(named(n).await);
+    }
+    let servers: Vec<String> = (0..5).map(|i| format!(r#"{{ name = "s{i}", addr = "{{S{i}}}" }}"#)).collect();
+    let addrs: Vec<_> = backends.iter().map(|b| b.addr).collect();
+    let h = Harness::start(&cfg("source", &servers.join(", ")), &addrs, Mode::Splice).await;
+
+    let clients: Vec<IpAddr> = (2..=201u8).map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, i / 100 + 1, i))).collect();
+    let mut before = HashMap::new();
+    for &ip in &clients {
+        let mut s = connect_from(ip, h.addr).await.unwrap();
+        let name = read_line(&mut s).await.unwrap();
+        // Same client, same server, every time.
+        let mut again = connect_from(ip, h.addr).await.unwrap();
+        assert_eq!(read_line(&mut again).await.unwrap(), name, "client {ip}");
+        before.insert(ip, name);
+    }
+    let used: std::collections::HashSet<_> = before.values().collect();
+    assert_eq!(used.len(), 5, "200 clients should reach all 5 servers");
+
+    h.proxy.set_server_up("be", "s2", false);
+    let mut moved_others = 0;
+    for &ip in &clients {
+        let mut s = connect_from(ip, h.addr).await.unwrap();
+        let now = read_line(&mut s).await.unwrap();
+        assert_ne!(now, "s2");
+        if before[&ip] != "s2" && before[&ip] != now {
+            moved_others += 1;
+        }
+    }
+    // Maglev: clients of surviving servers (almost) never move.
+    assert!(moved_others <= clients.len() / 50, "{moved_others} clients of surviving servers moved");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_is_used_only_when_no_primary_is_up() {
+    let (a, b) = (named("primary").await, named("backup").await);
+    let h = Harness::start(
+        &cfg("roundrobin", r#"{ name = "primary", addr = "{S0}" }, { name = "backup", addr = "{S1}", backup = true }"#),
+        &[a.addr, b.addr],
+        Mode::Splice,
+    )
+    .await;
+    for _ in 0..5 {
+        assert_eq!(who(h.addr).await.unwrap(), "primary");
+    }
+    h.proxy.set_server_up("be", "primary", false);
+    for _ in 0..5 {
+        assert_eq!(who(h.addr).await.unwrap(), "backup");
+    }
+    h.proxy.set_server_up("be", "primary", true);
+    assert_eq!(who(h.addr).await.unwrap(), "primary");
+}

@@ -1,0 +1,81 @@
+//! Messages between the supervisor and its worker: newline-delimited JSON
+//! over an inherited Unix socket pair. The supervisor sends the validated
+//! config text (the worker parses exactly what was checked, never re-reads
+//! the file) and server states; the worker reports readiness and passive
+//! failures.
+
+use serde::{Deserialize, Serialize};
+
+/// Supervisor → worker.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToWorker {
+    /// The first message: what to run and which servers are up now.
+    Start { origin: String, config: String, up: Vec<(String, String)> },
+    /// A server changed state.
+    Server { backend: String, server: String, up: bool },
+}
+
+/// Worker → supervisor.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FromWorker {
+    /// Listening on every socket; the previous worker may now drain.
+    Ready,
+    /// A connect to `backend`'s server number `server` failed.
+    Passive { backend: String, server: usize },
+}
+
+/// Environment variable naming the control socket's descriptor.
+pub const ENV_IPC_FD: &str = "RAMPART_IPC_FD";
+/// Environment variable listing the listening sockets:
+/// `thread:frontend:fd` items separated by commas.
+pub const ENV_LISTEN_FDS: &str = "RAMPART_LISTEN_FDS";
+
+/// Encodes one message as a line.
+pub fn line<T: Serialize>(msg: &T) -> String {
+    // Serialising these plain enums cannot fail; fall back to an empty line
+    // (ignored by the reader) rather than panic.
+    let mut s = serde_json::to_string(msg).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// Parses `thread:frontend:fd,...`.
+pub fn parse_listen_fds(s: &str) -> Result<Vec<(usize, usize, i32)>, String> {
+    s.split(',')
+        .filter(|p| !p.is_empty())
+        .map(|item| {
+            let mut it = item.split(':').map(str::parse::<i64>);
+            match (it.next(), it.next(), it.next(), it.next()) {
+                (Some(Ok(t)), Some(Ok(f)), Some(Ok(fd)), None) if t >= 0 && f >= 0 && (3..=i32::MAX as i64).contains(&fd) => {
+                    Ok((t as usize, f as usize, fd as i32))
+                }
+                _ => Err(format!("bad {ENV_LISTEN_FDS} item {item:?}")),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_fds_round_trip_and_reject_garbage() {
+        assert_eq!(parse_listen_fds("0:0:5,1:0:6").unwrap(), vec![(0, 0, 5), (1, 0, 6)]);
+        assert!(parse_listen_fds("0:0:2").is_err());
+        assert!(parse_listen_fds("0:0").is_err());
+        assert!(parse_listen_fds("a:b:c").is_err());
+        assert!(parse_listen_fds("0:0:5:1").is_err());
+    }
+
+    #[test]
+    fn messages_are_one_line() {
+        let m = ToWorker::Start { origin: "x".into(), config: "a = 1\nb = 2\n".into(), up: vec![] };
+        let l = line(&m);
+        assert_eq!(l.matches('\n').count(), 1);
+        let back: ToWorker = serde_json::from_str(l.trim_end()).unwrap();
+        assert!(matches!(back, ToWorker::Start { config, .. } if config == "a = 1\nb = 2\n"));
+    }
+}
