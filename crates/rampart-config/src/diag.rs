@@ -143,7 +143,7 @@ fn clamp(source: &str, span: Range<usize>) -> Range<usize> {
     let mut end = span.end.clamp(start, len);
     if start == len && source.ends_with('\n') {
         start = len - 1;
-        end = end.max(start);
+        end = start;
     }
     while !source.is_char_boundary(start) {
         start -= 1;
@@ -164,13 +164,19 @@ pub(crate) fn line_column(source: &str, offset: usize) -> (usize, usize) {
 }
 
 /// The known name closest to a misspelt one, if it is close enough to be a
-/// plausible typo (`bnd` → `bind`, `send-proxy` → `send_proxy`).
+/// plausible typo (`bnd` → `bind`, `send-proxy` → `send_proxy`) or a longer
+/// spelling of it (`warning` → `warn`). About one edit per three letters is
+/// allowed, so short names (`v1`, `v2`) only match up to case: suggesting
+/// `v1` for `v3` would be a guess, not a correction.
 pub(crate) fn did_you_mean<'a>(wrong: &str, known: &[&'a str]) -> Option<&'a str> {
-    let wrong_lower = wrong.to_ascii_lowercase();
+    let wrong = wrong.to_ascii_lowercase();
     known
         .iter()
-        .map(|k| (edit_distance(&wrong_lower, k), *k))
-        .filter(|(d, k)| *d <= (k.len() / 3).max(1))
+        .filter_map(|k| {
+            let d = edit_distance(&wrong, k);
+            let close = d <= k.len() / 3 || (k.len() >= 3 && wrong.starts_with(k));
+            close.then_some((d, *k))
+        })
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
 }
@@ -205,7 +211,7 @@ mod tests {
     #[test]
     fn clamp_never_splits_a_character() {
         let src = "é";
-        assert_eq!(clamp(src, 1..1), 0..0);
+        assert_eq!(clamp(src, 1..1), 0..2);
         assert_eq!(clamp(src, 0..1), 0..2);
         assert_eq!(clamp(src, 7..9), 2..2);
         assert_eq!(clamp("a\n", 2..2), 1..1);
@@ -219,5 +225,8 @@ mod tests {
         assert_eq!(did_you_mean("send-proxy", &keys), Some("send_proxy"));
         assert_eq!(did_you_mean("Name", &keys), Some("name"));
         assert_eq!(did_you_mean("colour", &keys), None);
+        assert_eq!(did_you_mean("warning", &["error", "warn", "info"]), Some("warn"));
+        assert_eq!(did_you_mean("v3", &["v1", "v2"]), None);
+        assert_eq!(did_you_mean("V2", &["v1", "v2"]), Some("v2"));
     }
 }

@@ -23,8 +23,8 @@ pub(crate) struct Table<'a, 'i> {
     /// Where a "missing key" error points: the `[[frontend]]` header or the
     /// `{ ... }` of an inline table.
     span: Range<usize>,
-    /// How messages name this table, e.g. "frontend" or "`health`".
-    what: &'static str,
+    /// Where messages say a key is, e.g. "in frontend" or "in `health`".
+    place: String,
 }
 
 impl<'a, 'i> Table<'a, 'i> {
@@ -43,7 +43,8 @@ impl<'a, 'i> Table<'a, 'i> {
             return None;
         };
         let span = if value.span().is_empty() { key_span } else { value.span() };
-        Some(Table { map, span, what })
+        let place = format!("in {what}");
+        Some(Table { map, span, place })
     }
 
     /// The document root: has no span, and no required keys to point at.
@@ -51,7 +52,7 @@ impl<'a, 'i> Table<'a, 'i> {
         Table {
             map,
             span: 0..0,
-            what: "the top level",
+            place: "at the top level".to_string(),
         }
     }
 
@@ -66,11 +67,11 @@ impl<'a, 'i> Table<'a, 'i> {
             }
             let message = match did_you_mean(name, known) {
                 Some(close) => {
-                    format!("unknown key `{name}` in {}; did you mean `{close}`?", self.what)
+                    format!("unknown key `{name}` {}; did you mean `{close}`?", self.place)
                 }
                 None => format!(
-                    "unknown key `{name}` in {} (known keys: {})",
-                    self.what,
+                    "unknown key `{name}` {} (known keys: {})",
+                    self.place,
                     known.join(", ")
                 ),
             };
@@ -102,7 +103,7 @@ impl<'a, 'i> Table<'a, 'i> {
         if value.is_none() && !misspelt() {
             sink.error(
                 self.span.clone(),
-                format!("missing required key `{key}` in {}", self.what),
+                format!("missing required key `{key}` {}", self.place),
             );
         }
         value
@@ -163,24 +164,21 @@ pub(crate) fn integer(value: &Value, key: &str, min: u32, max: u32, sink: &mut S
         type_error(value, key, "an integer", sink);
         return None;
     };
-    let bounds = if max == u32::MAX {
-        format!("at least {min}")
-    } else {
-        format!("between {min} and {max}")
-    };
-    // i128 holds every TOML integer (they are 64-bit), so only a literal
-    // beyond that fails to parse.
-    let Ok(n) = i128::from_str_radix(int.as_str(), int.radix()) else {
-        sink.error(value.span(), format!("`{key}` must be {bounds}; this number is too large"));
-        return None;
-    };
-    match u32::try_from(n) {
-        Ok(n) if (min..=max).contains(&n) => Some(n),
-        _ => {
-            sink.error(value.span(), format!("`{key}` must be {bounds}, got {n}"));
-            None
-        }
+    // i128 holds every integer TOML allows (64-bit) and then some, so only
+    // an absurdly long literal fails to parse.
+    let n = i128::from_str_radix(int.as_str(), int.radix()).ok();
+    match n.map(u32::try_from) {
+        Some(Ok(n)) if (min..=max).contains(&n) => return Some(n),
+        _ => {}
     }
+    let message = match n {
+        None => format!("`{key}` is too large"),
+        Some(n) if max != u32::MAX => format!("`{key}` must be between {min} and {max}, got {n}"),
+        Some(n) if n < i128::from(min) => format!("`{key}` must be at least {min}, got {n}"),
+        Some(n) => format!("`{key}` must be at most {max}, got {n}"),
+    };
+    sink.error(value.span(), message);
+    None
 }
 
 /// A duration string (see [`parse_duration`]). `nonzero` is for settings

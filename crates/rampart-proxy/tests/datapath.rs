@@ -1,0 +1,345 @@
+//! Forwarding, limits, timeouts and failure handling through the real proxy.
+
+mod common;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use common::*;
+use rampart_proxy::Mode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+fn one_backend(extra: &str, servers: &str) -> String {
+    format!(
+        r#"
+[[frontend]]
+name = "fe"
+bind = ["127.0.0.1:{{PORT}}"]
+backend = "be"
+{extra}
+
+[[backend]]
+name = "be"
+health = {{ check = "none" }}
+servers = [ {servers} ]
+"#
+    )
+}
+
+/// Appends keys to the backend table (after `name = "be"`).
+fn with_backend_keys(cfg: String, keys: &str) -> String {
+    cfg.replace("name = \"be\"\nhealth", &format!("name = \"be\"\n{keys}\nhealth"))
+}
+
+/// Sends a ping and expects the echo: a complete request through the proxy.
+async fn ping(addr: std::net::SocketAddr) -> std::io::Result<()> {
+    let mut s = TcpStream::connect(addr).await?;
+    s.write_all(b"ping").await?;
+    let mut buf = [0u8; 4];
+    tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut buf)).await??;
+    if &buf != b"ping" {
+        return Err(std::io::Error::other("wrong echo"));
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_dying_under_load_costs_no_client_connection() {
+    let (a, b) = (echo().await, echo().await);
+    let h = Harness::start(&one_backend("", r#"{ name = "a", addr = "{S0}" }, { name = "b", addr = "{S1}" }"#), &[a.addr, b.addr], Mode::Splice).await;
+    let ok = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for _ in 0..8 {
+        let (ok, failed, stop, addr) = (ok.clone(), failed.clone(), stop.clone(), h.addr);
+        clients.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                match ping(addr).await {
+                    Ok(()) => ok.fetch_add(1, Ordering::Relaxed),
+                    Err(_) => failed.fetch_add(1, Ordering::Relaxed),
+                };
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    b.stop(); // refuses from now on; the proxy still believes it is up
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        c.await.unwrap();
+    }
+    let (ok, failed) = (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+    assert!(ok > 100, "load too small to mean anything: {ok}");
+    assert_eq!(failed, 0, "{failed} failed out of {}", ok + failed);
+    // Refused connects were reported as passive failures for the checker.
+    assert!(h.events.0.load(Ordering::Relaxed) > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_maxconn_queues_then_times_out() {
+    let a = echo().await;
+    let cfg = with_backend_keys(one_backend("", r#"{ name = "a", addr = "{S0}", maxconn = 1 }"#), r#"timeout = { queue = "400ms" }"#);
+    let h = Harness::start(&cfg, &[a.addr], Mode::Splice).await;
+
+    let mut first = TcpStream::connect(h.addr).await.unwrap();
+    first.write_all(b"1").await.unwrap();
+    let mut b = [0u8; 1];
+    first.read_exact(&mut b).await.unwrap();
+
+    // The second waits in the queue while the first holds the only slot...
+    let mut second = TcpStream::connect(h.addr).await.unwrap();
+    second.write_all(b"2").await.unwrap();
+    assert!(tokio::time::timeout(Duration::from_millis(150), second.read_exact(&mut b)).await.is_err(), "second served while the slot was taken");
+    // ...and is served as soon as the slot frees.
+    drop(first);
+    tokio::time::timeout(Duration::from_secs(1), second.read_exact(&mut b)).await.unwrap().unwrap();
+    assert_eq!(&b, b"2");
+
+    // A third waits past the queue timeout and is closed without data.
+    let mut third = TcpStream::connect(h.addr).await.unwrap();
+    let t = Instant::now();
+    let mut rest = Vec::new();
+    let n = tokio::time::timeout(Duration::from_secs(3), third.read_to_end(&mut rest)).await.unwrap().unwrap_or(0);
+    let waited = t.elapsed();
+    assert_eq!(n, 0);
+    assert!(waited >= Duration::from_millis(350) && waited < Duration::from_millis(2000), "closed after {waited:?}");
+    drop(second);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frontend_maxconn_leaves_excess_clients_in_the_backlog() {
+    let a = echo().await;
+    let h = Harness::start(&one_backend("maxconn = 1", r#"{ name = "a", addr = "{S0}" }"#), &[a.addr], Mode::Splice).await;
+    let mut first = TcpStream::connect(h.addr).await.unwrap();
+    first.write_all(b"1").await.unwrap();
+    let mut b = [0u8; 1];
+    first.read_exact(&mut b).await.unwrap();
+    let mut second = TcpStream::connect(h.addr).await.unwrap(); // kernel backlog
+    second.write_all(b"2").await.unwrap();
+    assert!(tokio::time::timeout(Duration::from_millis(200), second.read_exact(&mut b)).await.is_err());
+    assert_eq!(a.accepted(), 1);
+    drop(first);
+    tokio::time::timeout(Duration::from_secs(2), second.read_exact(&mut b)).await.unwrap().unwrap();
+    assert_eq!(&b, b"2");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_timeout_redispatches_to_another_server() {
+    // A listener with a full backlog never completes a handshake: connects
+    // to it hang until the proxy's connect timeout.
+    let full = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let full_addr = full.local_addr().unwrap();
+    let sock = socket2::Socket::from(full);
+    sock.listen(0).unwrap();
+    let mut fillers = Vec::new();
+    for _ in 0..4 {
+        fillers.push(socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap());
+    }
+    for f in &fillers {
+        f.set_nonblocking(true).unwrap();
+        let _ = f.connect(&full_addr.into());
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let good = named("good").await;
+    let cfg = with_backend_keys(
+        one_backend("", r#"{ name = "hung", addr = "{S0}" }, { name = "good", addr = "{S1}" }"#),
+        "balance = \"first\"\ntimeout = { connect = \"300ms\" }",
+    );
+    let h = Harness::start(&cfg, &[full_addr, good.addr], Mode::Splice).await;
+    let t = Instant::now();
+    assert_eq!(who(h.addr).await.unwrap(), "good");
+    let took = t.elapsed();
+    assert!(took >= Duration::from_millis(250), "did not wait for the connect timeout: {took:?}");
+    assert!(h.events.0.load(Ordering::Relaxed) >= 1);
+    drop(sock);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_and_server_inactivity_timeouts() {
+    let quiet = silent().await;
+    let cfg = with_backend_keys(one_backend("", r#"{ name = "q", addr = "{S0}" }"#), r#"timeout = { client = "300ms", server = "5s" }"#);
+    let h = Harness::start(&cfg, &[quiet.addr], Mode::Splice).await;
+    let mut s = TcpStream::connect(h.addr).await.unwrap();
+    let t = Instant::now();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(4), s.read_to_end(&mut buf)).await.expect("client timeout did not close");
+    let took = t.elapsed();
+    assert!(took >= Duration::from_millis(250) && took < Duration::from_millis(3000), "{took:?}");
+
+    let cfg = with_backend_keys(one_backend("", r#"{ name = "q", addr = "{S0}" }"#), r#"timeout = { client = "5s", server = "300ms" }"#);
+    let h = Harness::start(&cfg, &[quiet.addr], Mode::Splice).await;
+    let mut s = TcpStream::connect(h.addr).await.unwrap();
+    // The client sends a request; the server accepts it but never answers.
+    s.write_all(b"request").await.unwrap();
+    let t = Instant::now();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(4), s.read_to_end(&mut buf)).await.expect("server timeout did not close");
+    let took = t.elapsed();
+    assert!(took >= Duration::from_millis(250) && took < Duration::from_millis(3000), "{took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tunnel_timeout_replaces_client_and_server() {
+    let a = echo().await;
+    let cfg = with_backend_keys(one_backend("", r#"{ name = "a", addr = "{S0}" }"#), r#"timeout = { client = "200ms", server = "200ms", tunnel = "2s" }"#);
+    let h = Harness::start(&cfg, &[a.addr], Mode::Splice).await;
+    let mut s = TcpStream::connect(h.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await; // > client/server, < tunnel
+    s.write_all(b"hi").await.unwrap();
+    let mut b = [0u8; 2];
+    tokio::time::timeout(Duration::from_secs(1), s.read_exact(&mut b)).await.unwrap().unwrap();
+    assert_eq!(&b, b"hi");
+}
+
+async fn half_close(mode: Mode) {
+    let a = echo().await;
+    let h = Harness::start(&one_backend("", r#"{ name = "a", addr = "{S0}" }"#), &[a.addr], mode).await;
+    let mut s = TcpStream::connect(h.addr).await.unwrap();
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    s.write_all(&data).await.unwrap();
+    // Our FIN reaches the echo server, which finishes echoing and closes:
+    // the reply keeps flowing after the client shut its write side.
+    s.shutdown().await.unwrap();
+    let mut back = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut back)).await.unwrap().unwrap();
+    assert_eq!(back.len(), data.len());
+    assert!(back == data);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_close_splice() {
+    half_close(Mode::Splice).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_close_copy() {
+    half_close(Mode::Copy).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_protocol_v1_and_v2_as_received_by_the_backend() {
+    for (version, expect_v1) in [("v1", true), ("v2", false)] {
+        let (rec, mut rx) = recorder(200).await;
+        let cfg = one_backend("", &format!(r#"{{ name = "r", addr = "{{S0}}", send_proxy = "{version}" }}"#));
+        let h = Harness::start(&cfg, &[rec.addr], Mode::Splice).await;
+        let src = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 7));
+        let mut s = connect_from(src, h.addr).await.unwrap();
+        let client = s.local_addr().unwrap();
+        s.write_all(b"payload").await.unwrap();
+        drop(s);
+        let got = tokio::time::timeout(Duration::from_secs(3), rx.recv()).await.unwrap().unwrap();
+        if expect_v1 {
+            let line = format!("PROXY TCP4 127.0.0.7 127.0.0.1 {} {}\r\n", client.port(), h.addr.port());
+            assert!(got.starts_with(line.as_bytes()), "{:?}", String::from_utf8_lossy(&got));
+        } else {
+            assert!(got.starts_with(b"\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c"), "{got:?}");
+            assert_eq!(&got[16..20], &[127, 0, 0, 7]);
+            assert_eq!(&got[20..24], &[127, 0, 0, 1]);
+            assert_eq!(&got[24..26], &client.port().to_be_bytes());
+            assert_eq!(&got[26..28], &h.addr.port().to_be_bytes());
+        }
+        assert!(got.ends_with(b"payload"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn source_acl_denies_before_any_server_is_contacted() {
+    let a = named("a").await;
+    let h = Harness::start(&one_backend(r#"allow = ["127.0.0.0/8"]
+deny = ["127.0.0.66"]"#, r#"{ name = "a", addr = "{S0}" }"#), &[a.addr], Mode::Splice).await;
+    let mut denied = connect_from(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 66)), h.addr).await.unwrap();
+    let mut buf = Vec::new();
+    let n = tokio::time::timeout(Duration::from_secs(2), denied.read_to_end(&mut buf)).await.unwrap().unwrap_or(0);
+    assert_eq!(n, 0);
+    assert_eq!(a.accepted(), 0, "a denied client reached the server");
+    let mut allowed = connect_from(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 65)), h.addr).await.unwrap();
+    assert_eq!(read_line(&mut allowed).await.unwrap(), "a");
+}
+
+/// A deterministic byte stream (xorshift64), regenerated by the reader to
+/// check every byte that comes back.
+struct Stream {
+    seed: u64,
+    block: Vec<u8>,
+    pos: usize,
+}
+
+impl Stream {
+    fn new() -> Self {
+        Stream { seed: 0x9E37_79B9_7F4A_7C15, block: Vec::new(), pos: 0 }
+    }
+    fn next_byte_block(&mut self) {
+        self.block.clear();
+        for _ in 0..8192 {
+            self.seed ^= self.seed << 13;
+            self.seed ^= self.seed >> 7;
+            self.seed ^= self.seed << 17;
+            self.block.extend_from_slice(&self.seed.to_le_bytes());
+        }
+        self.pos = 0;
+    }
+    /// Fills `out` with the next bytes of the stream.
+    fn fill(&mut self, out: &mut [u8]) {
+        let mut done = 0;
+        while done < out.len() {
+            if self.pos == self.block.len() {
+                self.next_byte_block();
+            }
+            let n = (out.len() - done).min(self.block.len() - self.pos);
+            out[done..done + n].copy_from_slice(&self.block[self.pos..self.pos + n]);
+            self.pos += n;
+            done += n;
+        }
+    }
+}
+
+/// Sends `total` bytes each way (client → echo server → client) and checks
+/// every byte that returns.
+async fn bulk(mode: Mode, total: u64) {
+    let a = echo().await;
+    let h = Harness::start(&one_backend("", r#"{ name = "a", addr = "{S0}" }"#), &[a.addr], mode).await;
+    let s = TcpStream::connect(h.addr).await.unwrap();
+    let (mut r, mut w) = s.into_split();
+    let writer = tokio::spawn(async move {
+        let mut source = Stream::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut sent = 0u64;
+        while sent < total {
+            let n = buf.len().min((total - sent) as usize);
+            source.fill(&mut buf[..n]);
+            w.write_all(&buf[..n]).await.unwrap();
+            sent += n as u64;
+        }
+        w.shutdown().await.unwrap();
+    });
+    let mut expect = Stream::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut want = vec![0u8; 256 * 1024];
+    let mut got = 0u64;
+    loop {
+        let n = tokio::time::timeout(Duration::from_secs(30), r.read(&mut buf)).await.expect("stalled").unwrap();
+        if n == 0 {
+            break;
+        }
+        expect.fill(&mut want[..n]);
+        assert!(buf[..n] == want[..n], "corrupt data at offset {got}");
+        got += n as u64;
+    }
+    writer.await.unwrap();
+    assert_eq!(got, total);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_gib_each_way_intact_with_splice() {
+    bulk(Mode::Splice, 1 << 30).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_intact_with_copy() {
+    bulk(Mode::Copy, 128 << 20).await;
+}
