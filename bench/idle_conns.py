@@ -86,6 +86,7 @@ def main():
         s.settimeout(10)
         try:
             s.connect(("127.0.0.1", a.port))
+            s.setblocking(False)  # still_open() must never wait
             socks.append(s)
         except OSError as e:
             name = errno.errorcode.get(e.errno, str(e)) if e.errno else type(e).__name__
@@ -97,8 +98,8 @@ def main():
 
     time.sleep(a.hold)
     after = total_rss(pids)
-    alive = sum(1 for s in socks if still_open(s))
     backend = established_to(backend_ports) - base_backend
+    alive = sum(1 for s in socks if still_open(s))
     for s in socks:
         s.close()
 

@@ -14,6 +14,8 @@
 #   RAMPART=target/release/rampart   binary to test
 #   BUILD=1        build it first (cargo build --release -p rampart); 0 to use RAMPART as is
 #   OUT=bench/out  where results go (results.{json,md}, raw wrk outputs, proxy logs)
+#   PERF=0         1: perf-record rampart during each run (haproxy: HAProxy, all: both); the top
+#                  symbols go to OUT/raw-*/perf.*.txt. Costs throughput: for diagnosis, not numbers.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -22,13 +24,14 @@ DUR=${DUR:-10s}
 R=${R:-3}
 TARGETS=${TARGETS:-direct haproxy rampart}
 THREADS=${THREADS:-1 2}
-WORKLOADS=${WORKLOADS:-keepalive close big}
+WORKLOADS=${WORKLOADS-keepalive close big}
 MEMORY=${MEMORY:-1}
 IDLE_CONNS=${IDLE_CONNS:-10000}
 IDLE_HOLD=${IDLE_HOLD:-3}
 RAMPART=${RAMPART:-$ROOT/target/release/rampart}
 BUILD=${BUILD:-1}
 OUT=${OUT:-$HERE/out}
+PERF=${PERF:-0}
 
 ADDR=127.0.0.1           # the only address this script ever uses
 WEB_PORTS=(18081 18082)  # nginx backends web1, web2
@@ -122,7 +125,7 @@ cleanup() {
     if [[ -d $TMP ]]; then
         mkdir -p "$RAW/logs"
         cp "$TMP"/*.log "$TMP"/*.cfg "$TMP"/*.toml "$RAW/logs/" 2>/dev/null || true
-        cp "$TMP"/nginx*/error.log "$RAW/logs/" 2>/dev/null || true
+        for i in 1 2; do cp "$TMP/nginx$i/error.log" "$RAW/logs/nginx$i-error.log" 2>/dev/null || true; done
         rm -rf "$TMP"
     fi
     exit "$rc"
@@ -130,6 +133,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# A private copy of the binary: a concurrent `cargo build` cannot swap it mid-run.
+if has_target rampart; then
+    cp "$RAMPART" "$TMP/rampart"
+    RAMPART_BIN="$TMP/rampart"
+fi
 
 # ---------------------------------------------------------------- helpers
 pids_of() { # name -> the process and its direct children (rampart: supervisor + worker)
@@ -285,7 +294,7 @@ servers = [
   { name = "web2", addr = "$ADDR:${WEB_PORTS[1]}" },
 ]
 EOF
-    "$RAMPART" run -c "$cfg" >>"$TMP/$name.log" 2>&1 &
+    "$RAMPART_BIN" run -c "$cfg" >>"$TMP/$name.log" 2>&1 &
     PROC[$name]=$!
     wait_port "$port" 15 && wait_both_backends "$port" 20 "$name" ||
         { cat "$TMP/$name.log" >&2; die "$name did not become ready on $ADDR:$port (both servers healthy)"; }
@@ -340,7 +349,19 @@ run_one() { # rep workload variant
     local args=(-t2 "$conns" -d"$DUR" --latency --timeout 5s)
     [[ $close == close ]] && args+=(-H 'Connection: close')
     [[ $target == direct ]] && args+=(-s "$HERE/direct.lua")
+    local perf_pid=
+    if [[ -n $PERF && $PERF != 0 && $target != direct ]] && [[ $PERF == all || $PERF == 1 && $target == rampart || $PERF == "$target" ]]; then
+        # Profile the proxy's processes during the run (diagnosis only: perf costs some throughput).
+        perf record -q -e cpu-clock -F 999 -g -p "$(IFS=,; echo "${pids[*]}")" \
+            -o "$RAW/perf.$wl.$var.r$rep.data" -- sleep "$dur_s" >/dev/null 2>&1 &
+        perf_pid=$!
+    fi
     timeout $((dur_s + 60)) wrk "${args[@]}" "http://$ADDR:$port$path" >"$out" 2>&1 || ok=false
+    if [[ -n $perf_pid ]]; then
+        wait "$perf_pid" 2>/dev/null || true
+        perf report -i "$RAW/perf.$wl.$var.r$rep.data" --stdio --no-children --sort dso,sym 2>/dev/null |
+            grep -E '^ +[0-9]' | head -40 >"$RAW/perf.$wl.$var.r$rep.txt" || true
+    fi
 
     if ((${#pids[@]})); then
         c1=$(cpu_ticks "${pids[@]}")

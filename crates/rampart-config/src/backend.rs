@@ -19,7 +19,10 @@ pub(crate) struct BackendAt {
 }
 
 pub(crate) fn backend(t: &Table, sink: &mut Sink) -> BackendAt {
-    t.deny_unknown(&["name", "balance", "retries", "timeout", "health", "servers"], sink);
+    t.deny_unknown(
+        &["name", "balance", "retries", "timeout", "health", "servers"],
+        sink,
+    );
     let name = t.required("name", sink).and_then(|v| name(v, "name", sink));
 
     let balance = t
@@ -57,7 +60,10 @@ pub(crate) fn backend(t: &Table, sink: &mut Sink) -> BackendAt {
 
     BackendAt {
         backend: Backend {
-            name: name.as_ref().map(|n| n.get_ref().clone()).unwrap_or_default(),
+            name: name
+                .as_ref()
+                .map(|n| n.get_ref().clone())
+                .unwrap_or_default(),
             balance,
             retries,
             timeout,
@@ -75,7 +81,8 @@ fn timeouts(t: &Table, sink: &mut Sink) -> Timeouts {
     t.deny_unknown(&["connect", "client", "server", "tunnel", "queue"], sink);
     let mut out = Timeouts::default();
     let read = |key: &str, nonzero: bool, sink: &mut Sink| {
-        t.get(key).and_then(|v| walk::duration(v, key, nonzero, sink))
+        t.get(key)
+            .and_then(|v| walk::duration(v, key, nonzero, sink))
     };
     if let Some(d) = read("connect", true, sink) {
         out.connect = d;
@@ -131,13 +138,23 @@ fn servers(value: &walk::Value, key: Range<usize>, sink: &mut Sink) -> Vec<Serve
 
 fn server(t: &Table, sink: &mut Sink) -> (Server, Option<Range<usize>>) {
     t.deny_unknown(
-        &["name", "addr", "weight", "backup", "maxconn", "send_proxy", "check"],
+        &[
+            "name",
+            "addr",
+            "weight",
+            "backup",
+            "maxconn",
+            "send_proxy",
+            "check",
+        ],
         sink,
     );
     let name = t.required("name", sink).and_then(|v| name(v, "name", sink));
     let addr = t.required("addr", sink).and_then(|v| {
         let s = walk::string(v, "addr", sink)?;
-        socket_addr("addr", s).map_err(|e| sink.error(v.span(), e)).ok()
+        socket_addr("addr", s)
+            .map_err(|e| sink.error(v.span(), e))
+            .ok()
     });
     let weight = t
         .get("weight")
@@ -168,7 +185,10 @@ fn server(t: &Table, sink: &mut Sink) -> (Server, Option<Range<usize>>) {
         .unwrap_or(true);
 
     let server = Server {
-        name: name.as_ref().map(|n| n.get_ref().clone()).unwrap_or_default(),
+        name: name
+            .as_ref()
+            .map(|n| n.get_ref().clone())
+            .unwrap_or_default(),
         // Only read when the whole file is valid, and then `addr` parsed.
         addr: addr.unwrap_or(std::net::SocketAddr::from(([0, 0, 0, 0], 0))),
         weight,

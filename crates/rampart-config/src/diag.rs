@@ -225,7 +225,10 @@ mod tests {
         assert_eq!(did_you_mean("send-proxy", &keys), Some("send_proxy"));
         assert_eq!(did_you_mean("Name", &keys), Some("name"));
         assert_eq!(did_you_mean("colour", &keys), None);
-        assert_eq!(did_you_mean("warning", &["error", "warn", "info"]), Some("warn"));
+        assert_eq!(
+            did_you_mean("warning", &["error", "warn", "info"]),
+            Some("warn")
+        );
         assert_eq!(did_you_mean("v3", &["v1", "v2"]), None);
         assert_eq!(did_you_mean("V2", &["v1", "v2"]), Some("v2"));
     }

@@ -33,7 +33,10 @@ pub(crate) fn global(t: &Table, sink: &mut Sink) -> Global {
         g.threads = usize::try_from(n).unwrap_or(0);
     }
     // 0 is meaningful for grace: stop at once without draining.
-    if let Some(d) = t.get("grace").and_then(|v| walk::duration(v, "grace", false, sink)) {
+    if let Some(d) = t
+        .get("grace")
+        .and_then(|v| walk::duration(v, "grace", false, sink))
+    {
         g.grace = d;
     }
     if let Some(v) = t.get("log_level") {
@@ -60,7 +63,10 @@ pub(crate) struct FrontendAt {
 }
 
 pub(crate) fn frontend(t: &Table, sink: &mut Sink) -> FrontendAt {
-    t.deny_unknown(&["name", "bind", "backend", "maxconn", "allow", "deny"], sink);
+    t.deny_unknown(
+        &["name", "bind", "backend", "maxconn", "allow", "deny"],
+        sink,
+    );
     let name = t.required("name", sink).and_then(|v| name(v, "name", sink));
     let backend = t
         .required("backend", sink)
@@ -90,9 +96,15 @@ pub(crate) fn frontend(t: &Table, sink: &mut Sink) -> FrontendAt {
 
     FrontendAt {
         frontend: Frontend {
-            name: name.as_ref().map(|n| n.get_ref().clone()).unwrap_or_default(),
+            name: name
+                .as_ref()
+                .map(|n| n.get_ref().clone())
+                .unwrap_or_default(),
             bind: bind.iter().map(|a| *a.get_ref()).collect(),
-            backend: backend.as_ref().map(|b| b.get_ref().to_string()).unwrap_or_default(),
+            backend: backend
+                .as_ref()
+                .map(|b| b.get_ref().to_string())
+                .unwrap_or_default(),
             maxconn,
             allow,
             deny,
@@ -137,7 +149,9 @@ pub(crate) fn socket_addr(key: &str, s: &str) -> Result<SocketAddr, String> {
         )
     })?;
     if addr.port() == 0 {
-        return Err(format!("`{key}`: port 0 in `{s}`; a fixed port is required"));
+        return Err(format!(
+            "`{key}`: port 0 in `{s}`; a fixed port is required"
+        ));
     }
     Ok(addr)
 }
@@ -157,7 +171,10 @@ pub(crate) fn cidr(key: &str, s: &str) -> Result<IpNet, String> {
 
 /// "unknown `balance` `rr`; expected one of: roundrobin, ... (did you mean ...?)".
 pub(crate) fn one_of(key: &str, got: &str, valid: &[&str]) -> String {
-    let mut m = format!("invalid `{key}` `{got}`; expected one of: {}", valid.join(", "));
+    let mut m = format!(
+        "invalid `{key}` `{got}`; expected one of: {}",
+        valid.join(", ")
+    );
     if let Some(close) = did_you_mean(got, valid) {
         m.push_str(&format!(" (did you mean `{close}`?)"));
     }

@@ -17,7 +17,10 @@ const CHECK_FORMS: &str = "\"tcp\", \"none\", { send = \"...\", expect = \"...\"
                            or { http = \"GET /path\" }";
 
 pub(crate) fn health(t: &Table, sink: &mut Sink) -> Health {
-    t.deny_unknown(&["check", "interval", "timeout", "fall", "rise", "start_up"], sink);
+    t.deny_unknown(
+        &["check", "interval", "timeout", "fall", "rise", "start_up"],
+        sink,
+    );
     let mut h = Health::default();
     if let Some(c) = t.entry("check").and_then(|(key, v)| check(v, key, sink)) {
         h.check = c;
@@ -25,20 +28,35 @@ pub(crate) fn health(t: &Table, sink: &mut Sink) -> Health {
     // A zero interval would check in a busy loop; a zero timeout would fail
     // every check. A timeout longer than the interval is fine: the next
     // check simply waits for the current one.
-    if let Some(d) = t.get("interval").and_then(|v| walk::duration(v, "interval", true, sink)) {
+    if let Some(d) = t
+        .get("interval")
+        .and_then(|v| walk::duration(v, "interval", true, sink))
+    {
         h.interval = d;
     }
-    if let Some(d) = t.get("timeout").and_then(|v| walk::duration(v, "timeout", true, sink)) {
+    if let Some(d) = t
+        .get("timeout")
+        .and_then(|v| walk::duration(v, "timeout", true, sink))
+    {
         h.timeout = d;
     }
     // fall = 0 or rise = 0 would change state without any check result.
-    if let Some(n) = t.get("fall").and_then(|v| walk::integer(v, "fall", 1, u32::MAX, sink)) {
+    if let Some(n) = t
+        .get("fall")
+        .and_then(|v| walk::integer(v, "fall", 1, u32::MAX, sink))
+    {
         h.fall = n;
     }
-    if let Some(n) = t.get("rise").and_then(|v| walk::integer(v, "rise", 1, u32::MAX, sink)) {
+    if let Some(n) = t
+        .get("rise")
+        .and_then(|v| walk::integer(v, "rise", 1, u32::MAX, sink))
+    {
         h.rise = n;
     }
-    if let Some(b) = t.get("start_up").and_then(|v| walk::boolean(v, "start_up", sink)) {
+    if let Some(b) = t
+        .get("start_up")
+        .and_then(|v| walk::boolean(v, "start_up", sink))
+    {
         h.start_up = b;
     }
     h
@@ -50,7 +68,10 @@ fn check(v: &Value, key: std::ops::Range<usize>, sink: &mut Sink) -> Option<Chec
             "tcp" => Some(Check::Tcp),
             "none" => Some(Check::None),
             _ => {
-                sink.error(v.span(), format!("invalid `check` `{s}`; expected {CHECK_FORMS}"));
+                sink.error(
+                    v.span(),
+                    format!("invalid `check` `{s}`; expected {CHECK_FORMS}"),
+                );
                 None
             }
         };
@@ -73,7 +94,10 @@ fn check(v: &Value, key: std::ops::Range<usize>, sink: &mut Sink) -> Option<Chec
         (None, true) => send_expect(&t, sink),
         (None, false) => {
             t.deny_unknown(&["http", "status", "host", "send", "expect"], sink);
-            sink.error(t.span(), format!("`check` table needs `http` or `expect`; expected {CHECK_FORMS}"));
+            sink.error(
+                t.span(),
+                format!("`check` table needs `http` or `expect`; expected {CHECK_FORMS}"),
+            );
             None
         }
     }
@@ -92,7 +116,10 @@ fn send_expect(t: &Table, sink: &mut Sink) -> Option<Check> {
     let expect = t.required("expect", sink).and_then(|v| {
         let s = walk::string(v, "expect", sink)?;
         if s.is_empty() {
-            sink.error(v.span(), "`expect` must not be empty; use check = \"tcp\" to only connect");
+            sink.error(
+                v.span(),
+                "`expect` must not be empty; use check = \"tcp\" to only connect",
+            );
             return None;
         }
         Some(s)
@@ -116,7 +143,10 @@ fn http_check(t: &Table, http: &Value, sink: &mut Sink) -> Option<Check> {
         Some(v) => {
             let s = walk::string(v, "host", sink)?;
             if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                sink.error(v.span(), "`host` must be a non-empty host name without spaces");
+                sink.error(
+                    v.span(),
+                    "`host` must be a non-empty host name without spaces",
+                );
                 return None;
             }
             Some(s.to_string())

@@ -22,8 +22,8 @@
 
 #![forbid(unsafe_code)]
 
-pub mod defaults;
 mod backend;
+pub mod defaults;
 mod diag;
 mod duration;
 mod frontend;

@@ -14,12 +14,16 @@ use crate::frontend::FrontendAt;
 pub(crate) fn cross_check(frontends: &[FrontendAt], backends: &[BackendAt], sink: &mut Sink) {
     unique_names(
         "frontend",
-        frontends.iter().filter_map(|f| Some((f.frontend.name.as_str(), f.name.clone()?))),
+        frontends
+            .iter()
+            .filter_map(|f| Some((f.frontend.name.as_str(), f.name.clone()?))),
         sink,
     );
     unique_names(
         "backend",
-        backends.iter().filter_map(|b| Some((b.backend.name.as_str(), b.name.clone()?))),
+        backends
+            .iter()
+            .filter_map(|b| Some((b.backend.name.as_str(), b.name.clone()?))),
         sink,
     );
     unique_binds(frontends, sink);

@@ -42,7 +42,11 @@ impl<'a, 'i> Table<'a, 'i> {
             type_error(value, key, "a table", sink);
             return None;
         };
-        let span = if value.span().is_empty() { key_span } else { value.span() };
+        let span = if value.span().is_empty() {
+            key_span
+        } else {
+            value.span()
+        };
         let place = format!("in {what}");
         Some(Table { map, span, place })
     }
@@ -67,7 +71,10 @@ impl<'a, 'i> Table<'a, 'i> {
             }
             let message = match did_you_mean(name, known) {
                 Some(close) => {
-                    format!("unknown key `{name}` {}; did you mean `{close}`?", self.place)
+                    format!(
+                        "unknown key `{name}` {}; did you mean `{close}`?",
+                        self.place
+                    )
                 }
                 None => format!(
                     "unknown key `{name}` {} (known keys: {})",
@@ -134,7 +141,10 @@ pub(crate) fn type_error(value: &Value, key: &str, expected: &str, sink: &mut Si
         DeValue::Table(_) => "a table",
     };
     let key = subject(key);
-    sink.error(value.span(), format!("{key} must be {expected}, found {found}"));
+    sink.error(
+        value.span(),
+        format!("{key} must be {expected}, found {found}"),
+    );
 }
 
 pub(crate) fn string<'a>(value: &'a Value, key: &str, sink: &mut Sink) -> Option<&'a str> {
@@ -159,7 +169,13 @@ pub(crate) fn boolean(value: &Value, key: &str, sink: &mut Sink) -> Option<bool>
 
 /// An integer in `min..=max`. The message states the range, so the user
 /// does not have to look it up.
-pub(crate) fn integer(value: &Value, key: &str, min: u32, max: u32, sink: &mut Sink) -> Option<u32> {
+pub(crate) fn integer(
+    value: &Value,
+    key: &str,
+    min: u32,
+    max: u32,
+    sink: &mut Sink,
+) -> Option<u32> {
     let DeValue::Integer(int) = value.get_ref() else {
         type_error(value, key, "an integer", sink);
         return None;
@@ -183,7 +199,12 @@ pub(crate) fn integer(value: &Value, key: &str, min: u32, max: u32, sink: &mut S
 
 /// A duration string (see [`parse_duration`]). `nonzero` is for settings
 /// where 0 cannot mean anything useful, such as a connect timeout.
-pub(crate) fn duration(value: &Value, key: &str, nonzero: bool, sink: &mut Sink) -> Option<Duration> {
+pub(crate) fn duration(
+    value: &Value,
+    key: &str,
+    nonzero: bool,
+    sink: &mut Sink,
+) -> Option<Duration> {
     let DeValue::String(s) = value.get_ref() else {
         type_error(value, key, "a duration string such as \"5s\"", sink);
         return None;
@@ -202,7 +223,11 @@ pub(crate) fn duration(value: &Value, key: &str, nonzero: bool, sink: &mut Sink)
 }
 
 /// The elements of an array, each with its own span.
-pub(crate) fn array<'a, 'i>(value: &'a Value<'i>, key: &str, sink: &mut Sink) -> Option<&'a [Value<'i>]> {
+pub(crate) fn array<'a, 'i>(
+    value: &'a Value<'i>,
+    key: &str,
+    sink: &mut Sink,
+) -> Option<&'a [Value<'i>]> {
     match value.get_ref() {
         DeValue::Array(items) => Some(items),
         _ => {

@@ -2,6 +2,8 @@
 //! types, missing keys; and that a file with many errors reports them all.
 //! Every test pins the line and column of each diagnostic.
 
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
 mod common;
 
 use common::{POOL, WWW, errors, expect};
@@ -20,9 +22,14 @@ fn toml_duplicate_key_is_a_syntax_error() {
 
 #[test]
 fn unknown_key_suggests_the_close_one() {
-    let src = format!("[[frontend]]\nname = \"www\"\nbnd = [\"127.0.0.1:80\"]\nbackend = \"pool\"\n{POOL}");
+    let src = format!(
+        "[[frontend]]\nname = \"www\"\nbnd = [\"127.0.0.1:80\"]\nbackend = \"pool\"\n{POOL}"
+    );
     // No second "missing `bind`" error: the typo is the one problem.
-    expect(&src, &[(3, 1, "unknown key `bnd` in frontend; did you mean `bind`?")]);
+    expect(
+        &src,
+        &[(3, 1, "unknown key `bnd` in frontend; did you mean `bind`?")],
+    );
 }
 
 #[test]
@@ -30,7 +37,14 @@ fn unknown_key_without_a_close_one_lists_the_known_keys() {
     let src = format!(
         "{WWW}[[backend]]\nname = \"pool\"\nservers = [{{ name = \"a\", addr = \"127.0.0.1:81\", colour = 1 }}]\n"
     );
-    expect(&src, &[(7, 49, "unknown key `colour` in server (known keys: name, addr")]);
+    expect(
+        &src,
+        &[(
+            7,
+            49,
+            "unknown key `colour` in server (known keys: name, addr",
+        )],
+    );
 }
 
 #[test]
@@ -41,8 +55,16 @@ fn unknown_keys_in_nested_tables() {
     expect(
         &src,
         &[
-            (8, 13, "unknown key `conect` in `timeout`; did you mean `connect`?"),
-            (9, 38, "unknown key `stauts` in `check`; did you mean `status`?"),
+            (
+                8,
+                13,
+                "unknown key `conect` in `timeout`; did you mean `connect`?",
+            ),
+            (
+                9,
+                38,
+                "unknown key `stauts` in `check`; did you mean `status`?",
+            ),
         ],
     );
 }
@@ -53,7 +75,11 @@ fn unknown_top_level_key() {
     expect(
         &src,
         &[
-            (8, 2, "unknown key `vrrp` at the top level (known keys: global, frontend, backend)"),
+            (
+                8,
+                2,
+                "unknown key `vrrp` at the top level (known keys: global, frontend, backend)",
+            ),
             (10, 2, "did you mean `global`?"),
         ],
     );
@@ -76,20 +102,31 @@ fn wrong_types() {
 
 #[test]
 fn wrong_type_inside_a_list() {
-    let src = format!("{POOL}[[frontend]]\nname = \"www\"\nbind = [\"127.0.0.1:80\", 81]\nbackend = \"pool\"\n");
-    expect(&src, &[(6, 25, "each entry of `bind` must be a string, found an integer")]);
+    let src = format!(
+        "{POOL}[[frontend]]\nname = \"www\"\nbind = [\"127.0.0.1:80\", 81]\nbackend = \"pool\"\n"
+    );
+    expect(
+        &src,
+        &[(
+            6,
+            25,
+            "each entry of `bind` must be a string, found an integer",
+        )],
+    );
 }
 
 #[test]
 fn wrong_types_of_bools_and_durations() {
-    let src = format!(
-        "{WWW}{POOL}health = {{ start_up = \"yes\", interval = 2 }}\n"
-    );
+    let src = format!("{WWW}{POOL}health = {{ start_up = \"yes\", interval = 2 }}\n");
     expect(
         &src,
         &[
             (8, 23, "`start_up` must be true or false, found a string"),
-            (8, 41, "`interval` must be a duration string such as \"5s\", found an integer"),
+            (
+                8,
+                41,
+                "`interval` must be a duration string such as \"5s\", found an integer",
+            ),
         ],
     );
 }
@@ -103,12 +140,16 @@ fn section_written_as_a_single_table() {
 #[test]
 fn servers_written_as_a_single_table() {
     let src = format!("{WWW}[[backend]]\nname = \"pool\"\n[backend.servers]\nname = \"a\"\n");
-    expect(&src, &[(7, 10, "write [[backend.servers]], not [backend.servers]")]);
+    expect(
+        &src,
+        &[(7, 10, "write [[backend.servers]], not [backend.servers]")],
+    );
 }
 
 #[test]
 fn missing_required_keys_point_at_the_table() {
-    let src = format!("[[frontend]]\nbind = [\"127.0.0.1:80\"]\n{POOL}[[backend]]\nname = \"other\"\n");
+    let src =
+        format!("[[frontend]]\nbind = [\"127.0.0.1:80\"]\n{POOL}[[backend]]\nname = \"other\"\n");
     expect(
         &src,
         &[
@@ -127,14 +168,23 @@ fn missing_required_key_of_an_inline_table() {
 
 #[test]
 fn missing_required_key_of_a_server_section() {
-    let src = format!("{WWW}[[backend]]\nname = \"pool\"\n[[backend.servers]]\naddr = \"127.0.0.1:81\"\n");
+    let src = format!(
+        "{WWW}[[backend]]\nname = \"pool\"\n[[backend.servers]]\naddr = \"127.0.0.1:81\"\n"
+    );
     expect(&src, &[(7, 1, "missing required key `name` in server")]);
 }
 
 #[test]
 fn integer_beyond_64_bits() {
     let src = format!("{WWW}{POOL}retries = 99999999999999999999999\n");
-    expect(&src, &[(8, 11, "`retries` must be at most 4294967295, got 99999999999999999999999")]);
+    expect(
+        &src,
+        &[(
+            8,
+            11,
+            "`retries` must be at most 4294967295, got 99999999999999999999999",
+        )],
+    );
 }
 
 #[test]
@@ -177,7 +227,8 @@ servers = [
 
 #[test]
 fn render_shows_location_source_line_caret_and_count() {
-    let src = format!("{POOL}[[frontend]]\nname = \"www\"\nbnd = []\nbackend = \"pool\"\nmaxconn = -1\n");
+    let src =
+        format!("{POOL}[[frontend]]\nname = \"www\"\nbnd = []\nbackend = \"pool\"\nmaxconn = -1\n");
     let text = errors(&src).render();
     let expected = [
         "t.toml:6:1: error: unknown key `bnd` in frontend; did you mean `bind`?",

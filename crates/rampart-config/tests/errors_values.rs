@@ -2,6 +2,8 @@
 //! the checks across sections (duplicates, references). Every test pins the
 //! line and column of each diagnostic.
 
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
 mod common;
 
 use common::{POOL, WWW, expect, ok};
@@ -19,40 +21,79 @@ fn server_with(extra: &str) -> String {
 
 #[test]
 fn bad_duration() {
-    expect(&backend_with("timeout = { connect = \"5\" }"), &[(8, 23, "missing unit in `5`")]);
-    expect(&backend_with("timeout = { server = \"5 s\" }"), &[(8, 22, "invalid unit")]);
-    expect(&backend_with("timeout = { queue = \"-1s\" }"), &[(8, 21, "negative")]);
-    expect(&backend_with("timeout = { client = \"\" }"), &[(8, 22, "empty duration")]);
+    expect(
+        &backend_with("timeout = { connect = \"5\" }"),
+        &[(8, 23, "missing unit in `5`")],
+    );
+    expect(
+        &backend_with("timeout = { server = \"5 s\" }"),
+        &[(8, 22, "invalid unit")],
+    );
+    expect(
+        &backend_with("timeout = { queue = \"-1s\" }"),
+        &[(8, 21, "negative")],
+    );
+    expect(
+        &backend_with("timeout = { client = \"\" }"),
+        &[(8, 22, "empty duration")],
+    );
 }
 
 #[test]
 fn zero_durations_where_they_make_no_sense() {
-    expect(&backend_with("health = { interval = \"0s\" }"), &[(8, 23, "`interval` must be greater than 0")]);
-    expect(&backend_with("timeout = { connect = \"0ms\" }"), &[(8, 23, "`connect` must be greater than 0")]);
-    expect(&backend_with("health = { timeout = \"0s\" }"), &[(8, 22, "`timeout` must be greater than 0")]);
+    expect(
+        &backend_with("health = { interval = \"0s\" }"),
+        &[(8, 23, "`interval` must be greater than 0")],
+    );
+    expect(
+        &backend_with("timeout = { connect = \"0ms\" }"),
+        &[(8, 23, "`connect` must be greater than 0")],
+    );
+    expect(
+        &backend_with("health = { timeout = \"0s\" }"),
+        &[(8, 22, "`timeout` must be greater than 0")],
+    );
 }
 
 #[test]
 fn zero_durations_where_they_mean_something() {
-    let c = ok(&format!("[global]\ngrace = \"0s\"\n{}", backend_with("timeout = { queue = \"0s\" }")));
+    let c = ok(&format!(
+        "[global]\ngrace = \"0s\"\n{}",
+        backend_with("timeout = { queue = \"0s\" }")
+    ));
     assert!(c.global.grace.is_zero());
     assert!(c.backends[0].timeout.queue.is_zero());
     // A health timeout longer than the interval is allowed.
-    ok(&backend_with("health = { interval = \"1s\", timeout = \"5s\" }"));
+    ok(&backend_with(
+        "health = { interval = \"1s\", timeout = \"5s\" }",
+    ));
 }
 
 #[test]
 fn bad_socket_address() {
-    let src = format!("{POOL}[[frontend]]\nname = \"www\"\nbind = [\"localhost:80\"]\nbackend = \"pool\"\n");
-    expect(&src, &[(6, 9, "`bind`: `localhost:80` is not a socket address")]);
-    expect(&server_with("addr = \"10.0.0.1\""), &[(8, 24, "`addr`: `10.0.0.1` is not a socket address")]);
+    let src = format!(
+        "{POOL}[[frontend]]\nname = \"www\"\nbind = [\"localhost:80\"]\nbackend = \"pool\"\n"
+    );
+    expect(
+        &src,
+        &[(6, 9, "`bind`: `localhost:80` is not a socket address")],
+    );
+    expect(
+        &server_with("addr = \"10.0.0.1\""),
+        &[(8, 24, "`addr`: `10.0.0.1` is not a socket address")],
+    );
 }
 
 #[test]
 fn port_zero() {
-    let src = format!("{POOL}[[frontend]]\nname = \"www\"\nbind = [\"[::1]:8080\", \"[::1]:0\"]\nbackend = \"pool\"\n");
+    let src = format!(
+        "{POOL}[[frontend]]\nname = \"www\"\nbind = [\"[::1]:8080\", \"[::1]:0\"]\nbackend = \"pool\"\n"
+    );
     expect(&src, &[(6, 23, "port 0 in `[::1]:0`")]);
-    expect(&server_with("addr = \"127.0.0.1:0\""), &[(8, 24, "port 0 in `127.0.0.1:0`")]);
+    expect(
+        &server_with("addr = \"127.0.0.1:0\""),
+        &[(8, 24, "port 0 in `127.0.0.1:0`")],
+    );
 }
 
 #[test]
@@ -69,29 +110,67 @@ fn bad_cidr() {
 
 #[test]
 fn names_must_be_usable_in_logs() {
-    expect(&server_with("addr = \"127.0.0.1:81\", weight = 1 }, { name = \"web 2\", addr = \"127.0.0.1:82\""), &[(8, 63, "`name` contains ' '")]);
-    let src = format!("[[frontend]]\nname = \"\"\nbind = [\"127.0.0.1:80\"]\nbackend = \"pool\"\n{POOL}");
+    expect(
+        &server_with(
+            "addr = \"127.0.0.1:81\", weight = 1 }, { name = \"web 2\", addr = \"127.0.0.1:82\"",
+        ),
+        &[(8, 63, "`name` contains ' '")],
+    );
+    let src =
+        format!("[[frontend]]\nname = \"\"\nbind = [\"127.0.0.1:80\"]\nbackend = \"pool\"\n{POOL}");
     expect(&src, &[(2, 8, "`name` must not be empty")]);
 }
 
 #[test]
 fn dangling_backend_reference() {
-    let src = format!("[[frontend]]\nname = \"www\"\nbind = [\"127.0.0.1:80\"]\nbackend = \"web\"\n{POOL}");
-    expect(&src, &[(4, 11, "backend `web` is not defined (defined backends: pool)")]);
+    let src = format!(
+        "[[frontend]]\nname = \"www\"\nbind = [\"127.0.0.1:80\"]\nbackend = \"web\"\n{POOL}"
+    );
+    expect(
+        &src,
+        &[(
+            4,
+            11,
+            "backend `web` is not defined (defined backends: pool)",
+        )],
+    );
     let src = "[[frontend]]\nname = \"www\"\nbind = [\"127.0.0.1:80\"]\nbackend = \"web\"\n";
-    expect(src, &[(4, 11, "backend `web` is not defined; no [[backend]] is defined")]);
+    expect(
+        src,
+        &[(
+            4,
+            11,
+            "backend `web` is not defined; no [[backend]] is defined",
+        )],
+    );
 }
 
 #[test]
 fn duplicate_frontend_name() {
-    let src = format!("{WWW}{POOL}[[frontend]]\nname = \"www\"\nbind = [\"127.0.0.1:81\"]\nbackend = \"pool\"\n");
-    expect(&src, &[(9, 8, "duplicate frontend name `www` (first defined on line 2)")]);
+    let src = format!(
+        "{WWW}{POOL}[[frontend]]\nname = \"www\"\nbind = [\"127.0.0.1:81\"]\nbackend = \"pool\"\n"
+    );
+    expect(
+        &src,
+        &[(
+            9,
+            8,
+            "duplicate frontend name `www` (first defined on line 2)",
+        )],
+    );
 }
 
 #[test]
 fn duplicate_backend_name() {
     let src = format!("{WWW}{POOL}{POOL}");
-    expect(&src, &[(9, 8, "duplicate backend name `pool` (first defined on line 6)")]);
+    expect(
+        &src,
+        &[(
+            9,
+            8,
+            "duplicate backend name `pool` (first defined on line 6)",
+        )],
+    );
 }
 
 #[test]
@@ -99,7 +178,14 @@ fn duplicate_server_name() {
     let src = format!(
         "{WWW}[[backend]]\nname = \"pool\"\n[[backend.servers]]\nname = \"a\"\naddr = \"127.0.0.1:81\"\n[[backend.servers]]\nname = \"a\"\naddr = \"127.0.0.1:82\"\n"
     );
-    expect(&src, &[(11, 8, "duplicate server name `a` in this backend (first defined on line 8)")]);
+    expect(
+        &src,
+        &[(
+            11,
+            8,
+            "duplicate server name `a` in this backend (first defined on line 8)",
+        )],
+    );
 }
 
 #[test]
@@ -110,16 +196,40 @@ fn same_server_name_in_two_backends_is_fine() {
 
 #[test]
 fn same_bind_address_in_two_frontends() {
-    let src = format!("{WWW}{POOL}[[frontend]]\nname = \"api\"\nbind = [\"127.0.0.1:8081\", \"127.0.0.1:8080\"]\nbackend = \"pool\"\n");
-    expect(&src, &[(10, 27, "bind address 127.0.0.1:8080 is already used by frontend `www` (line 3)")]);
-    let src = format!("{POOL}[[frontend]]\nname = \"www\"\nbind = [\"[::1]:80\", \"[0:0::1]:80\"]\nbackend = \"pool\"\n");
-    expect(&src, &[(6, 21, "bind address [::1]:80 is already used by this frontend (line 6)")]);
+    let src = format!(
+        "{WWW}{POOL}[[frontend]]\nname = \"api\"\nbind = [\"127.0.0.1:8081\", \"127.0.0.1:8080\"]\nbackend = \"pool\"\n"
+    );
+    expect(
+        &src,
+        &[(
+            10,
+            27,
+            "bind address 127.0.0.1:8080 is already used by frontend `www` (line 3)",
+        )],
+    );
+    let src = format!(
+        "{POOL}[[frontend]]\nname = \"www\"\nbind = [\"[::1]:80\", \"[0:0::1]:80\"]\nbackend = \"pool\"\n"
+    );
+    expect(
+        &src,
+        &[(
+            6,
+            21,
+            "bind address [::1]:80 is already used by this frontend (line 6)",
+        )],
+    );
 }
 
 #[test]
 fn weight_range() {
-    expect(&server_with("addr = \"127.0.0.1:81\", weight = 257"), &[(8, 49, "`weight` must be between 0 and 256, got 257")]);
-    expect(&server_with("addr = \"127.0.0.1:81\", weight = -1"), &[(8, 49, "got -1")]);
+    expect(
+        &server_with("addr = \"127.0.0.1:81\", weight = 257"),
+        &[(8, 49, "`weight` must be between 0 and 256, got 257")],
+    );
+    expect(
+        &server_with("addr = \"127.0.0.1:81\", weight = -1"),
+        &[(8, 49, "got -1")],
+    );
     let c = ok(&server_with("addr = \"127.0.0.1:81\", weight = 0"));
     assert_eq!(c.backends[0].servers[0].weight, 0);
     ok(&server_with("addr = \"127.0.0.1:81\", weight = 256"));
@@ -129,7 +239,10 @@ fn weight_range() {
 fn fall_and_rise_zero() {
     expect(
         &backend_with("health = { fall = 0, rise = 0 }"),
-        &[(8, 19, "`fall` must be at least 1, got 0"), (8, 29, "`rise` must be at least 1, got 0")],
+        &[
+            (8, 19, "`fall` must be at least 1, got 0"),
+            (8, 29, "`rise` must be at least 1, got 0"),
+        ],
     );
 }
 
@@ -137,34 +250,80 @@ fn fall_and_rise_zero() {
 fn bad_balance_lists_the_valid_ones() {
     expect(
         &backend_with("balance = \"round-robin\""),
-        &[(8, 11, "expected one of: roundrobin, leastconn, source, first, random (did you mean `roundrobin`?)")],
+        &[(
+            8,
+            11,
+            "expected one of: roundrobin, leastconn, source, first, random (did you mean `roundrobin`?)",
+        )],
     );
 }
 
 #[test]
 fn bad_send_proxy() {
-    expect(&server_with("addr = \"127.0.0.1:81\", send_proxy = \"v3\""), &[(8, 53, "invalid `send_proxy` `v3`; expected one of: v1, v2")]);
-    expect(&server_with("addr = \"127.0.0.1:81\", send_proxy = true"), &[(8, 53, "`send_proxy` must be a string, found a boolean")]);
+    expect(
+        &server_with("addr = \"127.0.0.1:81\", send_proxy = \"v3\""),
+        &[(8, 53, "invalid `send_proxy` `v3`; expected one of: v1, v2")],
+    );
+    expect(
+        &server_with("addr = \"127.0.0.1:81\", send_proxy = true"),
+        &[(8, 53, "`send_proxy` must be a string, found a boolean")],
+    );
 }
 
 #[test]
 fn bad_check_forms() {
-    expect(&backend_with("health = { check = 1 }"), &[(8, 20, "`check` must be \"tcp\", \"none\", { send")]);
-    expect(&backend_with("health = { check = \"http\" }"), &[(8, 20, "invalid `check` `http`")]);
-    expect(&backend_with("health = { check = { status = 200 } }"), &[(8, 20, "`check` table needs `http` or `expect`")]);
-    expect(&backend_with("health = { check = { http = \"GET /\", send = \"x\" } }"), &[(8, 20, "choose one form")]);
-    expect(&backend_with("health = { check = { send = \"PING\" } }"), &[(8, 20, "missing required key `expect` in `check`")]);
-    expect(&backend_with("health = { check = { send = \"PING\", expect = \"\" } }"), &[(8, 46, "`expect` must not be empty")]);
+    expect(
+        &backend_with("health = { check = 1 }"),
+        &[(8, 20, "`check` must be \"tcp\", \"none\", { send")],
+    );
+    expect(
+        &backend_with("health = { check = \"http\" }"),
+        &[(8, 20, "invalid `check` `http`")],
+    );
+    expect(
+        &backend_with("health = { check = { status = 200 } }"),
+        &[(8, 20, "`check` table needs `http` or `expect`")],
+    );
+    expect(
+        &backend_with("health = { check = { http = \"GET /\", send = \"x\" } }"),
+        &[(8, 20, "choose one form")],
+    );
+    expect(
+        &backend_with("health = { check = { send = \"PING\" } }"),
+        &[(8, 20, "missing required key `expect` in `check`")],
+    );
+    expect(
+        &backend_with("health = { check = { send = \"PING\", expect = \"\" } }"),
+        &[(8, 46, "`expect` must not be empty")],
+    );
 }
 
 #[test]
 fn bad_http_check_lines_and_status() {
-    expect(&backend_with("health = { check = { http = \"/health\" } }"), &[(8, 29, "has no path")]);
-    expect(&backend_with("health = { check = { http = \"get /health\" } }"), &[(8, 29, "invalid method `get`")]);
-    expect(&backend_with("health = { check = { http = \"GET health\" } }"), &[(8, 29, "invalid path `health`")]);
-    expect(&backend_with("health = { check = { http = \"GET /\", status = 99 } }"), &[(8, 47, "`status` must be between 100 and 599, got 99")]);
-    expect(&backend_with("health = { check = { http = \"GET /\", status = 600 } }"), &[(8, 47, "got 600")]);
-    expect(&backend_with("health = { check = { http = \"GET /\", host = \"a b\" } }"), &[(8, 45, "`host`")]);
+    expect(
+        &backend_with("health = { check = { http = \"/health\" } }"),
+        &[(8, 29, "has no path")],
+    );
+    expect(
+        &backend_with("health = { check = { http = \"get /health\" } }"),
+        &[(8, 29, "invalid method `get`")],
+    );
+    expect(
+        &backend_with("health = { check = { http = \"GET health\" } }"),
+        &[(8, 29, "invalid path `health`")],
+    );
+    expect(
+        &backend_with("health = { check = { http = \"GET /\", status = 99 } }"),
+        &[(8, 47, "`status` must be between 100 and 599, got 99")],
+    );
+    expect(
+        &backend_with("health = { check = { http = \"GET /\", status = 600 } }"),
+        &[(8, 47, "got 600")],
+    );
+    expect(
+        &backend_with("health = { check = { http = \"GET /\", host = \"a b\" } }"),
+        &[(8, 45, "`host`")],
+    );
 }
 
 #[test]
@@ -181,7 +340,10 @@ fn empty_servers_list() {
 
 #[test]
 fn threads_range() {
-    expect("[global]\nthreads = 1025\n", &[(2, 11, "`threads` must be between 0 and 1024, got 1025")]);
+    expect(
+        "[global]\nthreads = 1025\n",
+        &[(2, 11, "`threads` must be between 0 and 1024, got 1025")],
+    );
     expect("[global]\nthreads = -1\n", &[(2, 11, "got -1")]);
     assert_eq!(ok("[global]\nthreads = 1024\n").global.threads, 1024);
 }
@@ -190,7 +352,14 @@ fn threads_range() {
 fn bad_log_level() {
     expect(
         "[global]\nlog_level = \"warning\"\n",
-        &[(2, 13, "expected one of: error, warn, info, debug, trace (did you mean `warn`?)")],
+        &[(
+            2,
+            13,
+            "expected one of: error, warn, info, debug, trace (did you mean `warn`?)",
+        )],
     );
-    expect("[global]\nlog_level = \"INFO\"\n", &[(2, 13, "invalid `log_level` `INFO`")]);
+    expect(
+        "[global]\nlog_level = \"INFO\"\n",
+        &[(2, 13, "invalid `log_level` `INFO`")],
+    );
 }

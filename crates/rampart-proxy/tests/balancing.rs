@@ -1,5 +1,7 @@
 //! Balancing through the real proxy on loopback, with real backends.
 
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
 mod common;
 
 use std::collections::HashMap;
@@ -48,7 +50,15 @@ async fn weighted_round_robin_distribution() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leastconn_fills_the_least_loaded_server() {
     let (a, b) = (named("a").await, named("b").await);
-    let h = Harness::start(&cfg("leastconn", r#"{ name = "a", addr = "{S0}" }, { name = "b", addr = "{S1}" }"#), &[a.addr, b.addr], Mode::Splice).await;
+    let h = Harness::start(
+        &cfg(
+            "leastconn",
+            r#"{ name = "a", addr = "{S0}" }, { name = "b", addr = "{S1}" }"#,
+        ),
+        &[a.addr, b.addr],
+        Mode::Splice,
+    )
+    .await;
     // Four long-lived connections spread 2/2.
     let mut held = Vec::new();
     for _ in 0..4 {
@@ -78,11 +88,15 @@ async fn source_hash_is_stable_and_moves_only_the_removed_servers_clients() {
     for n in ["s0", "s1", "s2", "s3", "s4"] {
         backends.push(named(n).await);
     }
-    let servers: Vec<String> = (0..5).map(|i| format!(r#"{{ name = "s{i}", addr = "{{S{i}}}" }}"#)).collect();
+    let servers: Vec<String> = (0..5)
+        .map(|i| format!(r#"{{ name = "s{i}", addr = "{{S{i}}}" }}"#))
+        .collect();
     let addrs: Vec<_> = backends.iter().map(|b| b.addr).collect();
     let h = Harness::start(&cfg("source", &servers.join(", ")), &addrs, Mode::Splice).await;
 
-    let clients: Vec<IpAddr> = (2..=201u8).map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, i / 100 + 1, i))).collect();
+    let clients: Vec<IpAddr> = (2..=201u8)
+        .map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, i / 100 + 1, i)))
+        .collect();
     let mut before = HashMap::new();
     for &ip in &clients {
         let mut s = connect_from(ip, h.addr).await.unwrap();
@@ -106,7 +120,10 @@ async fn source_hash_is_stable_and_moves_only_the_removed_servers_clients() {
         }
     }
     // Maglev: clients of surviving servers (almost) never move.
-    assert!(moved_others <= clients.len() / 50, "{moved_others} clients of surviving servers moved");
+    assert!(
+        moved_others <= clients.len() / 50,
+        "{moved_others} clients of surviving servers moved"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

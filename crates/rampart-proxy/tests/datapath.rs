@@ -1,5 +1,7 @@
 //! Forwarding, limits, timeouts and failure handling through the real proxy.
 
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
 mod common;
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -31,7 +33,10 @@ servers = [ {servers} ]
 
 /// Appends keys to the backend table (after `name = "be"`).
 fn with_backend_keys(cfg: String, keys: &str) -> String {
-    cfg.replace("name = \"be\"\nhealth", &format!("name = \"be\"\n{keys}\nhealth"))
+    cfg.replace(
+        "name = \"be\"\nhealth",
+        &format!("name = \"be\"\n{keys}\nhealth"),
+    )
 }
 
 /// Sends a ping and expects the echo: a complete request through the proxy.
@@ -49,24 +54,46 @@ async fn ping(addr: std::net::SocketAddr) -> std::io::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backend_dying_under_load_costs_no_client_connection() {
     let (a, b) = (echo().await, echo().await);
-    let h = Harness::start(&one_backend("", r#"{ name = "a", addr = "{S0}" }, { name = "b", addr = "{S1}" }"#), &[a.addr, b.addr], Mode::Splice).await;
+    let h = Harness::start(
+        &one_backend(
+            "",
+            r#"{ name = "a", addr = "{S0}" }, { name = "b", addr = "{S1}" }"#,
+        ),
+        &[a.addr, b.addr],
+        Mode::Splice,
+    )
+    .await;
     let ok = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopped_at: Arc<std::sync::Mutex<Option<Instant>>> = Arc::default();
     let mut clients = Vec::new();
     for _ in 0..8 {
-        let (ok, failed, stop, addr) = (ok.clone(), failed.clone(), stop.clone(), h.addr);
+        let (ok, failed, stop, at, addr) = (
+            ok.clone(),
+            failed.clone(),
+            stop.clone(),
+            stopped_at.clone(),
+            h.addr,
+        );
         clients.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                match ping(addr).await {
-                    Ok(()) => ok.fetch_add(1, Ordering::Relaxed),
-                    Err(_) => failed.fetch_add(1, Ordering::Relaxed),
+                let began = Instant::now();
+                let r = ping(addr).await;
+                // Connections b had already accepted or queued die with it;
+                // every connection begun after it died must succeed.
+                let after = at.lock().unwrap().is_some_and(|t| began > t);
+                match (r, after) {
+                    (Ok(()), true) => ok.fetch_add(1, Ordering::Relaxed),
+                    (Err(_), true) => failed.fetch_add(1, Ordering::Relaxed),
+                    _ => 0,
                 };
             }
         }));
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    b.stop(); // refuses from now on; the proxy still believes it is up
+    b.stop().await; // refuses from now on; the proxy still believes it is up
+    *stopped_at.lock().unwrap() = Some(Instant::now());
     tokio::time::sleep(Duration::from_millis(700)).await;
     stop.store(true, Ordering::Relaxed);
     for c in clients {
@@ -82,7 +109,10 @@ async fn a_backend_dying_under_load_costs_no_client_connection() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_maxconn_queues_then_times_out() {
     let a = echo().await;
-    let cfg = with_backend_keys(one_backend("", r#"{ name = "a", addr = "{S0}", maxconn = 1 }"#), r#"timeout = { queue = "400ms" }"#);
+    let cfg = with_backend_keys(
+        one_backend("", r#"{ name = "a", addr = "{S0}", maxconn = 1 }"#),
+        r#"timeout = { queue = "400ms" }"#,
+    );
     let h = Harness::start(&cfg, &[a.addr], Mode::Splice).await;
 
     let mut first = TcpStream::connect(h.addr).await.unwrap();
@@ -93,37 +123,63 @@ async fn server_maxconn_queues_then_times_out() {
     // The second waits in the queue while the first holds the only slot...
     let mut second = TcpStream::connect(h.addr).await.unwrap();
     second.write_all(b"2").await.unwrap();
-    assert!(tokio::time::timeout(Duration::from_millis(150), second.read_exact(&mut b)).await.is_err(), "second served while the slot was taken");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(150), second.read_exact(&mut b))
+            .await
+            .is_err(),
+        "second served while the slot was taken"
+    );
     // ...and is served as soon as the slot frees.
     drop(first);
-    tokio::time::timeout(Duration::from_secs(1), second.read_exact(&mut b)).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(1), second.read_exact(&mut b))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(&b, b"2");
 
     // A third waits past the queue timeout and is closed without data.
     let mut third = TcpStream::connect(h.addr).await.unwrap();
     let t = Instant::now();
     let mut rest = Vec::new();
-    let n = tokio::time::timeout(Duration::from_secs(3), third.read_to_end(&mut rest)).await.unwrap().unwrap_or(0);
+    let n = tokio::time::timeout(Duration::from_secs(3), third.read_to_end(&mut rest))
+        .await
+        .unwrap()
+        .unwrap_or(0);
     let waited = t.elapsed();
     assert_eq!(n, 0);
-    assert!(waited >= Duration::from_millis(350) && waited < Duration::from_millis(2000), "closed after {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(350) && waited < Duration::from_millis(2000),
+        "closed after {waited:?}"
+    );
     drop(second);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn frontend_maxconn_leaves_excess_clients_in_the_backlog() {
     let a = echo().await;
-    let h = Harness::start(&one_backend("maxconn = 1", r#"{ name = "a", addr = "{S0}" }"#), &[a.addr], Mode::Splice).await;
+    let h = Harness::start(
+        &one_backend("maxconn = 1", r#"{ name = "a", addr = "{S0}" }"#),
+        &[a.addr],
+        Mode::Splice,
+    )
+    .await;
     let mut first = TcpStream::connect(h.addr).await.unwrap();
     first.write_all(b"1").await.unwrap();
     let mut b = [0u8; 1];
     first.read_exact(&mut b).await.unwrap();
     let mut second = TcpStream::connect(h.addr).await.unwrap(); // kernel backlog
     second.write_all(b"2").await.unwrap();
-    assert!(tokio::time::timeout(Duration::from_millis(200), second.read_exact(&mut b)).await.is_err());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), second.read_exact(&mut b))
+            .await
+            .is_err()
+    );
     assert_eq!(a.accepted(), 1);
     drop(first);
-    tokio::time::timeout(Duration::from_secs(2), second.read_exact(&mut b)).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(2), second.read_exact(&mut b))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(&b, b"2");
 }
 
@@ -137,7 +193,9 @@ async fn connect_timeout_redispatches_to_another_server() {
     sock.listen(0).unwrap();
     let mut fillers = Vec::new();
     for _ in 0..4 {
-        fillers.push(socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap());
+        fillers.push(
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap(),
+        );
     }
     for f in &fillers {
         f.set_nonblocking(true).unwrap();
@@ -147,14 +205,20 @@ async fn connect_timeout_redispatches_to_another_server() {
 
     let good = named("good").await;
     let cfg = with_backend_keys(
-        one_backend("", r#"{ name = "hung", addr = "{S0}" }, { name = "good", addr = "{S1}" }"#),
+        one_backend(
+            "",
+            r#"{ name = "hung", addr = "{S0}" }, { name = "good", addr = "{S1}" }"#,
+        ),
         "balance = \"first\"\ntimeout = { connect = \"300ms\" }",
     );
     let h = Harness::start(&cfg, &[full_addr, good.addr], Mode::Splice).await;
     let t = Instant::now();
     assert_eq!(who(h.addr).await.unwrap(), "good");
     let took = t.elapsed();
-    assert!(took >= Duration::from_millis(250), "did not wait for the connect timeout: {took:?}");
+    assert!(
+        took >= Duration::from_millis(250),
+        "did not wait for the connect timeout: {took:?}"
+    );
     assert!(h.events.0.load(Ordering::Relaxed) >= 1);
     drop(sock);
 }
@@ -162,43 +226,70 @@ async fn connect_timeout_redispatches_to_another_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_and_server_inactivity_timeouts() {
     let quiet = silent().await;
-    let cfg = with_backend_keys(one_backend("", r#"{ name = "q", addr = "{S0}" }"#), r#"timeout = { client = "300ms", server = "5s" }"#);
+    let cfg = with_backend_keys(
+        one_backend("", r#"{ name = "q", addr = "{S0}" }"#),
+        r#"timeout = { client = "300ms", server = "5s" }"#,
+    );
     let h = Harness::start(&cfg, &[quiet.addr], Mode::Splice).await;
     let mut s = TcpStream::connect(h.addr).await.unwrap();
     let t = Instant::now();
     let mut buf = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(4), s.read_to_end(&mut buf)).await.expect("client timeout did not close");
+    let _ = tokio::time::timeout(Duration::from_secs(4), s.read_to_end(&mut buf))
+        .await
+        .expect("client timeout did not close");
     let took = t.elapsed();
-    assert!(took >= Duration::from_millis(250) && took < Duration::from_millis(3000), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_millis(3000),
+        "{took:?}"
+    );
 
-    let cfg = with_backend_keys(one_backend("", r#"{ name = "q", addr = "{S0}" }"#), r#"timeout = { client = "5s", server = "300ms" }"#);
+    let cfg = with_backend_keys(
+        one_backend("", r#"{ name = "q", addr = "{S0}" }"#),
+        r#"timeout = { client = "5s", server = "300ms" }"#,
+    );
     let h = Harness::start(&cfg, &[quiet.addr], Mode::Splice).await;
     let mut s = TcpStream::connect(h.addr).await.unwrap();
     // The client sends a request; the server accepts it but never answers.
     s.write_all(b"request").await.unwrap();
     let t = Instant::now();
     let mut buf = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(4), s.read_to_end(&mut buf)).await.expect("server timeout did not close");
+    let _ = tokio::time::timeout(Duration::from_secs(4), s.read_to_end(&mut buf))
+        .await
+        .expect("server timeout did not close");
     let took = t.elapsed();
-    assert!(took >= Duration::from_millis(250) && took < Duration::from_millis(3000), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_millis(3000),
+        "{took:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tunnel_timeout_replaces_client_and_server() {
     let a = echo().await;
-    let cfg = with_backend_keys(one_backend("", r#"{ name = "a", addr = "{S0}" }"#), r#"timeout = { client = "200ms", server = "200ms", tunnel = "2s" }"#);
+    let cfg = with_backend_keys(
+        one_backend("", r#"{ name = "a", addr = "{S0}" }"#),
+        r#"timeout = { client = "200ms", server = "200ms", tunnel = "2s" }"#,
+    );
     let h = Harness::start(&cfg, &[a.addr], Mode::Splice).await;
     let mut s = TcpStream::connect(h.addr).await.unwrap();
     tokio::time::sleep(Duration::from_millis(600)).await; // > client/server, < tunnel
     s.write_all(b"hi").await.unwrap();
     let mut b = [0u8; 2];
-    tokio::time::timeout(Duration::from_secs(1), s.read_exact(&mut b)).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(1), s.read_exact(&mut b))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(&b, b"hi");
 }
 
 async fn half_close(mode: Mode) {
     let a = echo().await;
-    let h = Harness::start(&one_backend("", r#"{ name = "a", addr = "{S0}" }"#), &[a.addr], mode).await;
+    let h = Harness::start(
+        &one_backend("", r#"{ name = "a", addr = "{S0}" }"#),
+        &[a.addr],
+        mode,
+    )
+    .await;
     let mut s = TcpStream::connect(h.addr).await.unwrap();
     let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
     s.write_all(&data).await.unwrap();
@@ -206,7 +297,10 @@ async fn half_close(mode: Mode) {
     // the reply keeps flowing after the client shut its write side.
     s.shutdown().await.unwrap();
     let mut back = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut back)).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut back))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(back.len(), data.len());
     assert!(back == data);
 }
@@ -225,19 +319,36 @@ async fn half_close_copy() {
 async fn proxy_protocol_v1_and_v2_as_received_by_the_backend() {
     for (version, expect_v1) in [("v1", true), ("v2", false)] {
         let (rec, mut rx) = recorder(200).await;
-        let cfg = one_backend("", &format!(r#"{{ name = "r", addr = "{{S0}}", send_proxy = "{version}" }}"#));
+        let cfg = one_backend(
+            "",
+            &format!(r#"{{ name = "r", addr = "{{S0}}", send_proxy = "{version}" }}"#),
+        );
         let h = Harness::start(&cfg, &[rec.addr], Mode::Splice).await;
         let src = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 7));
         let mut s = connect_from(src, h.addr).await.unwrap();
         let client = s.local_addr().unwrap();
         s.write_all(b"payload").await.unwrap();
         drop(s);
-        let got = tokio::time::timeout(Duration::from_secs(3), rx.recv()).await.unwrap().unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(3), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
         if expect_v1 {
-            let line = format!("PROXY TCP4 127.0.0.7 127.0.0.1 {} {}\r\n", client.port(), h.addr.port());
-            assert!(got.starts_with(line.as_bytes()), "{:?}", String::from_utf8_lossy(&got));
+            let line = format!(
+                "PROXY TCP4 127.0.0.7 127.0.0.1 {} {}\r\n",
+                client.port(),
+                h.addr.port()
+            );
+            assert!(
+                got.starts_with(line.as_bytes()),
+                "{:?}",
+                String::from_utf8_lossy(&got)
+            );
         } else {
-            assert!(got.starts_with(b"\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c"), "{got:?}");
+            assert!(
+                got.starts_with(b"\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c"),
+                "{got:?}"
+            );
             assert_eq!(&got[16..20], &[127, 0, 0, 7]);
             assert_eq!(&got[20..24], &[127, 0, 0, 1]);
             assert_eq!(&got[24..26], &client.port().to_be_bytes());
@@ -250,14 +361,29 @@ async fn proxy_protocol_v1_and_v2_as_received_by_the_backend() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn source_acl_denies_before_any_server_is_contacted() {
     let a = named("a").await;
-    let h = Harness::start(&one_backend(r#"allow = ["127.0.0.0/8"]
-deny = ["127.0.0.66"]"#, r#"{ name = "a", addr = "{S0}" }"#), &[a.addr], Mode::Splice).await;
-    let mut denied = connect_from(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 66)), h.addr).await.unwrap();
+    let h = Harness::start(
+        &one_backend(
+            r#"allow = ["127.0.0.0/8"]
+deny = ["127.0.0.66"]"#,
+            r#"{ name = "a", addr = "{S0}" }"#,
+        ),
+        &[a.addr],
+        Mode::Splice,
+    )
+    .await;
+    let mut denied = connect_from(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 66)), h.addr)
+        .await
+        .unwrap();
     let mut buf = Vec::new();
-    let n = tokio::time::timeout(Duration::from_secs(2), denied.read_to_end(&mut buf)).await.unwrap().unwrap_or(0);
+    let n = tokio::time::timeout(Duration::from_secs(2), denied.read_to_end(&mut buf))
+        .await
+        .unwrap()
+        .unwrap_or(0);
     assert_eq!(n, 0);
     assert_eq!(a.accepted(), 0, "a denied client reached the server");
-    let mut allowed = connect_from(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 65)), h.addr).await.unwrap();
+    let mut allowed = connect_from(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 65)), h.addr)
+        .await
+        .unwrap();
     assert_eq!(read_line(&mut allowed).await.unwrap(), "a");
 }
 
@@ -271,7 +397,11 @@ struct Stream {
 
 impl Stream {
     fn new() -> Self {
-        Stream { seed: 0x9E37_79B9_7F4A_7C15, block: Vec::new(), pos: 0 }
+        Stream {
+            seed: 0x9E37_79B9_7F4A_7C15,
+            block: Vec::new(),
+            pos: 0,
+        }
     }
     fn next_byte_block(&mut self) {
         self.block.clear();
@@ -302,7 +432,12 @@ impl Stream {
 /// every byte that returns.
 async fn bulk(mode: Mode, total: u64) {
     let a = echo().await;
-    let h = Harness::start(&one_backend("", r#"{ name = "a", addr = "{S0}" }"#), &[a.addr], mode).await;
+    let h = Harness::start(
+        &one_backend("", r#"{ name = "a", addr = "{S0}" }"#),
+        &[a.addr],
+        mode,
+    )
+    .await;
     let s = TcpStream::connect(h.addr).await.unwrap();
     let (mut r, mut w) = s.into_split();
     let writer = tokio::spawn(async move {
@@ -322,7 +457,10 @@ async fn bulk(mode: Mode, total: u64) {
     let mut want = vec![0u8; 256 * 1024];
     let mut got = 0u64;
     loop {
-        let n = tokio::time::timeout(Duration::from_secs(30), r.read(&mut buf)).await.expect("stalled").unwrap();
+        let n = tokio::time::timeout(Duration::from_secs(30), r.read(&mut buf))
+            .await
+            .expect("stalled")
+            .unwrap();
         if n == 0 {
             break;
         }

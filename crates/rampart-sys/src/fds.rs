@@ -41,7 +41,10 @@ pub fn inherit_in_child(cmd: &mut Command, fds: Vec<RawFd>) {
 /// unless `fd` is open; the caller checks what kind of socket it is.
 fn take_inherited(fd: RawFd) -> io::Result<OwnedFd> {
     if fd < 3 {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("fd {fd} is a standard stream")));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("fd {fd} is a standard stream"),
+        ));
     }
     // F_GETFD fails with EBADF for a descriptor that is not open.
     // SAFETY: fcntl on an integer has no memory-safety requirements.
@@ -53,7 +56,10 @@ fn take_inherited(fd: RawFd) -> io::Result<OwnedFd> {
     // once (callers parse a list of distinct numbers from the environment).
     let owned = unsafe { OwnedFd::from_raw_fd(fd) };
     // Close it on any later exec: this process does not pass it further.
-    nix::fcntl::fcntl(&owned, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC))?;
+    nix::fcntl::fcntl(
+        &owned,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    )?;
     Ok(owned)
 }
 
@@ -61,7 +67,10 @@ fn take_inherited(fd: RawFd) -> io::Result<OwnedFd> {
 pub fn inherited_listener(fd: RawFd) -> io::Result<TcpListener> {
     let l = TcpListener::from(take_inherited(fd)?);
     if !crate::socket::is_listening(&l) {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("fd {fd} is not a listening socket")));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("fd {fd} is not a listening socket"),
+        ));
     }
     l.set_nonblocking(true)?;
     Ok(l)

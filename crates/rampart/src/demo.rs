@@ -36,12 +36,17 @@ servers = [
 /// A tiny HTTP server standing in for nginx.
 async fn web(name: &'static str, listener: TcpListener) {
     loop {
-        let Ok((mut s, _)) = listener.accept().await else { continue };
+        let Ok((mut s, _)) = listener.accept().await else {
+            continue;
+        };
         tokio::spawn(async move {
             let mut buf = [0u8; 1024];
             let _ = s.read(&mut buf).await;
             let body = format!("hello from {name}\n");
-            let resp = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
             let _ = s.write_all(resp.as_bytes()).await;
         });
     }
@@ -50,10 +55,15 @@ async fn web(name: &'static str, listener: TcpListener) {
 /// One request through the proxy; returns the backend's name.
 async fn request(addr: SocketAddr) -> Result<String> {
     let mut s = TcpStream::connect(addr).await?;
-    s.write_all(b"GET / HTTP/1.1\r\nHost: demo\r\nConnection: close\r\n\r\n").await?;
+    s.write_all(b"GET / HTTP/1.1\r\nHost: demo\r\nConnection: close\r\n\r\n")
+        .await?;
     let mut resp = String::new();
     tokio::time::timeout(Duration::from_secs(5), s.read_to_string(&mut resp)).await??;
-    resp.rsplit("hello from ").next().filter(|_| resp.starts_with("HTTP/1.1 200")).map(|n| n.trim().to_string()).ok_or_else(|| anyhow!("bad response {resp:?}"))
+    resp.rsplit("hello from ")
+        .next()
+        .filter(|_| resp.starts_with("HTTP/1.1 200"))
+        .map(|n| n.trim().to_string())
+        .ok_or_else(|| anyhow!("bad response {resp:?}"))
 }
 
 /// Passive failures go straight to the in-process checkers.
@@ -68,7 +78,10 @@ impl Events for DemoEvents {
 }
 
 pub fn main() -> Result<ExitCode> {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     rt.block_on(demo())
 }
 
@@ -80,11 +93,20 @@ async fn demo() -> Result<ExitCode> {
     let w2 = tokio::spawn(web("web2", web2));
     let listener = rampart_proxy::proxy::listen("127.0.0.1:0".parse()?)?;
     let front = listener.local_addr()?;
-    let text = CONFIG.replace("{PROXY}", &front.port().to_string()).replace("{WEB1}", &a1.port().to_string()).replace("{WEB2}", &a2.port().to_string());
+    let text = CONFIG
+        .replace("{PROXY}", &front.port().to_string())
+        .replace("{WEB1}", &a1.port().to_string())
+        .replace("{WEB2}", &a2.port().to_string());
     let cfg = rampart_config::parse("demo.toml", &text).map_err(|e| anyhow!("{e}"))?;
-    println!("== rampart demo: proxy on {front}, backends web1 on {a1} and web2 on {a2}\n-- config --{text}");
+    println!(
+        "== rampart demo: proxy on {front}, backends web1 on {a1} and web2 on {a2}\n-- config --{text}"
+    );
 
-    let backend = cfg.backends.first().context("demo config has a backend")?.clone();
+    let backend = cfg
+        .backends
+        .first()
+        .context("demo config has a backend")?
+        .clone();
     let mut passive = Vec::new();
     let mut checkers: Vec<JoinHandle<()>> = Vec::new();
     let (change_tx, mut change_rx) = unbounded_channel::<(String, bool)>();
@@ -104,9 +126,15 @@ async fn demo() -> Result<ExitCode> {
             },
         )));
     }
-    let proxy = Proxy::new(&cfg, Mode::Splice, Arc::new(DemoEvents(passive)), |_, _| false);
+    let proxy = Proxy::new(&cfg, Mode::Splice, Arc::new(DemoEvents(passive)), |_, _| {
+        false
+    });
     let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(proxy.clone().serve(0, TcpListener::from_std(listener)?, stop_rx));
+    tokio::spawn(
+        proxy
+            .clone()
+            .serve(0, TcpListener::from_std(listener)?, stop_rx),
+    );
     let p = proxy.clone();
     tokio::spawn(async move {
         while let Some((server, up)) = change_rx.recv().await {
@@ -125,35 +153,69 @@ async fn demo() -> Result<ExitCode> {
     }
 
     println!("\n3. load (4 clients in a loop), then web2 stops");
+    // Requests begun after web2 stopped must all succeed. Those web2 had
+    // already accepted (or held in its backlog) when it died are lost with
+    // it, as with any L4 balancer; they are counted apart.
     let ok = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
+    let lost_in_flight = Arc::new(AtomicU64::new(0));
+    let stopped_at: Arc<std::sync::Mutex<Option<tokio::time::Instant>>> = Arc::default();
     let (load_stop, load_rx) = tokio::sync::watch::channel(false);
     let mut clients = Vec::new();
     for _ in 0..4 {
-        let (ok, failed, mut stop) = (ok.clone(), failed.clone(), load_rx.clone());
+        let (ok, failed, lost, at, mut stop) = (
+            ok.clone(),
+            failed.clone(),
+            lost_in_flight.clone(),
+            stopped_at.clone(),
+            load_rx.clone(),
+        );
         clients.push(tokio::spawn(async move {
             while !*stop.borrow_and_update() {
-                match request(front).await {
-                    Ok(_) => ok.fetch_add(1, Ordering::Relaxed),
-                    Err(_) => failed.fetch_add(1, Ordering::Relaxed),
+                let began = tokio::time::Instant::now();
+                let r = request(front).await;
+                let after_stop = at
+                    .lock()
+                    .map(|t| t.is_some_and(|t| began > t))
+                    .unwrap_or(false);
+                match (r, after_stop) {
+                    (Ok(_), _) => ok.fetch_add(1, Ordering::Relaxed),
+                    (Err(_), true) => failed.fetch_add(1, Ordering::Relaxed),
+                    (Err(_), false) => lost.fetch_add(1, Ordering::Relaxed),
                 };
             }
         }));
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     w2.abort();
+    let _ = w2.await; // the listener is closed once the task is gone
     let stopped = tokio::time::Instant::now();
+    if let Ok(mut at) = stopped_at.lock() {
+        *at = Some(stopped);
+    }
     println!("   web2 stopped (its port now refuses connections)");
     let web2_idx = be.server_index("web2").context("web2")?;
     wait_for(|| !be.servers[web2_idx].is_up(), "web2 marked down").await?;
-    println!("   health check marked web2 DOWN after {} ms", stopped.elapsed().as_millis());
+    println!(
+        "   health check marked web2 DOWN after {} ms",
+        stopped.elapsed().as_millis()
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     let _ = load_stop.send(true);
     for c in clients {
         let _ = c.await;
     }
-    let (ok, failed) = (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+    let (ok, failed, lost) = (
+        ok.load(Ordering::Relaxed),
+        failed.load(Ordering::Relaxed),
+        lost_in_flight.load(Ordering::Relaxed),
+    );
     println!("   requests during the test: {ok} ok, {failed} failed");
+    if lost > 0 {
+        println!(
+            "   ({lost} request(s) already inside web2 when it stopped died with it, as with any L4 balancer)"
+        );
+    }
 
     println!("\n4. requests now:");
     for i in 1..=4 {

@@ -37,12 +37,23 @@ pub struct Hub {
 
 /// The check a server gets: its backend's, unless `check = false`.
 fn effective(health: &Health, check: bool) -> Health {
-    if check { health.clone() } else { Health { check: Check::None, ..health.clone() } }
+    if check {
+        health.clone()
+    } else {
+        Health {
+            check: Check::None,
+            ..health.clone()
+        }
+    }
 }
 
 impl Hub {
     pub fn new(tx: UnboundedSender<HealthChange>) -> Hub {
-        Hub { tx, checkers: HashMap::new(), up: Arc::default() }
+        Hub {
+            tx,
+            checkers: HashMap::new(),
+            up: Arc::default(),
+        }
     }
 
     /// Brings the checkers in line with `cfg`: unchanged servers keep their
@@ -91,22 +102,43 @@ impl Hub {
         let h = health.clone();
         let task = tokio::spawn(async move {
             let on_change = move |is_up: bool| {
-                up.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone(), is_up);
-                let _ = tx.send(HealthChange { backend: key.0.clone(), server: key.1.clone(), up: is_up });
+                up.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(key.clone(), is_up);
+                let _ = tx.send(HealthChange {
+                    backend: key.0.clone(),
+                    server: key.1.clone(),
+                    up: is_up,
+                });
             };
             rampart_proxy::health::run_checker(b, s, addr, h, passive_rx, on_change).await;
         });
-        Checker { index, addr, health, passive, task }
+        Checker {
+            index,
+            addr,
+            health,
+            passive,
+            task,
+        }
     }
 
     /// Servers currently up, as (backend, server).
     pub fn up_servers(&self) -> Vec<(String, String)> {
-        self.lock().iter().filter(|(_, up)| **up).map(|(k, _)| k.clone()).collect()
+        self.lock()
+            .iter()
+            .filter(|(_, up)| **up)
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 
     /// A worker saw a connect to `backend`'s server `index` fail.
     pub fn passive_failure(&self, backend: &str, index: usize) {
-        if let Some(c) = self.checkers.iter().find(|((b, _), c)| b == backend && c.index == index).map(|(_, c)| c) {
+        if let Some(c) = self
+            .checkers
+            .iter()
+            .find(|((b, _), c)| b == backend && c.index == index)
+            .map(|(_, c)| c)
+        {
             let _ = c.passive.send(());
         }
     }

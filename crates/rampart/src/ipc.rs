@@ -11,9 +11,17 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 pub enum ToWorker {
     /// The first message: what to run and which servers are up now.
-    Start { origin: String, config: String, up: Vec<(String, String)> },
+    Start {
+        origin: String,
+        config: String,
+        up: Vec<(String, String)>,
+    },
     /// A server changed state.
-    Server { backend: String, server: String, up: bool },
+    Server {
+        backend: String,
+        server: String,
+        up: bool,
+    },
 }
 
 /// Worker → supervisor.
@@ -48,7 +56,9 @@ pub fn parse_listen_fds(s: &str) -> Result<Vec<(usize, usize, i32)>, String> {
         .map(|item| {
             let mut it = item.split(':').map(str::parse::<i64>);
             match (it.next(), it.next(), it.next(), it.next()) {
-                (Some(Ok(t)), Some(Ok(f)), Some(Ok(fd)), None) if t >= 0 && f >= 0 && (3..=i32::MAX as i64).contains(&fd) => {
+                (Some(Ok(t)), Some(Ok(f)), Some(Ok(fd)), None)
+                    if t >= 0 && f >= 0 && (3..=i32::MAX as i64).contains(&fd) =>
+                {
                     Ok((t as usize, f as usize, fd as i32))
                 }
                 _ => Err(format!("bad {ENV_LISTEN_FDS} item {item:?}")),
@@ -63,7 +73,10 @@ mod tests {
 
     #[test]
     fn listen_fds_round_trip_and_reject_garbage() {
-        assert_eq!(parse_listen_fds("0:0:5,1:0:6").unwrap(), vec![(0, 0, 5), (1, 0, 6)]);
+        assert_eq!(
+            parse_listen_fds("0:0:5,1:0:6").unwrap(),
+            vec![(0, 0, 5), (1, 0, 6)]
+        );
         assert!(parse_listen_fds("0:0:2").is_err());
         assert!(parse_listen_fds("0:0").is_err());
         assert!(parse_listen_fds("a:b:c").is_err());
@@ -72,7 +85,11 @@ mod tests {
 
     #[test]
     fn messages_are_one_line() {
-        let m = ToWorker::Start { origin: "x".into(), config: "a = 1\nb = 2\n".into(), up: vec![] };
+        let m = ToWorker::Start {
+            origin: "x".into(),
+            config: "a = 1\nb = 2\n".into(),
+            up: vec![],
+        };
         let l = line(&m);
         assert_eq!(l.matches('\n').count(), 1);
         let back: ToWorker = serde_json::from_str(l.trim_end()).unwrap();

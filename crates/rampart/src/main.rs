@@ -14,7 +14,11 @@ mod supervisor;
 mod worker;
 
 #[derive(Parser)]
-#[command(name = "rampart", version, about = "L4 load balancer with health checks (VRRP and BGP to come)")]
+#[command(
+    name = "rampart",
+    version,
+    about = "L4 load balancer with health checks (VRRP and BGP to come)"
+)]
 struct Cli {
     /// Log level (error, warn, info, debug, trace); overrides the config
     /// file's `log_level`. RUST_LOG, when set, wins over both.
@@ -50,8 +54,13 @@ pub fn log_filter(cfg: &rampart_config::Config) -> String {
 }
 
 fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
 }
 
 fn main() -> ExitCode {
@@ -80,9 +89,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     return Ok(ExitCode::FAILURE);
                 }
             };
-            let level = std::env::var("RUST_LOG").ok().or(cli.log_level).unwrap_or_else(|| cfg.global.log_level.clone());
+            let level = std::env::var("RUST_LOG")
+                .ok()
+                .or(cli.log_level)
+                .unwrap_or_else(|| cfg.global.log_level.clone());
             init_logging(&level);
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
             rt.block_on(supervisor::run(config, cfg, text))?;
             Ok(ExitCode::SUCCESS)
         }
@@ -94,7 +108,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Demo => {
             // Health transitions yes, one line per connection no: the demo
             // makes thousands. RUST_LOG=info shows them.
-            init_logging(&std::env::var("RUST_LOG").ok().or(cli.log_level).unwrap_or_else(|| "info,rampart::tcplog=warn".into()));
+            init_logging(
+                &std::env::var("RUST_LOG")
+                    .ok()
+                    .or(cli.log_level)
+                    .unwrap_or_else(|| "info,rampart::tcplog=warn".into()),
+            );
             demo::main()
         }
     }

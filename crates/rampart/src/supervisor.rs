@@ -138,11 +138,18 @@ impl Supervisor {
     fn note_crash(&mut self) -> Instant {
         let now = Instant::now();
         self.crashes.push_back(now);
-        while self.crashes.front().is_some_and(|t| now.duration_since(*t) > CRASH_WINDOW) {
+        while self
+            .crashes
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > CRASH_WINDOW)
+        {
             self.crashes.pop_front();
         }
         if self.crashes.len() >= CRASH_LIMIT {
-            tracing::error!(exits = self.crashes.len(), "worker crash loop: restarting with {CRASH_BACKOFF:?} back-off");
+            tracing::error!(
+                exits = self.crashes.len(),
+                "worker crash loop: restarting with {CRASH_BACKOFF:?} back-off"
+            );
             now + CRASH_BACKOFF
         } else {
             now
@@ -180,7 +187,10 @@ impl Supervisor {
             .env("RUST_LOG", crate::log_filter(&self.cfg))
             .stdin(std::process::Stdio::null());
         rampart_sys::fds::inherit_in_child(&mut cmd, fds);
-        let child = tokio::process::Command::from(cmd).kill_on_drop(false).spawn().context("cannot start worker")?;
+        let child = tokio::process::Command::from(cmd)
+            .kill_on_drop(false)
+            .spawn()
+            .context("cannot start worker")?;
         drop(theirs);
 
         self.next_id += 1;
@@ -214,7 +224,11 @@ impl Supervisor {
 
     async fn on_health(&mut self, change: HealthChange) {
         if let Some(w) = self.worker.as_mut() {
-            let msg = ToWorker::Server { backend: change.backend, server: change.server, up: change.up };
+            let msg = ToWorker::Server {
+                backend: change.backend,
+                server: change.server,
+                up: change.up,
+            };
             if let Err(e) = w.control.write_all(ipc::line(&msg).as_bytes()).await {
                 tracing::warn!(worker = w.id, "cannot reach worker: {e}");
             }
@@ -224,7 +238,9 @@ impl Supervisor {
     fn on_worker_message(&mut self, id: u64, msg: FromWorker) {
         match msg {
             FromWorker::Ready => tracing::debug!(worker = id, "worker ready"),
-            FromWorker::Passive { backend, server } => self.health.passive_failure(&backend, server),
+            FromWorker::Passive { backend, server } => {
+                self.health.passive_failure(&backend, server)
+            }
         }
     }
 
@@ -233,7 +249,12 @@ impl Supervisor {
         tracing::info!(file = %self.path.display(), "reload requested");
         let text = match std::fs::read_to_string(&self.path) {
             Ok(t) => t,
-            Err(e) => return tracing::error!("reload failed, keeping the running config: cannot read {}: {e}", self.path.display()),
+            Err(e) => {
+                return tracing::error!(
+                    "reload failed, keeping the running config: cannot read {}: {e}",
+                    self.path.display()
+                );
+            }
         };
         let cfg = match rampart_config::parse(&self.path.display().to_string(), &text) {
             Ok(c) => c,
@@ -244,7 +265,10 @@ impl Supervisor {
                 return tracing::error!("reload failed, keeping the running config");
             }
         };
-        let old = (std::mem::replace(&mut self.cfg, cfg), std::mem::replace(&mut self.text, text));
+        let old = (
+            std::mem::replace(&mut self.cfg, cfg),
+            std::mem::replace(&mut self.text, text),
+        );
         self.threads = thread_count(&self.cfg);
         if let Err(e) = self.open_sockets() {
             tracing::error!("reload failed, keeping the running config: {e:#}");
@@ -263,9 +287,15 @@ impl Supervisor {
     /// little longer than its grace, then kill it.
     async fn stop(&mut self) {
         self.health.stop();
-        let Some(mut w) = self.worker.take() else { return };
+        let Some(mut w) = self.worker.take() else {
+            return;
+        };
         tracing::info!("stopping");
         signal_child(&w.child, Signal::SIGTERM);
+        // Close our copies of the listeners: once the worker has closed its
+        // own, new clients are refused at once instead of waiting in a
+        // backlog nobody will accept from.
+        self.sockets.clear();
         let bound = self.cfg.global.grace + Duration::from_secs(1);
         if tokio::time::timeout(bound, w.child.wait()).await.is_err() {
             tracing::warn!("worker did not stop within {bound:?}: killing it");
@@ -280,7 +310,11 @@ fn retire(mut old: Worker) {
     signal_child(&old.child, Signal::SIGTERM);
     tokio::spawn(async move {
         let status = old.child.wait().await;
-        tracing::info!(worker = old.id, "previous worker finished draining ({})", status.map_or_else(|e| e.to_string(), |s| s.to_string()));
+        tracing::info!(
+            worker = old.id,
+            "previous worker finished draining ({})",
+            status.map_or_else(|e| e.to_string(), |s| s.to_string())
+        );
     });
 }
 

@@ -20,7 +20,10 @@ struct IpcEvents(mpsc::UnboundedSender<FromWorker>);
 
 impl Events for IpcEvents {
     fn passive_failure(&self, backend: &str, server: usize) {
-        let _ = self.0.send(FromWorker::Passive { backend: backend.to_string(), server });
+        let _ = self.0.send(FromWorker::Passive {
+            backend: backend.to_string(),
+            server,
+        });
     }
 }
 
@@ -29,34 +32,47 @@ pub fn main() -> Result<()> {
         .context("the worker is started by `rampart run`, not by hand")?
         .parse()
         .context("bad control socket descriptor")?;
-    let fds = ipc::parse_listen_fds(&std::env::var(ipc::ENV_LISTEN_FDS).unwrap_or_default()).map_err(|e| anyhow!(e))?;
+    let fds = ipc::parse_listen_fds(&std::env::var(ipc::ENV_LISTEN_FDS).unwrap_or_default())
+        .map_err(|e| anyhow!(e))?;
     let control = rampart_sys::fds::inherited_unix_stream(ipc_fd).context("control socket")?;
     let mut threads: Vec<ThreadListeners> = Vec::new();
     for (t, fe, fd) in fds {
-        let l = rampart_sys::fds::inherited_listener(fd).with_context(|| format!("listening socket fd {fd}"))?;
+        let l = rampart_sys::fds::inherited_listener(fd)
+            .with_context(|| format!("listening socket fd {fd}"))?;
         if threads.len() <= t {
             threads.resize_with(t + 1, Vec::new);
         }
         threads[t].push((fe, l));
     }
     control.set_nonblocking(true)?;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(serve(control, threads))
 }
 
-async fn serve(control: std::os::unix::net::UnixStream, threads: Vec<ThreadListeners>) -> Result<()> {
+async fn serve(
+    control: std::os::unix::net::UnixStream,
+    threads: Vec<ThreadListeners>,
+) -> Result<()> {
     let (read, mut write) = UnixStream::from_std(control)?.into_split();
     let mut lines = BufReader::new(read).lines();
-    let first = lines.next_line().await?.ok_or_else(|| anyhow!("supervisor closed the control socket"))?;
+    let first = lines
+        .next_line()
+        .await?
+        .ok_or_else(|| anyhow!("supervisor closed the control socket"))?;
     let ToWorker::Start { origin, config, up } = serde_json::from_str(&first)? else {
         bail!("first control message is not Start");
     };
     let cfg = rampart_config::parse(&origin, &config).map_err(|e| anyhow!("{e}"))?;
 
     let (events_tx, mut events_rx) = mpsc::unbounded_channel();
-    let proxy = Proxy::new(&cfg, Mode::Splice, Arc::new(IpcEvents(events_tx.clone())), |b, s| {
-        up.iter().any(|(ub, us)| ub == b && *us == s.name)
-    });
+    let proxy = Proxy::new(
+        &cfg,
+        Mode::Splice,
+        Arc::new(IpcEvents(events_tx.clone())),
+        |b, s| up.iter().any(|(ub, us)| ub == b && *us == s.name),
+    );
     let (stop_tx, stop_rx) = watch::channel(false);
     rampart_proxy::spawn_threads(&proxy, threads, stop_rx)?;
     let _ = events_tx.send(FromWorker::Ready);
@@ -90,9 +106,15 @@ async fn serve(control: std::os::unix::net::UnixStream, threads: Vec<ThreadListe
     }
     let _ = stop_tx.send(true);
     let grace = cfg.global.grace;
-    tracing::info!(live = proxy.live(), "worker stopping: accepting no more, draining up to {grace:?}");
+    tracing::info!(
+        live = proxy.live(),
+        "worker stopping: accepting no more, draining up to {grace:?}"
+    );
     if tokio::time::timeout(grace, proxy.drained()).await.is_err() {
-        tracing::warn!(live = proxy.live(), "grace period over: closing remaining connections");
+        tracing::warn!(
+            live = proxy.live(),
+            "grace period over: closing remaining connections"
+        );
     }
     // Give the log a moment to flush the last connection lines.
     tokio::time::sleep(Duration::from_millis(10)).await;

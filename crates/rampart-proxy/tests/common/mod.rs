@@ -24,8 +24,10 @@ pub struct Backend {
 impl Backend {
     /// Stops accepting and closes the listening socket (new connects are
     /// refused); connections already accepted finish normally.
-    pub fn stop(self) {
+    pub async fn stop(self) {
         self.task.abort();
+        // Resolves once the task (and with it the listener) is dropped.
+        let _ = self.task.await;
     }
 
     pub fn accepted(&self) -> u64 {
@@ -45,12 +47,18 @@ where
     let handler = Arc::new(handler);
     let task = tokio::spawn(async move {
         loop {
-            let Ok((s, _)) = l.accept().await else { continue };
+            let Ok((s, _)) = l.accept().await else {
+                continue;
+            };
             acc.fetch_add(1, Ordering::Relaxed);
             tokio::spawn(handler(s));
         }
     });
-    Backend { addr, accepted, task }
+    Backend {
+        addr,
+        accepted,
+        task,
+    }
 }
 
 /// Writes `name\n` on accept, then echoes until the client closes.
@@ -64,11 +72,11 @@ pub async fn named(name: &'static str) -> Backend {
 
 /// Echoes everything; on the client's FIN, finishes echoing and closes.
 pub async fn echo() -> Backend {
-    spawn_backend("127.0.0.1:0", |s| echo_loop(s)).await
+    spawn_backend("127.0.0.1:0", echo_loop).await
 }
 
 pub async fn echo_at(addr: SocketAddr) -> Backend {
-    spawn_backend(&addr.to_string(), |s| echo_loop(s)).await
+    spawn_backend(&addr.to_string(), echo_loop).await
 }
 
 async fn echo_loop(mut s: TcpStream) {
@@ -138,7 +146,8 @@ impl Harness {
     /// `cfg` must contain `{PORT}` where the frontend's port goes and
     /// `{S0}`, `{S1}`, ... for the backend servers' addresses.
     pub async fn start(cfg: &str, servers: &[SocketAddr], mode: Mode) -> Harness {
-        let listener = rampart_proxy::proxy::listen("127.0.0.1:0".parse().unwrap()).expect("listen");
+        let listener =
+            rampart_proxy::proxy::listen("127.0.0.1:0".parse().unwrap()).expect("listen");
         let addr = listener.local_addr().unwrap();
         let mut text = cfg.replace("{PORT}", &addr.port().to_string());
         for (i, s) in servers.iter().enumerate() {
@@ -148,8 +157,17 @@ impl Harness {
         let events = Arc::new(CountEvents::default());
         let proxy = Proxy::new(&cfg, mode, events.clone(), |_, _| true);
         let (stop, rx) = watch::channel(false);
-        tokio::spawn(proxy.clone().serve(0, TcpListener::from_std(listener).unwrap(), rx));
-        Harness { proxy, addr, events, stop }
+        tokio::spawn(
+            proxy
+                .clone()
+                .serve(0, TcpListener::from_std(listener).unwrap(), rx),
+        );
+        Harness {
+            proxy,
+            addr,
+            events,
+            stop,
+        }
     }
 
     pub fn stop_accepting(&self) {
@@ -171,7 +189,12 @@ pub async fn read_line(s: &mut TcpStream) -> std::io::Result<String> {
     loop {
         match tokio::time::timeout(Duration::from_secs(5), s.read(&mut b)).await {
             Err(_) => return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "no line")),
-            Ok(Ok(0)) => return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed")),
+            Ok(Ok(0)) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "closed",
+                ));
+            }
             Ok(Ok(_)) if b[0] == b'\n' => return Ok(String::from_utf8_lossy(&out).into_owned()),
             Ok(Ok(_)) => out.push(b[0]),
             Ok(Err(e)) => return Err(e),
