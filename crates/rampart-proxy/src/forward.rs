@@ -9,7 +9,7 @@
 
 use std::io;
 use std::net::Shutdown;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::io::Interest;
@@ -55,65 +55,80 @@ pub struct Bytes {
     pub down: AtomicU64,
 }
 
-/// Last activity of one side, in milliseconds since the session started.
+/// Last activity of one side, in milliseconds since the session started,
+/// and whether that side has finished sending (after its FIN nothing more
+/// is expected from it, so it can no longer be "idle").
 struct Activity {
     start: Instant,
     last_ms: AtomicU64,
+    finished: AtomicBool,
 }
 
 impl Activity {
     fn new(start: Instant) -> Self {
-        Activity {
-            start,
-            last_ms: AtomicU64::new(0),
-        }
+        Activity { start, last_ms: AtomicU64::new(0), finished: AtomicBool::new(false) }
     }
     fn touch(&self) {
         let ms = self.start.elapsed().as_millis() as u64;
         self.last_ms.store(ms, Ordering::Relaxed);
     }
-    fn deadline(&self, limit: Duration) -> Instant {
-        self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed)) + limit
+    /// When this side times out, or None while it cannot.
+    fn deadline(&self, limit: Duration) -> Option<Instant> {
+        if self.finished.load(Ordering::Relaxed) {
+            return None;
+        }
+        Some(self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed)) + limit)
     }
 }
 
 /// Forwards both directions until both are closed, one side aborts, or one
 /// side is idle longer than its limit.
-pub async fn forward(
-    client: &TcpStream,
-    server: &TcpStream,
-    mode: Mode,
-    idle: Idle,
-    bytes: &Bytes,
-) -> End {
+pub async fn forward(client: &TcpStream, server: &TcpStream, mode: Mode, idle: Idle, bytes: &Bytes) -> End {
     let start = Instant::now();
     let c_act = Activity::new(start);
     let s_act = Activity::new(start);
-    c_act.touch();
-    s_act.touch();
 
     let up = pump(mode, client, server, &c_act, &s_act, &bytes.up);
     let down = pump(mode, server, client, &s_act, &c_act, &bytes.down);
     let both = async {
-        let (u, d) = tokio::join!(up, down);
-        // A read error on the client side or a write error towards it is the
-        // client's doing; likewise for the server.
-        match (u, d) {
-            (Ok(()), Ok(())) => End::Closed,
-            (Err(Side::Src), _) | (_, Err(Side::Dst)) => End::ClientAbort,
-            (Err(Side::Dst), _) | (_, Err(Side::Src)) => End::ServerAbort,
+        tokio::pin!(up, down);
+        let (mut up_done, mut down_done) = (false, false);
+        while !(up_done && down_done) {
+            // An error on either pump ends the session at once: the other
+            // direction would only wait for data that can no longer come.
+            // A read error on the client or a write error towards it is the
+            // client's doing; likewise for the server.
+            tokio::select! {
+                r = &mut up, if !up_done => match r {
+                    Ok(()) => up_done = true,
+                    Err(Side::Src) => return End::ClientAbort,
+                    Err(Side::Dst) => return End::ServerAbort,
+                },
+                r = &mut down, if !down_done => match r {
+                    Ok(()) => down_done = true,
+                    Err(Side::Src) => return End::ServerAbort,
+                    Err(Side::Dst) => return End::ClientAbort,
+                },
+            }
         }
+        End::Closed
     };
     let watchdog = async {
         loop {
             let c = c_act.deadline(idle.client);
             let s = s_act.deadline(idle.server);
-            tokio::time::sleep_until(c.min(s)).await;
+            let next = match (c, s) {
+                (Some(c), Some(s)) => c.min(s),
+                (Some(t), None) | (None, Some(t)) => t,
+                // Both sides finished: `both` completes without us.
+                (None, None) => return std::future::pending().await,
+            };
+            tokio::time::sleep_until(next).await;
             let now = Instant::now();
-            if now >= c_act.deadline(idle.client) {
+            if c_act.deadline(idle.client).is_some_and(|d| now >= d) {
                 return End::ClientTimeout;
             }
-            if now >= s_act.deadline(idle.server) {
+            if s_act.deadline(idle.server).is_some_and(|d| now >= d) {
                 return End::ServerTimeout;
             }
         }
@@ -143,6 +158,7 @@ async fn pump(
         Mode::Splice => pump_splice(src, dst, src_act, dst_act, n).await?,
         Mode::Copy => pump_copy(src, dst, src_act, dst_act, n).await?,
     }
+    src_act.finished.store(true, Ordering::Relaxed);
     // End of stream from src: pass the FIN on, keep the other direction.
     let _ = socket2::SockRef::from(dst).shutdown(Shutdown::Write);
     Ok(())
@@ -175,8 +191,11 @@ async fn pump_splice(
     use rampart_sys::splice::{CHUNK, Pipe};
     loop {
         src.readable().await.map_err(|_| Side::Src)?;
-        // The pipe is held only while bytes move: an idle connection holds none.
-        let pipe = Pipe::take().map_err(|_| Side::Dst)?;
+        // The pipe is held only while bytes move: an idle connection holds
+        // none. Without one (descriptor limit) fall back to copying.
+        let Ok(pipe) = Pipe::take() else {
+            return pump_copy(src, dst, src_act, dst_act, n).await;
+        };
         let mut in_pipe = 0usize;
         loop {
             if in_pipe == 0 {

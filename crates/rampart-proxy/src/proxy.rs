@@ -105,23 +105,18 @@ impl Proxy {
 
     /// Accepts on `listener` for frontend `fe` until `stop` turns true.
     /// Each connection runs in its own task; stopping does not cut them.
-    pub async fn serve(
-        self: Arc<Self>,
-        fe: usize,
-        listener: TcpListener,
-        mut stop: watch::Receiver<bool>,
-    ) {
-        let Some(front) = self.frontends.get(fe) else {
-            return;
+    pub async fn serve(self: Arc<Self>, fe: usize, listener: std::net::TcpListener, mut stop: watch::Receiver<bool>) {
+        let Some(front) = self.frontends.get(fe) else { return };
+        let listener = match listener.set_nonblocking(true).and_then(|()| TcpListener::from_std(listener)) {
+            Ok(l) => l,
+            Err(e) => return tracing::error!(frontend = %front.cfg.name, "listener unusable: {e}"),
         };
         let sem = front.conns.clone();
         loop {
-            // Waiting for a permit before accepting leaves excess clients in
-            // the kernel backlog, as HAProxy does at maxconn.
-            let permit = tokio::select! {
-                p = sem.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
-                _ = stop.wait_for(|s| *s) => return,
-            };
+            // Accept first, then wait for a `maxconn` permit: an idle
+            // listener holds no permit, and at the limit each listener holds
+            // at most one accepted client while the rest wait in the kernel
+            // backlog, as with HAProxy.
             let accepted = tokio::select! {
                 r = listener.accept() => r,
                 _ = stop.wait_for(|s| *s) => return,
@@ -134,6 +129,10 @@ impl Proxy {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
+            };
+            let permit = tokio::select! {
+                p = sem.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+                _ = stop.wait_for(|s| *s) => return,
             };
             let proxy = self.clone();
             proxy.live.fetch_add(1, Ordering::AcqRel);
@@ -171,12 +170,7 @@ pub fn spawn_threads(
             .spawn(move || {
                 rt.block_on(async move {
                     for (fe, l) in listeners {
-                        match TcpListener::from_std(l) {
-                            Ok(l) => {
-                                tokio::spawn(proxy.clone().serve(fe, l, stop.clone()));
-                            }
-                            Err(e) => tracing::error!("listener unusable: {e}"),
-                        }
+                        tokio::spawn(proxy.clone().serve(fe, l, stop.clone()));
                     }
                     std::future::pending::<()>().await
                 })

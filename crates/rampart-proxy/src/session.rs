@@ -2,6 +2,7 @@
 //! retries and queueing, PROXY header, forwarding, and the log line.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::net::TcpStream;
@@ -83,11 +84,53 @@ pub(crate) async fn run(proxy: &Proxy, fe: usize, client: TcpStream, peer: Socke
     log.emit(t0);
 }
 
+/// Servers already tried by one connection: a bitset, on the stack for
+/// backends of up to 128 servers (no allocation per connection).
+enum Tried {
+    Small(u128),
+    Large(Vec<bool>),
+}
+
+impl Tried {
+    fn new(servers: usize) -> Tried {
+        if servers <= 128 { Tried::Small(0) } else { Tried::Large(vec![false; servers]) }
+    }
+    fn contains(&self, i: usize) -> bool {
+        match self {
+            Tried::Small(bits) => i < 128 && bits & (1u128 << i) != 0,
+            Tried::Large(v) => v.get(i).copied().unwrap_or(true),
+        }
+    }
+    fn insert(&mut self, i: usize) {
+        match self {
+            Tried::Small(bits) if i < 128 => *bits |= 1u128 << i,
+            Tried::Small(_) => {}
+            Tried::Large(v) => {
+                if let Some(t) = v.get_mut(i) {
+                    *t = true;
+                }
+            }
+        }
+    }
+    fn any(&self) -> bool {
+        match self {
+            Tried::Small(bits) => *bits != 0,
+            Tried::Large(v) => v.iter().any(|&t| t),
+        }
+    }
+    fn clear(&mut self) {
+        match self {
+            Tried::Small(bits) => *bits = 0,
+            Tried::Large(v) => v.iter_mut().for_each(|t| *t = false),
+        }
+    }
+}
+
 /// The load view a balancer sees for one connection: servers already tried
 /// by this connection are excluded so that a retry goes elsewhere.
 struct View<'a> {
     be: &'a BackendRt,
-    tried: &'a [bool],
+    tried: &'a Tried,
 }
 
 impl Load for View<'_> {
@@ -95,13 +138,13 @@ impl Load for View<'_> {
         self.be.servers.get(index).map_or(u32::MAX, |s| s.active())
     }
     fn usable(&self, index: usize) -> bool {
-        !self.tried.get(index).copied().unwrap_or(true) && self.be.has_slot(index)
+        !self.tried.contains(index) && self.be.has_slot(index)
     }
 }
 
 /// Picks a server and reserves a slot on it. Another thread may take the
 /// last slot between pick and reserve; then pick again (bounded).
-fn pick_slot<'a>(be: &'a BackendRt, ip: IpAddr, tried: &[bool]) -> Option<Slot<'a>> {
+fn pick_slot<'a>(be: &'a BackendRt, ip: IpAddr, tried: &Tried) -> Option<Slot<'a>> {
     for _ in 0..be.servers.len().max(1) * 2 {
         let idx = be.balancer().pick(ip, &View { be, tried })?;
         if let Some(slot) = Slot::take(be, idx) {
@@ -111,9 +154,21 @@ fn pick_slot<'a>(be: &'a BackendRt, ip: IpAddr, tried: &[bool]) -> Option<Slot<'
     None
 }
 
+/// Whether a failed connect says something about the server (and so counts
+/// toward marking it down) rather than about this host: running out of
+/// descriptors or ports must not take healthy servers down.
+fn server_fault(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        ConnectionRefused | ConnectionReset | ConnectionAborted | TimedOut | HostUnreachable | NetworkUnreachable
+    )
+}
+
 /// Connects to a server: up to `retries + 1` attempts, each to a server not
 /// yet tried when one is available (redispatch), waiting in the backend
-/// queue while every server is full or none is up.
+/// queue while every server is full or none is up. Connections already
+/// queued go first: a newcomer joins the queue instead of taking a slot.
 async fn connect<'a>(
     proxy: &Proxy,
     be: &'a BackendRt,
@@ -121,54 +176,56 @@ async fn connect<'a>(
     log: &mut LogLine<'_>,
     t0: Instant,
 ) -> Result<(TcpStream, Slot<'a>), Term> {
-    let mut tried = vec![false; be.servers.len()];
+    let mut tried = Tried::new(be.servers.len());
     let queue_deadline = t0 + be.cfg.timeout.queue;
     let mut failures = 0u32;
+    let mut behind_queue = be.queued.load(Ordering::Acquire) > 0;
     loop {
-        let slot = match pick_slot(be, ip, &tried) {
+        let picked = if behind_queue { None } else { pick_slot(be, ip, &tried) };
+        let slot = match picked {
             Some(s) => s,
-            None if tried.iter().any(|&t| t) => {
+            None if tried.any() => {
                 // Every usable server was tried: start a new round.
-                tried.iter_mut().for_each(|t| *t = false);
+                tried.clear();
                 continue;
             }
             None => {
                 let notified = be.slot_freed.notified();
                 tokio::pin!(notified);
                 notified.as_mut().enable();
-                if let Some(s) = pick_slot(be, ip, &tried) {
-                    s
-                } else {
-                    be.queued.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let woke = tokio::time::timeout_at(queue_deadline, notified).await;
-                    be.queued.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                    log.queued = t0.elapsed();
-                    if woke.is_err() {
-                        return Err(if be.balancer().eligible().is_empty() {
-                            "SC"
-                        } else {
-                            "sQ"
-                        });
+                match (!behind_queue).then(|| pick_slot(be, ip, &tried)).flatten() {
+                    Some(s) => s,
+                    None => {
+                        behind_queue = false;
+                        be.queued.fetch_add(1, Ordering::AcqRel);
+                        let woke = tokio::time::timeout_at(queue_deadline, notified).await;
+                        be.queued.fetch_sub(1, Ordering::AcqRel);
+                        log.queued = t0.elapsed();
+                        if woke.is_err() {
+                            return Err(if be.balancer().eligible().is_empty() { "SC" } else { "sQ" });
+                        }
+                        continue;
                     }
-                    continue;
                 }
             }
         };
-        let addr = be.servers[slot.index].cfg.addr;
-        let attempt = tokio::time::timeout(be.cfg.timeout.connect, TcpStream::connect(addr)).await;
-        let timed_out = match attempt {
+        let server = &be.servers[slot.index].cfg;
+        let attempt = tokio::time::timeout(be.cfg.timeout.connect, TcpStream::connect(server.addr)).await;
+        let (timed_out, counts) = match attempt {
             Ok(Ok(stream)) => {
                 let _ = stream.set_nodelay(true);
                 return Ok((stream, slot));
             }
             Ok(Err(e)) => {
-                tracing::debug!(backend = %be.cfg.name, server = %be.servers[slot.index].cfg.name, "connect failed: {e}");
-                false
+                tracing::debug!(backend = %be.cfg.name, server = %server.name, "connect failed: {e}");
+                (false, server_fault(&e))
             }
-            Err(_) => true,
+            Err(_) => (true, true),
         };
-        proxy.events.passive_failure(&be.cfg.name, slot.index);
-        tried[slot.index] = true;
+        if counts {
+            proxy.events.passive_failure(&be.cfg.name, &server.name);
+        }
+        tried.insert(slot.index);
         drop(slot);
         failures += 1;
         log.retries = failures;
@@ -196,6 +253,9 @@ struct LogLine<'a> {
 
 impl LogLine<'_> {
     fn emit(&self, t0: Instant) {
+        if !tracing::enabled!(target: "rampart::tcplog", tracing::Level::INFO) {
+            return;
+        }
         let peer = self.peer.map_or_else(|| "-".to_string(), |p| p.to_string());
         let connect_ms = self.connected.map_or(-1, |d| d.as_millis() as i64);
         tracing::info!(

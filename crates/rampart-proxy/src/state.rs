@@ -14,16 +14,18 @@ use crate::balance::{Balancer, Candidate};
 
 /// Where the data plane reports what the control plane should know.
 pub trait Events: Send + Sync {
-    /// A connect to `backend.servers[server]` failed: counts like a failed
-    /// health check toward taking the server down.
-    fn passive_failure(&self, backend: &str, server: usize);
+    /// A connect to `server` of `backend` failed for a reason that is the
+    /// server's (refused, reset, timed out, unreachable): counts like a
+    /// failed health check toward taking it down. By name, so that a
+    /// draining worker with an older config cannot blame the wrong server.
+    fn passive_failure(&self, backend: &str, server: &str);
 }
 
 /// Discards events (for callers that run no health checks).
 pub struct NoEvents;
 
 impl Events for NoEvents {
-    fn passive_failure(&self, _: &str, _: usize) {}
+    fn passive_failure(&self, _: &str, _: &str) {}
 }
 
 /// One server's live state.

@@ -481,3 +481,37 @@ async fn one_gib_each_way_intact_with_splice() {
 async fn bulk_intact_with_copy() {
     bulk(Mode::Copy, 128 << 20).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_on_one_side_ends_the_session_at_once() {
+    // The server reads the request, then resets the connection (SO_LINGER 0).
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let mut b = [0u8; 16];
+            let _ = s.read(&mut b).await;
+            socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO)).unwrap();
+            drop(s);
+        }
+    });
+    // Default timeouts are 50 s: only the reset can end this quickly.
+    let h = Harness::start(&one_backend("", r#"{ name = "rst", addr = "{S0}" }"#), &[addr], Mode::Splice).await;
+    let mut s = TcpStream::connect(h.addr).await.unwrap();
+    s.write_all(b"request").await.unwrap();
+    let mut buf = Vec::new();
+    let ended = tokio::time::timeout(Duration::from_secs(3), s.read_to_end(&mut buf)).await;
+    assert!(ended.is_ok(), "client still waiting after the server reset");
+    let be = h.proxy.backend("be").unwrap().clone();
+    assert!(eventually(Duration::from_secs(1), || be.servers[0].active() == 0).await, "server slot still held");
+
+    // And the other way: the client resets while the server is silent.
+    let quiet = silent().await;
+    let h = Harness::start(&one_backend("", r#"{ name = "q", addr = "{S0}" }"#), &[quiet.addr], Mode::Splice).await;
+    let s = TcpStream::connect(h.addr).await.unwrap();
+    let be = h.proxy.backend("be").unwrap().clone();
+    assert!(eventually(Duration::from_secs(2), || be.servers[0].active() == 1).await);
+    socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO)).unwrap();
+    drop(s);
+    assert!(eventually(Duration::from_secs(2), || be.servers[0].active() == 0).await, "session outlived the client's reset");
+}

@@ -5,5 +5,6 @@
 //! and is kept to a few audited lines.
 
 pub mod fds;
+pub mod limits;
 pub mod socket;
 pub mod splice;

@@ -67,11 +67,11 @@ async fn request(addr: SocketAddr) -> Result<String> {
 }
 
 /// Passive failures go straight to the in-process checkers.
-struct DemoEvents(Vec<UnboundedSender<()>>);
+struct DemoEvents(Vec<(String, UnboundedSender<()>)>);
 
 impl Events for DemoEvents {
-    fn passive_failure(&self, _: &str, server: usize) {
-        if let Some(tx) = self.0.get(server) {
+    fn passive_failure(&self, _: &str, server: &str) {
+        if let Some((_, tx)) = self.0.iter().find(|(name, _)| name == server) {
             let _ = tx.send(());
         }
     }
@@ -112,7 +112,7 @@ async fn demo() -> Result<ExitCode> {
     let (change_tx, mut change_rx) = unbounded_channel::<(String, bool)>();
     for s in &backend.servers {
         let (tx, rx) = unbounded_channel();
-        passive.push(tx);
+        passive.push((s.name.clone(), tx));
         let change_tx = change_tx.clone();
         let name = s.name.clone();
         checkers.push(tokio::spawn(rampart_proxy::health::run_checker(
@@ -133,7 +133,7 @@ async fn demo() -> Result<ExitCode> {
     tokio::spawn(
         proxy
             .clone()
-            .serve(0, TcpListener::from_std(listener)?, stop_rx),
+            .serve(0, listener, stop_rx),
     );
     let p = proxy.clone();
     tokio::spawn(async move {

@@ -21,7 +21,6 @@ pub struct HealthChange {
 type Key = (String, String);
 
 struct Checker {
-    index: usize,
     addr: SocketAddr,
     health: Health,
     passive: UnboundedSender<()>,
@@ -61,12 +60,11 @@ impl Hub {
     pub fn sync(&mut self, cfg: &Config) {
         let mut keep = HashMap::new();
         for b in &cfg.backends {
-            for (index, s) in b.servers.iter().enumerate() {
+            for s in &b.servers {
                 let key = (b.name.clone(), s.name.clone());
                 let health = effective(&b.health, s.check);
                 match self.checkers.remove(&key) {
-                    Some(mut c) if c.addr == s.addr && c.health == health => {
-                        c.index = index;
+                    Some(c) if c.addr == s.addr && c.health == health => {
                         keep.insert(key, c);
                     }
                     old => {
@@ -74,7 +72,7 @@ impl Hub {
                             c.task.abort();
                         }
                         self.lock().remove(&key);
-                        keep.insert(key.clone(), self.start(key, index, s.addr, health));
+                        keep.insert(key.clone(), self.start(key, s.addr, health));
                     }
                 }
             }
@@ -94,7 +92,7 @@ impl Hub {
         self.up.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn start(&self, key: Key, index: usize, addr: SocketAddr, health: Health) -> Checker {
+    fn start(&self, key: Key, addr: SocketAddr, health: Health) -> Checker {
         let (passive, passive_rx) = unbounded_channel();
         let tx = self.tx.clone();
         let up = self.up.clone();
@@ -114,7 +112,6 @@ impl Hub {
             rampart_proxy::health::run_checker(b, s, addr, h, passive_rx, on_change).await;
         });
         Checker {
-            index,
             addr,
             health,
             passive,
@@ -131,14 +128,9 @@ impl Hub {
             .collect()
     }
 
-    /// A worker saw a connect to `backend`'s server `index` fail.
-    pub fn passive_failure(&self, backend: &str, index: usize) {
-        if let Some(c) = self
-            .checkers
-            .iter()
-            .find(|((b, _), c)| b == backend && c.index == index)
-            .map(|(_, c)| c)
-        {
+    /// A worker saw a connect to `server` of `backend` fail.
+    pub fn passive_failure(&self, backend: &str, server: &str) {
+        if let Some(c) = self.checkers.get(&(backend.to_string(), server.to_string())) {
             let _ = c.passive.send(());
         }
     }

@@ -30,12 +30,15 @@ pub enum ToWorker {
 pub enum FromWorker {
     /// Listening on every socket; the previous worker may now drain.
     Ready,
-    /// A connect to `backend`'s server number `server` failed.
-    Passive { backend: String, server: usize },
+    /// A connect to `server` of `backend` failed (server's fault).
+    Passive { backend: String, server: String },
 }
 
 /// Environment variable naming the control socket's descriptor.
 pub const ENV_IPC_FD: &str = "RAMPART_IPC_FD";
+/// Environment variable with the supervisor's pid: a worker whose parent
+/// is not that process (the supervisor died while it started) exits.
+pub const ENV_SUPERVISOR_PID: &str = "RAMPART_SUPERVISOR_PID";
 /// Environment variable listing the listening sockets:
 /// `thread:frontend:fd` items separated by commas.
 pub const ENV_LISTEN_FDS: &str = "RAMPART_LISTEN_FDS";

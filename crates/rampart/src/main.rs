@@ -48,11 +48,6 @@ enum Cmd {
     Worker,
 }
 
-/// The tracing filter: RUST_LOG if set, else the config's level.
-pub fn log_filter(cfg: &rampart_config::Config) -> String {
-    std::env::var("RUST_LOG").unwrap_or_else(|_| cfg.global.log_level.clone())
-}
-
 fn init_logging(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -89,15 +84,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     return Ok(ExitCode::FAILURE);
                 }
             };
-            let level = std::env::var("RUST_LOG")
-                .ok()
-                .or(cli.log_level)
-                .unwrap_or_else(|| cfg.global.log_level.clone());
-            init_logging(&level);
+            // RUST_LOG or --log-level win over the file, for the worker too.
+            let log_override = std::env::var("RUST_LOG").ok().or(cli.log_level);
+            init_logging(log_override.as_deref().unwrap_or(&cfg.global.log_level));
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            rt.block_on(supervisor::run(config, cfg, text))?;
+            rt.block_on(supervisor::run(config, cfg, text, log_override))?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Worker => {

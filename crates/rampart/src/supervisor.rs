@@ -5,9 +5,10 @@
 //! - worker dies → a new one starts on the same sockets at once; the kernel
 //!   queues connections meanwhile, so none is refused;
 //! - SIGHUP → the file is parsed and validated; if bad, every error is
-//!   logged and nothing changes; if good, a new worker starts and the old
-//!   one drains (bounded by `grace`), keeping health state of unchanged
-//!   servers;
+//!   logged and nothing changes; if good, a new worker starts, and once it
+//!   reports ready the old one drains (bounded by `grace`); health state of
+//!   unchanged servers is kept. If the new worker fails to start, the old
+//!   one keeps serving;
 //! - SIGTERM/SIGINT → the worker stops accepting and drains, then we exit.
 
 use std::collections::{HashMap, VecDeque};
@@ -16,7 +17,7 @@ use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use rampart_config::Config;
@@ -37,6 +38,15 @@ const CRASH_LIMIT: usize = 5;
 /// Delay between restarts while crash-looping, so a broken worker does not
 /// eat the CPU the supervisor needs for VRRP.
 const CRASH_BACKOFF: Duration = Duration::from_secs(1);
+/// How long a reloaded worker may take to report ready before it is
+/// abandoned and the old one kept.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The executable for workers. `/proc/self/exe` still resolves after the
+/// binary file was replaced by an upgrade (the path from `current_exe`
+/// would then end in " (deleted)"), so a crashed worker is always restarted
+/// with the same code as the supervisor, which speaks its IPC.
+const SELF_EXE: &str = "/proc/self/exe";
 
 struct Worker {
     id: u64,
@@ -52,10 +62,15 @@ pub struct Supervisor {
     /// Listening sockets by (address, thread slot), kept across workers.
     sockets: HashMap<(SocketAddr, usize), std::net::TcpListener>,
     health: Hub,
+    /// The worker serving now.
     worker: Option<Worker>,
+    /// A reloaded worker that has not reported ready yet, and its deadline.
+    pending: Option<(Worker, Instant)>,
     next_id: u64,
     from_workers: mpsc::UnboundedSender<(u64, FromWorker)>,
     crashes: VecDeque<Instant>,
+    /// RUST_LOG or --log-level, which win over the file's `log_level`.
+    log_override: Option<String>,
 }
 
 /// Threads to use: the configured number, or one per CPU.
@@ -66,7 +81,16 @@ fn thread_count(cfg: &Config) -> usize {
     }
 }
 
-pub async fn run(path: PathBuf, cfg: Config, text: String) -> Result<()> {
+pub async fn run(path: PathBuf, cfg: Config, text: String, log_override: Option<String>) -> Result<()> {
+    // Handlers first: a signal before they exist would kill the process.
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    match rampart_sys::limits::raise_nofile() {
+        Ok(n) => tracing::debug!("descriptor limit {n}"),
+        Err(e) => tracing::warn!("cannot raise the descriptor limit: {e}"),
+    }
+
     let (from_tx, mut from_rx) = mpsc::unbounded_channel();
     let (health_tx, mut health_rx) = mpsc::unbounded_channel();
     let mut sup = Supervisor {
@@ -77,30 +101,47 @@ pub async fn run(path: PathBuf, cfg: Config, text: String) -> Result<()> {
         text,
         sockets: HashMap::new(),
         worker: None,
+        pending: None,
         next_id: 0,
         from_workers: from_tx,
         crashes: VecDeque::new(),
+        log_override,
     };
-    sup.open_sockets()?;
+    sup.sockets = sup.open_sockets()?;
     sup.health.sync(&sup.cfg);
-    sup.spawn_worker().await?;
+    sup.worker = Some(sup.spawn_worker().await?);
 
-    let mut hup = signal(SignalKind::hangup())?;
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
     let mut restart_at: Option<Instant> = None;
     loop {
+        let pending_deadline = sup.pending.as_ref().map(|(_, d)| *d);
         tokio::select! {
-            status = wait_worker(&mut sup.worker) => {
-                let w = sup.worker.take();
-                tracing::error!(worker = w.map(|w| w.id), "worker exited unexpectedly ({})", status.map_or_else(|e| e.to_string(), |s| s.to_string()));
-                restart_at = Some(sup.note_crash());
+            status = wait_worker(sup.worker.as_mut()) => {
+                let id = sup.worker.take().map(|w| w.id);
+                tracing::error!(worker = id, "worker exited unexpectedly ({})", describe(status));
+                match sup.pending.take() {
+                    // A reload was under way: its worker takes over now.
+                    Some((w, _)) => sup.worker = Some(w),
+                    None => restart_at = Some(sup.note_crash()),
+                }
+            }
+            status = wait_worker(sup.pending.as_mut().map(|(w, _)| w)) => {
+                let id = sup.pending.take().map(|(w, _)| w.id);
+                tracing::error!(worker = id, "new worker exited before it was ready ({}); the previous one keeps serving", describe(status));
+            }
+            _ = tokio::time::sleep_until(pending_deadline.unwrap_or_else(Instant::now)), if pending_deadline.is_some() => {
+                if let Some((mut w, _)) = sup.pending.take() {
+                    tracing::error!(worker = w.id, "new worker not ready within {READY_TIMEOUT:?}; the previous one keeps serving");
+                    let _ = w.child.kill().await;
+                }
             }
             _ = tokio::time::sleep_until(restart_at.unwrap_or_else(Instant::now)), if restart_at.is_some() => {
                 restart_at = None;
-                if let Err(e) = sup.spawn_worker().await {
-                    tracing::error!("cannot start worker: {e:#}");
-                    restart_at = Some(Instant::now() + CRASH_BACKOFF);
+                match sup.spawn_worker().await {
+                    Ok(w) => sup.worker = Some(w),
+                    Err(e) => {
+                        tracing::error!("cannot start worker: {e:#}");
+                        restart_at = Some(Instant::now() + CRASH_BACKOFF);
+                    }
                 }
             }
             Some(change) = health_rx.recv() => sup.on_health(change).await,
@@ -114,42 +155,39 @@ pub async fn run(path: PathBuf, cfg: Config, text: String) -> Result<()> {
     Ok(())
 }
 
+fn describe(status: std::io::Result<std::process::ExitStatus>) -> String {
+    status.map_or_else(|e| e.to_string(), |s| s.to_string())
+}
+
 impl Supervisor {
-    /// Opens the sockets the config needs and closes those it no longer does.
-    fn open_sockets(&mut self) -> Result<()> {
-        let mut wanted = HashMap::new();
+    /// The sockets the config needs: the ones we hold are reused, missing
+    /// ones opened. Nothing changes in `self` unless all succeed.
+    fn open_sockets(&self) -> Result<HashMap<(SocketAddr, usize), std::net::TcpListener>> {
+        let mut out = HashMap::new();
         for f in &self.cfg.frontends {
             for addr in &f.bind {
                 for t in 0..self.threads {
                     let key = (*addr, t);
-                    let sock = match self.sockets.remove(&key) {
-                        Some(s) => s,
+                    let sock = match self.sockets.get(&key) {
+                        Some(s) => s.try_clone().context("cannot duplicate a listening socket")?,
                         None => rampart_proxy::proxy::listen(*addr)?,
                     };
-                    wanted.insert(key, sock);
+                    out.insert(key, sock);
                 }
             }
         }
-        self.sockets = wanted;
-        Ok(())
+        Ok(out)
     }
 
     /// Records a worker crash; returns when to start the next worker.
     fn note_crash(&mut self) -> Instant {
         let now = Instant::now();
         self.crashes.push_back(now);
-        while self
-            .crashes
-            .front()
-            .is_some_and(|t| now.duration_since(*t) > CRASH_WINDOW)
-        {
+        while self.crashes.front().is_some_and(|t| now.duration_since(*t) > CRASH_WINDOW) {
             self.crashes.pop_front();
         }
         if self.crashes.len() >= CRASH_LIMIT {
-            tracing::error!(
-                exits = self.crashes.len(),
-                "worker crash loop: restarting with {CRASH_BACKOFF:?} back-off"
-            );
+            tracing::error!(exits = self.crashes.len(), "worker crash loop: restarting with {CRASH_BACKOFF:?} back-off");
             now + CRASH_BACKOFF
         } else {
             now
@@ -162,35 +200,30 @@ impl Supervisor {
         self.crashes.len() >= CRASH_LIMIT
     }
 
-    /// Starts a worker on the current sockets and config; it becomes the
-    /// current worker, and the previous one (if any) is told to drain.
-    async fn spawn_worker(&mut self) -> Result<()> {
+    /// Starts a worker on the current sockets and config.
+    async fn spawn_worker(&mut self) -> Result<Worker> {
         let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
         let mut fds = Vec::new();
         let mut listen = Vec::new();
         for (fe, f) in self.cfg.frontends.iter().enumerate() {
             for addr in &f.bind {
                 for t in 0..self.threads {
-                    if let Some(s) = self.sockets.get(&(*addr, t)) {
-                        listen.push(format!("{t}:{fe}:{}", s.as_raw_fd()));
-                        fds.push(s.as_raw_fd());
-                    }
+                    let s = self.sockets.get(&(*addr, t)).ok_or_else(|| anyhow!("no listening socket for {addr} (thread {t})"))?;
+                    listen.push(format!("{t}:{fe}:{}", s.as_raw_fd()));
+                    fds.push(s.as_raw_fd());
                 }
             }
         }
         fds.push(theirs.as_raw_fd());
-        let exe = std::env::current_exe().context("cannot find own executable")?;
-        let mut cmd = std::process::Command::new(exe);
+        let mut cmd = std::process::Command::new(SELF_EXE);
         cmd.arg("worker")
             .env(ipc::ENV_IPC_FD, theirs.as_raw_fd().to_string())
             .env(ipc::ENV_LISTEN_FDS, listen.join(","))
-            .env("RUST_LOG", crate::log_filter(&self.cfg))
+            .env(ipc::ENV_SUPERVISOR_PID, std::process::id().to_string())
+            .env("RUST_LOG", self.log_override.as_deref().unwrap_or(&self.cfg.global.log_level))
             .stdin(std::process::Stdio::null());
         rampart_sys::fds::inherit_in_child(&mut cmd, fds);
-        let child = tokio::process::Command::from(cmd)
-            .kill_on_drop(false)
-            .spawn()
-            .context("cannot start worker")?;
+        let child = tokio::process::Command::from(cmd).kill_on_drop(false).spawn().context("cannot start worker")?;
         drop(theirs);
 
         self.next_id += 1;
@@ -216,20 +249,15 @@ impl Supervisor {
             }
         });
         tracing::info!(worker = id, pid = child.id(), "worker started");
-        if let Some(old) = self.worker.replace(Worker { id, child, control }) {
-            retire(old);
-        }
-        Ok(())
+        Ok(Worker { id, child, control })
     }
 
+    /// Health changes go to the serving worker and to one being started.
     async fn on_health(&mut self, change: HealthChange) {
-        if let Some(w) = self.worker.as_mut() {
-            let msg = ToWorker::Server {
-                backend: change.backend,
-                server: change.server,
-                up: change.up,
-            };
-            if let Err(e) = w.control.write_all(ipc::line(&msg).as_bytes()).await {
+        let msg = ipc::line(&ToWorker::Server { backend: change.backend, server: change.server, up: change.up });
+        let pending = self.pending.as_mut().map(|(w, _)| w);
+        for w in self.worker.iter_mut().chain(pending) {
+            if let Err(e) = w.control.write_all(msg.as_bytes()).await {
                 tracing::warn!(worker = w.id, "cannot reach worker: {e}");
             }
         }
@@ -237,24 +265,28 @@ impl Supervisor {
 
     fn on_worker_message(&mut self, id: u64, msg: FromWorker) {
         match msg {
-            FromWorker::Ready => tracing::debug!(worker = id, "worker ready"),
-            FromWorker::Passive { backend, server } => {
-                self.health.passive_failure(&backend, server)
+            FromWorker::Ready => {
+                tracing::debug!(worker = id, "worker ready");
+                if let Some((new, _)) = self.pending.take_if(|(w, _)| w.id == id) {
+                    if let Some(old) = self.worker.replace(new) {
+                        retire(old);
+                    }
+                    tracing::info!(worker = id, "reloaded");
+                }
             }
+            FromWorker::Passive { backend, server } => self.health.passive_failure(&backend, &server),
         }
     }
 
     /// SIGHUP: apply the file if it is valid, keep everything otherwise.
     async fn reload(&mut self) {
         tracing::info!(file = %self.path.display(), "reload requested");
+        if self.pending.is_some() {
+            return tracing::warn!("a reload is already under way; try again when it is done");
+        }
         let text = match std::fs::read_to_string(&self.path) {
             Ok(t) => t,
-            Err(e) => {
-                return tracing::error!(
-                    "reload failed, keeping the running config: cannot read {}: {e}",
-                    self.path.display()
-                );
-            }
+            Err(e) => return tracing::error!("reload failed, keeping the running config: cannot read {}: {e}", self.path.display()),
         };
         let cfg = match rampart_config::parse(&self.path.display().to_string(), &text) {
             Ok(c) => c,
@@ -265,21 +297,37 @@ impl Supervisor {
                 return tracing::error!("reload failed, keeping the running config");
             }
         };
-        let old = (
-            std::mem::replace(&mut self.cfg, cfg),
-            std::mem::replace(&mut self.text, text),
-        );
-        self.threads = thread_count(&self.cfg);
-        if let Err(e) = self.open_sockets() {
-            tracing::error!("reload failed, keeping the running config: {e:#}");
-            (self.cfg, self.text) = old;
-            self.threads = thread_count(&self.cfg);
-            return;
-        }
+        let old_cfg = std::mem::replace(&mut self.cfg, cfg);
+        let old_threads = std::mem::replace(&mut self.threads, thread_count(&self.cfg));
+        let sockets = match self.open_sockets() {
+            Ok(s) => s,
+            Err(e) => {
+                self.cfg = old_cfg;
+                self.threads = old_threads;
+                return tracing::error!("reload failed, keeping the running config: {e:#}");
+            }
+        };
+        // Keep the old sockets too until the new worker is ready: the
+        // old worker may need a restart meanwhile.
+        let old_sockets = std::mem::replace(&mut self.sockets, sockets);
+        let old_text = std::mem::replace(&mut self.text, text);
         self.health.sync(&self.cfg);
         match self.spawn_worker().await {
-            Ok(()) => tracing::info!("reloaded"),
-            Err(e) => tracing::error!("reload: cannot start the new worker: {e:#}"),
+            Ok(w) => {
+                self.pending = Some((w, Instant::now() + READY_TIMEOUT));
+                // Old-only sockets are dropped here; the serving worker holds
+                // its own copies until it drains.
+                drop(old_sockets);
+                drop(old_text);
+            }
+            Err(e) => {
+                tracing::error!("reload: cannot start the new worker, keeping the running config: {e:#}");
+                self.cfg = old_cfg;
+                self.threads = old_threads;
+                self.sockets = old_sockets;
+                self.text = old_text;
+                self.health.sync(&self.cfg);
+            }
         }
     }
 
@@ -287,9 +335,10 @@ impl Supervisor {
     /// little longer than its grace, then kill it.
     async fn stop(&mut self) {
         self.health.stop();
-        let Some(mut w) = self.worker.take() else {
-            return;
-        };
+        if let Some((mut w, _)) = self.pending.take() {
+            let _ = w.child.kill().await;
+        }
+        let Some(mut w) = self.worker.take() else { return };
         tracing::info!("stopping");
         signal_child(&w.child, Signal::SIGTERM);
         // Close our copies of the listeners: once the worker has closed its
@@ -310,11 +359,7 @@ fn retire(mut old: Worker) {
     signal_child(&old.child, Signal::SIGTERM);
     tokio::spawn(async move {
         let status = old.child.wait().await;
-        tracing::info!(
-            worker = old.id,
-            "previous worker finished draining ({})",
-            status.map_or_else(|e| e.to_string(), |s| s.to_string())
-        );
+        tracing::info!(worker = old.id, "previous worker finished draining ({})", describe(status));
     });
 }
 
@@ -324,8 +369,8 @@ fn signal_child(child: &Child, sig: Signal) {
     }
 }
 
-/// Resolves when the current worker exits; never while there is none.
-async fn wait_worker(w: &mut Option<Worker>) -> std::io::Result<std::process::ExitStatus> {
+/// Resolves when the worker exits; never if there is none.
+async fn wait_worker(w: Option<&mut Worker>) -> std::io::Result<std::process::ExitStatus> {
     match w {
         Some(w) => w.child.wait().await,
         None => std::future::pending().await,

@@ -19,10 +19,10 @@ use crate::ipc::{self, FromWorker, ToWorker};
 struct IpcEvents(mpsc::UnboundedSender<FromWorker>);
 
 impl Events for IpcEvents {
-    fn passive_failure(&self, backend: &str, server: usize) {
+    fn passive_failure(&self, backend: &str, server: &str) {
         let _ = self.0.send(FromWorker::Passive {
             backend: backend.to_string(),
-            server,
+            server: server.to_string(),
         });
     }
 }
@@ -32,6 +32,12 @@ pub fn main() -> Result<()> {
         .context("the worker is started by `rampart run`, not by hand")?
         .parse()
         .context("bad control socket descriptor")?;
+    // PR_SET_PDEATHSIG is set in the child before exec; if the supervisor
+    // died before that, nobody would stop us: check who our parent is.
+    let supervisor: i32 = std::env::var(ipc::ENV_SUPERVISOR_PID).ok().and_then(|p| p.parse().ok()).unwrap_or(-1);
+    if nix::unistd::getppid().as_raw() != supervisor {
+        anyhow::bail!("the supervisor (pid {supervisor}) is gone");
+    }
     let fds = ipc::parse_listen_fds(&std::env::var(ipc::ENV_LISTEN_FDS).unwrap_or_default())
         .map_err(|e| anyhow!(e))?;
     let control = rampart_sys::fds::inherited_unix_stream(ipc_fd).context("control socket")?;
@@ -79,6 +85,9 @@ async fn serve(
     tracing::info!(pid = std::process::id(), "worker serving");
 
     let mut term = signal(SignalKind::terminate())?;
+    // SIGHUP is the supervisor's (reload); `pkill -HUP rampart` also
+    // reaches workers, whose default action would be to die.
+    let mut hup = signal(SignalKind::hangup())?;
     let mut int = signal(SignalKind::interrupt())?;
     loop {
         tokio::select! {
@@ -100,6 +109,7 @@ async fn serve(
                     break;
                 }
             }
+            _ = hup.recv() => tracing::debug!("SIGHUP ignored by the worker (reload is the supervisor's)"),
             _ = term.recv() => break,
             _ = int.recv() => break,
         }

@@ -129,7 +129,7 @@ pub async fn silent() -> Backend {
 pub struct CountEvents(pub AtomicU64);
 
 impl Events for CountEvents {
-    fn passive_failure(&self, _: &str, _: usize) {
+    fn passive_failure(&self, _: &str, _: &str) {
         self.0.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -160,7 +160,7 @@ impl Harness {
         tokio::spawn(
             proxy
                 .clone()
-                .serve(0, TcpListener::from_std(listener).unwrap(), rx),
+                .serve(0, listener, rx),
         );
         Harness {
             proxy,

@@ -1,0 +1,17 @@
+//! Process resource limits.
+
+use std::io;
+
+use nix::sys::resource::{Resource, getrlimit, setrlimit};
+
+/// Raises the soft descriptor limit to the hard limit and returns it. A
+/// proxy needs two descriptors per connection (plus pipes while data
+/// moves); the usual soft default of 1024 would fail connects with EMFILE
+/// at a few hundred clients.
+pub fn raise_nofile() -> io::Result<u64> {
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    if soft < hard {
+        setrlimit(Resource::RLIMIT_NOFILE, hard, hard)?;
+    }
+    Ok(hard)
+}
