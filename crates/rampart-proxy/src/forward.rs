@@ -66,7 +66,11 @@ struct Activity {
 
 impl Activity {
     fn new(start: Instant) -> Self {
-        Activity { start, last_ms: AtomicU64::new(0), finished: AtomicBool::new(false) }
+        Activity {
+            start,
+            last_ms: AtomicU64::new(0),
+            finished: AtomicBool::new(false),
+        }
     }
     fn touch(&self) {
         let ms = self.start.elapsed().as_millis() as u64;
@@ -83,7 +87,13 @@ impl Activity {
 
 /// Forwards both directions until both are closed, one side aborts, or one
 /// side is idle longer than its limit.
-pub async fn forward(client: &TcpStream, server: &TcpStream, mode: Mode, idle: Idle, bytes: &Bytes) -> End {
+pub async fn forward(
+    client: &TcpStream,
+    server: &TcpStream,
+    mode: Mode,
+    idle: Idle,
+    bytes: &Bytes,
+) -> End {
     let start = Instant::now();
     let c_act = Activity::new(start);
     let s_act = Activity::new(start);

@@ -105,9 +105,19 @@ impl Proxy {
 
     /// Accepts on `listener` for frontend `fe` until `stop` turns true.
     /// Each connection runs in its own task; stopping does not cut them.
-    pub async fn serve(self: Arc<Self>, fe: usize, listener: std::net::TcpListener, mut stop: watch::Receiver<bool>) {
-        let Some(front) = self.frontends.get(fe) else { return };
-        let listener = match listener.set_nonblocking(true).and_then(|()| TcpListener::from_std(listener)) {
+    pub async fn serve(
+        self: Arc<Self>,
+        fe: usize,
+        listener: std::net::TcpListener,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let Some(front) = self.frontends.get(fe) else {
+            return;
+        };
+        let listener = match listener
+            .set_nonblocking(true)
+            .and_then(|()| TcpListener::from_std(listener))
+        {
             Ok(l) => l,
             Err(e) => return tracing::error!(frontend = %front.cfg.name, "listener unusable: {e}"),
         };

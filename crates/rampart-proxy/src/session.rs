@@ -93,7 +93,11 @@ enum Tried {
 
 impl Tried {
     fn new(servers: usize) -> Tried {
-        if servers <= 128 { Tried::Small(0) } else { Tried::Large(vec![false; servers]) }
+        if servers <= 128 {
+            Tried::Small(0)
+        } else {
+            Tried::Large(vec![false; servers])
+        }
     }
     fn contains(&self, i: usize) -> bool {
         match self {
@@ -161,7 +165,12 @@ fn server_fault(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;
     matches!(
         e.kind(),
-        ConnectionRefused | ConnectionReset | ConnectionAborted | TimedOut | HostUnreachable | NetworkUnreachable
+        ConnectionRefused
+            | ConnectionReset
+            | ConnectionAborted
+            | TimedOut
+            | HostUnreachable
+            | NetworkUnreachable
     )
 }
 
@@ -181,7 +190,11 @@ async fn connect<'a>(
     let mut failures = 0u32;
     let mut behind_queue = be.queued.load(Ordering::Acquire) > 0;
     loop {
-        let picked = if behind_queue { None } else { pick_slot(be, ip, &tried) };
+        let picked = if behind_queue {
+            None
+        } else {
+            pick_slot(be, ip, &tried)
+        };
         let slot = match picked {
             Some(s) => s,
             None if tried.any() => {
@@ -202,7 +215,11 @@ async fn connect<'a>(
                         be.queued.fetch_sub(1, Ordering::AcqRel);
                         log.queued = t0.elapsed();
                         if woke.is_err() {
-                            return Err(if be.balancer().eligible().is_empty() { "SC" } else { "sQ" });
+                            return Err(if be.balancer().eligible().is_empty() {
+                                "SC"
+                            } else {
+                                "sQ"
+                            });
                         }
                         continue;
                     }
@@ -210,7 +227,8 @@ async fn connect<'a>(
             }
         };
         let server = &be.servers[slot.index].cfg;
-        let attempt = tokio::time::timeout(be.cfg.timeout.connect, TcpStream::connect(server.addr)).await;
+        let attempt =
+            tokio::time::timeout(be.cfg.timeout.connect, TcpStream::connect(server.addr)).await;
         let (timed_out, counts) = match attempt {
             Ok(Ok(stream)) => {
                 let _ = stream.set_nodelay(true);

@@ -491,27 +491,68 @@ async fn a_reset_on_one_side_ends_the_session_at_once() {
         while let Ok((mut s, _)) = l.accept().await {
             let mut b = [0u8; 16];
             let _ = s.read(&mut b).await;
-            socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO)).unwrap();
+            socket2::SockRef::from(&s)
+                .set_linger(Some(Duration::ZERO))
+                .unwrap();
             drop(s);
         }
     });
     // Default timeouts are 50 s: only the reset can end this quickly.
-    let h = Harness::start(&one_backend("", r#"{ name = "rst", addr = "{S0}" }"#), &[addr], Mode::Splice).await;
+    let h = Harness::start(
+        &one_backend("", r#"{ name = "rst", addr = "{S0}" }"#),
+        &[addr],
+        Mode::Splice,
+    )
+    .await;
     let mut s = TcpStream::connect(h.addr).await.unwrap();
     s.write_all(b"request").await.unwrap();
     let mut buf = Vec::new();
     let ended = tokio::time::timeout(Duration::from_secs(3), s.read_to_end(&mut buf)).await;
     assert!(ended.is_ok(), "client still waiting after the server reset");
     let be = h.proxy.backend("be").unwrap().clone();
-    assert!(eventually(Duration::from_secs(1), || be.servers[0].active() == 0).await, "server slot still held");
+    assert!(
+        eventually(Duration::from_secs(1), || be.servers[0].active() == 0).await,
+        "server slot still held"
+    );
 
     // And the other way: the client resets while the server is silent.
     let quiet = silent().await;
-    let h = Harness::start(&one_backend("", r#"{ name = "q", addr = "{S0}" }"#), &[quiet.addr], Mode::Splice).await;
+    let h = Harness::start(
+        &one_backend("", r#"{ name = "q", addr = "{S0}" }"#),
+        &[quiet.addr],
+        Mode::Splice,
+    )
+    .await;
     let s = TcpStream::connect(h.addr).await.unwrap();
     let be = h.proxy.backend("be").unwrap().clone();
     assert!(eventually(Duration::from_secs(2), || be.servers[0].active() == 1).await);
-    socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO)).unwrap();
+    socket2::SockRef::from(&s)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
     drop(s);
-    assert!(eventually(Duration::from_secs(2), || be.servers[0].active() == 0).await, "session outlived the client's reset");
+    assert!(
+        eventually(Duration::from_secs(2), || be.servers[0].active() == 0).await,
+        "session outlived the client's reset"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_frontend_with_proxy_v2_tcp6() {
+    let (rec, mut rx) = recorder(200).await;
+    let cfg = one_backend("", r#"{ name = "r", addr = "{S0}", send_proxy = "v2" }"#)
+        .replace("127.0.0.1:{PORT}", "[::1]:{PORT}");
+    let h = Harness::start_on("[::1]:0", &cfg, &[rec.addr], Mode::Splice).await;
+    let mut s = TcpStream::connect(h.addr).await.unwrap();
+    let client = s.local_addr().unwrap();
+    s.write_all(b"six").await.unwrap();
+    drop(s);
+    let got = tokio::time::timeout(Duration::from_secs(3), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    // v2, PROXY, TCP over IPv6, 36 bytes of addresses.
+    assert_eq!(&got[12..16], &[0x21, 0x21, 0x00, 36], "{got:?}");
+    assert_eq!(&got[16..32], &std::net::Ipv6Addr::LOCALHOST.octets());
+    assert_eq!(&got[48..50], &client.port().to_be_bytes());
+    assert!(got.ends_with(b"six"));
 }

@@ -130,11 +130,7 @@ async fn demo() -> Result<ExitCode> {
         false
     });
     let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(
-        proxy
-            .clone()
-            .serve(0, listener, stop_rx),
-    );
+    tokio::spawn(proxy.clone().serve(0, listener, stop_rx));
     let p = proxy.clone();
     tokio::spawn(async move {
         while let Some((server, up)) = change_rx.recv().await {

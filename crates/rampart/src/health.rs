@@ -130,7 +130,10 @@ impl Hub {
 
     /// A worker saw a connect to `server` of `backend` fail.
     pub fn passive_failure(&self, backend: &str, server: &str) {
-        if let Some(c) = self.checkers.get(&(backend.to_string(), server.to_string())) {
+        if let Some(c) = self
+            .checkers
+            .get(&(backend.to_string(), server.to_string()))
+        {
             let _ = c.passive.send(());
         }
     }

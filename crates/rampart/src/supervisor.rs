@@ -81,7 +81,12 @@ fn thread_count(cfg: &Config) -> usize {
     }
 }
 
-pub async fn run(path: PathBuf, cfg: Config, text: String, log_override: Option<String>) -> Result<()> {
+pub async fn run(
+    path: PathBuf,
+    cfg: Config,
+    text: String,
+    log_override: Option<String>,
+) -> Result<()> {
     // Handlers first: a signal before they exist would kill the process.
     let mut hup = signal(SignalKind::hangup())?;
     let mut term = signal(SignalKind::terminate())?;
@@ -169,7 +174,9 @@ impl Supervisor {
                 for t in 0..self.threads {
                     let key = (*addr, t);
                     let sock = match self.sockets.get(&key) {
-                        Some(s) => s.try_clone().context("cannot duplicate a listening socket")?,
+                        Some(s) => s
+                            .try_clone()
+                            .context("cannot duplicate a listening socket")?,
                         None => rampart_proxy::proxy::listen(*addr)?,
                     };
                     out.insert(key, sock);
@@ -183,11 +190,18 @@ impl Supervisor {
     fn note_crash(&mut self) -> Instant {
         let now = Instant::now();
         self.crashes.push_back(now);
-        while self.crashes.front().is_some_and(|t| now.duration_since(*t) > CRASH_WINDOW) {
+        while self
+            .crashes
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > CRASH_WINDOW)
+        {
             self.crashes.pop_front();
         }
         if self.crashes.len() >= CRASH_LIMIT {
-            tracing::error!(exits = self.crashes.len(), "worker crash loop: restarting with {CRASH_BACKOFF:?} back-off");
+            tracing::error!(
+                exits = self.crashes.len(),
+                "worker crash loop: restarting with {CRASH_BACKOFF:?} back-off"
+            );
             now + CRASH_BACKOFF
         } else {
             now
@@ -208,7 +222,10 @@ impl Supervisor {
         for (fe, f) in self.cfg.frontends.iter().enumerate() {
             for addr in &f.bind {
                 for t in 0..self.threads {
-                    let s = self.sockets.get(&(*addr, t)).ok_or_else(|| anyhow!("no listening socket for {addr} (thread {t})"))?;
+                    let s = self
+                        .sockets
+                        .get(&(*addr, t))
+                        .ok_or_else(|| anyhow!("no listening socket for {addr} (thread {t})"))?;
                     listen.push(format!("{t}:{fe}:{}", s.as_raw_fd()));
                     fds.push(s.as_raw_fd());
                 }
@@ -220,10 +237,18 @@ impl Supervisor {
             .env(ipc::ENV_IPC_FD, theirs.as_raw_fd().to_string())
             .env(ipc::ENV_LISTEN_FDS, listen.join(","))
             .env(ipc::ENV_SUPERVISOR_PID, std::process::id().to_string())
-            .env("RUST_LOG", self.log_override.as_deref().unwrap_or(&self.cfg.global.log_level))
+            .env(
+                "RUST_LOG",
+                self.log_override
+                    .as_deref()
+                    .unwrap_or(&self.cfg.global.log_level),
+            )
             .stdin(std::process::Stdio::null());
         rampart_sys::fds::inherit_in_child(&mut cmd, fds);
-        let child = tokio::process::Command::from(cmd).kill_on_drop(false).spawn().context("cannot start worker")?;
+        let child = tokio::process::Command::from(cmd)
+            .kill_on_drop(false)
+            .spawn()
+            .context("cannot start worker")?;
         drop(theirs);
 
         self.next_id += 1;
@@ -254,7 +279,11 @@ impl Supervisor {
 
     /// Health changes go to the serving worker and to one being started.
     async fn on_health(&mut self, change: HealthChange) {
-        let msg = ipc::line(&ToWorker::Server { backend: change.backend, server: change.server, up: change.up });
+        let msg = ipc::line(&ToWorker::Server {
+            backend: change.backend,
+            server: change.server,
+            up: change.up,
+        });
         let pending = self.pending.as_mut().map(|(w, _)| w);
         for w in self.worker.iter_mut().chain(pending) {
             if let Err(e) = w.control.write_all(msg.as_bytes()).await {
@@ -274,7 +303,9 @@ impl Supervisor {
                     tracing::info!(worker = id, "reloaded");
                 }
             }
-            FromWorker::Passive { backend, server } => self.health.passive_failure(&backend, &server),
+            FromWorker::Passive { backend, server } => {
+                self.health.passive_failure(&backend, &server)
+            }
         }
     }
 
@@ -286,7 +317,12 @@ impl Supervisor {
         }
         let text = match std::fs::read_to_string(&self.path) {
             Ok(t) => t,
-            Err(e) => return tracing::error!("reload failed, keeping the running config: cannot read {}: {e}", self.path.display()),
+            Err(e) => {
+                return tracing::error!(
+                    "reload failed, keeping the running config: cannot read {}: {e}",
+                    self.path.display()
+                );
+            }
         };
         let cfg = match rampart_config::parse(&self.path.display().to_string(), &text) {
             Ok(c) => c,
@@ -321,7 +357,9 @@ impl Supervisor {
                 drop(old_text);
             }
             Err(e) => {
-                tracing::error!("reload: cannot start the new worker, keeping the running config: {e:#}");
+                tracing::error!(
+                    "reload: cannot start the new worker, keeping the running config: {e:#}"
+                );
                 self.cfg = old_cfg;
                 self.threads = old_threads;
                 self.sockets = old_sockets;
@@ -338,7 +376,9 @@ impl Supervisor {
         if let Some((mut w, _)) = self.pending.take() {
             let _ = w.child.kill().await;
         }
-        let Some(mut w) = self.worker.take() else { return };
+        let Some(mut w) = self.worker.take() else {
+            return;
+        };
         tracing::info!("stopping");
         signal_child(&w.child, Signal::SIGTERM);
         // Close our copies of the listeners: once the worker has closed its
@@ -359,7 +399,11 @@ fn retire(mut old: Worker) {
     signal_child(&old.child, Signal::SIGTERM);
     tokio::spawn(async move {
         let status = old.child.wait().await;
-        tracing::info!(worker = old.id, "previous worker finished draining ({})", describe(status));
+        tracing::info!(
+            worker = old.id,
+            "previous worker finished draining ({})",
+            describe(status)
+        );
     });
 }
 

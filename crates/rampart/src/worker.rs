@@ -34,7 +34,10 @@ pub fn main() -> Result<()> {
         .context("bad control socket descriptor")?;
     // PR_SET_PDEATHSIG is set in the child before exec; if the supervisor
     // died before that, nobody would stop us: check who our parent is.
-    let supervisor: i32 = std::env::var(ipc::ENV_SUPERVISOR_PID).ok().and_then(|p| p.parse().ok()).unwrap_or(-1);
+    let supervisor: i32 = std::env::var(ipc::ENV_SUPERVISOR_PID)
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(-1);
     if nix::unistd::getppid().as_raw() != supervisor {
         anyhow::bail!("the supervisor (pid {supervisor}) is gone");
     }

@@ -290,8 +290,17 @@ fn sighup_applies_a_valid_file_and_keeps_running_on_an_invalid_one() {
 
     std::fs::write(&node.path, config(port, &[("b", b)], "5s")).unwrap();
     node.signal("HUP");
-    assert!(wait(Duration::from_secs(5), || who(node.addr).is_ok_and(|n| n == "b")), "reload not applied; log:\n{}", node.log());
-    assert!(wait(Duration::from_secs(5), || node.log().contains("reloaded")), "log:\n{}", node.log());
+    assert!(
+        wait(Duration::from_secs(5), || who(node.addr)
+            .is_ok_and(|n| n == "b")),
+        "reload not applied; log:\n{}",
+        node.log()
+    );
+    assert!(
+        wait(Duration::from_secs(5), || node.log().contains("reloaded")),
+        "log:\n{}",
+        node.log()
+    );
     // The old worker is draining, and the held connection still works.
     held.write_all(b"still here\n").unwrap();
     line.clear();
@@ -299,7 +308,13 @@ fn sighup_applies_a_valid_file_and_keeps_running_on_an_invalid_one() {
     assert_eq!(line, "still here\n");
     drop(r);
     drop(held);
-    assert!(wait(Duration::from_secs(5), || node.log().contains("previous worker finished draining")), "log:\n{}", node.log());
+    assert!(
+        wait(Duration::from_secs(5), || node
+            .log()
+            .contains("previous worker finished draining")),
+        "log:\n{}",
+        node.log()
+    );
     for _ in 0..10 {
         assert_eq!(who(node.addr).unwrap(), "b");
     }

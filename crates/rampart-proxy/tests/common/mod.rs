@@ -146,8 +146,12 @@ impl Harness {
     /// `cfg` must contain `{PORT}` where the frontend's port goes and
     /// `{S0}`, `{S1}`, ... for the backend servers' addresses.
     pub async fn start(cfg: &str, servers: &[SocketAddr], mode: Mode) -> Harness {
-        let listener =
-            rampart_proxy::proxy::listen("127.0.0.1:0".parse().unwrap()).expect("listen");
+        Harness::start_on("127.0.0.1:0", cfg, servers, mode).await
+    }
+
+    /// Like `start`, listening on `bind` (e.g. `[::1]:0`).
+    pub async fn start_on(bind: &str, cfg: &str, servers: &[SocketAddr], mode: Mode) -> Harness {
+        let listener = rampart_proxy::proxy::listen(bind.parse().unwrap()).expect("listen");
         let addr = listener.local_addr().unwrap();
         let mut text = cfg.replace("{PORT}", &addr.port().to_string());
         for (i, s) in servers.iter().enumerate() {
@@ -157,11 +161,7 @@ impl Harness {
         let events = Arc::new(CountEvents::default());
         let proxy = Proxy::new(&cfg, mode, events.clone(), |_, _| true);
         let (stop, rx) = watch::channel(false);
-        tokio::spawn(
-            proxy
-                .clone()
-                .serve(0, listener, rx),
-        );
+        tokio::spawn(proxy.clone().serve(0, listener, rx));
         Harness {
             proxy,
             addr,
