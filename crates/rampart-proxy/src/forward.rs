@@ -1,32 +1,37 @@
 //! Moving bytes between an established client and server connection.
 //!
 //! Each direction is a pump: wait until the source is readable, move what is
-//! there to the destination, repeat. On Linux the bytes go through a pooled
-//! pipe with splice(2) and never enter user space; elsewhere (or when asked)
-//! through one buffer per direction, allocated once per connection. A FIN
-//! from one side shuts the write half of the other side and the opposite
-//! direction keeps flowing (half-close). Inactivity is tracked per side.
+//! there to the destination, repeat. Small messages go through a pooled
+//! 16 KiB buffer with one read and one write (a short read means the socket
+//! is drained, so no extra read to hit EAGAIN). When a read fills the whole
+//! buffer a bulk transfer is under way, and the pump switches to splice(2)
+//! through a pooled pipe until the source is drained: those bytes never
+//! enter user space (HAProxy's `splice-auto`). A FIN from one side shuts the
+//! write half of the other side and the opposite direction keeps flowing
+//! (half-close). Inactivity is tracked per side.
 
 use std::io;
 use std::net::Shutdown;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::Poll;
 use std::time::Duration;
 
-use tokio::io::Interest;
+use tokio::io::{AsyncRead, Interest, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio::time::Instant;
+
+use crate::buffers::Buffer;
 
 /// How bytes are moved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// splice(2) through a pipe (Linux).
+    /// Copy small messages, splice(2) bulk transfers (Linux).
     Splice,
-    /// read(2)/write(2) through a user-space buffer.
+    /// Always read(2)/write(2) through a user-space buffer.
     Copy,
 }
-
-/// Size of the copy-mode buffer per direction.
-const COPY_BUF: usize = 16 * 1024;
 
 /// Inactivity limits, resolved from the backend's timeouts.
 #[derive(Debug, Clone, Copy)]
@@ -59,47 +64,81 @@ pub struct Bytes {
 /// and whether that side has finished sending (after its FIN nothing more
 /// is expected from it, so it can no longer be "idle").
 struct Activity {
-    start: Instant,
     last_ms: AtomicU64,
     finished: AtomicBool,
 }
 
 impl Activity {
-    fn new(start: Instant) -> Self {
+    fn new() -> Self {
         Activity {
-            start,
             last_ms: AtomicU64::new(0),
             finished: AtomicBool::new(false),
         }
     }
-    fn touch(&self) {
-        let ms = self.start.elapsed().as_millis() as u64;
-        self.last_ms.store(ms, Ordering::Relaxed);
-    }
     /// When this side times out, or None while it cannot.
-    fn deadline(&self, limit: Duration) -> Option<Instant> {
+    fn deadline(&self, start: Instant, limit: Duration) -> Option<Instant> {
         if self.finished.load(Ordering::Relaxed) {
             return None;
         }
-        Some(self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed)) + limit)
+        Some(start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed)) + limit)
+    }
+}
+
+/// One direction's view: where bytes come from and go to, and its clocks.
+struct Flow<'a> {
+    start: Instant,
+    src: &'a Activity,
+    dst: &'a Activity,
+    bytes: &'a AtomicU64,
+}
+
+impl Flow<'_> {
+    /// Bytes moved: both sides were active now (one clock read).
+    fn moved(&self, n: usize) {
+        let ms = self.start.elapsed().as_millis() as u64;
+        self.src.last_ms.store(ms, Ordering::Relaxed);
+        self.dst.last_ms.store(ms, Ordering::Relaxed);
+        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
     }
 }
 
 /// Forwards both directions until both are closed, one side aborts, or one
 /// side is idle longer than its limit.
 pub async fn forward(
-    client: &TcpStream,
-    server: &TcpStream,
+    client: &mut TcpStream,
+    server: &mut TcpStream,
     mode: Mode,
     idle: Idle,
     bytes: &Bytes,
 ) -> End {
     let start = Instant::now();
-    let c_act = Activity::new(start);
-    let s_act = Activity::new(start);
+    let c_act = Activity::new();
+    let s_act = Activity::new();
+    let (cr, cw) = client.split();
+    let (sr, sw) = server.split();
 
-    let up = pump(mode, client, server, &c_act, &s_act, &bytes.up);
-    let down = pump(mode, server, client, &s_act, &c_act, &bytes.down);
+    let up = pump(
+        mode,
+        cr,
+        sw,
+        Flow {
+            start,
+            src: &c_act,
+            dst: &s_act,
+            bytes: &bytes.up,
+        },
+    );
+    let down = pump(
+        mode,
+        sr,
+        cw,
+        Flow {
+            start,
+            src: &s_act,
+            dst: &c_act,
+            bytes: &bytes.down,
+        },
+    );
     let both = async {
         tokio::pin!(up, down);
         let (mut up_done, mut down_done) = (false, false);
@@ -125,8 +164,8 @@ pub async fn forward(
     };
     let watchdog = async {
         loop {
-            let c = c_act.deadline(idle.client);
-            let s = s_act.deadline(idle.server);
+            let c = c_act.deadline(start, idle.client);
+            let s = s_act.deadline(start, idle.server);
             let next = match (c, s) {
                 (Some(c), Some(s)) => c.min(s),
                 (Some(t), None) | (None, Some(t)) => t,
@@ -135,10 +174,10 @@ pub async fn forward(
             };
             tokio::time::sleep_until(next).await;
             let now = Instant::now();
-            if c_act.deadline(idle.client).is_some_and(|d| now >= d) {
+            if c_act.deadline(start, idle.client).is_some_and(|d| now >= d) {
                 return End::ClientTimeout;
             }
-            if s_act.deadline(idle.server).is_some_and(|d| now >= d) {
+            if s_act.deadline(start, idle.server).is_some_and(|d| now >= d) {
                 return End::ServerTimeout;
             }
         }
@@ -156,120 +195,111 @@ enum Side {
     Dst,
 }
 
+fn would_block(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock
+}
+
+/// One direction, until end of stream from `src` or an error.
 async fn pump(
     mode: Mode,
-    src: &TcpStream,
-    dst: &TcpStream,
-    src_act: &Activity,
-    dst_act: &Activity,
-    n: &AtomicU64,
+    mut src: ReadHalf<'_>,
+    dst: WriteHalf<'_>,
+    flow: Flow<'_>,
 ) -> Result<(), Side> {
-    match mode {
-        Mode::Splice => pump_splice(src, dst, src_act, dst_act, n).await?,
-        Mode::Copy => pump_copy(src, dst, src_act, dst_act, n).await?,
+    // (The read half is borrowed anew each time: `read_once` needs it mutably.)
+    let d: &TcpStream = dst.as_ref();
+    loop {
+        src.as_ref().readable().await.map_err(|_| Side::Src)?;
+        // The buffer is held only while bytes are in flight.
+        let mut buf = Buffer::take();
+        let got = match read_once(&mut src, &mut buf).await {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(_) => return Err(Side::Src),
+        };
+        write_all(d, &buf[..got]).await.map_err(|_| Side::Dst)?;
+        flow.moved(got);
+        if got == buf.len() && mode == Mode::Splice {
+            drop(buf);
+            if splice_burst(src.as_ref(), d, &flow).await? {
+                break;
+            }
+        }
     }
-    src_act.finished.store(true, Ordering::Relaxed);
-    // End of stream from src: pass the FIN on, keep the other direction.
-    let _ = socket2::SockRef::from(dst).shutdown(Shutdown::Write);
+    flow.src.finished.store(true, Ordering::Relaxed);
+    // End of stream from src: pass the FIN on and keep the other direction
+    // — unless it is finished too, then closing the socket sends the FIN.
+    if !flow.dst.finished.load(Ordering::Relaxed) {
+        let _ = socket2::SockRef::from(d).shutdown(Shutdown::Write);
+    }
     Ok(())
+}
+
+/// One read. Called once the socket reported readable, so it normally
+/// completes at once; if not (spurious readiness, or tokio's cooperative
+/// budget is spent) it waits properly, holding the buffer meanwhile. tokio
+/// clears readiness after a short read (the socket is drained), which saves
+/// the read that would only return EAGAIN.
+async fn read_once(src: &mut ReadHalf<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    std::future::poll_fn(|cx| {
+        let mut rb = ReadBuf::new(&mut *buf);
+        match Pin::new(&mut *src).poll_read(cx, &mut rb) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(rb.filled().len())),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
 }
 
 /// Writes all of `buf` to a shared (`&`) stream.
 pub async fn write_all(stream: &TcpStream, mut buf: &[u8]) -> io::Result<()> {
     while !buf.is_empty() {
-        stream.writable().await?;
         match stream.try_write(buf) {
             Ok(k) => buf = &buf[k..],
-            Err(e) if would_block(&e) => continue,
+            Err(e) if would_block(&e) => stream.writable().await?,
             Err(e) => return Err(e),
         }
     }
     Ok(())
 }
 
-fn would_block(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::WouldBlock
-}
-
-async fn pump_splice(
-    src: &TcpStream,
-    dst: &TcpStream,
-    src_act: &Activity,
-    dst_act: &Activity,
-    n: &AtomicU64,
-) -> Result<(), Side> {
+/// Moves bytes with splice(2) until `src` is drained. Returns whether `src`
+/// reached end of stream. Without a pipe (descriptor limit) it returns at
+/// once and the caller goes on copying.
+async fn splice_burst(src: &TcpStream, dst: &TcpStream, flow: &Flow<'_>) -> Result<bool, Side> {
     use rampart_sys::splice::{CHUNK, Pipe};
+    let Ok(pipe) = Pipe::take() else {
+        return Ok(false);
+    };
+    let mut in_pipe = 0usize;
     loop {
-        src.readable().await.map_err(|_| Side::Src)?;
-        // The pipe is held only while bytes move: an idle connection holds
-        // none. Without one (descriptor limit) fall back to copying.
-        let Ok(pipe) = Pipe::take() else {
-            return pump_copy(src, dst, src_act, dst_act, n).await;
-        };
-        let mut in_pipe = 0usize;
-        loop {
-            if in_pipe == 0 {
-                match src.try_io(Interest::READABLE, || pipe.fill_from(src, CHUNK)) {
-                    Ok(0) => {
-                        pipe.give_back();
-                        return Ok(());
-                    }
-                    Ok(k) => {
-                        in_pipe = k;
-                        src_act.touch();
-                    }
-                    Err(e) if would_block(&e) => {
-                        pipe.give_back();
-                        break;
-                    }
-                    Err(_) => return Err(Side::Src),
+        if in_pipe == 0 {
+            match src.try_io(Interest::READABLE, || pipe.fill_from(src, CHUNK)) {
+                Ok(0) => {
+                    pipe.give_back();
+                    return Ok(true);
                 }
-            }
-            match dst.try_io(Interest::WRITABLE, || pipe.drain_to(dst, in_pipe)) {
-                Ok(k) => {
-                    in_pipe -= k;
-                    n.fetch_add(k as u64, Ordering::Relaxed);
-                    dst_act.touch();
+                Ok(k) => in_pipe = k,
+                Err(e) if would_block(&e) => {
+                    pipe.give_back();
+                    return Ok(false);
                 }
-                Err(e) if would_block(&e) => dst.writable().await.map_err(|_| Side::Dst)?,
-                // The pipe may hold bytes: it is dropped, not pooled.
-                Err(_) => return Err(Side::Dst),
+                Err(_) => return Err(Side::Src),
             }
         }
-    }
-}
-
-async fn pump_copy(
-    src: &TcpStream,
-    dst: &TcpStream,
-    src_act: &Activity,
-    dst_act: &Activity,
-    n: &AtomicU64,
-) -> Result<(), Side> {
-    src.readable().await.map_err(|_| Side::Src)?;
-    let mut buf = vec![0u8; COPY_BUF];
-    loop {
-        let got = match src.try_read(&mut buf) {
-            Ok(0) => return Ok(()),
-            Ok(k) => k,
-            Err(e) if would_block(&e) => {
-                src.readable().await.map_err(|_| Side::Src)?;
-                continue;
+        match dst.try_io(Interest::WRITABLE, || pipe.drain_to(dst, in_pipe)) {
+            Ok(k) => {
+                in_pipe -= k;
+                flow.moved(k);
+                // try_io does not count against tokio's cooperative budget:
+                // without this a long burst would starve the thread's other
+                // connections.
+                tokio::task::consume_budget().await;
             }
-            Err(_) => return Err(Side::Src),
-        };
-        src_act.touch();
-        let mut sent = 0;
-        while sent < got {
-            match dst.try_write(&buf[sent..got]) {
-                Ok(k) => {
-                    sent += k;
-                    n.fetch_add(k as u64, Ordering::Relaxed);
-                    dst_act.touch();
-                }
-                Err(e) if would_block(&e) => dst.writable().await.map_err(|_| Side::Dst)?,
-                Err(_) => return Err(Side::Dst),
-            }
+            Err(e) if would_block(&e) => dst.writable().await.map_err(|_| Side::Dst)?,
+            // The pipe may hold bytes: it is dropped, not pooled.
+            Err(_) => return Err(Side::Dst),
         }
     }
 }

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod balance;
+mod buffers;
 pub mod forward;
 pub mod health;
 pub mod proxy;

@@ -18,7 +18,7 @@ use crate::state::{BackendRt, Slot};
 /// in which phase (R request/ACL, Q queue, C connect, D data).
 pub type Term = &'static str;
 
-pub(crate) async fn run(proxy: &Proxy, fe: usize, client: TcpStream, peer: SocketAddr) {
+pub(crate) async fn run(proxy: &Proxy, fe: usize, mut client: TcpStream, peer: SocketAddr) {
     let Some(front) = proxy.frontends.get(fe) else {
         return;
     };
@@ -37,7 +37,7 @@ pub(crate) async fn run(proxy: &Proxy, fe: usize, client: TcpStream, peer: Socke
     }
     let _ = client.set_nodelay(true);
 
-    let (server, slot) = match connect(proxy, be, peer.ip(), &mut log, t0).await {
+    let (mut server, slot) = match connect(proxy, be, peer.ip(), &mut log, t0).await {
         Ok(x) => x,
         Err(term) => {
             log.term = term;
@@ -70,7 +70,7 @@ pub(crate) async fn run(proxy: &Proxy, fe: usize, client: TcpStream, peer: Socke
         },
     };
     let bytes = Bytes::default();
-    let end = forward::forward(&client, &server, proxy.mode, idle, &bytes).await;
+    let end = forward::forward(&mut client, &mut server, proxy.mode, idle, &bytes).await;
     log.bytes_in = bytes.up.into_inner();
     log.bytes_out = bytes.down.into_inner();
     log.term = match end {
@@ -203,16 +203,22 @@ async fn connect<'a>(
                 continue;
             }
             None => {
+                // Announce ourselves before the last look: a release that
+                // misses this count happened before the look, which then
+                // sees its free slot (SeqCst pairs with `release`).
+                be.queued.fetch_add(1, Ordering::SeqCst);
                 let notified = be.slot_freed.notified();
                 tokio::pin!(notified);
                 notified.as_mut().enable();
                 match (!behind_queue).then(|| pick_slot(be, ip, &tried)).flatten() {
-                    Some(s) => s,
+                    Some(s) => {
+                        be.queued.fetch_sub(1, Ordering::SeqCst);
+                        s
+                    }
                     None => {
                         behind_queue = false;
-                        be.queued.fetch_add(1, Ordering::AcqRel);
                         let woke = tokio::time::timeout_at(queue_deadline, notified).await;
-                        be.queued.fetch_sub(1, Ordering::AcqRel);
+                        be.queued.fetch_sub(1, Ordering::SeqCst);
                         log.queued = t0.elapsed();
                         if woke.is_err() {
                             return Err(if be.balancer().eligible().is_empty() {

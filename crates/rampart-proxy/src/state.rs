@@ -134,11 +134,14 @@ impl BackendRt {
         ok
     }
 
-    /// Gives a slot back and wakes one queued connection.
+    /// Gives a slot back and wakes one queued connection, if any: the
+    /// common case (no queue) touches no shared wake-up state.
     pub fn release(&self, index: usize) {
         if let Some(s) = self.servers.get(index) {
-            s.active.fetch_sub(1, Ordering::AcqRel);
-            self.slot_freed.notify_one();
+            s.active.fetch_sub(1, Ordering::SeqCst);
+            if self.queued.load(Ordering::SeqCst) > 0 {
+                self.slot_freed.notify_one();
+            }
         }
     }
 }
