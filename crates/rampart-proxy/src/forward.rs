@@ -116,75 +116,76 @@ pub async fn forward(
     let s_act = Activity::new();
     let (cr, cw) = client.split();
     let (sr, sw) = server.split();
-
-    let up = pump(
-        mode,
-        cr,
-        sw,
-        Flow {
-            start,
-            src: &c_act,
-            dst: &s_act,
-            bytes: &bytes.up,
-        },
-    );
-    let down = pump(
-        mode,
-        sr,
-        cw,
-        Flow {
-            start,
-            src: &s_act,
-            dst: &c_act,
-            bytes: &bytes.down,
-        },
-    );
-    let both = async {
-        tokio::pin!(up, down);
-        let (mut up_done, mut down_done) = (false, false);
-        while !(up_done && down_done) {
-            // An error on either pump ends the session at once: the other
-            // direction would only wait for data that can no longer come.
-            // A read error on the client or a write error towards it is the
-            // client's doing; likewise for the server.
-            tokio::select! {
-                r = &mut up, if !up_done => match r {
-                    Ok(()) => up_done = true,
-                    Err(Side::Src) => return End::ClientAbort,
-                    Err(Side::Dst) => return End::ServerAbort,
-                },
-                r = &mut down, if !down_done => match r {
-                    Ok(()) => down_done = true,
-                    Err(Side::Src) => return End::ServerAbort,
-                    Err(Side::Dst) => return End::ClientAbort,
-                },
-            }
-        }
-        End::Closed
+    let up = Flow {
+        start,
+        src: &c_act,
+        dst: &s_act,
+        bytes: &bytes.up,
     };
-    let watchdog = async {
-        loop {
-            let c = c_act.deadline(start, idle.client);
-            let s = s_act.deadline(start, idle.server);
-            let next = match (c, s) {
-                (Some(c), Some(s)) => c.min(s),
-                (Some(t), None) | (None, Some(t)) => t,
-                // Both sides finished: `both` completes without us.
-                (None, None) => return std::future::pending().await,
-            };
-            tokio::time::sleep_until(next).await;
-            let now = Instant::now();
-            if c_act.deadline(start, idle.client).is_some_and(|d| now >= d) {
-                return End::ClientTimeout;
-            }
-            if s_act.deadline(start, idle.server).is_some_and(|d| now >= d) {
-                return End::ServerTimeout;
-            }
-        }
+    let down = Flow {
+        start,
+        src: &s_act,
+        dst: &c_act,
+        bytes: &bytes.down,
     };
+    // The futures are built right inside `select!`: a future built first
+    // and then moved in would take its space twice in this one (the
+    // compiler keeps the moved-from slot), and every idle connection pays
+    // for this future's size.
     tokio::select! {
-        end = both => end,
-        end = watchdog => end,
+        end = both(mode, (cr, sw, up), (sr, cw, down)) => end,
+        end = watchdog(start, &c_act, &s_act, idle) => end,
+    }
+}
+
+type Dir<'a> = (ReadHalf<'a>, WriteHalf<'a>, Flow<'a>);
+
+/// Both pumps, until both finish or one fails.
+async fn both(mode: Mode, up: Dir<'_>, down: Dir<'_>) -> End {
+    // Pinned where they are built (see `forward` on moved futures).
+    let mut up = std::pin::pin!(pump(mode, up.0, up.1, up.2));
+    let mut down = std::pin::pin!(pump(mode, down.0, down.1, down.2));
+    let (mut up_done, mut down_done) = (false, false);
+    while !(up_done && down_done) {
+        // An error on either pump ends the session at once: the other
+        // direction would only wait for data that can no longer come.
+        // A read error on the client or a write error towards it is the
+        // client's doing; likewise for the server.
+        tokio::select! {
+            r = &mut up, if !up_done => match r {
+                Ok(()) => up_done = true,
+                Err(Side::Src) => return End::ClientAbort,
+                Err(Side::Dst) => return End::ServerAbort,
+            },
+            r = &mut down, if !down_done => match r {
+                Ok(()) => down_done = true,
+                Err(Side::Src) => return End::ServerAbort,
+                Err(Side::Dst) => return End::ClientAbort,
+            },
+        }
+    }
+    End::Closed
+}
+
+/// Resolves when one side has been idle longer than its limit.
+async fn watchdog(start: Instant, c_act: &Activity, s_act: &Activity, idle: Idle) -> End {
+    loop {
+        let c = c_act.deadline(start, idle.client);
+        let s = s_act.deadline(start, idle.server);
+        let next = match (c, s) {
+            (Some(c), Some(s)) => c.min(s),
+            (Some(t), None) | (None, Some(t)) => t,
+            // Both sides finished: the pumps complete without us.
+            (None, None) => return std::future::pending().await,
+        };
+        tokio::time::sleep_until(next).await;
+        let now = Instant::now();
+        if c_act.deadline(start, idle.client).is_some_and(|d| now >= d) {
+            return End::ClientTimeout;
+        }
+        if s_act.deadline(start, idle.server).is_some_and(|d| now >= d) {
+            return End::ServerTimeout;
+        }
     }
 }
 
@@ -206,17 +207,24 @@ async fn pump(
     dst: WriteHalf<'_>,
     flow: Flow<'_>,
 ) -> Result<(), Side> {
-    // (The read half is borrowed anew each time: `read_once` needs it mutably.)
+    // (The read half is borrowed anew each time: `read_now` needs it mutably.)
     let d: &TcpStream = dst.as_ref();
     loop {
         src.as_ref().readable().await.map_err(|_| Side::Src)?;
-        // The buffer is held only while bytes are in flight.
+        // `readable` does not count against tokio's cooperative budget but
+        // `poll_read` does: pay here (yielding if it is spent), or a spent
+        // budget would make every read "not ready" and this loop spin.
+        tokio::task::consume_budget().await;
+        // The buffer is held only while bytes are in flight, never while
+        // waiting: an idle connection holds none.
         let mut buf = Buffer::take();
-        let got = match read_once(&mut src, &mut buf).await {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(_) => return Err(Side::Src),
-        };
+        let got =
+            match std::future::poll_fn(|cx| Poll::Ready(read_now(&mut src, cx, &mut buf))).await {
+                None => continue,
+                Some(Ok(0)) => break,
+                Some(Ok(n)) => n,
+                Some(Err(_)) => return Err(Side::Src),
+            };
         write_all(d, &buf[..got]).await.map_err(|_| Side::Dst)?;
         flow.moved(got);
         if got == buf.len() && mode == Mode::Splice {
@@ -235,21 +243,21 @@ async fn pump(
     Ok(())
 }
 
-/// One read. Called once the socket reported readable, so it normally
-/// completes at once; if not (spurious readiness, or tokio's cooperative
-/// budget is spent) it waits properly, holding the buffer meanwhile. tokio
-/// clears readiness after a short read (the socket is drained), which saves
-/// the read that would only return EAGAIN.
-async fn read_once(src: &mut ReadHalf<'_>, buf: &mut [u8]) -> io::Result<usize> {
-    std::future::poll_fn(|cx| {
-        let mut rb = ReadBuf::new(&mut *buf);
-        match Pin::new(&mut *src).poll_read(cx, &mut rb) {
-            Poll::Ready(Ok(())) => Poll::Ready(Ok(rb.filled().len())),
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => Poll::Pending,
-        }
-    })
-    .await
+/// One read if data is there now; None if the socket turned out not to be
+/// readable (the caller waits again, without holding a buffer). tokio
+/// clears readiness after a short read (the socket is drained), which
+/// saves the read that would only return EAGAIN.
+fn read_now(
+    src: &mut ReadHalf<'_>,
+    cx: &mut std::task::Context<'_>,
+    buf: &mut [u8],
+) -> Option<io::Result<usize>> {
+    let mut rb = ReadBuf::new(buf);
+    match Pin::new(&mut *src).poll_read(cx, &mut rb) {
+        Poll::Ready(Ok(())) => Some(Ok(rb.filled().len())),
+        Poll::Ready(Err(e)) => Some(Err(e)),
+        Poll::Pending => None,
+    }
 }
 
 /// Writes all of `buf` to a shared (`&`) stream.

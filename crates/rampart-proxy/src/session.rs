@@ -298,3 +298,47 @@ impl LogLine<'_> {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::{Mode, NoEvents};
+
+    /// Every idle connection carries one session future: keep it small.
+    #[tokio::test]
+    async fn an_idle_session_is_small() {
+        let cfg = rampart_config::parse(
+            "t.toml",
+            "[[frontend]]\nname = \"f\"\nbind = [\"127.0.0.1:1\"]\nbackend = \"b\"\n[[backend]]\nname = \"b\"\nservers = [{ name = \"s\", addr = \"127.0.0.1:2\" }]\n",
+        )
+        .unwrap();
+        let proxy = Proxy::new(&cfg, Mode::Splice, Arc::new(NoEvents), |_, _| true);
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let (mut a, (mut b, _)) =
+            tokio::join!(async { TcpStream::connect(addr).await.unwrap() }, async {
+                l.accept().await.unwrap()
+            });
+        let session = run(&proxy, 0, TcpStream::connect(addr).await.unwrap(), addr);
+        let idle = Idle {
+            client: Duration::from_secs(1),
+            server: Duration::from_secs(1),
+        };
+        let bytes = Bytes::default();
+        let fwd = forward::forward(&mut a, &mut b, Mode::Splice, idle, &bytes);
+        eprintln!(
+            "session future {} B, forward future {} B",
+            std::mem::size_of_val(&session),
+            std::mem::size_of_val(&fwd)
+        );
+        // Measured 1760 B (forward 1328 B) when written; the whole idle
+        // connection then costs ~3.0 KB of RSS against HAProxy's ~3.4 KB.
+        assert!(
+            std::mem::size_of_val(&session) <= 1900,
+            "session future grew"
+        );
+        assert!(std::mem::size_of_val(&fwd) <= 1450, "forward future grew");
+    }
+}

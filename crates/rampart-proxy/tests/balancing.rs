@@ -12,20 +12,7 @@ use common::*;
 use rampart_proxy::Mode;
 
 fn cfg(balance: &str, servers: &str) -> String {
-    format!(
-        r#"
-[[frontend]]
-name = "fe"
-bind = ["127.0.0.1:{{PORT}}"]
-backend = "be"
-
-[[backend]]
-name = "be"
-balance = "{balance}"
-health = {{ check = "none" }}
-servers = [ {servers} ]
-"#
-    )
+    config("", &format!("balance = \"{balance}\""), servers)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,29 +14,8 @@ use rampart_proxy::Mode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-fn one_backend(extra: &str, servers: &str) -> String {
-    format!(
-        r#"
-[[frontend]]
-name = "fe"
-bind = ["127.0.0.1:{{PORT}}"]
-backend = "be"
-{extra}
-
-[[backend]]
-name = "be"
-health = {{ check = "none" }}
-servers = [ {servers} ]
-"#
-    )
-}
-
-/// Appends keys to the backend table (after `name = "be"`).
-fn with_backend_keys(cfg: String, keys: &str) -> String {
-    cfg.replace(
-        "name = \"be\"\nhealth",
-        &format!("name = \"be\"\n{keys}\nhealth"),
-    )
+fn one_backend(frontend_keys: &str, servers: &str) -> String {
+    config(frontend_keys, "", servers)
 }
 
 /// Sends a ping and expects the echo: a complete request through the proxy.
@@ -109,9 +88,10 @@ async fn a_backend_dying_under_load_costs_no_client_connection() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_maxconn_queues_then_times_out() {
     let a = echo().await;
-    let cfg = with_backend_keys(
-        one_backend("", r#"{ name = "a", addr = "{S0}", maxconn = 1 }"#),
+    let cfg = config(
+        "",
         r#"timeout = { queue = "400ms" }"#,
+        r#"{ name = "a", addr = "{S0}", maxconn = 1 }"#,
     );
     let h = Harness::start(&cfg, &[a.addr], Mode::Splice).await;
 
@@ -204,12 +184,10 @@ async fn connect_timeout_redispatches_to_another_server() {
     tokio::time::sleep(Duration::from_millis(100)).await;
 
     let good = named("good").await;
-    let cfg = with_backend_keys(
-        one_backend(
-            "",
-            r#"{ name = "hung", addr = "{S0}" }, { name = "good", addr = "{S1}" }"#,
-        ),
+    let cfg = config(
+        "",
         "balance = \"first\"\ntimeout = { connect = \"300ms\" }",
+        r#"{ name = "hung", addr = "{S0}" }, { name = "good", addr = "{S1}" }"#,
     );
     let h = Harness::start(&cfg, &[full_addr, good.addr], Mode::Splice).await;
     let t = Instant::now();
@@ -226,49 +204,42 @@ async fn connect_timeout_redispatches_to_another_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_and_server_inactivity_timeouts() {
     let quiet = silent().await;
-    let cfg = with_backend_keys(
-        one_backend("", r#"{ name = "q", addr = "{S0}" }"#),
+    let cfg = config(
+        "",
         r#"timeout = { client = "300ms", server = "5s" }"#,
+        r#"{ name = "q", addr = "{S0}" }"#,
     );
     let h = Harness::start(&cfg, &[quiet.addr], Mode::Splice).await;
     let mut s = TcpStream::connect(h.addr).await.unwrap();
-    let t = Instant::now();
-    let mut buf = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(4), s.read_to_end(&mut buf))
-        .await
-        .expect("client timeout did not close");
-    let took = t.elapsed();
+    let took = closed_after(&mut s, Duration::from_secs(4)).await;
     assert!(
         took >= Duration::from_millis(250) && took < Duration::from_millis(3000),
-        "{took:?}"
+        "client timeout after {took:?}"
     );
 
-    let cfg = with_backend_keys(
-        one_backend("", r#"{ name = "q", addr = "{S0}" }"#),
+    let cfg = config(
+        "",
         r#"timeout = { client = "5s", server = "300ms" }"#,
+        r#"{ name = "q", addr = "{S0}" }"#,
     );
     let h = Harness::start(&cfg, &[quiet.addr], Mode::Splice).await;
     let mut s = TcpStream::connect(h.addr).await.unwrap();
     // The client sends a request; the server accepts it but never answers.
     s.write_all(b"request").await.unwrap();
-    let t = Instant::now();
-    let mut buf = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(4), s.read_to_end(&mut buf))
-        .await
-        .expect("server timeout did not close");
-    let took = t.elapsed();
+    let took = closed_after(&mut s, Duration::from_secs(4)).await;
     assert!(
         took >= Duration::from_millis(250) && took < Duration::from_millis(3000),
-        "{took:?}"
+        "server timeout after {took:?}"
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tunnel_timeout_replaces_client_and_server() {
     let a = echo().await;
-    let cfg = with_backend_keys(
-        one_backend("", r#"{ name = "a", addr = "{S0}" }"#),
+    let cfg = config(
+        "",
         r#"timeout = { client = "200ms", server = "200ms", tunnel = "2s" }"#,
+        r#"{ name = "a", addr = "{S0}" }"#,
     );
     let h = Harness::start(&cfg, &[a.addr], Mode::Splice).await;
     let mut s = TcpStream::connect(h.addr).await.unwrap();

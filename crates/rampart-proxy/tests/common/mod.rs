@@ -14,6 +14,36 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+/// A one-frontend, one-backend config: `{PORT}` and `{S0}`, `{S1}`, ... are
+/// filled in by `Harness::start`. Active health checks are off.
+pub fn config(frontend_keys: &str, backend_keys: &str, servers: &str) -> String {
+    format!(
+        r#"
+[[frontend]]
+name = "fe"
+bind = ["127.0.0.1:{{PORT}}"]
+backend = "be"
+{frontend_keys}
+
+[[backend]]
+name = "be"
+{backend_keys}
+health = {{ check = "none" }}
+servers = [ {servers} ]
+"#
+    )
+}
+
+/// Waits until the proxy closes `s` and returns how long that took.
+pub async fn closed_after(s: &mut TcpStream, limit: Duration) -> Duration {
+    let t = tokio::time::Instant::now();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(limit, s.read_to_end(&mut buf))
+        .await
+        .expect("the proxy did not close the connection");
+    t.elapsed()
+}
+
 /// A backend server run by the test.
 pub struct Backend {
     pub addr: SocketAddr,
