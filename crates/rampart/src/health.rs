@@ -144,3 +144,64 @@ impl Hub {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn cfg(servers: &str) -> Config {
+        let text = format!(
+            "[[frontend]]\nname = \"f\"\nbind = [\"127.0.0.1:1\"]\nbackend = \"b\"\n[[backend]]\nname = \"b\"\nhealth = {{ check = \"tcp\", interval = \"1h\", timeout = \"500ms\" }}\nservers = [ {servers} ]\n"
+        );
+        rampart_config::parse("t.toml", &text).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[tokio::test]
+    async fn reload_keeps_the_state_of_unchanged_servers_only() {
+        let (tx, mut rx) = unbounded_channel();
+        let mut hub = Hub::new(tx);
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = l.local_addr().unwrap();
+        hub.sync(&cfg(&format!(r#"{{ name = "a", addr = "{a}" }}"#)));
+        // The checker reports its initial state (down), then the first check.
+        let up = async {
+            while let Some(c) = rx.recv().await {
+                if c.up && c.server == "a" {
+                    return true;
+                }
+            }
+            false
+        };
+        assert!(
+            tokio::time::timeout(Duration::from_secs(5), up)
+                .await
+                .unwrap()
+        );
+        // From now on any new check of `a` would fail.
+        drop(l);
+
+        // `a` unchanged, `c` added: `a` keeps its checker and its UP state
+        // (the next check is an hour away).
+        hub.sync(&cfg(&format!(
+            r#"{{ name = "a", addr = "{a}" }}, {{ name = "c", addr = "{a}" }}"#
+        )));
+        assert!(
+            hub.up_servers()
+                .contains(&("b".to_string(), "a".to_string()))
+        );
+
+        // `a` changed (new address): a new checker, state starts over.
+        let moved = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        hub.sync(&cfg(&format!(r#"{{ name = "a", addr = "{moved}" }}"#)));
+        assert!(
+            !hub.up_servers()
+                .contains(&("b".to_string(), "a".to_string()))
+        );
+        hub.stop();
+    }
+}
