@@ -435,3 +435,46 @@ fn demo_runs_without_set_up_and_loses_no_request() {
     );
     assert!(stdout.contains(" 0 failed"), "{stdout}");
 }
+
+#[test]
+fn a_reload_that_cannot_bind_keeps_serving_and_survives_a_worker_crash() {
+    let (a, _sa) = named_backend("a");
+    let port = free_port();
+    let node = Node::start(&config(port, &[("a", a)], "5s"), port);
+    // A valid file whose new bind address is taken by someone else (a
+    // listener without SO_REUSEPORT): the reload must fail as a whole.
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let text = config(port, &[("a", a)], "5s").replace(
+        &format!("bind = [\"127.0.0.1:{port}\"]"),
+        &format!(
+            "bind = [\"127.0.0.1:{port}\", \"{}\"]",
+            taken.local_addr().unwrap()
+        ),
+    );
+    std::fs::write(&node.path, text).unwrap();
+    node.signal("HUP");
+    assert!(
+        wait(Duration::from_secs(5), || node
+            .log()
+            .contains("reload failed")),
+        "log:\n{}",
+        node.log()
+    );
+    assert_eq!(who(node.addr).unwrap(), "a");
+    // The sockets of the running config are all still held: a crashed
+    // worker comes back on them.
+    let old = node.worker_pids();
+    assert_eq!(old.len(), 1);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(old[0] as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    assert!(wait(Duration::from_secs(5), || node
+        .worker_pids()
+        .iter()
+        .any(|&p| p != old[0])));
+    for _ in 0..20 {
+        assert_eq!(who(node.addr).unwrap(), "a");
+    }
+}
