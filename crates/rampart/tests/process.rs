@@ -478,3 +478,40 @@ fn a_reload_that_cannot_bind_keeps_serving_and_survives_a_worker_crash() {
         assert_eq!(who(node.addr).unwrap(), "a");
     }
 }
+
+#[test]
+fn health_state_flows_from_supervisor_to_worker() {
+    let (a, _sa) = named_backend("a");
+    let (b, stop_b) = named_backend("b");
+    let port = free_port();
+    let node = Node::start(&config(port, &[("a", a), ("b", b)], "5s"), port);
+    assert!(
+        wait(Duration::from_secs(5), || who(node.addr)
+            .is_ok_and(|n| n == "b")),
+        "b never served"
+    );
+    // b stops accepting: its listener thread exits at the next connection.
+    stop_b.store(true, Ordering::Relaxed);
+    let _ = TcpStream::connect(b);
+    // The supervisor's checker marks b down (active checks every 100 ms,
+    // fall 2, plus passive failures reported by the worker) and tells the
+    // worker; meanwhile no request fails, thanks to redispatch.
+    let t = Instant::now();
+    let mut failed = 0;
+    while !node.log().contains("pool/b is DOWN") {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "b never marked down; log:\n{}",
+            node.log()
+        );
+        if who(node.addr).is_err() {
+            failed += 1;
+        }
+    }
+    assert_eq!(failed, 0);
+    for _ in 0..20 {
+        assert_eq!(who(node.addr).unwrap(), "a");
+    }
+    let log = node.log();
+    assert!(log.contains("term=--"), "no connection log lines:\n{log}");
+}
