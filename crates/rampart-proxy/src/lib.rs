@@ -13,5 +13,5 @@ mod session;
 pub mod state;
 
 pub use forward::Mode;
-pub use proxy::{Proxy, ThreadListeners, open_listeners, spawn_threads};
+pub use proxy::{Proxy, ThreadListeners, spawn_threads};
 pub use state::{BackendRt, Events, NoEvents};

@@ -103,7 +103,8 @@ impl Proxy {
         }
     }
 
-    /// Accepts on `listener` for frontend `fe` until `stop` turns true.
+    /// Accepts on `listener` for frontend `fe` until `stop` turns true (or
+    /// its sender is dropped).
     /// Each connection runs in its own task; stopping does not cut them.
     pub async fn serve(
         self: Arc<Self>,
@@ -187,20 +188,6 @@ pub fn spawn_threads(
             })?;
     }
     Ok(())
-}
-
-/// Opens `per_bind` SO_REUSEPORT listeners for every bind address of every
-/// frontend, grouped per thread.
-pub fn open_listeners(cfg: &Config, threads: usize) -> std::io::Result<Vec<ThreadListeners>> {
-    let mut out: Vec<ThreadListeners> = (0..threads).map(|_| Vec::new()).collect();
-    for (fe, f) in cfg.frontends.iter().enumerate() {
-        for addr in &f.bind {
-            for t in out.iter_mut() {
-                t.push((fe, listen(*addr)?));
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// The backlog the kernel keeps for each listener: large, so that clients

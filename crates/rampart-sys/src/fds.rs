@@ -9,7 +9,7 @@
 
 use std::io;
 use std::net::TcpListener;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
@@ -82,9 +82,4 @@ pub fn inherited_unix_stream(fd: RawFd) -> io::Result<UnixStream> {
     // Reject anything that is not a socket (e.g. a stray file descriptor).
     s.peer_addr()?;
     Ok(s)
-}
-
-/// The raw number to pass to a child (the parent keeps ownership).
-pub fn raw(fd: &impl AsRawFd) -> RawFd {
-    fd.as_raw_fd()
 }

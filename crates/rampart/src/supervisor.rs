@@ -208,12 +208,6 @@ impl Supervisor {
         }
     }
 
-    /// Whether the worker is crash-looping (will put VRRP in FAULT).
-    #[allow(dead_code)]
-    pub fn crash_looping(&self) -> bool {
-        self.crashes.len() >= CRASH_LIMIT
-    }
-
     /// Starts a worker on the current sockets and config.
     async fn spawn_worker(&mut self) -> Result<Worker> {
         let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;

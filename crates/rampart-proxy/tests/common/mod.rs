@@ -169,7 +169,8 @@ pub struct Harness {
     pub proxy: Arc<Proxy>,
     pub addr: SocketAddr,
     pub events: Arc<CountEvents>,
-    stop: watch::Sender<bool>,
+    /// Kept alive: the proxy stops accepting when it is dropped.
+    _stop: watch::Sender<bool>,
 }
 
 impl Harness {
@@ -196,12 +197,8 @@ impl Harness {
             proxy,
             addr,
             events,
-            stop,
+            _stop: stop,
         }
-    }
-
-    pub fn stop_accepting(&self) {
-        let _ = self.stop.send(true);
     }
 }
 
