@@ -1,5 +1,6 @@
-//! Sans-IO VRRP for rampart: for now, the wire codec for VRRPv2
-//! (RFC 3768) and VRRPv3 (RFC 5798, RFC 9568).
+//! Sans-IO VRRP for rampart: the wire codec for VRRPv2 (RFC 3768) and
+//! VRRPv3 (RFC 5798, RFC 9568), the instance state machine, sync groups
+//! and tracking.
 //!
 //! The crate never touches a socket or reads the clock. The caller hands
 //! [`decode`] the VRRP payload of a received IP packet together with the
@@ -10,6 +11,14 @@
 //!
 //! - `packet`: the message layout, [`Advert`], [`encode`], [`decode`]
 //! - `checksum`: the Internet checksum (RFC 1071) and the pseudo-headers
+//! - `instance`: one virtual router's state machine ([`Instance`]); it
+//!   takes packets, timeouts and tracker verdicts with the time they
+//!   happened and queues [`Action`]s; [`Instance::poll_timeout`] says
+//!   when to call it next
+//! - `node`: every instance of the daemon, packet demultiplexing and
+//!   sync groups ([`Node`])
+//! - `track`: tracked inputs and their weights → effective [`Priority`]
+//! - `checks`: drop reasons, counters, rate-limited warnings
 //! - `error`: [`DecodeError`] (one variant per receive check) and
 //!   [`EncodeError`]
 //!
@@ -19,11 +28,22 @@
 
 #![forbid(unsafe_code)]
 
+mod checks;
 mod checksum;
 mod error;
+mod instance;
+mod node;
 mod packet;
+mod track;
 
+pub use checks::{Drop, Stats, WARN_PERIOD};
+pub use instance::{
+    Action, Instance, InstanceConfig, MULTICAST_V4, MULTICAST_V6, PRIORITY_OWNER, PRIORITY_STOP,
+    Priority, State,
+};
+pub use node::{GroupId, InstanceId, Node, NodeAction};
 pub use packet::{
     Addrs, Advert, Auth, ChecksumForm, DecodeError, EncodeError, IPPROTO_VRRP, Version, decode,
     encode,
 };
+pub use track::{Hysteresis, Tracked, effective};

@@ -1,0 +1,788 @@
+//! One virtual router: the state machine of RFC 5798 §6.4 (and RFC 3768
+//! §6.4 for v2), plus the Fault state keepalived adds for failed trackers
+//! and a graceful Stopping state.
+//!
+//! ```text
+//!                +------------+  Startup (priority 255)   +--------+
+//!                | Initialize |-------------------------->| Master |<--+
+//!                +------------+                           +--------+   |
+//!                      | Startup                          ^  |  |      |
+//!                      v           Master_Down_Timer      |  |  |      |
+//!                 +--------+ -----------------------------+  |  |      |
+//!                 | Backup | <-------------------------------+  |      |
+//!                 +--------+   higher-priority advert           |      |
+//!                      ^                                        v      |
+//!                      |  tracker recovered  +-------+  tracker failed |
+//!                      +---------------------| Fault |<----------------+
+//!                                            +-------+
+//! ```
+//!
+//! The instance never reads the clock: every input carries `now`, and
+//! [`Instance::poll_timeout`] says when it next wants
+//! [`Instance::handle_timeout`]. What it wants done is queued as
+//! [`Action`]s for the caller to carry out.
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use crate::checks::{Drop, Stats, Warnings};
+use crate::packet::{Addrs, Advert, Auth, ChecksumForm, Version, decode, encode};
+
+/// 224.0.0.18, the IPv4 multicast group of VRRP (RFC 5798 §5.1.1.2).
+pub const MULTICAST_V4: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(224, 0, 0, 18));
+/// ff02::12, the IPv6 multicast group of VRRP (RFC 5798 §5.1.2.2).
+pub const MULTICAST_V6: IpAddr =
+    IpAddr::V6(std::net::Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12));
+/// Priority a router gives when it stops being master (RFC 5798 §5.2.4).
+pub const PRIORITY_STOP: u8 = 0;
+/// Priority of the router that owns the virtual addresses.
+pub const PRIORITY_OWNER: u8 = 255;
+
+/// Expected spurious failovers per hour the loss allowance aims below.
+pub const FLAP_BUDGET: f64 = 1e-3;
+/// At most this many extra intervals: beyond 50 % loss VRRP cannot work
+/// anyway, and failover must stay bounded.
+const MAX_LOSS_ALLOWANCE: u32 = 7;
+/// The loss estimate averages over about this many adverts.
+const LOSS_EWMA_WEIGHT: u64 = 64;
+
+/// What an instance needs to know; filled from the config by the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceConfig {
+    /// For logs and notify hooks.
+    pub name: String,
+    /// The interface the instance runs on; packets are demultiplexed on it.
+    pub interface: String,
+    pub vrid: u8,
+    pub version: Version,
+    /// Configured priority, 1..=255; trackers move the effective one.
+    pub priority: u8,
+    /// Advertisement interval in centiseconds (v2: a multiple of 100).
+    pub interval_cs: u16,
+    pub preempt: bool,
+    /// After startup, or after first seeing a lower-priority master, wait
+    /// this long before preempting it (keepalived's `preempt_delay`).
+    pub preempt_delay: Duration,
+    /// keepalived's `state MASTER`: take over after one advert interval
+    /// plus Skew_Time when no better master is heard, instead of the full
+    /// Master_Down_Interval.
+    pub start_as_master: bool,
+    /// v2 authentication; v3 must use [`Auth::None`].
+    pub auth: Auth,
+    /// The virtual addresses listed in adverts.
+    pub vips: Addrs,
+    /// Our primary address on the interface (or `unicast_src`): the
+    /// source of adverts and the tie-breaker between equal priorities.
+    pub src: IpAddr,
+    /// Unicast peers; empty means multicast.
+    pub unicast_peers: Vec<IpAddr>,
+    /// Lowest TTL / hop limit accepted on unicast adverts (multicast
+    /// requires 255).
+    pub unicast_min_ttl: u8,
+    /// v3 over IPv4: the checksum form we send.
+    pub checksum: ChecksumForm,
+    /// A second burst of gratuitous ARPs this long after becoming master
+    /// (keepalived's `garp_master_delay`); zero disables it.
+    pub garp_delay: Duration,
+    /// Periodic gratuitous ARPs while master; zero disables them.
+    pub garp_refresh: Duration,
+}
+
+/// The state of an instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    Initialize,
+    Backup,
+    Master,
+    /// A tracker with weight 0 failed: the instance neither claims nor
+    /// contests mastership.
+    Fault,
+    /// Graceful stop in progress: priority 0 sent, addresses still held
+    /// until a new master is heard or the bound expires.
+    Stopping,
+    Stopped,
+}
+
+impl State {
+    /// Lower-case name, as notify hooks and logs use it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Initialize => "init",
+            Self::Backup => "backup",
+            Self::Master => "master",
+            Self::Fault => "fault",
+            Self::Stopping => "stopping",
+            Self::Stopped => "stop",
+        }
+    }
+}
+
+/// What the caller must do for an instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Send `payload` (a VRRP message) to `dst` with IP protocol 112.
+    Transmit { dst: IpAddr, payload: Vec<u8> },
+    /// Put the virtual addresses on the interfaces.
+    AddAddresses,
+    /// Take them off.
+    RemoveAddresses,
+    /// Announce the addresses: gratuitous ARP / unsolicited NA.
+    SendGarp,
+    StateChanged {
+        from: State,
+        to: State,
+        priority: u8,
+    },
+    /// A dropped packet or an odd one worth a log line (rate-limited).
+    Warn { reason: Drop, detail: String },
+}
+
+/// The tracked health of the node as the instance sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    /// Effective priority 1..=255.
+    Value(u8),
+    /// A weight-0 tracker failed.
+    Fault,
+}
+
+/// Events of the state machine, named as in RFC 5798 §6.4.
+#[derive(Debug, Clone, Copy)]
+enum Event<'a> {
+    Startup,
+    Shutdown,
+    /// An advert that passed every receive check.
+    Advert {
+        adv: &'a Advert,
+        src: IpAddr,
+    },
+    MasterDownTimer,
+    AdverTimer,
+    Fault,
+    FaultCleared,
+    /// The sync group decided its members become master / backup.
+    GroupMaster,
+    GroupBackup,
+}
+
+/// One virtual router.
+#[derive(Debug)]
+pub struct Instance {
+    cfg: InstanceConfig,
+    state: State,
+    /// Effective priority (the configured one moved by trackers).
+    priority: u8,
+    fault: bool,
+    /// Master_Adver_Interval: v3 learns it from the master's adverts.
+    master_interval_cs: u16,
+    adver_at: Option<Instant>,
+    master_down_at: Option<Instant>,
+    /// Earliest moment preemption of a lower-priority master is allowed.
+    preempt_at: Option<Instant>,
+    garp_at: Option<Instant>,
+    stop_deadline: Option<Instant>,
+    /// Member of a sync group: a Master_Down expiry only asks the group.
+    grouped: bool,
+    wants_master: bool,
+    started_at: Option<Instant>,
+    /// When the current master's last advert arrived (Backup only).
+    last_master_rx: Option<Instant>,
+    /// Mean number of the master's adverts missed per advert received,
+    /// in millionths (an exponential moving average).
+    missed_ppm: u64,
+    loss_samples: u64,
+    actions: VecDeque<Action>,
+    stats: Stats,
+    warnings: Warnings,
+    scratch: Vec<u8>,
+}
+
+impl Instance {
+    /// A new instance in Initialize; call [`start`](Self::start).
+    pub fn new(cfg: InstanceConfig) -> Self {
+        Instance {
+            priority: cfg.priority,
+            master_interval_cs: cfg.interval_cs,
+            cfg,
+            state: State::Initialize,
+            fault: false,
+            adver_at: None,
+            master_down_at: None,
+            preempt_at: None,
+            garp_at: None,
+            stop_deadline: None,
+            grouped: false,
+            wants_master: false,
+            started_at: None,
+            last_master_rx: None,
+            missed_ppm: 0,
+            loss_samples: 0,
+            actions: VecDeque::new(),
+            stats: Stats::default(),
+            warnings: Warnings::default(),
+            scratch: Vec::with_capacity(64),
+        }
+    }
+
+    pub fn config(&self) -> &InstanceConfig {
+        &self.cfg
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The effective priority advertised.
+    pub fn priority(&self) -> u8 {
+        self.priority
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Master_Adver_Interval in centiseconds.
+    pub fn master_interval_cs(&self) -> u16 {
+        self.master_interval_cs
+    }
+
+    pub(crate) fn set_grouped(&mut self) {
+        self.grouped = true;
+    }
+
+    pub(crate) fn wants_master(&self) -> bool {
+        self.wants_master || self.state == State::Master
+    }
+
+    /// Startup event.
+    pub fn start(&mut self, now: Instant) {
+        self.started_at = Some(now);
+        self.handle(now, Event::Startup);
+    }
+
+    /// Shutdown event: a master sends priority 0 and keeps its addresses
+    /// until another master is heard or `bound` passes.
+    pub fn stop(&mut self, now: Instant, bound: Duration) {
+        self.stop_deadline = Some(now + bound);
+        self.handle(now, Event::Shutdown);
+    }
+
+    /// New tracker verdict. A change of value only changes what we
+    /// advertise (and so who wins the next election); Fault is a state.
+    pub fn set_priority(&mut self, now: Instant, p: Priority) {
+        match p {
+            Priority::Fault if !self.fault => {
+                self.fault = true;
+                self.handle(now, Event::Fault);
+            }
+            Priority::Fault => {}
+            Priority::Value(v) => {
+                self.priority = v;
+                if self.fault {
+                    self.fault = false;
+                    self.handle(now, Event::FaultCleared);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn group_master(&mut self, now: Instant) {
+        self.handle(now, Event::GroupMaster);
+    }
+
+    pub(crate) fn group_backup(&mut self, now: Instant) {
+        self.handle(now, Event::GroupBackup);
+    }
+
+    pub(crate) fn group_fault(&mut self, now: Instant) {
+        self.handle(now, Event::Fault);
+    }
+
+    pub(crate) fn group_fault_cleared(&mut self, now: Instant) {
+        if !self.fault {
+            self.handle(now, Event::FaultCleared);
+        }
+    }
+
+    /// Whether a tracker of this instance itself (not its group) failed.
+    pub fn own_fault(&self) -> bool {
+        self.fault
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) is next due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [
+            self.adver_at,
+            self.master_down_at,
+            self.garp_at,
+            self.stop_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Fires every timer that is due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.stop_deadline.is_some_and(|t| t <= now) {
+            self.stop_deadline = None;
+            if self.state == State::Stopping {
+                self.finish_stop();
+            }
+        }
+        if self.adver_at.is_some_and(|t| t <= now) {
+            self.adver_at = None;
+            self.handle(now, Event::AdverTimer);
+        }
+        if self.master_down_at.is_some_and(|t| t <= now) {
+            self.master_down_at = None;
+            self.handle(now, Event::MasterDownTimer);
+        }
+        if self.garp_at.is_some_and(|t| t <= now) {
+            self.garp_at = None;
+            if self.state == State::Master {
+                self.actions.push_back(Action::SendGarp);
+                if !self.cfg.garp_refresh.is_zero() {
+                    self.garp_at = Some(now + self.cfg.garp_refresh);
+                }
+            }
+        }
+    }
+
+    /// The next action to carry out.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// A received IP packet with protocol 112 addressed to this instance's
+    /// interface: runs the receive checks, then the state machine.
+    pub fn handle_packet(&mut self, now: Instant, src: IpAddr, dst: IpAddr, ttl: u8, buf: &[u8]) {
+        match decode(buf, src, dst) {
+            Ok((adv, form)) => self.handle_advert(now, src, dst, ttl, &adv, form),
+            Err(e) => self.drop_packet(now, Drop::Malformed, || format!("from {src}: {e}")),
+        }
+    }
+
+    /// Like [`handle_packet`](Self::handle_packet) for an advert the
+    /// caller already decoded (to demultiplex on its VRID).
+    pub fn handle_advert(
+        &mut self,
+        now: Instant,
+        src: IpAddr,
+        dst: IpAddr,
+        ttl: u8,
+        adv: &Advert,
+        form: ChecksumForm,
+    ) {
+        if let Some((reason, detail)) = self.receive_check(src, dst, ttl, adv) {
+            self.drop_packet(now, reason, || detail);
+            return;
+        }
+        self.stats.adverts_rx += 1;
+        if adv.version == Version::V3 && src.is_ipv4() {
+            self.stats.peer_checksum = Some(form);
+        }
+        if adv.priority == PRIORITY_STOP {
+            self.stats.priority0_rx += 1;
+        }
+        if adv.addrs != self.cfg.vips {
+            // RFC 5798 §7.1: MAY log; we accept, as keepalived does.
+            self.stats.count(Drop::AddressMismatch);
+            let detail = format!("from {src}: addresses {:?} differ from ours", adv.addrs);
+            self.warn(now, Drop::AddressMismatch, detail);
+        }
+        self.handle(now, Event::Advert { adv, src });
+    }
+
+    /// The receive checks of RFC 5798 §7.1 that need our configuration.
+    fn receive_check(
+        &self,
+        src: IpAddr,
+        dst: IpAddr,
+        ttl: u8,
+        adv: &Advert,
+    ) -> Option<(Drop, String)> {
+        let unicast = !self.cfg.unicast_peers.is_empty();
+        let min_ttl = if unicast {
+            self.cfg.unicast_min_ttl
+        } else {
+            255
+        };
+        if src == self.cfg.src {
+            return Some((Drop::OwnPacket, format!("own advert looped back to {dst}")));
+        }
+        if ttl < min_ttl {
+            return Some((Drop::Ttl, format!("from {src}: TTL {ttl} < {min_ttl}")));
+        }
+        if adv.version != self.cfg.version {
+            let detail = format!(
+                "from {src}: version {:?}, ours {:?}",
+                adv.version, self.cfg.version
+            );
+            return Some((Drop::Version, detail));
+        }
+        if adv.vrid != self.cfg.vrid {
+            return Some((Drop::Vrid, format!("from {src}: VRID {}", adv.vrid)));
+        }
+        if unicast && !self.cfg.unicast_peers.contains(&src) {
+            return Some((Drop::NotPeer, format!("from {src}: not a unicast peer")));
+        }
+        if adv.version == Version::V2 {
+            if adv.auth != self.cfg.auth {
+                // Never log the password itself.
+                return Some((Drop::Auth, format!("from {src}: authentication mismatch")));
+            }
+            if adv.interval_cs != self.cfg.interval_cs {
+                let detail = format!(
+                    "from {src}: advert interval {} s, ours {} s",
+                    adv.interval_cs / 100,
+                    self.cfg.interval_cs / 100
+                );
+                return Some((Drop::Interval, detail));
+            }
+        }
+        None
+    }
+
+    fn drop_packet(&mut self, now: Instant, reason: Drop, detail: impl FnOnce() -> String) {
+        self.stats.count(reason);
+        if self.warnings.allow(now, reason) {
+            self.actions.push_back(Action::Warn {
+                reason,
+                detail: detail(),
+            });
+        }
+    }
+
+    fn warn(&mut self, now: Instant, reason: Drop, detail: String) {
+        if self.warnings.allow(now, reason) {
+            self.actions.push_back(Action::Warn { reason, detail });
+        }
+    }
+
+    // === the state machine ===
+
+    /// Every transition is here: one match on (state, event).
+    fn handle(&mut self, now: Instant, event: Event<'_>) {
+        use Event as E;
+        use State as S;
+        match (self.state, event) {
+            // --- Initialize (RFC 5798 §6.4.1) ---
+            (S::Initialize, E::Startup) if self.fault => self.enter_fault(now),
+            (S::Initialize, E::Startup) if self.cfg.priority == PRIORITY_OWNER => {
+                self.become_master(now)
+            }
+            (S::Initialize, E::Startup) => {
+                self.preempt_at = Some(now + self.cfg.preempt_delay);
+                self.enter_backup(now);
+                if self.cfg.start_as_master {
+                    // One interval to hear a better master, then take over.
+                    let wait = self.interval(self.master_interval_cs) + self.skew();
+                    self.master_down_at = Some(now + wait);
+                }
+            }
+            (S::Initialize, E::Shutdown) => self.set_state(S::Stopped),
+            (S::Initialize, _) => {}
+
+            // --- Backup (§6.4.2) ---
+            (S::Backup, E::Shutdown) => {
+                self.clear_timers();
+                self.set_state(S::Stopped);
+            }
+            (S::Backup, E::MasterDownTimer) if self.grouped => {
+                // The group decides; keep waiting (keepalived re-arms too).
+                self.wants_master = true;
+                self.master_down_at = Some(now + self.master_down_interval());
+            }
+            (S::Backup, E::MasterDownTimer | E::GroupMaster) => self.become_master(now),
+            (S::Backup, E::Advert { adv, .. }) if adv.priority == PRIORITY_STOP => {
+                // The master is leaving: take over after Skew_Time.
+                self.master_down_at = Some(now + self.skew());
+            }
+            (S::Backup, E::Advert { adv, .. }) => {
+                // Equal priority is accepted in Backup (§6.4.2); the
+                // address tie-break applies only between two masters.
+                let lower = adv.priority < self.priority;
+                let preempt_now = lower && self.cfg.preempt && self.may_preempt(now);
+                if !lower {
+                    self.preempt_at = None;
+                }
+                if !preempt_now {
+                    // Accept this master: (re)learn its interval, re-arm.
+                    self.wants_master = false;
+                    if adv.version == Version::V3 {
+                        self.master_interval_cs = adv.interval_cs;
+                    }
+                    self.observe_master_advert(now);
+                    self.master_down_at = Some(now + self.master_down_interval());
+                }
+                // Otherwise discard: Master_Down_Timer will make us master.
+            }
+            (S::Backup, E::Fault) => self.enter_fault(now),
+            (S::Backup, E::AdverTimer | E::GroupBackup | E::FaultCleared | E::Startup) => {}
+
+            // --- Master (§6.4.3) ---
+            (S::Master, E::AdverTimer) => {
+                self.send_advert(now, self.priority);
+                self.adver_at = Some(now + self.interval(self.cfg.interval_cs));
+            }
+            (S::Master, E::Shutdown) => {
+                self.send_advert(now, PRIORITY_STOP);
+                self.adver_at = Some(now + self.interval(self.cfg.interval_cs));
+                self.set_state(S::Stopping);
+            }
+            (S::Master, E::Advert { adv, .. }) if adv.priority == PRIORITY_STOP => {
+                // Another master is leaving: assert ourselves at once.
+                self.send_advert(now, self.priority);
+                self.adver_at = Some(now + self.interval(self.cfg.interval_cs));
+            }
+            (S::Master, E::Advert { adv, src }) => {
+                if (adv.priority, src) > (self.priority, self.cfg.src) {
+                    if adv.version == Version::V3 {
+                        self.master_interval_cs = adv.interval_cs;
+                    }
+                    self.leave_master(now, false);
+                } else {
+                    // A lower-priority router thinks it is master (it lost
+                    // our adverts): answer now rather than at the next
+                    // interval, so the dual-master moment is one RTT.
+                    self.send_advert(now, self.priority);
+                    self.adver_at = Some(now + self.interval(self.cfg.interval_cs));
+                }
+            }
+            (S::Master, E::GroupBackup) => self.leave_master(now, true),
+            (S::Master, E::Fault) => {
+                self.send_advert(now, PRIORITY_STOP);
+                self.actions.push_back(Action::RemoveAddresses);
+                self.enter_fault(now);
+            }
+            (S::Master, E::MasterDownTimer | E::GroupMaster | E::FaultCleared | E::Startup) => {}
+
+            // --- Fault (keepalived) ---
+            (S::Fault, E::FaultCleared) if self.cfg.priority == PRIORITY_OWNER => {
+                self.become_master(now)
+            }
+            (S::Fault, E::FaultCleared) => {
+                self.preempt_at = Some(now + self.cfg.preempt_delay);
+                self.enter_backup(now);
+            }
+            (S::Fault, E::Shutdown) => self.set_state(S::Stopped),
+            (S::Fault, _) => {}
+
+            // --- Stopping: priority 0 sent, addresses still ours ---
+            (S::Stopping, E::Advert { adv, .. }) if adv.priority != PRIORITY_STOP => {
+                self.finish_stop()
+            }
+            (S::Stopping, E::AdverTimer) => {
+                // Repeat the priority 0 in case the first one was lost.
+                self.send_advert(now, PRIORITY_STOP);
+                self.adver_at = Some(now + self.interval(self.cfg.interval_cs));
+            }
+            (S::Stopping, E::Fault) => self.finish_stop(),
+            (S::Stopping, _) => {}
+            (S::Stopped, _) => {}
+        }
+    }
+
+    // === transitions' building blocks ===
+
+    fn become_master(&mut self, now: Instant) {
+        self.wants_master = false;
+        self.master_down_at = None;
+        self.send_advert(now, self.priority);
+        self.actions.push_back(Action::AddAddresses);
+        self.actions.push_back(Action::SendGarp);
+        self.adver_at = Some(now + self.interval(self.cfg.interval_cs));
+        self.garp_at = [self.cfg.garp_delay, self.cfg.garp_refresh]
+            .into_iter()
+            .filter(|d| !d.is_zero())
+            .min()
+            .map(|d| now + d);
+        self.stats.became_master += 1;
+        self.set_state(State::Master);
+    }
+
+    /// Master → Backup. `announce`: tell the peers with priority 0, used
+    /// when the sync group (not a better master) moves us, so the peer's
+    /// matching instance takes over in Skew_Time instead of three intervals.
+    fn leave_master(&mut self, now: Instant, announce: bool) {
+        if announce {
+            self.send_advert(now, PRIORITY_STOP);
+        }
+        self.actions.push_back(Action::RemoveAddresses);
+        self.enter_backup(now);
+    }
+
+    fn enter_backup(&mut self, now: Instant) {
+        self.clear_timers();
+        self.master_down_at = Some(now + self.master_down_interval());
+        self.set_state(State::Backup);
+    }
+
+    fn enter_fault(&mut self, _now: Instant) {
+        self.clear_timers();
+        self.set_state(State::Fault);
+    }
+
+    fn finish_stop(&mut self) {
+        self.clear_timers();
+        self.actions.push_back(Action::RemoveAddresses);
+        self.set_state(State::Stopped);
+    }
+
+    fn clear_timers(&mut self) {
+        self.last_master_rx = None;
+        self.adver_at = None;
+        self.master_down_at = None;
+        self.garp_at = None;
+        self.wants_master = false;
+    }
+
+    fn set_state(&mut self, to: State) {
+        let from = std::mem::replace(&mut self.state, to);
+        if from != to {
+            self.actions.push_back(Action::StateChanged {
+                from,
+                to,
+                priority: self.priority,
+            });
+        }
+    }
+
+    /// keepalived's preempt_delay: preempting a lower-priority master
+    /// waits until the delay has passed since startup and since we first
+    /// saw that master (the clock restarts whenever a better master was
+    /// accepted in between).
+    fn may_preempt(&mut self, now: Instant) -> bool {
+        let at = *self.preempt_at.get_or_insert(now + self.cfg.preempt_delay);
+        now >= at
+    }
+
+    fn send_advert(&mut self, now: Instant, priority: u8) {
+        let adv = Advert {
+            version: self.cfg.version,
+            vrid: self.cfg.vrid,
+            priority,
+            interval_cs: self.cfg.interval_cs,
+            auth: self.cfg.auth,
+            addrs: self.cfg.vips.clone(),
+        };
+        let dsts: Vec<IpAddr> = if self.cfg.unicast_peers.is_empty() {
+            vec![if self.cfg.src.is_ipv4() {
+                MULTICAST_V4
+            } else {
+                MULTICAST_V6
+            }]
+        } else {
+            self.cfg.unicast_peers.clone()
+        };
+        for dst in dsts {
+            self.scratch.clear();
+            match encode(
+                &adv,
+                self.cfg.src,
+                dst,
+                self.cfg.checksum,
+                &mut self.scratch,
+            ) {
+                Ok(()) => {
+                    self.stats.adverts_tx += 1;
+                    if priority == PRIORITY_STOP {
+                        self.stats.priority0_tx += 1;
+                    }
+                    self.actions.push_back(Action::Transmit {
+                        dst,
+                        payload: self.scratch.clone(),
+                    });
+                }
+                // The config is validated, so this is a broken invariant;
+                // report it rather than panic in the control plane.
+                Err(e) => self.warn(now, Drop::Malformed, format!("cannot encode advert: {e}")),
+            }
+        }
+    }
+
+    // === timers (RFC 5798 §6.1) ===
+
+    fn interval(&self, cs: u16) -> Duration {
+        Duration::from_millis(u64::from(cs) * 10)
+    }
+
+    /// Skew_Time: v2 `(256 - Priority) / 256` seconds; v3
+    /// `((256 - Priority) * Master_Adver_Interval) / 256`.
+    pub fn skew(&self) -> Duration {
+        let weight = 256 - u64::from(self.priority);
+        match self.cfg.version {
+            Version::V2 => Duration::from_micros(weight * 1_000_000 / 256),
+            Version::V3 => {
+                Duration::from_micros(weight * u64::from(self.master_interval_cs) * 10_000 / 256)
+            }
+        }
+    }
+
+    /// Master_Down_Interval: `3 * Master_Adver_Interval + Skew_Time`,
+    /// plus [`loss_allowance`](Self::loss_allowance) intervals when the
+    /// master's adverts have been seen to go missing.
+    pub fn master_down_interval(&self) -> Duration {
+        let interval = self.interval(self.effective_interval_cs());
+        interval * (3 + self.loss_allowance()) + self.skew()
+    }
+
+    fn effective_interval_cs(&self) -> u16 {
+        match self.cfg.version {
+            Version::V2 => self.cfg.interval_cs,
+            Version::V3 => self.master_interval_cs,
+        }
+    }
+
+    /// The master's advert loss rate as seen from here, in millionths.
+    pub fn observed_loss_ppm(&self) -> u64 {
+        // m missed per received advert means a loss rate of m / (1 + m).
+        self.missed_ppm * 1_000_000 / (1_000_000 + self.missed_ppm)
+    }
+
+    /// Extra advert intervals a backup waits before declaring the master
+    /// down, given the loss it has observed (0 on a clean link, so the
+    /// RFC timer and its failover time are unchanged there).
+    ///
+    /// With independent loss `p`, the RFC's three intervals take a live
+    /// master for dead once per `1 / p^3` adverts: at 5 % loss and 100 ms
+    /// adverts that is several spurious failovers an hour, each moving
+    /// the addresses twice. We wait for as many missed adverts `n` as
+    /// make `p^n` times the adverts per hour below [`FLAP_BUDGET`], so a
+    /// lossy link costs some failover time instead of flapping. Only the
+    /// receiver's timer changes, so peers see standard VRRP.
+    pub fn loss_allowance(&self) -> u32 {
+        let p = self.observed_loss_ppm() as f64 / 1e6;
+        if p <= 0.0 {
+            return 0;
+        }
+        let interval = self.interval(self.effective_interval_cs()).as_secs_f64();
+        let adverts_per_hour = 3600.0 / interval.max(0.01);
+        let needed = (FLAP_BUDGET / adverts_per_hour).ln() / p.min(0.5).ln();
+        let needed = needed.ceil() as i64 - 3;
+        needed.clamp(0, i64::from(MAX_LOSS_ALLOWANCE)) as u32
+    }
+
+    /// Updates the loss estimate from the gap since the master's previous
+    /// advert.
+    fn observe_master_advert(&mut self, now: Instant) {
+        if let Some(last) = self.last_master_rx {
+            let interval = self
+                .interval(self.effective_interval_cs())
+                .as_micros()
+                .max(1);
+            let gap = now.saturating_duration_since(last).as_micros();
+            // Adverts that should have arrived in between, rounded.
+            let missed = ((gap + interval / 2) / interval).saturating_sub(1).min(10) as u64;
+            let sample = missed * 1_000_000;
+            // A plain mean over the first adverts, so the estimate is
+            // useful at once, then a moving average.
+            self.loss_samples = (self.loss_samples + 1).min(LOSS_EWMA_WEIGHT);
+            let w = self.loss_samples;
+            self.missed_ppm = self.missed_ppm - self.missed_ppm / w + sample / w;
+        }
+        self.last_master_rx = Some(now);
+    }
+}

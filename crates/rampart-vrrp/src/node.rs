@@ -1,0 +1,312 @@
+//! A node: every instance the daemon runs, their sync groups, and the
+//! demultiplexing of received packets onto instances.
+//!
+//! Sync groups follow keepalived: members become master together or not
+//! at all. A member whose Master_Down_Timer fires only says it *wants*
+//! to be master; the group moves when every member wants it. A member
+//! that goes back to backup (a better master appeared) takes the others
+//! with it, and one member in Fault puts the whole group in Fault.
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use crate::checks::{Drop, Stats, Warnings};
+use crate::instance::{Action, Instance, InstanceConfig, Priority, State};
+use crate::packet::decode;
+
+/// Index of an instance in the order given to [`Node::new`].
+pub type InstanceId = usize;
+/// Index of a sync group in the order given to [`Node::new`].
+pub type GroupId = usize;
+
+/// What the caller must do, for an instance or a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeAction {
+    Instance {
+        id: InstanceId,
+        action: Action,
+    },
+    /// A sync group's overall state changed (for its notify hook):
+    /// master when every member is, fault when one is, else backup.
+    GroupChanged {
+        id: GroupId,
+        from: State,
+        to: State,
+    },
+    /// A packet no instance could take (rate-limited).
+    Warn {
+        reason: Drop,
+        detail: String,
+    },
+}
+
+#[derive(Debug)]
+struct Group {
+    members: Vec<InstanceId>,
+    state: State,
+}
+
+/// Every VRRP instance of the daemon.
+#[derive(Debug)]
+pub struct Node {
+    instances: Vec<Instance>,
+    groups: Vec<Group>,
+    actions: VecDeque<NodeAction>,
+    /// Drops that belong to no instance (malformed, unknown VRID).
+    stats: Stats,
+    warnings: Warnings,
+}
+
+impl Node {
+    /// `groups` lists member indices into `instances`; an instance is in
+    /// at most one group (the config guarantees it; extra memberships
+    /// are ignored).
+    pub fn new(instances: Vec<InstanceConfig>, groups: Vec<Vec<InstanceId>>) -> Self {
+        let mut instances: Vec<Instance> = instances.into_iter().map(Instance::new).collect();
+        let mut grouped = vec![false; instances.len()];
+        let groups = groups
+            .into_iter()
+            .map(|members| {
+                let members: Vec<InstanceId> = members
+                    .into_iter()
+                    .filter(|&m| m < grouped.len() && !std::mem::replace(&mut grouped[m], true))
+                    .collect();
+                for &m in &members {
+                    instances[m].set_grouped();
+                }
+                Group {
+                    members,
+                    state: State::Initialize,
+                }
+            })
+            .collect();
+        Node {
+            instances,
+            groups,
+            actions: VecDeque::new(),
+            stats: Stats::default(),
+            warnings: Warnings::default(),
+        }
+    }
+
+    pub fn instances(&self) -> &[Instance] {
+        &self.instances
+    }
+
+    pub fn instance(&self, id: InstanceId) -> Option<&Instance> {
+        self.instances.get(id)
+    }
+
+    /// The overall state of a sync group.
+    pub fn group_state(&self, id: GroupId) -> Option<State> {
+        self.groups.get(id).map(|g| g.state)
+    }
+
+    /// Drops that no instance could take.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Startup event for every instance. Trackers known at start should
+    /// be applied with [`set_priority`](Self::set_priority) before this,
+    /// so a node whose proxy is down starts in Fault, not Master.
+    pub fn start(&mut self, now: Instant) {
+        for i in &mut self.instances {
+            i.start(now);
+        }
+        self.settle(now);
+    }
+
+    /// Graceful stop of every instance (see [`Instance::stop`]).
+    pub fn stop(&mut self, now: Instant, bound: Duration) {
+        for i in &mut self.instances {
+            i.stop(now, bound);
+        }
+        self.settle(now);
+    }
+
+    /// Whether every instance has finished stopping.
+    pub fn stopped(&self) -> bool {
+        self.instances.iter().all(|i| i.state() == State::Stopped)
+    }
+
+    pub fn set_priority(&mut self, now: Instant, id: InstanceId, p: Priority) {
+        if let Some(i) = self.instances.get_mut(id) {
+            i.set_priority(now, p);
+            self.settle(now);
+        }
+    }
+
+    /// A packet of IP protocol 112 received on `interface`.
+    pub fn handle_packet(
+        &mut self,
+        now: Instant,
+        interface: &str,
+        src: IpAddr,
+        dst: IpAddr,
+        ttl: u8,
+        buf: &[u8],
+    ) {
+        let (adv, form) = match decode(buf, src, dst) {
+            Ok(v) => v,
+            Err(e) => {
+                self.node_drop(
+                    now,
+                    Drop::Malformed,
+                    format!("on {interface} from {src}: {e}"),
+                );
+                return;
+            }
+        };
+        let target = self.instances.iter_mut().find(|i| {
+            let c = i.config();
+            c.vrid == adv.vrid && c.interface == interface && c.src.is_ipv4() == src.is_ipv4()
+        });
+        match target {
+            Some(i) => i.handle_advert(now, src, dst, ttl, &adv, form),
+            None => {
+                let detail = format!(
+                    "on {interface} from {src}: no instance for VRID {}",
+                    adv.vrid
+                );
+                self.node_drop(now, Drop::NoInstance, detail);
+                return;
+            }
+        }
+        self.settle(now);
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.instances
+            .iter()
+            .filter_map(Instance::poll_timeout)
+            .min()
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for i in &mut self.instances {
+            if i.poll_timeout().is_some_and(|t| t <= now) {
+                i.handle_timeout(now);
+            }
+        }
+        self.settle(now);
+    }
+
+    pub fn poll_action(&mut self) -> Option<NodeAction> {
+        self.actions.pop_front()
+    }
+
+    fn node_drop(&mut self, now: Instant, reason: Drop, detail: String) {
+        self.stats.count(reason);
+        if self.warnings.allow(now, reason) {
+            self.actions.push_back(NodeAction::Warn { reason, detail });
+        }
+    }
+
+    /// Applies the sync-group rules until nothing moves, then collects
+    /// every instance's actions in order.
+    fn settle(&mut self, now: Instant) {
+        // Each pass moves at least one member to a state the rules never
+        // take it out of within the same pass, so this is bounded; the
+        // cap is a guard against a broken invariant, not a limit.
+        for _ in 0..=self.instances.len() * 3 {
+            if !self.sync_pass(now) {
+                break;
+            }
+        }
+        for (id, i) in self.instances.iter_mut().enumerate() {
+            while let Some(action) = i.poll_action() {
+                self.actions.push_back(NodeAction::Instance { id, action });
+            }
+        }
+        for (id, g) in self.groups.iter_mut().enumerate() {
+            let states = g.members.iter().map(|&m| self.instances[m].state());
+            let to = group_state(states);
+            if to != g.state {
+                let from = std::mem::replace(&mut g.state, to);
+                self.actions
+                    .push_back(NodeAction::GroupChanged { id, from, to });
+            }
+        }
+    }
+
+    /// One application of the group rules; true if anything moved.
+    fn sync_pass(&mut self, now: Instant) -> bool {
+        let mut moved = false;
+        for g in &self.groups {
+            let members = || g.members.iter().map(|&m| &self.instances[m]);
+            let any = |s: State| members().any(|i| i.state() == s);
+            let to_move: Vec<(InstanceId, Move)> = if members().any(Instance::own_fault) {
+                // One in Fault: all in Fault.
+                g.members
+                    .iter()
+                    .filter(|&&m| {
+                        matches!(self.instances[m].state(), State::Backup | State::Master)
+                    })
+                    .map(|&m| (m, Move::Fault))
+                    .collect()
+            } else if any(State::Fault) {
+                // The member that failed recovered: the others follow.
+                g.members
+                    .iter()
+                    .filter(|&&m| self.instances[m].state() == State::Fault)
+                    .map(|&m| (m, Move::Recover))
+                    .collect()
+            } else if any(State::Master)
+                && members().any(|i| i.state() == State::Backup && !i.wants_master())
+            {
+                // A member accepted a better master: nobody stays master.
+                g.members
+                    .iter()
+                    .filter(|&&m| self.instances[m].state() == State::Master)
+                    .map(|&m| (m, Move::Backup))
+                    .collect()
+            } else if members().all(Instance::wants_master) {
+                g.members
+                    .iter()
+                    .filter(|&&m| self.instances[m].state() == State::Backup)
+                    .map(|&m| (m, Move::Master))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            moved |= !to_move.is_empty();
+            for (m, mv) in to_move {
+                let i = &mut self.instances[m];
+                match mv {
+                    Move::Fault => i.group_fault(now),
+                    Move::Recover => i.group_fault_cleared(now),
+                    Move::Backup => i.group_backup(now),
+                    Move::Master => i.group_master(now),
+                }
+            }
+            if moved {
+                return true;
+            }
+        }
+        moved
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Move {
+    Fault,
+    Recover,
+    Backup,
+    Master,
+}
+
+fn group_state(mut states: impl Iterator<Item = State> + Clone) -> State {
+    if states.clone().any(|s| s == State::Fault) {
+        State::Fault
+    } else if states.clone().all(|s| s == State::Master) {
+        State::Master
+    } else if states.clone().all(|s| s == State::Stopped) {
+        State::Stopped
+    } else if states.any(|s| s == State::Initialize) {
+        State::Initialize
+    } else {
+        State::Backup
+    }
+}
