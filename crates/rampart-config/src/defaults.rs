@@ -48,3 +48,68 @@ pub const WEIGHT: u32 = 1;
 
 /// HAProxy's maximum server weight.
 pub const WEIGHT_MAX: u32 = 256;
+
+// === VRRP ===
+//
+// keepalived's defaults wherever it has one, so that a node converted from
+// keepalived.conf keeps behaving the same and can run next to keepalived
+// peers during a migration.
+
+/// keepalived's `vrrp_version` default. v2 is what the seed's peers speak and
+/// the only version with PASS authentication.
+pub const VRRP_VERSION: crate::VrrpVersion = crate::VrrpVersion::V2;
+
+/// keepalived's v3 IPv4 checksum: over the pseudo-header, as RFC 5798 says.
+/// RFC 9568's message-only form is for peers that need it.
+pub const VRRP_V3_CHECKSUM: crate::V3Checksum = crate::V3Checksum::PseudoHeader;
+
+/// keepalived's and RFC 5798's default priority for a backup router.
+pub const VRRP_PRIORITY: u8 = 100;
+
+/// RFC 5798's default Advertisement_Interval (keepalived `advert_int 1`):
+/// a dead master is noticed after about 3 s.
+pub const VRRP_ADVERT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// keepalived `unicast_ttl` default. 255 also passes peers that apply the
+/// multicast rule (RFC 5798 drops adverts whose TTL is not 255).
+pub const VRRP_UNICAST_TTL: u8 = 255;
+
+/// Unicast adverts may be routed, so by default any TTL is accepted (every
+/// packet that arrives has a TTL of at least 1), as keepalived does.
+pub const VRRP_UNICAST_MIN_TTL: u8 = 1;
+
+/// keepalived `garp_master_repeat 5`: one lost ARP does not leave a switch
+/// or router pointing at the old master.
+pub const GARP_REPEAT: u32 = 5;
+
+/// keepalived `garp_master_delay 5`: a second burst 5 s after becoming
+/// master catches neighbours that were busy or still converging.
+pub const GARP_DELAY: Duration = Duration::from_secs(5);
+
+/// keepalived `garp_master_refresh` is off by default: periodic GARPs are
+/// only needed on networks that age ARP entries out aggressively.
+pub const GARP_REFRESH: Duration = Duration::ZERO;
+
+/// keepalived `garp_interval 0`: a burst is sent back to back.
+pub const GARP_INTERVAL: Duration = Duration::ZERO;
+
+/// Bound on one run of a notify hook. Long enough for a hook that calls a
+/// cloud API to move an elastic IP, short enough that a hung hook does not
+/// pile up behind the next transition.
+pub const NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// keepalived `vrrp_script` `interval 1`.
+pub const SCRIPT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// keepalived `fall 1` / `rise 1`: a script is usually already a summary
+/// (pgrep, a health endpoint), so one result is trusted.
+pub const SCRIPT_FALL: u32 = 1;
+pub const SCRIPT_RISE: u32 = 1;
+
+/// keepalived's weight 0: a failing tracker puts the instance in FAULT,
+/// which is what the seed's `pgrep haproxy` tracker relies on.
+pub const TRACK_WEIGHT: i32 = 0;
+
+/// `track_proxy` fails when fewer servers than this are up: with none up
+/// the node cannot serve, so it should not hold the VIP.
+pub const TRACK_MIN_SERVERS: u32 = 1;

@@ -17,7 +17,9 @@
 //!
 //! - `walk`: typed reads (string, integer in range, duration, ...)
 //! - `frontend`, `backend`, `health`: one function per section
-//! - `validate`: checks across sections (unique names, references)
+//! - `vrrp`, `vrrp_instance`, `vrrp_lists`: the `[vrrp]` section
+//! - `validate`, `validate_vrrp`: checks across sections (unique names,
+//!   references)
 //! - `diag`: diagnostics and their rendering
 
 #![forbid(unsafe_code)]
@@ -29,7 +31,12 @@ mod duration;
 mod frontend;
 mod health;
 mod model;
+mod model_vrrp;
 mod validate;
+mod validate_vrrp;
+mod vrrp;
+mod vrrp_instance;
+mod vrrp_lists;
 mod walk;
 
 use std::path::Path;
@@ -91,9 +98,9 @@ pub fn load(path: &Path) -> Result<Config, Errors> {
     }
 }
 
-/// The top level: only known sections. `vrrp` and `bgp` will join them.
+/// The top level: only known sections. `bgp` will join them.
 fn document(root: &Table, sink: &mut Sink) -> Config {
-    root.deny_unknown(&["global", "frontend", "backend"], sink);
+    root.deny_unknown(&["global", "frontend", "backend", "vrrp"], sink);
     let global = root
         .entry("global")
         .and_then(|(key, v)| Table::of(v, "global", key, "[global]", sink))
@@ -113,10 +120,17 @@ fn document(root: &Table, sink: &mut Sink) -> Config {
             .collect(),
         None => Vec::new(),
     };
+    let vrrp = root
+        .entry("vrrp")
+        .and_then(|(key, v)| Table::of(v, "vrrp", key, "[vrrp]", sink))
+        .map(|t| vrrp::vrrp(&t, sink))
+        .unwrap_or_default();
     validate::cross_check(&frontends, &backends, sink);
+    validate_vrrp::cross_check(&vrrp, &frontends, sink);
     Config {
         global,
         frontends: frontends.into_iter().map(|f| f.frontend).collect(),
         backends: backends.into_iter().map(|b| b.backend).collect(),
+        vrrp: vrrp.into_model(),
     }
 }

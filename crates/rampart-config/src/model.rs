@@ -9,18 +9,27 @@ use ipnet::IpNet;
 
 use crate::defaults;
 
+pub use crate::model_vrrp::*;
+
 /// A whole node: what `rampart run -c FILE` runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub global: Global,
     pub frontends: Vec<Frontend>,
     pub backends: Vec<Backend>,
+    /// `[vrrp]`; without one, no instances.
+    pub vrrp: Vrrp,
 }
 
 impl Config {
     /// The backend a frontend forwards to. Validation guarantees it exists.
     pub fn backend(&self, name: &str) -> Option<&Backend> {
         self.backends.iter().find(|b| b.name == name)
+    }
+
+    /// A VRRP instance by name (sync group members always resolve).
+    pub fn instance(&self, name: &str) -> Option<&VrrpInstance> {
+        self.vrrp.instances.iter().find(|i| i.name == name)
     }
 }
 

@@ -30,7 +30,7 @@ pub(crate) fn cross_check(frontends: &[FrontendAt], backends: &[BackendAt], sink
     backend_references(frontends, backends, sink);
 }
 
-fn unique_names<'a>(
+pub(crate) fn unique_names<'a>(
     kind: &str,
     names: impl Iterator<Item = (&'a str, Range<usize>)>,
     sink: &mut Sink,

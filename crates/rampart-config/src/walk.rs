@@ -197,6 +197,25 @@ pub(crate) fn integer(
     None
 }
 
+/// A signed integer in `min..=max`, for priority weights such as -20.
+pub(crate) fn signed(value: &Value, key: &str, min: i32, max: i32, sink: &mut Sink) -> Option<i32> {
+    let DeValue::Integer(int) = value.get_ref() else {
+        type_error(value, key, "an integer", sink);
+        return None;
+    };
+    let n = i128::from_str_radix(int.as_str(), int.radix()).ok();
+    match n.map(i32::try_from) {
+        Some(Ok(n)) if (min..=max).contains(&n) => return Some(n),
+        _ => {}
+    }
+    let message = match n {
+        None => format!("`{key}` is too large"),
+        Some(n) => format!("`{key}` must be between {min} and {max}, got {n}"),
+    };
+    sink.error(value.span(), message);
+    None
+}
+
 /// A duration string (see [`parse_duration`]). `nonzero` is for settings
 /// where 0 cannot mean anything useful, such as a connect timeout.
 pub(crate) fn duration(

@@ -71,14 +71,14 @@ fn unknown_keys_in_nested_tables() {
 
 #[test]
 fn unknown_top_level_key() {
-    let src = format!("{WWW}{POOL}[vrrp]\nid = 1\n[globl]\n");
+    let src = format!("{WWW}{POOL}[bgp]\nid = 1\n[globl]\n");
     expect(
         &src,
         &[
             (
                 8,
                 2,
-                "unknown key `vrrp` at the top level (known keys: global, frontend, backend)",
+                "unknown key `bgp` at the top level (known keys: global, frontend, backend, vrrp)",
             ),
             (10, 2, "did you mean `global`?"),
         ],

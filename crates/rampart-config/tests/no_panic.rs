@@ -1,7 +1,8 @@
 //! `parse` and `render` must not panic on any input: a config file is user
 //! input, and `rampart check` runs on whatever it is given. Random strings
-//! mostly stop at the TOML parser, so the file that matters most is the
-//! quickstart example with random edits, which reaches every section.
+//! mostly stop at the TOML parser, so the files that matter most are the
+//! examples with random edits: quickstart reaches the proxy sections, the
+//! seed's lb1 every `[vrrp]` parser.
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
@@ -9,6 +10,7 @@ use proptest::prelude::*;
 use rampart_config::{Errors, parse};
 
 const QUICKSTART: &str = include_str!("../../../examples/quickstart.toml");
+const SEED_LB: &str = include_str!("../../../examples/seed-lb.toml");
 
 /// Characters that change TOML structure or our values when inserted.
 const INTERESTING: &[char] = &[
@@ -101,9 +103,15 @@ proptest! {
     fn edited_quickstart_does_not_panic(edits in proptest::collection::vec(edit(), 1..8)) {
         exercise(&apply(QUICKSTART, &edits));
     }
+
+    #[test]
+    fn edited_seed_lb_does_not_panic(edits in proptest::collection::vec(edit(), 1..8)) {
+        exercise(&apply(SEED_LB, &edits));
+    }
 }
 
 #[test]
-fn quickstart_is_valid_before_editing() {
+fn examples_are_valid_before_editing() {
     assert!(parse("quickstart.toml", QUICKSTART).is_ok());
+    assert!(parse("seed-lb.toml", SEED_LB).is_ok());
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::{POOL, WWW, ok};
 use rampart_config::{
     Backend, Balance, Check, Config, Frontend, Global, Health, ProxyVersion, Server, Timeouts,
-    defaults, load,
+    Vrrp, defaults, load,
 };
 
 fn addr(s: &str) -> SocketAddr {
@@ -110,6 +110,7 @@ fn full_example_gives_the_expected_model() {
                 },
             ],
         }],
+        vrrp: Vrrp::default(),
     };
     assert_eq!(ok(FULL), want);
 }

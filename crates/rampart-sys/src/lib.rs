@@ -1,10 +1,15 @@
 //! The one crate that talks to the kernel below what std and tokio offer:
 //! splice(2) and pipes for zero-copy forwarding, listener socket options
-//! (SO_REUSEPORT, IP_FREEBIND), and handing listening sockets from the
-//! supervisor to a worker process. Everything `unsafe` in rampart lives here
-//! and is kept to a few audited lines.
+//! (SO_REUSEPORT, IP_FREEBIND), handing listening sockets from the
+//! supervisor to a worker process, and the kernel side of VRRP: raw
+//! protocol-112 sockets, addresses and link state over netlink, gratuitous
+//! ARP and unsolicited Neighbor Advertisements. Everything `unsafe` in
+//! rampart lives here and is kept to a few audited lines.
 
 pub mod fds;
+pub mod garp;
 pub mod limits;
+pub mod netlink;
 pub mod socket;
 pub mod splice;
+pub mod vrrp_socket;

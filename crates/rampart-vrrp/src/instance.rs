@@ -39,6 +39,14 @@ pub const PRIORITY_STOP: u8 = 0;
 /// Priority of the router that owns the virtual addresses.
 pub const PRIORITY_OWNER: u8 = 255;
 
+/// How long a stopping master keeps its addresses after the new master
+/// spoke. The new master adds the addresses and sends gratuitous ARPs
+/// right after its first advert, but a client only moves when it has
+/// processed one (Linux also ignores a changed address for an entry
+/// updated within the last second, `locktime`); releasing at once would
+/// leave clients sending to an address nobody holds meanwhile.
+pub const RELEASE_LINGER: Duration = Duration::from_secs(1);
+
 /// Expected spurious failovers per hour the loss allowance aims below.
 pub const FLAP_BUDGET: f64 = 1e-3;
 /// At most this many extra intervals: beyond 50 % loss VRRP cannot work
@@ -477,9 +485,7 @@ impl Instance {
                 self.preempt_at = Some(now + self.cfg.preempt_delay);
                 self.enter_backup(now);
                 if self.cfg.start_as_master {
-                    // One interval to hear a better master, then take over.
-                    let wait = self.interval(self.master_interval_cs) + self.skew();
-                    self.master_down_at = Some(now + wait);
+                    self.master_down_at = Some(now + self.start_as_master_wait());
                 }
             }
             (S::Initialize, E::Shutdown) => self.set_state(S::Stopped),
@@ -566,13 +572,25 @@ impl Instance {
             (S::Fault, E::FaultCleared) => {
                 self.preempt_at = Some(now + self.cfg.preempt_delay);
                 self.enter_backup(now);
+                // Started in Fault (trackers not yet good) and never heard
+                // anyone: `state master` still means "claim promptly".
+                if self.cfg.start_as_master && self.stats.adverts_rx == 0 {
+                    self.master_down_at = Some(now + self.start_as_master_wait());
+                }
             }
             (S::Fault, E::Shutdown) => self.set_state(S::Stopped),
             (S::Fault, _) => {}
 
             // --- Stopping: priority 0 sent, addresses still ours ---
             (S::Stopping, E::Advert { adv, .. }) if adv.priority != PRIORITY_STOP => {
-                self.finish_stop()
+                // A new master: keep answering for RELEASE_LINGER while
+                // its gratuitous ARPs reach the clients, so no client
+                // sends to an address nobody holds; adverts stop now.
+                self.adver_at = None;
+                let release = now + RELEASE_LINGER;
+                if self.stop_deadline.is_none_or(|d| d > release) {
+                    self.stop_deadline = Some(release);
+                }
             }
             (S::Stopping, E::AdverTimer) => {
                 // Repeat the priority 0 in case the first one was lost.
@@ -719,6 +737,13 @@ impl Instance {
                 Duration::from_micros(weight * u64::from(self.master_interval_cs) * 10_000 / 256)
             }
         }
+    }
+
+    /// keepalived's `state MASTER`: one advert interval to hear a better
+    /// master (plus Skew_Time, so two such routers still stagger), then
+    /// take over, instead of the full Master_Down_Interval.
+    fn start_as_master_wait(&self) -> Duration {
+        self.interval(self.master_interval_cs) + self.skew()
     }
 
     /// Master_Down_Interval: `3 * Master_Adver_Interval + Skew_Time`,

@@ -39,7 +39,7 @@ mod track;
 pub use checks::{Drop, Stats, WARN_PERIOD};
 pub use instance::{
     Action, Instance, InstanceConfig, MULTICAST_V4, MULTICAST_V6, PRIORITY_OWNER, PRIORITY_STOP,
-    Priority, State,
+    Priority, RELEASE_LINGER, State,
 };
 pub use node::{GroupId, InstanceId, Node, NodeAction};
 pub use packet::{

@@ -177,6 +177,32 @@ impl Node {
         self.settle(now);
     }
 
+    /// A packet received on instance `id`'s own socket. Such a socket sees
+    /// every VRRP packet on its interface, so adverts for other VRIDs are
+    /// skipped without counting (their own instance's socket counts them);
+    /// undecodable packets are counted on the instance.
+    pub fn handle_packet_for(
+        &mut self,
+        now: Instant,
+        id: InstanceId,
+        src: IpAddr,
+        dst: IpAddr,
+        ttl: u8,
+        buf: &[u8],
+    ) {
+        let Some(i) = self.instances.get_mut(id) else {
+            return;
+        };
+        match decode(buf, src, dst) {
+            Ok((adv, form)) if adv.vrid == i.config().vrid => {
+                i.handle_advert(now, src, dst, ttl, &adv, form)
+            }
+            Ok(_) => return,
+            Err(_) => i.handle_packet(now, src, dst, ttl, buf),
+        }
+        self.settle(now);
+    }
+
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.instances
             .iter()

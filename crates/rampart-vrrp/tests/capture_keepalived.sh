@@ -236,7 +236,16 @@ run_case() {
   ip netns exec "$A" tcpdump -i eth0 -n -U -w "$pcap" 'ip proto 112 or ip6 proto 112' \
     2>"$WORK/$name.tcpdump" &
   local tcpdump=$!
-  until grep -q listening "$WORK/$name.tcpdump"; do sleep 0.05; done
+  local tries=0
+  until grep -q listening "$WORK/$name.tcpdump" 2>/dev/null; do
+    tries=$((tries + 1))
+    if [ "$tries" -gt 100 ]; then
+      echo "tcpdump did not start:" >&2
+      cat "$WORK/$name.tcpdump" >&2 || true
+      exit 1
+    fi
+    sleep 0.05
+  done
   local start
   start="$(date +%s.%N)"
   ip netns exec "$A" keepalived -n -l -D -G -P -f "$conf" \
@@ -266,7 +275,7 @@ if [ ${#cases[@]} -eq 0 ]; then
   cases=(v2_unicast_pass v2_multicast v3_v4_multicast v3_v4_as_v2 v3_v6_multicast
          v3_v4_unicast v3_v4_unicast_old_checksum)
 fi
-keepalived --version 2>&1 | head -n 1
+keepalived --version 2>&1 | sed -n 1p  # sed, not head: no SIGPIPE under pipefail
 for c in "${cases[@]}"; do
   run_case "$c"
 done

@@ -170,10 +170,12 @@ fn priority_zero_hands_off_within_skew_time() {
             took <= skew + LATENCY * 2,
             "{version:?}: {took:?} > skew {skew:?}"
         );
-        // The stopping master kept its addresses until the new one spoke.
+        // The stopping master kept its addresses until the new one spoke,
+        // and a little longer for the clients to follow its GARPs.
         let released = net.last_became(1, 0, State::Stopped).unwrap() - stopped;
+        let linger = rampart_vrrp::RELEASE_LINGER;
         assert!(
-            released >= took && released <= took + LATENCY * 2,
+            released >= took + linger && released <= took + linger + LATENCY * 2,
             "{released:?}"
         );
         assert_eq!(net.state(1, 0), State::Stopped);
@@ -400,4 +402,16 @@ fn a_clean_link_keeps_the_rfc_timer_and_loss_recovers_it() {
     net.run(Duration::from_secs(600));
     let b = net.routers[1].node.instance(0).unwrap();
     assert_eq!((b.loss_allowance(), b.master_down_interval()), (0, rfc));
+}
+
+#[test]
+fn a_sync_group_hands_off_within_skew_time_on_stop() {
+    let mut net = grouped_pair();
+    net.stop(0, Duration::from_secs(2));
+    let stopped = net.elapsed();
+    net.run(Duration::from_secs(3));
+    assert_eq!((net.masters(0), net.masters(1)), (vec![1], vec![1]));
+    let took = net.last_became(1, 1, State::Master).unwrap() - stopped;
+    let skew = net.routers[1].node.instance(0).unwrap().skew();
+    assert!(took <= skew + LATENCY * 2, "{took:?} > skew {skew:?}");
 }

@@ -11,6 +11,7 @@ mod demo;
 mod health;
 mod ipc;
 mod supervisor;
+mod vrrp;
 mod worker;
 
 #[derive(Parser)]

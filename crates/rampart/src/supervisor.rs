@@ -30,6 +30,7 @@ use tokio::time::Instant;
 
 use crate::health::{HealthChange, Hub};
 use crate::ipc::{self, FromWorker, ToWorker};
+use crate::vrrp;
 
 /// Worker exits within this window that count as a crash loop.
 const CRASH_WINDOW: Duration = Duration::from_secs(10);
@@ -71,6 +72,8 @@ pub struct Supervisor {
     crashes: VecDeque<Instant>,
     /// RUST_LOG or --log-level, which win over the file's `log_level`.
     log_override: Option<String>,
+    /// The VRRP driver, when the config has instances.
+    vrrp: Option<vrrp::Handle>,
 }
 
 /// Threads to use: the configured number, or one per CPU.
@@ -111,10 +114,14 @@ pub async fn run(
         from_workers: from_tx,
         crashes: VecDeque::new(),
         log_override,
+        vrrp: None,
     };
     sup.sockets = sup.open_sockets()?;
     sup.health.sync(&sup.cfg);
     sup.worker = Some(sup.spawn_worker().await?);
+    sup.vrrp = vrrp::start(&sup.cfg, sup.proxy_health())?;
+    // Crash-loop state ages out with time, not with events.
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
 
     let mut restart_at: Option<Instant> = None;
     loop {
@@ -128,6 +135,7 @@ pub async fn run(
                     Some((w, _)) => sup.worker = Some(w),
                     None => restart_at = Some(sup.note_crash()),
                 }
+                sup.update_vrrp();
             }
             status = wait_worker(sup.pending.as_mut().map(|(w, _)| w)) => {
                 let id = sup.pending.take().map(|(w, _)| w.id);
@@ -150,6 +158,7 @@ pub async fn run(
                 }
             }
             Some(change) = health_rx.recv() => sup.on_health(change).await,
+            _ = tick.tick() => sup.update_vrrp(),
             Some((id, msg)) = from_rx.recv() => sup.on_worker_message(id, msg),
             _ = hup.recv() => sup.reload().await,
             _ = term.recv() => break,
@@ -184,6 +193,36 @@ impl Supervisor {
             }
         }
         Ok(out)
+    }
+
+    /// Whether workers exited CRASH_LIMIT times within CRASH_WINDOW.
+    fn crash_looping(&self) -> bool {
+        let now = Instant::now();
+        self.crashes
+            .iter()
+            .filter(|t| now.duration_since(**t) <= CRASH_WINDOW)
+            .count()
+            >= CRASH_LIMIT
+    }
+
+    /// What VRRP's proxy tracker sees: servers up per backend, and whether
+    /// the worker is healthy (a single crash is repaired in milliseconds
+    /// and is no reason to fail over; a crash loop is).
+    fn proxy_health(&self) -> vrrp::ProxyHealth {
+        let mut up = HashMap::new();
+        for (backend, _) in self.health.up_servers() {
+            *up.entry(backend).or_insert(0) += 1;
+        }
+        vrrp::ProxyHealth {
+            up,
+            worker_ok: !self.crash_looping(),
+        }
+    }
+
+    fn update_vrrp(&self) {
+        if let Some(v) = &self.vrrp {
+            v.set_proxy(self.proxy_health());
+        }
     }
 
     /// Records a worker crash; returns when to start the next worker.
@@ -271,8 +310,10 @@ impl Supervisor {
         Ok(Worker { id, child, control })
     }
 
-    /// Health changes go to the serving worker and to one being started.
+    /// Health changes go to the serving worker and to one being started,
+    /// and to VRRP's tracker.
     async fn on_health(&mut self, change: HealthChange) {
+        self.update_vrrp();
         let msg = ipc::line(&ToWorker::Server {
             backend: change.backend,
             server: change.server,
@@ -366,6 +407,11 @@ impl Supervisor {
     /// Graceful stop: the worker stops accepting and drains; we wait a
     /// little longer than its grace, then kill it.
     async fn stop(&mut self) {
+        // VRRP first, while the proxy still serves: the peer takes the
+        // addresses over before anything here stops answering.
+        if let Some(v) = self.vrrp.take() {
+            v.stop().await;
+        }
         self.health.stop();
         if let Some((mut w, _)) = self.pending.take() {
             let _ = w.child.kill().await;

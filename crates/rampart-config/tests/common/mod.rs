@@ -45,3 +45,24 @@ pub fn expect(src: &str, want: &[(usize, usize, &str)]) {
             .all(|(d, (l, c, m))| d.line == *l && d.column == *c && d.message.contains(m));
     assert!(ok, "want {want:#?}\ngot:\n{errs}");
 }
+
+/// A valid VRRP instance, five lines long, so that a key appended to it is
+/// on line 6 and its value starts at column `key.len() + 4`.
+pub const VI: &str = r#"[[vrrp.instance]]
+name = "VI_1"
+interface = "eth0"
+vrid = 101
+virtual_addresses = ["192.0.2.10"]
+"#;
+
+/// [`VI`] plus one more line.
+pub fn instance_with(extra: &str) -> String {
+    format!("{VI}{extra}\n")
+}
+
+/// [`VI`] with other addresses on line 5 (the first entry starts at column
+/// 22) and `extra` on line 6.
+pub fn instance_vips(vips: &str, extra: &str) -> String {
+    let vi = VI.replace("[\"192.0.2.10\"]", vips);
+    format!("{vi}{extra}\n")
+}

@@ -1,0 +1,134 @@
+//! What VRRP does to the kernel: virtual addresses on and off interfaces
+//! (netlink) and their announcement (gratuitous ARP, unsolicited NA).
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use rampart_config::Garp;
+use rampart_sys::{garp, netlink};
+
+use super::build::{Plan, VipSpec};
+
+/// A virtual address with its interface resolved.
+#[derive(Debug, Clone)]
+struct Vip {
+    spec: VipSpec,
+    ifindex: u32,
+    mac: [u8; 6],
+}
+
+pub struct Kernel {
+    /// Per instance, in plan order.
+    vips: Vec<Vec<Vip>>,
+    garp: Vec<Garp>,
+    interfaces: BTreeSet<String>,
+}
+
+impl Kernel {
+    /// Resolves every interface now, so a typo fails the start instead of
+    /// the first failover.
+    pub fn new(plan: &Plan) -> Result<Kernel> {
+        let mut vips = Vec::new();
+        let mut interfaces = BTreeSet::new();
+        for i in &plan.instances {
+            interfaces.insert(i.core.interface.clone());
+            let mut list = Vec::new();
+            for v in &i.vips {
+                let ifindex = netlink::link_index(&v.ifname).with_context(|| {
+                    format!("VRRP instance {}: interface {}", i.core.name, v.ifname)
+                })?;
+                let mac = netlink::link_mac(&v.ifname).unwrap_or([0; 6]);
+                list.push(Vip {
+                    spec: v.clone(),
+                    ifindex,
+                    mac,
+                });
+            }
+            vips.push(list);
+        }
+        for i in &plan.instances {
+            for input in &i.inputs {
+                if let super::build::Input::Link { name, .. } = input {
+                    interfaces.insert(name.clone());
+                }
+            }
+        }
+        Ok(Kernel {
+            vips,
+            garp: plan.instances.iter().map(|i| i.garp).collect(),
+            interfaces,
+        })
+    }
+
+    /// Every interface whose link state matters.
+    pub fn interfaces(&self) -> Vec<String> {
+        self.interfaces.iter().cloned().collect()
+    }
+
+    pub fn add_vips(&self, id: usize) {
+        for v in self.vips.get(id).into_iter().flatten() {
+            let s = &v.spec;
+            match netlink::add_address(v.ifindex, s.addr, s.prefix_len, s.label.as_deref()) {
+                Ok(()) => tracing::info!("added {}/{} on {}", s.addr, s.prefix_len, s.ifname),
+                Err(e) => tracing::error!(
+                    "cannot add {}/{} on {}: {e}",
+                    s.addr,
+                    s.prefix_len,
+                    s.ifname
+                ),
+            }
+        }
+    }
+
+    pub fn remove_vips(&self, id: usize) {
+        for v in self.vips.get(id).into_iter().flatten() {
+            let s = &v.spec;
+            match netlink::del_address(v.ifindex, s.addr, s.prefix_len) {
+                Ok(()) => tracing::info!("removed {}/{} from {}", s.addr, s.prefix_len, s.ifname),
+                Err(e) => tracing::error!(
+                    "cannot remove {}/{} from {}: {e}",
+                    s.addr,
+                    s.prefix_len,
+                    s.ifname
+                ),
+            }
+        }
+    }
+
+    /// Removes every configured virtual address, quietly (most are absent).
+    pub fn remove_all_vips(&self) {
+        for v in self.vips.iter().flatten() {
+            let _ = netlink::del_address(v.ifindex, v.spec.addr, v.spec.prefix_len);
+        }
+    }
+
+    /// A burst of `repeat` gratuitous ARPs / unsolicited NAs per address,
+    /// `interval` apart, sent from a task so the driver never waits.
+    pub fn announce(&self, id: usize) {
+        let (Some(vips), Some(g)) = (self.vips.get(id), self.garp.get(id)) else {
+            return;
+        };
+        let vips = vips.clone();
+        let (repeat, interval) = (g.repeat.max(1), g.interval);
+        tokio::spawn(async move {
+            for n in 0..repeat {
+                for v in &vips {
+                    let sent = match v.spec.addr {
+                        IpAddr::V4(a) => garp::send_garp(v.ifindex, v.mac, a),
+                        IpAddr::V6(a) => {
+                            garp::send_unsolicited_na(v.ifindex, None, a, v.mac, false)
+                        }
+                    };
+                    if let Err(e) = sent {
+                        tracing::warn!("cannot announce {} on {}: {e}", v.spec.addr, v.spec.ifname);
+                    }
+                }
+                if n + 1 < repeat && interval > Duration::ZERO {
+                    tokio::time::sleep(interval).await;
+                }
+            }
+        });
+    }
+}

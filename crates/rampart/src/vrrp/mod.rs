@@ -1,0 +1,352 @@
+//! The VRRP driver: a thin task that feeds the sans-IO `rampart_vrrp::Node`
+//! with packets, timers and tracker verdicts, and carries out its actions
+//! on the kernel (raw sockets, netlink addresses, gratuitous ARP) and on
+//! notify hooks. It runs inside the supervisor, so a worker crash never
+//! disturbs it.
+
+pub mod build;
+mod kernel;
+mod notify;
+pub mod track;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use rampart_config::Config;
+use rampart_sys::netlink::LinkWatcher;
+use rampart_sys::vrrp_socket::VrrpSocket;
+use rampart_vrrp::{Action, Node, NodeAction, State};
+use tokio::io::unix::AsyncFd;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use build::Plan;
+use kernel::Kernel;
+use notify::Notifier;
+pub use track::ProxyHealth;
+use track::Tracker;
+
+/// Largest VRRP packet: 8 + 255 * 16 bytes, plus an IPv4 header.
+const MAX_PACKET: usize = 4200;
+
+/// Controls a running driver.
+pub struct Handle {
+    stop: Option<oneshot::Sender<oneshot::Sender<()>>>,
+    proxy: watch::Sender<ProxyHealth>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Handle {
+    /// New proxy health from the supervisor.
+    pub fn set_proxy(&self, p: ProxyHealth) {
+        self.proxy.send_if_modified(|old| {
+            let changed = *old != p;
+            *old = p;
+            changed
+        });
+    }
+
+    /// Graceful stop: masters send priority 0 and keep their addresses
+    /// until a peer takes over or the bound passes. Returns when done.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let (tx, rx) = oneshot::channel();
+            if stop.send(tx).is_ok() {
+                let _ = rx.await;
+            }
+        }
+        let _ = self.task.await;
+    }
+}
+
+struct Packet {
+    id: usize,
+    at: Instant,
+    src: IpAddr,
+    dst: IpAddr,
+    ttl: u8,
+    payload: Vec<u8>,
+}
+
+/// Starts the driver if the config has VRRP instances. Fails (before
+/// touching any address) if a socket cannot be opened or an interface is
+/// missing.
+pub fn start(cfg: &Config, proxy: ProxyHealth) -> Result<Option<Handle>> {
+    if cfg.vrrp.instances.is_empty() {
+        return Ok(None);
+    }
+    let plan = Plan::new(cfg)?;
+    let (pkt_tx, pkt_rx) = mpsc::unbounded_channel();
+    let mut sockets = Vec::new();
+    for (id, i) in plan.instances.iter().enumerate() {
+        let c = &i.core;
+        let sock = match c.src {
+            IpAddr::V4(src) => VrrpSocket::v4(&c.interface, src, i.multicast, i.unicast_ttl),
+            IpAddr::V6(src) => VrrpSocket::v6(&c.interface, src, i.multicast, i.unicast_ttl),
+        }
+        .with_context(|| format!("VRRP instance {}: raw socket on {}", c.name, c.interface))?;
+        let sock = Arc::new(async_fd(sock)?);
+        spawn_reader(id, sock.clone(), pkt_tx.clone());
+        sockets.push(sock);
+    }
+    let links = async_fd(LinkWatcher::new().context("netlink link watcher")?)?;
+    let kernel = Kernel::new(&plan)?;
+    let (proxy_tx, proxy_rx) = watch::channel(proxy.clone());
+    let (stop_tx, stop_rx) = oneshot::channel();
+    let tracker = Tracker::new(proxy, &plan.scripts);
+    let node = Node::new(
+        plan.instances.iter().map(|i| i.core.clone()).collect(),
+        plan.groups.iter().map(|g| g.1.clone()).collect(),
+    );
+    let driver = Driver {
+        plan,
+        node,
+        sockets,
+        kernel,
+        tracker,
+        stopping: None,
+        notifier: None,
+    };
+    let task = tokio::spawn(driver.run(pkt_rx, links, proxy_rx, stop_rx));
+    Ok(Some(Handle {
+        stop: Some(stop_tx),
+        proxy: proxy_tx,
+        task,
+    }))
+}
+
+/// Registers a socket with tokio's reactor. `AsyncFd::new` is deprecated
+/// because a type could hand out a different descriptor over time; the
+/// rampart-sys types own theirs for their whole life, so it is sound here,
+/// and the replacement (`register`) is `unsafe`, which this crate forbids.
+#[allow(deprecated)]
+fn async_fd<T: std::os::fd::AsRawFd>(inner: T) -> std::io::Result<AsyncFd<T>> {
+    AsyncFd::new(inner)
+}
+
+fn spawn_reader(id: usize, sock: Arc<AsyncFd<VrrpSocket>>, tx: mpsc::UnboundedSender<Packet>) {
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; MAX_PACKET];
+        loop {
+            let Ok(mut guard) = sock.readable().await else {
+                return;
+            };
+            match guard.try_io(|s| {
+                s.get_ref().recv(&mut buf).map(|r| Packet {
+                    id,
+                    at: Instant::now(),
+                    src: r.src,
+                    dst: r.dst,
+                    ttl: r.ttl,
+                    payload: r.payload.to_vec(),
+                })
+            }) {
+                Ok(Ok(p)) => {
+                    if tx.send(p).is_err() {
+                        return;
+                    }
+                }
+                Ok(Err(e)) => tracing::debug!("VRRP receive: {e}"),
+                Err(_would_block) => {}
+            }
+        }
+    });
+}
+
+struct Driver {
+    plan: Plan,
+    node: Node,
+    sockets: Vec<Arc<AsyncFd<VrrpSocket>>>,
+    kernel: Kernel,
+    tracker: Tracker,
+    stopping: Option<oneshot::Sender<()>>,
+    notifier: Option<Notifier>,
+}
+
+impl Driver {
+    async fn run(
+        mut self,
+        mut packets: mpsc::UnboundedReceiver<Packet>,
+        links: AsyncFd<LinkWatcher>,
+        mut proxy: watch::Receiver<ProxyHealth>,
+        mut stop: oneshot::Receiver<oneshot::Sender<()>>,
+    ) {
+        let (notifier, notify_task) = Notifier::start(self.plan.notify_timeout);
+        self.notifier = Some(notifier);
+        let (script_tx, mut script_rx) = mpsc::unbounded_channel();
+        let scripts: Vec<_> = self
+            .plan
+            .scripts
+            .iter()
+            .enumerate()
+            .map(|(i, s)| track::spawn_script(i, s.clone(), script_tx.clone()))
+            .collect();
+
+        // Addresses left behind by a previous run (killed before it could
+        // remove them) go first: only a master may hold them.
+        self.kernel.remove_all_vips();
+        for name in self.kernel.interfaces() {
+            let up = rampart_sys::netlink::link_is_up(&name).unwrap_or(false);
+            self.tracker.set_link(&name, up);
+        }
+        let now = Instant::now();
+        self.apply_priorities(now);
+        self.node.start(now);
+        self.drain();
+
+        let mut stop_open = true;
+        loop {
+            let deadline = self.node.poll_timeout();
+            let sleep = tokio::time::sleep_until(
+                deadline.map_or_else(far_future, tokio::time::Instant::from_std),
+            );
+            tokio::select! {
+                biased;
+                Some(p) = packets.recv() => {
+                    tracing::trace!(id = p.id, src = %p.src, lag_us = p.at.elapsed().as_micros() as u64, "VRRP packet");
+                    self.node.handle_packet_for(p.at, p.id, p.src, p.dst, p.ttl, &p.payload);
+                }
+                _ = sleep, if deadline.is_some() => {
+                    let now = Instant::now();
+                    tracing::trace!(late_us = deadline.map_or(0, |d| now.saturating_duration_since(d).as_micros() as u64), "VRRP timer");
+                    self.node.handle_timeout(now);
+                }
+                guard = links.readable() => {
+                    if let Ok(mut guard) = guard {
+                        // read_events drains the socket to EAGAIN and
+                        // reports that as an empty list, so readiness is
+                        // cleared by hand.
+                        let events = guard.get_inner().read_events();
+                        guard.clear_ready();
+                        match events {
+                            Ok(events) => {
+                                let mut changed = false;
+                                for e in events {
+                                    changed |= self.tracker.set_link(&e.name, e.oper_up && !e.removed);
+                                }
+                                if changed {
+                                    self.apply_priorities(Instant::now());
+                                }
+                            }
+                            Err(e) => tracing::warn!("netlink: {e}"),
+                        }
+                    }
+                }
+                Ok(()) = proxy.changed() => {
+                    let p = proxy.borrow_and_update().clone();
+                    self.tracker.set_proxy(p);
+                    self.apply_priorities(Instant::now());
+                }
+                Some((index, ok)) = script_rx.recv() => {
+                    if self.tracker.script_result(index, ok) {
+                        let name = self.plan.scripts.get(index).map_or("?", |s| s.name.as_str());
+                        tracing::info!(script = name, ok, "track script changed");
+                        self.apply_priorities(Instant::now());
+                    }
+                }
+                reply = &mut stop, if stop_open => {
+                    stop_open = false;
+                    if let Ok(reply) = reply {
+                        self.stopping = Some(reply);
+                        let bound = self.stop_bound();
+                        tracing::info!("VRRP stopping: priority 0 sent, waiting up to {bound:?} for a new master");
+                        self.node.stop(Instant::now(), bound);
+                    }
+                }
+            }
+            self.drain();
+            if self.stopping.is_some() && self.node.stopped() {
+                break;
+            }
+        }
+        scripts.iter().for_each(|s| s.abort());
+        self.kernel.remove_all_vips();
+        // Let queued stop hooks run (each is bounded by its timeout).
+        drop(self.notifier.take());
+        let _ = notify_task.await;
+        if let Some(reply) = self.stopping.take() {
+            let _ = reply.send(());
+        }
+    }
+
+    /// How long a stopping master waits for a new one: enough for a
+    /// backup of the lowest priority to hear the priority 0 and claim.
+    fn stop_bound(&self) -> Duration {
+        let longest = self
+            .plan
+            .instances
+            .iter()
+            .map(|i| Duration::from_millis(u64::from(i.core.interval_cs) * 10))
+            .max()
+            .unwrap_or_default();
+        longest * 3 + Duration::from_secs(1)
+    }
+
+    fn apply_priorities(&mut self, now: Instant) {
+        for (id, plan) in self.plan.instances.iter().enumerate() {
+            let p = self.tracker.priority(plan);
+            self.node.set_priority(now, id, p);
+        }
+    }
+
+    /// Carries out everything the node asked for.
+    fn drain(&mut self) {
+        while let Some(action) = self.node.poll_action() {
+            match action {
+                NodeAction::Instance { id, action } => self.instance_action(id, action),
+                NodeAction::GroupChanged { id, from, to } => {
+                    if let Some((name, _, notify)) = self.plan.groups.get(id) {
+                        tracing::info!(group = %name, "sync group {} -> {}", from.as_str(), to.as_str());
+                        if let Some(n) = &self.notifier {
+                            n.state_changed(notify, name, to, 0);
+                        }
+                    }
+                }
+                NodeAction::Warn { reason, detail } => {
+                    tracing::warn!(reason = reason.as_str(), "VRRP packet dropped: {detail}")
+                }
+            }
+        }
+    }
+
+    fn instance_action(&mut self, id: usize, action: Action) {
+        let Some(plan) = self.plan.instances.get(id) else {
+            return;
+        };
+        let name = plan.core.name.as_str();
+        match action {
+            Action::Transmit { dst, payload } => {
+                if let Some(s) = self.sockets.get(id)
+                    && let Err(e) = s.get_ref().send_to(dst, &payload)
+                {
+                    tracing::debug!(instance = name, "VRRP send to {dst}: {e}");
+                }
+            }
+            Action::AddAddresses => self.kernel.add_vips(id),
+            Action::RemoveAddresses => self.kernel.remove_vips(id),
+            Action::SendGarp => self.kernel.announce(id),
+            Action::StateChanged { from, to, priority } => {
+                tracing::info!(
+                    instance = name,
+                    priority,
+                    "VRRP {} -> {}",
+                    from.as_str(),
+                    to.as_str()
+                );
+                if to != State::Stopping
+                    && let Some(n) = &self.notifier
+                {
+                    n.state_changed(&plan.notify, name, to, priority);
+                }
+            }
+            Action::Warn { reason, detail } => {
+                tracing::warn!(instance = name, reason = reason.as_str(), "VRRP: {detail}")
+            }
+        }
+    }
+}
+
+fn far_future() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(86_400)
+}

@@ -1,0 +1,153 @@
+//! The driver's view of what instances track: the local proxy (fed by the
+//! supervisor), links (netlink) and scripts (run here), turned into each
+//! instance's effective priority by `rampart_vrrp::effective`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use rampart_config::TrackScript;
+use rampart_vrrp::{Hysteresis, Priority, Tracked};
+use tokio::process::Command;
+use tokio::sync::mpsc;
+
+use super::build::{Input, InstancePlan};
+
+/// What the supervisor knows about its proxy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProxyHealth {
+    /// Servers up, per backend.
+    pub up: HashMap<String, u32>,
+    /// False while the worker is crash-looping.
+    pub worker_ok: bool,
+}
+
+/// Current state of every tracked input.
+pub struct Tracker {
+    proxy: ProxyHealth,
+    links: HashMap<String, bool>,
+    scripts: Vec<Hysteresis>,
+}
+
+impl Tracker {
+    pub fn new(proxy: ProxyHealth, scripts: &[TrackScript]) -> Tracker {
+        Tracker {
+            proxy,
+            links: HashMap::new(),
+            // A script counts as good until its first result: the first
+            // result then decides at once (see `Hysteresis`).
+            scripts: scripts
+                .iter()
+                .map(|s| Hysteresis::new(s.fall, s.rise, true))
+                .collect(),
+        }
+    }
+
+    pub fn set_proxy(&mut self, p: ProxyHealth) {
+        self.proxy = p;
+    }
+
+    pub fn set_link(&mut self, name: &str, up: bool) -> bool {
+        self.links.insert(name.to_string(), up) != Some(up)
+    }
+
+    /// Records a script run; true if its filtered state changed.
+    pub fn script_result(&mut self, index: usize, ok: bool) -> bool {
+        self.scripts
+            .get_mut(index)
+            .and_then(|h| h.record(ok))
+            .is_some()
+    }
+
+    /// The effective priority of an instance.
+    pub fn priority(&self, plan: &InstancePlan) -> Priority {
+        let inputs = plan.inputs.iter().map(|input| match input {
+            Input::Proxy {
+                backend,
+                min_servers,
+                weight,
+            } => Tracked {
+                weight: *weight,
+                ok: self.proxy.worker_ok
+                    && self.proxy.up.get(backend).copied().unwrap_or(0) >= *min_servers,
+            },
+            Input::Link { name, weight } => Tracked {
+                weight: *weight,
+                // Unknown links count as down until netlink says otherwise.
+                ok: self.links.get(name).copied().unwrap_or(false),
+            },
+            Input::Script { index, weight } => Tracked {
+                weight: *weight,
+                ok: self.scripts.get(*index).is_some_and(Hysteresis::ok),
+            },
+        });
+        rampart_vrrp::effective(plan.core.priority, inputs)
+    }
+}
+
+/// Runs script `index` every `interval`, reporting success (exit 0 within
+/// the timeout) as `(index, ok)`.
+pub fn spawn_script(
+    index: usize,
+    script: TrackScript,
+    tx: mpsc::UnboundedSender<(usize, bool)>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(script.interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let ok = run_once(&script.command, script.timeout).await;
+            if tx.send((index, ok)).is_err() {
+                return;
+            }
+        }
+    })
+}
+
+async fn run_once(argv: &[String], timeout: Duration) -> bool {
+    let Some((program, args)) = argv.split_first() else {
+        return false;
+    };
+    let child = Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn();
+    match child {
+        Ok(mut c) => match tokio::time::timeout(timeout, c.wait()).await {
+            Ok(Ok(status)) => status.success(),
+            Ok(Err(_)) => false,
+            Err(_) => {
+                let _ = c.kill().await;
+                false
+            }
+        },
+        Err(e) => {
+            tracing::warn!(script = %program, "cannot run track script: {e}");
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn scripts_report_exit_status_and_timeouts() {
+        assert!(run_once(&["/bin/true".into()], Duration::from_secs(5)).await);
+        assert!(!run_once(&["/bin/false".into()], Duration::from_secs(5)).await);
+        assert!(!run_once(&["/nonexistent/x".into()], Duration::from_secs(5)).await);
+        let t = std::time::Instant::now();
+        assert!(
+            !run_once(
+                &["/bin/sleep".into(), "5".into()],
+                Duration::from_millis(200)
+            )
+            .await
+        );
+        assert!(t.elapsed() < Duration::from_secs(2));
+    }
+}

@@ -1,0 +1,331 @@
+//! The seed guide's network in namespaces, with rampart (or keepalived)
+//! on the two LB nodes, tiny HTTP backends, and a client that probes the
+//! public VIP every 20 ms and records every failure.
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rampart_lab::{Ns, Proc, SeedLab};
+
+/// The public VIP of the seed guide (VI_1).
+pub const VIP: &str = "10.10.0.10";
+pub const GATEWAY: &str = "192.168.1.1";
+pub const PROBE_EVERY: Duration = Duration::from_millis(20);
+
+pub fn vip() -> IpAddr {
+    VIP.parse().unwrap()
+}
+
+pub fn gateway() -> IpAddr {
+    GATEWAY.parse().unwrap()
+}
+
+/// VRRP timing of a scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timing {
+    /// The seed's settings: VRRPv2, 1 s adverts, PASS auth.
+    V2Seed,
+    /// VRRPv3 at 100 ms.
+    V3Fast,
+}
+
+impl Timing {
+    /// Master_Down_Interval of the backup (priority 100).
+    pub fn master_down(self) -> Duration {
+        match self {
+            Timing::V2Seed => Duration::from_micros(3_609_375),
+            Timing::V3Fast => Duration::from_micros(360_937),
+        }
+    }
+}
+
+/// rampart's config for LB node `n` (1 = priority 101, 2 = priority 100);
+/// `extra_instance` is added to both instances.
+pub fn rampart_config(n: u8, timing: Timing, extra_instance: &str) -> String {
+    let (me, peer) = if n == 1 { (11, 12) } else { (12, 11) };
+    let priority = 102 - u16::from(n);
+    let state = if n == 1 { "master" } else { "backup" };
+    let (version, interval, auth) = match timing {
+        Timing::V2Seed => (2, "1s", r#"auth = { type = "pass", password = "1111" }"#),
+        Timing::V3Fast => (3, "100ms", ""),
+    };
+    format!(
+        r#"
+[global]
+threads = 1
+grace = "2s"
+
+[[frontend]]
+name = "www"
+bind = ["{VIP}:80"]
+backend = "nginx_pool"
+
+[[backend]]
+name = "nginx_pool"
+health = {{ check = "tcp", interval = "200ms", timeout = "200ms", fall = 2, rise = 1 }}
+servers = [
+  {{ name = "web1", addr = "192.168.1.21:8080" }},
+  {{ name = "web2", addr = "192.168.1.22:8080" }},
+]
+
+[vrrp]
+version = {version}
+
+[[vrrp.instance]]
+name = "VI_1"
+state = "{state}"
+interface = "eth0"
+vrid = 101
+priority = {priority}
+advert_interval = "{interval}"
+unicast_src = "10.10.0.{me}"
+unicast_peers = ["10.10.0.{peer}"]
+{auth}
+virtual_addresses = ["{VIP}/24"]
+track_proxy = {{ frontend = "www", weight = 0 }}
+{extra_instance}
+
+[[vrrp.instance]]
+name = "VI_2"
+state = "{state}"
+interface = "eth1"
+vrid = 102
+priority = {priority}
+advert_interval = "{interval}"
+unicast_src = "192.168.1.{me}"
+unicast_peers = ["192.168.1.{peer}"]
+{auth}
+virtual_addresses = [{{ addr = "{GATEWAY}/24", label = "gateway:0" }}]
+track_proxy = {{ frontend = "www", weight = 0 }}
+{extra_instance}
+
+[[vrrp.sync_group]]
+name = "VG_1"
+members = ["VI_1", "VI_2"]
+"#
+    )
+}
+
+/// A tiny HTTP server answering every request with its name.
+pub struct Web {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Web {
+    pub fn start(ns: &Ns, addr: &str, name: &'static str) -> Web {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let addr: SocketAddr = addr.parse().unwrap();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let thread = ns
+            .spawn_thread(move || {
+                let l = TcpListener::bind(addr).unwrap();
+                l.set_nonblocking(true).unwrap();
+                ready_tx.send(()).unwrap();
+                while !flag.load(Ordering::Relaxed) {
+                    match l.accept() {
+                        Ok((s, _)) => {
+                            std::thread::spawn(move || answer(s, name));
+                        }
+                        Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                    }
+                }
+            })
+            .unwrap();
+        ready_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        Web {
+            stop,
+            thread: Some(std::thread::spawn(move || {
+                let _ = thread.join();
+            })),
+        }
+    }
+}
+
+impl Drop for Web {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn answer(mut s: TcpStream, name: &str) {
+    let _ = s.set_nonblocking(false);
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut buf = [0u8; 1024];
+    let mut got = Vec::new();
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    let body = name.as_bytes();
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = s.write_all(head.as_bytes());
+    let _ = s.write_all(body);
+}
+
+/// One HTTP GET to the VIP with short timeouts; Ok(backend name).
+fn get(addr: SocketAddr) -> Result<String, String> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(200))
+        .map_err(|e| format!("connect: {e}"))?;
+    s.set_read_timeout(Some(Duration::from_millis(500))).ok();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: vip\r\nConnection: close\r\n\r\n")
+        .map_err(|e| format!("write: {e}"))?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).map_err(|e| format!("read: {e}"))?;
+    let text = String::from_utf8_lossy(&out);
+    if !text.starts_with("HTTP/1.1 200") {
+        return Err(format!("bad answer {text:?}"));
+    }
+    Ok(text.rsplit("\r\n\r\n").next().unwrap_or("").to_string())
+}
+
+/// When a probe started, and the backend that answered or the error.
+type ProbeResult = (Instant, Result<String, String>);
+
+/// The client's probe: a GET every 20 ms, results with their start time.
+pub struct Probe {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<Vec<ProbeResult>>>,
+}
+
+impl Probe {
+    pub fn start(client: &Ns) -> Probe {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let addr = SocketAddr::new(vip(), 80);
+        let thread = client
+            .spawn_thread(move || {
+                let mut results = Vec::new();
+                while !flag.load(Ordering::Relaxed) {
+                    let t = Instant::now();
+                    results.push((t, get(addr)));
+                    if let Some(rest) = PROBE_EVERY.checked_sub(t.elapsed()) {
+                        std::thread::sleep(rest);
+                    }
+                }
+                results
+            })
+            .unwrap();
+        let thread =
+            std::thread::spawn(move || thread.join().ok().and_then(|r| r.ok()).unwrap_or_default());
+        Probe {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops probing and summarises.
+    pub fn finish(mut self) -> Outage {
+        self.stop.store(true, Ordering::Relaxed);
+        let results = self
+            .thread
+            .take()
+            .map(|t| t.join().unwrap())
+            .unwrap_or_default();
+        Outage::from(&results)
+    }
+}
+
+/// What the client saw.
+#[derive(Debug)]
+pub struct Outage {
+    pub probes: usize,
+    pub failed: usize,
+    /// From the start of the first failed probe to the start of the first
+    /// good one after the last failure (0 if none failed).
+    pub longest: Duration,
+    pub first_error: Option<String>,
+}
+
+impl Outage {
+    fn from(results: &[ProbeResult]) -> Outage {
+        let mut longest = Duration::ZERO;
+        let mut down_since: Option<Instant> = None;
+        for (t, r) in results {
+            match (r, down_since) {
+                (Err(_), None) => down_since = Some(*t),
+                (Ok(_), Some(since)) => {
+                    longest = longest.max(*t - since);
+                    down_since = None;
+                }
+                _ => {}
+            }
+        }
+        if let (Some(since), Some((last, _))) = (down_since, results.last()) {
+            longest = longest.max(*last - since + PROBE_EVERY);
+        }
+        Outage {
+            probes: results.len(),
+            failed: results.iter().filter(|(_, r)| r.is_err()).count(),
+            longest,
+            first_error: results.iter().find_map(|(_, r)| r.clone().err()),
+        }
+    }
+}
+
+/// A rampart node running in `ns` with `config`.
+pub fn start_rampart(ns: &Ns, dir: &std::path::Path, name: &str, config: &str) -> Proc {
+    let path: PathBuf = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, config).unwrap();
+    let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
+    let mut cmd = ns.command(env!("CARGO_BIN_EXE_rampart"));
+    cmd.args(["run", "-c"])
+        .arg(&path)
+        .env("RUST_LOG", "info")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log);
+    Proc::spawn(&mut cmd).unwrap()
+}
+
+/// Polls `cond` every 10 ms until it holds or `limit` passes.
+pub fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    cond()
+}
+
+/// Which LB holds an address, read from the kernel.
+pub fn holder(s: &SeedLab, ip: IpAddr) -> Vec<&'static str> {
+    let mut v = Vec::new();
+    if s.lb1.has_addr(ip).unwrap() {
+        v.push("lb1");
+    }
+    if s.lb2.has_addr(ip).unwrap() {
+        v.push("lb2");
+    }
+    v
+}
+
+/// The pids of `pid`'s children (the worker of a supervisor).
+pub fn children(pid: u32) -> Vec<u32> {
+    let path = format!("/proc/{pid}/task/{pid}/children");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// The log of a node, for failure messages.
+pub fn log(dir: &std::path::Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(format!("{name}.log"))).unwrap_or_default()
+}

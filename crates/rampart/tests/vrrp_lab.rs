@@ -1,0 +1,283 @@
+//! Two rampart nodes in the seed guide's shape (network namespaces built
+//! by rampart-lab): VIP placement, GARP, and failover as a client sees it.
+//! Needs root; fails loudly without it (see `rampart_lab::require_root`).
+#![allow(clippy::unwrap_used)]
+
+mod lab;
+
+use std::time::Duration;
+
+use lab::{Outage, Probe, Timing, Web, holder, log, rampart_config, start_rampart, wait_for};
+use rampart_lab::{Signal, seed_lab};
+
+const SETTLE: Duration = Duration::from_secs(10);
+
+struct Cluster {
+    s: rampart_lab::SeedLab,
+    dir: tempfile::TempDir,
+    lb1: rampart_lab::Proc,
+    _lb2: rampart_lab::Proc,
+    _webs: [Web; 2],
+}
+
+/// Both nodes up, lb1 master of both instances, the client probing ok.
+fn cluster(timing: Timing) -> Option<Cluster> {
+    if !rampart_lab::require_root() {
+        return None;
+    }
+    let s = seed_lab().unwrap();
+    let webs = [
+        Web::start(&s.web1, "192.168.1.21:8080", "web1"),
+        Web::start(&s.web2, "192.168.1.22:8080", "web2"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let lb1 = start_rampart(&s.lb1, dir.path(), "lb1", &rampart_config(1, timing, ""));
+    let lb2 = start_rampart(&s.lb2, dir.path(), "lb2", &rampart_config(2, timing, ""));
+    let ready = wait_for(SETTLE, || {
+        holder(&s, lab::vip()) == ["lb1"] && holder(&s, lab::gateway()) == ["lb1"]
+    });
+    assert!(
+        ready,
+        "lb1 never became master:\n{}",
+        log(dir.path(), "lb1")
+    );
+    Some(Cluster {
+        s,
+        dir,
+        lb1,
+        _lb2: lb2,
+        _webs: webs,
+    })
+}
+
+impl Cluster {
+    /// lb2 holds both VIPs, and (unless lb1 was killed and could not
+    /// remove them) lb1 holds neither.
+    fn lb2_takes_over(&self, limit: Duration) {
+        self.lb2_holds(limit, true);
+    }
+
+    fn lb2_holds(&self, limit: Duration, exclusive: bool) {
+        let ok = wait_for(limit, || {
+            [lab::vip(), lab::gateway()].into_iter().all(|ip| {
+                let h = holder(&self.s, ip);
+                h == ["lb2"] || (!exclusive && h.contains(&"lb2"))
+            })
+        });
+        assert!(
+            ok,
+            "lb2 did not take over: {:?}\nlb2:\n{}",
+            holder(&self.s, lab::vip()),
+            log(self.dir.path(), "lb2")
+        );
+    }
+
+    /// Probes for `d` while `act` runs at its start.
+    fn probe_during(&mut self, d: Duration, act: impl FnOnce(&mut Self)) -> Outage {
+        let probe = Probe::start(&self.s.client);
+        std::thread::sleep(Duration::from_millis(300));
+        act(self);
+        std::thread::sleep(d);
+        probe.finish()
+    }
+}
+
+#[test]
+fn vip_is_only_on_the_master_and_the_client_follows_the_garp() {
+    let Some(mut c) = cluster(Timing::V3Fast) else {
+        return;
+    };
+    // The gateway VIP carries its label, as the seed's `label gateway:0`.
+    let gw = c.s.lb1.addrs("eth1").unwrap();
+    let gw = gw.iter().find(|a| a.addr == lab::gateway()).unwrap();
+    assert_eq!(
+        (gw.prefix_len, gw.label.as_deref()),
+        (24, Some("gateway:0"))
+    );
+    // The client reaches the VIP through lb1's MAC.
+    let outage = c.probe_during(Duration::from_millis(200), |_| {});
+    assert_eq!(outage.failed, 0, "{outage:?}");
+    let lb1_mac = c.s.lb1.mac("eth0").unwrap();
+    let lb2_mac = c.s.lb2.mac("eth0").unwrap();
+    assert_eq!(c.s.client.neigh_mac(lab::vip()).unwrap(), Some(lb1_mac));
+    // Stop lb1: the gratuitous ARP from lb2 moves the client's entry.
+    c.lb1.terminate(Duration::from_secs(10)).unwrap();
+    c.lb2_takes_over(Duration::from_secs(5));
+    let moved = wait_for(Duration::from_secs(2), || {
+        c.s.client.neigh_mac(lab::vip()).unwrap() == Some(lb2_mac.clone())
+    });
+    assert!(
+        moved,
+        "client still has {:?}",
+        c.s.client.neigh_mac(lab::vip())
+    );
+    // lb1 left nothing behind.
+    assert!(!c.s.lb1.has_addr(lab::vip()).unwrap());
+    assert!(!c.s.lb1.has_addr(lab::gateway()).unwrap());
+}
+
+/// A planned switchover: lb1 sends priority 0 and keeps serving until lb2
+/// has taken over and announced itself, so at no moment does nobody hold
+/// the VIP. What L2 failover cannot save (with keepalived either) is a
+/// connection in its first round trips at the very instant the client's
+/// neighbour entry moves: its next packet reaches lb2, which resets it.
+/// With a probe every 20 ms and ~1 ms requests that is at most one
+/// probe, and only a reset — never a timeout or a refusal, which would
+/// mean the VIP was unserved.
+fn graceful_stop_costs_nothing(timing: Timing) {
+    let Some(mut c) = cluster(timing) else {
+        return;
+    };
+    // Vary the stop's phase against the probe period from run to run.
+    let jitter = Duration::from_micros(u64::from(std::process::id() % 20_000));
+    let outage = c.probe_during(Duration::from_secs(3), |c| {
+        std::thread::sleep(jitter);
+        c.lb1.signal(Signal::SIGTERM).unwrap();
+    });
+    c.lb2_takes_over(Duration::from_secs(1));
+    println!("graceful stop ({timing:?}): {outage:?}");
+    let only_reset = outage
+        .first_error
+        .as_deref()
+        .is_none_or(|e| e.contains("reset"));
+    assert!(
+        outage.failed <= 1 && only_reset,
+        "{outage:?}\nlb1:\n{}\nlb2:\n{}",
+        log(c.dir.path(), "lb1"),
+        log(c.dir.path(), "lb2")
+    );
+    assert!(outage.probes > 100);
+    let status = c.lb1.wait_timeout(Duration::from_secs(10)).unwrap();
+    assert!(status.is_some_and(|s| s.success()), "lb1 exit {status:?}");
+}
+
+#[test]
+fn graceful_stop_costs_no_request_v2_seed() {
+    graceful_stop_costs_nothing(Timing::V2Seed);
+}
+
+#[test]
+fn graceful_stop_costs_no_request_v3_100ms() {
+    graceful_stop_costs_nothing(Timing::V3Fast);
+}
+
+#[test]
+fn killing_only_the_worker_is_not_a_failover() {
+    let Some(mut c) = cluster(Timing::V3Fast) else {
+        return;
+    };
+    let sup = c.lb1.pid();
+    let workers = lab::children(sup);
+    assert_eq!(workers.len(), 1, "one worker under the supervisor");
+    let lb2_before = log(c.dir.path(), "lb2").len();
+    let outage = c.probe_during(Duration::from_secs(2), |_| {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(workers[0] as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+    });
+    println!("worker killed: {outage:?}");
+    assert_eq!(
+        outage.failed,
+        0,
+        "{outage:?}\nlb1:\n{}",
+        log(c.dir.path(), "lb1")
+    );
+    assert_eq!(holder(&c.s, lab::vip()), ["lb1"], "no failover");
+    let respawned = lab::children(sup);
+    assert!(
+        respawned.len() == 1 && respawned != workers,
+        "a new worker runs"
+    );
+    let lb2_after = log(c.dir.path(), "lb2");
+    assert!(
+        !lb2_after[lb2_before..].contains("-> master"),
+        "{lb2_after}"
+    );
+}
+
+fn failover_on(timing: Timing, what: &str, act: impl FnOnce(&mut Cluster)) {
+    let Some(mut c) = cluster(timing) else {
+        return;
+    };
+    let outage = c.probe_during(timing.master_down() * 3, act);
+    // A killed lb1 cannot take its addresses down (nor can keepalived):
+    // what matters is that the clients now reach lb2.
+    c.lb2_holds(Duration::from_secs(1), false);
+    let lb2_mac = c.s.lb2.mac("eth0").unwrap();
+    assert_eq!(c.s.client.neigh_mac(lab::vip()).unwrap(), Some(lb2_mac));
+    println!("{what} ({timing:?}): {outage:?}");
+    assert!(outage.failed > 0, "an outage is expected here: {outage:?}");
+    // At most Master_Down_Interval plus a few probe periods.
+    let bound = timing.master_down() + Duration::from_millis(200);
+    assert!(outage.longest <= bound, "{what}: {outage:?} > {bound:?}");
+}
+
+#[test]
+fn failover_when_the_master_links_go_down() {
+    failover_on(Timing::V3Fast, "links down", |c| {
+        c.s.lb1.set_link("eth0", false).unwrap();
+        c.s.lb1.set_link("eth1", false).unwrap();
+    });
+}
+
+#[test]
+fn failover_when_the_whole_process_is_killed() {
+    failover_on(Timing::V3Fast, "process killed", |c| {
+        // The supervisor and its worker, as `kill -9` of the service would.
+        let workers = lab::children(c.lb1.pid());
+        c.lb1.kill().unwrap();
+        for w in workers {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(w as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    });
+}
+
+#[test]
+fn a_failing_track_script_moves_the_vips() {
+    if !rampart_lab::require_root() {
+        return;
+    }
+    let s = seed_lab().unwrap();
+    let _webs = [
+        Web::start(&s.web1, "192.168.1.21:8080", "web1"),
+        Web::start(&s.web2, "192.168.1.22:8080", "web2"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let flag = dir.path().join("healthy");
+    std::fs::write(&flag, "").unwrap();
+    let track = r#"track_scripts = [{ name = "chk", weight = -10 }]"#;
+    let script = format!(
+        "\n[[vrrp.script]]\nname = \"chk\"\ncommand = [\"/usr/bin/test\", \"-e\", \"{}\"]\ninterval = \"100ms\"\ntimeout = \"1s\"\nfall = 2\nrise = 2\n",
+        flag.display()
+    );
+    let cfg1 = rampart_config(1, Timing::V3Fast, track) + &script;
+    let _lb1 = start_rampart(&s.lb1, dir.path(), "lb1", &cfg1);
+    let _lb2 = start_rampart(
+        &s.lb2,
+        dir.path(),
+        "lb2",
+        &rampart_config(2, Timing::V3Fast, ""),
+    );
+    assert!(
+        wait_for(SETTLE, || holder(&s, lab::vip()) == ["lb1"]),
+        "{}",
+        log(dir.path(), "lb1")
+    );
+    // 101 - 10 = 91 < 100: lb2 preempts VI_1, and the sync group brings
+    // VI_2 along.
+    std::fs::remove_file(&flag).unwrap();
+    let moved = wait_for(Duration::from_secs(5), || {
+        holder(&s, lab::vip()) == ["lb2"] && holder(&s, lab::gateway()) == ["lb2"]
+    });
+    assert!(moved, "{}", log(dir.path(), "lb1"));
+    std::fs::write(&flag, "").unwrap();
+    let back = wait_for(Duration::from_secs(5), || {
+        holder(&s, lab::vip()) == ["lb1"] && holder(&s, lab::gateway()) == ["lb1"]
+    });
+    assert!(back, "{}", log(dir.path(), "lb1"));
+}
