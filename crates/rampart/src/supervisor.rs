@@ -368,6 +368,11 @@ impl Supervisor {
                 return tracing::error!("reload failed, keeping the running config");
             }
         };
+        if let Some(why) = vrrp_change(&self.cfg, &cfg) {
+            return tracing::error!(
+                "reload refused, keeping the running config: {why}; VRRP changes need a restart"
+            );
+        }
         let old_cfg = std::mem::replace(&mut self.cfg, cfg);
         let old_threads = std::mem::replace(&mut self.threads, thread_count(&self.cfg));
         let sockets = match self.open_sockets() {
@@ -434,6 +439,27 @@ impl Supervisor {
     }
 }
 
+/// Why `new` cannot be applied to a running VRRP driver started from
+/// `old`, if it cannot: its `[vrrp]` section differs, or a frontend that
+/// an instance tracks now forwards to another backend.
+fn vrrp_change(old: &Config, new: &Config) -> Option<String> {
+    if old.vrrp != new.vrrp {
+        return Some("the [vrrp] section changed".into());
+    }
+    let backend_of = |cfg: &Config, fe: &str| {
+        cfg.frontends
+            .iter()
+            .find(|f| f.name == fe)
+            .map(|f| f.backend.clone())
+    };
+    new.vrrp
+        .instances
+        .iter()
+        .filter_map(|i| i.track_proxy.as_ref())
+        .find(|t| backend_of(old, &t.frontend) != backend_of(new, &t.frontend))
+        .map(|t| format!("frontend {} (tracked by VRRP) changed its backend", t.frontend))
+}
+
 /// Tells a replaced worker to drain, and reaps it when it exits.
 fn retire(mut old: Worker) {
     signal_child(&old.child, Signal::SIGTERM);
@@ -458,5 +484,48 @@ async fn wait_worker(w: Option<&mut Worker>) -> std::io::Result<std::process::Ex
     match w {
         Some(w) => w.child.wait().await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(priority: u8, backend: &str) -> Config {
+        let text = format!(
+            r#"
+[[frontend]]
+name = "www"
+bind = ["127.0.0.1:1"]
+backend = "{backend}"
+[[backend]]
+name = "a"
+servers = [{{ name = "s", addr = "127.0.0.1:2" }}]
+[[backend]]
+name = "b"
+servers = [{{ name = "s", addr = "127.0.0.1:3" }}]
+[[vrrp.instance]]
+name = "VI_1"
+interface = "eth0"
+vrid = 1
+priority = {priority}
+virtual_addresses = ["192.0.2.1"]
+track_proxy = {{ frontend = "www" }}
+"#
+        );
+        rampart_config::parse("t.toml", &text).unwrap_or_else(|e| panic!("{}", e.render()))
+    }
+
+    #[test]
+    fn reloads_that_would_change_vrrp_are_named() {
+        assert_eq!(vrrp_change(&cfg(100, "a"), &cfg(100, "a")), None);
+        assert_eq!(
+            vrrp_change(&cfg(100, "a"), &cfg(101, "a")).as_deref(),
+            Some("the [vrrp] section changed")
+        );
+        assert_eq!(
+            vrrp_change(&cfg(100, "a"), &cfg(100, "b")).as_deref(),
+            Some("frontend www (tracked by VRRP) changed its backend")
+        );
     }
 }

@@ -281,3 +281,69 @@ fn a_failing_track_script_moves_the_vips() {
     });
     assert!(back, "{}", log(dir.path(), "lb1"));
 }
+
+/// Multicast adverts (224.0.0.18 and ff02::12 from the link-local
+/// address) for an IPv4 and an IPv6 instance: election, NA, hand-off.
+#[test]
+fn multicast_ipv4_and_ipv6_instances() {
+    if !rampart_lab::require_root() {
+        return;
+    }
+    let s = seed_lab().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let v6: std::net::IpAddr = "fd00:10::10".parse().unwrap();
+    let v4: std::net::IpAddr = "10.10.0.20".parse().unwrap();
+    s.client.ip(&["addr", "add", "fd00:10::100/64", "dev", "eth0", "nodad"]).unwrap();
+    let config = |priority: u8| {
+        format!(
+            r#"
+[[frontend]]
+name = "www"
+bind = ["10.10.0.20:80"]
+backend = "pool"
+[[backend]]
+name = "pool"
+servers = [{{ name = "web1", addr = "192.168.1.21:8080", check = false }}]
+[vrrp]
+version = 3
+[[vrrp.instance]]
+name = "V6"
+interface = "eth0"
+vrid = 60
+priority = {priority}
+advert_interval = "100ms"
+virtual_addresses = ["fd00:10::10/64"]
+[[vrrp.instance]]
+name = "V4"
+interface = "eth0"
+vrid = 61
+priority = {priority}
+advert_interval = "100ms"
+virtual_addresses = ["10.10.0.20/24"]
+"#
+        )
+    };
+    let mut lb1 = start_rampart(&s.lb1, dir.path(), "lb1", &config(150));
+    let _lb2 = start_rampart(&s.lb2, dir.path(), "lb2", &config(100));
+    let on_lb1 = wait_for(SETTLE, || {
+        holder(&s, v6) == ["lb1"] && holder(&s, v4) == ["lb1"]
+    });
+    assert!(on_lb1, "{}\n{}", log(dir.path(), "lb1"), log(dir.path(), "lb2"));
+    // Both routers hear each other over multicast: lb2 stays backup.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(holder(&s, v6), ["lb1"], "{}", log(dir.path(), "lb2"));
+    // The client learns the IPv6 VIP at lb1, then the unsolicited NA of
+    // lb2 moves it when lb1 stops.
+    assert!(s.client.ping(v6).unwrap());
+    assert_eq!(s.client.neigh_mac(v6).unwrap(), Some(s.lb1.mac("eth0").unwrap()));
+    lb1.terminate(Duration::from_secs(10)).unwrap();
+    let moved = wait_for(Duration::from_secs(3), || {
+        holder(&s, v6) == ["lb2"] && holder(&s, v4) == ["lb2"]
+    });
+    assert!(moved, "{}", log(dir.path(), "lb2"));
+    let lb2_mac = s.lb2.mac("eth0").unwrap();
+    let na = wait_for(Duration::from_secs(2), || {
+        s.client.neigh_mac(v6).unwrap() == Some(lb2_mac.clone())
+    });
+    assert!(na, "client still has {:?}", s.client.neigh_mac(v6));
+}
