@@ -185,6 +185,8 @@ pub struct Instance {
     /// Master_Adver_Interval: v3 learns it from the master's adverts.
     master_interval_cs: u16,
     adver_at: Option<Instant>,
+    /// While the Adver_Timer event is handled: when it was due.
+    adver_due: Option<Instant>,
     master_down_at: Option<Instant>,
     /// Earliest moment preemption of a lower-priority master is allowed.
     preempt_at: Option<Instant>,
@@ -216,6 +218,7 @@ impl Instance {
             state: State::Initialize,
             fault: false,
             adver_at: None,
+            adver_due: None,
             master_down_at: None,
             preempt_at: None,
             garp_at: None,
@@ -339,9 +342,11 @@ impl Instance {
                 self.finish_stop();
             }
         }
-        if self.adver_at.is_some_and(|t| t <= now) {
+        if let Some(due) = self.adver_at.filter(|t| *t <= now) {
             self.adver_at = None;
+            self.adver_due = Some(due);
             self.handle(now, Event::AdverTimer);
+            self.adver_due = None;
         }
         if self.master_down_at.is_some_and(|t| t <= now) {
             self.master_down_at = None;
@@ -531,7 +536,7 @@ impl Instance {
             // --- Master (§6.4.3) ---
             (S::Master, E::AdverTimer) => {
                 self.send_advert(now, self.priority);
-                self.adver_at = Some(now + self.interval(self.cfg.interval_cs));
+                self.adver_at = Some(self.next_advert(now));
             }
             (S::Master, E::Shutdown) => {
                 self.send_advert(now, PRIORITY_STOP);
@@ -739,6 +744,18 @@ impl Instance {
         }
     }
 
+    /// When the advert after the one due now goes out: on the cadence
+    /// (due + interval), so a timer that fired late does not push every
+    /// later advert back too — a backup would read the drift as loss —
+    /// unless that moment is already past.
+    fn next_advert(&self, now: Instant) -> Instant {
+        let interval = self.interval(self.cfg.interval_cs);
+        match self.adver_due {
+            Some(due) if due + interval > now => due + interval,
+            _ => now + interval,
+        }
+    }
+
     /// keepalived's `state MASTER`: one advert interval to hear a better
     /// master (plus Skew_Time, so two such routers still stagger), then
     /// take over, instead of the full Master_Down_Interval.
@@ -799,8 +816,10 @@ impl Instance {
                 .as_micros()
                 .max(1);
             let gap = now.saturating_duration_since(last).as_micros();
-            // Adverts that should have arrived in between, rounded.
-            let missed = ((gap + interval / 2) / interval).saturating_sub(1).min(10) as u64;
+            // Adverts that should have arrived in between. A gap counts
+            // as one lost advert from 1.75 intervals on, so scheduling
+            // jitter of up to 75 % of an interval is not taken for loss.
+            let missed = ((gap + interval / 4) / interval).saturating_sub(1).min(10) as u64;
             let sample = missed * 1_000_000;
             // A plain mean over the first adverts, so the estimate is
             // useful at once, then a moving average.

@@ -415,3 +415,19 @@ fn a_sync_group_hands_off_within_skew_time_on_stop() {
     let skew = net.routers[1].node.instance(0).unwrap().skew();
     assert!(took <= skew + LATENCY * 2, "{took:?} > skew {skew:?}");
 }
+
+#[test]
+fn delivery_jitter_is_not_taken_for_loss() {
+    // Adverts delayed by up to 60 ms at a 100 ms interval (gaps of 40 to
+    // 160 ms): no advert is lost, so the timer stays the RFC's.
+    let mut net = Net::new(11);
+    net.add(vec![cfg(1, 7, Version::V3, 101, 10)], vec![]);
+    net.add(vec![cfg(2, 7, Version::V3, 100, 10)], vec![]);
+    net.jitter = MS(60);
+    net.start(0);
+    net.start(1);
+    net.run(Duration::from_secs(600));
+    let b = net.routers[1].node.instance(0).unwrap();
+    assert_eq!((b.observed_loss_ppm(), b.loss_allowance()), (0, 0));
+    assert_eq!(net.masters(0), vec![0]);
+}

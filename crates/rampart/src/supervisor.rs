@@ -118,8 +118,10 @@ pub async fn run(
     };
     sup.sockets = sup.open_sockets()?;
     sup.health.sync(&sup.cfg);
-    sup.worker = Some(sup.spawn_worker().await?);
+    // VRRP before the worker: a node that cannot run its VRRP instances
+    // (not root, interface missing) stops here with the reason.
     sup.vrrp = vrrp::start(&sup.cfg, sup.proxy_health())?;
+    sup.worker = Some(sup.spawn_worker().await?);
     // Crash-loop state ages out with time, not with events.
     let mut tick = tokio::time::interval(Duration::from_secs(1));
 
@@ -457,7 +459,12 @@ fn vrrp_change(old: &Config, new: &Config) -> Option<String> {
         .iter()
         .filter_map(|i| i.track_proxy.as_ref())
         .find(|t| backend_of(old, &t.frontend) != backend_of(new, &t.frontend))
-        .map(|t| format!("frontend {} (tracked by VRRP) changed its backend", t.frontend))
+        .map(|t| {
+            format!(
+                "frontend {} (tracked by VRRP) changed its backend",
+                t.frontend
+            )
+        })
 }
 
 /// Tells a replaced worker to drain, and reaps it when it exits.

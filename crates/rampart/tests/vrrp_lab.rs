@@ -293,7 +293,9 @@ fn multicast_ipv4_and_ipv6_instances() {
     let dir = tempfile::tempdir().unwrap();
     let v6: std::net::IpAddr = "fd00:10::10".parse().unwrap();
     let v4: std::net::IpAddr = "10.10.0.20".parse().unwrap();
-    s.client.ip(&["addr", "add", "fd00:10::100/64", "dev", "eth0", "nodad"]).unwrap();
+    s.client
+        .ip(&["addr", "add", "fd00:10::100/64", "dev", "eth0", "nodad"])
+        .unwrap();
     let config = |priority: u8| {
         format!(
             r#"
@@ -328,14 +330,22 @@ virtual_addresses = ["10.10.0.20/24"]
     let on_lb1 = wait_for(SETTLE, || {
         holder(&s, v6) == ["lb1"] && holder(&s, v4) == ["lb1"]
     });
-    assert!(on_lb1, "{}\n{}", log(dir.path(), "lb1"), log(dir.path(), "lb2"));
+    assert!(
+        on_lb1,
+        "{}\n{}",
+        log(dir.path(), "lb1"),
+        log(dir.path(), "lb2")
+    );
     // Both routers hear each other over multicast: lb2 stays backup.
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(holder(&s, v6), ["lb1"], "{}", log(dir.path(), "lb2"));
     // The client learns the IPv6 VIP at lb1, then the unsolicited NA of
     // lb2 moves it when lb1 stops.
     assert!(s.client.ping(v6).unwrap());
-    assert_eq!(s.client.neigh_mac(v6).unwrap(), Some(s.lb1.mac("eth0").unwrap()));
+    assert_eq!(
+        s.client.neigh_mac(v6).unwrap(),
+        Some(s.lb1.mac("eth0").unwrap())
+    );
     lb1.terminate(Duration::from_secs(10)).unwrap();
     let moved = wait_for(Duration::from_secs(3), || {
         holder(&s, v6) == ["lb2"] && holder(&s, v4) == ["lb2"]

@@ -84,6 +84,8 @@ pub struct Net {
     pub routers: Vec<Router>,
     /// Probability in parts per million that a packet is lost.
     pub loss_ppm: u32,
+    /// Extra delay of each packet, uniform in [0, jitter).
+    pub jitter: Duration,
     rng: u64,
     /// `cut[a][b]`: packets from a to b are dropped.
     cut: Vec<Vec<bool>>,
@@ -101,6 +103,7 @@ impl Net {
             now: t0,
             routers: Vec::new(),
             loss_ppm: 0,
+            jitter: Duration::ZERO,
             rng: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
             cut: Vec::new(),
             queue: BinaryHeap::new(),
@@ -260,8 +263,14 @@ impl Net {
                 continue;
             }
             self.seq += 1;
+            let jitter_us = self.jitter.as_micros() as u64;
+            let extra = if jitter_us == 0 {
+                Duration::ZERO
+            } else {
+                Duration::from_micros(u64::from(self.chance()) % jitter_us)
+            };
             self.queue.push(InFlight {
-                at: self.now + LATENCY,
+                at: self.now + LATENCY + extra,
                 seq: self.seq,
                 to,
                 src,

@@ -299,7 +299,7 @@ impl Driver {
                     if let Some((name, _, notify)) = self.plan.groups.get(id) {
                         tracing::info!(group = %name, "sync group {} -> {}", from.as_str(), to.as_str());
                         if let Some(n) = &self.notifier {
-                            n.state_changed(notify, name, to, 0);
+                            n.state_changed(notify, name, to, None);
                         }
                     }
                 }
@@ -337,7 +337,7 @@ impl Driver {
                 if to != State::Stopping
                     && let Some(n) = &self.notifier
                 {
-                    n.state_changed(&plan.notify, name, to, priority);
+                    n.state_changed(&plan.notify, name, to, Some(priority));
                 }
             }
             Action::Warn { reason, detail } => {

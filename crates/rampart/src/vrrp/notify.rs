@@ -37,8 +37,10 @@ impl Notifier {
     }
 
     /// Queues the hooks of `notify` for a change to `state`: the one for
-    /// that state, then the catch-all `any`.
-    pub fn state_changed(&self, notify: &Notify, name: &str, state: State, priority: u8) {
+    /// that state, then the catch-all `any`. Instances pass their priority;
+    /// sync groups have none (as in keepalived, their hooks get two
+    /// arguments).
+    pub fn state_changed(&self, notify: &Notify, name: &str, state: State, priority: Option<u8>) {
         let specific = match state {
             State::Master => &notify.master,
             State::Backup => &notify.backup,
@@ -46,11 +48,8 @@ impl Notifier {
             State::Stopped => &notify.stop,
             State::Initialize | State::Stopping => &None,
         };
-        let args = [
-            name.to_string(),
-            state.as_str().to_string(),
-            priority.to_string(),
-        ];
+        let mut args = vec![name.to_string(), state.as_str().to_string()];
+        args.extend(priority.map(|p| p.to_string()));
         for argv in [specific, &notify.any].into_iter().flatten() {
             let mut argv = argv.clone();
             argv.extend(args.iter().cloned());
@@ -118,9 +117,9 @@ mod tests {
             ..Notify::default()
         };
         let (n, task) = Notifier::start(Duration::from_millis(300));
-        n.state_changed(&notify, "VI_1", State::Master, 101);
-        n.state_changed(&slow, "VI_1", State::Backup, 100);
-        n.state_changed(&notify, "VI_1", State::Backup, 100);
+        n.state_changed(&notify, "VI_1", State::Master, Some(101));
+        n.state_changed(&slow, "VI_1", State::Backup, Some(100));
+        n.state_changed(&notify, "VG_1", State::Backup, None);
         drop(n);
         let started = std::time::Instant::now();
         tokio::time::timeout(Duration::from_secs(10), task)
@@ -138,7 +137,7 @@ mod tests {
                 "tag VI_1 master 101",
                 "VI_1 master 101",
                 "slow VI_1 backup 100",
-                "VI_1 backup 100",
+                "VG_1 backup",
             ]
         );
     }
