@@ -3,9 +3,11 @@
 //! (SO_REUSEPORT, IP_FREEBIND), handing listening sockets from the
 //! supervisor to a worker process, and the kernel side of VRRP: raw
 //! protocol-112 sockets, addresses and link state over netlink, gratuitous
-//! ARP and unsolicited Neighbor Advertisements. Everything `unsafe` in
+//! ARP and unsolicited Neighbor Advertisements; and the TCP options of
+//! BGP sessions (MD5 signatures, TTL, GTSM). Everything `unsafe` in
 //! rampart lives here and is kept to a few audited lines.
 
+pub mod bgp_socket;
 pub mod fds;
 pub mod garp;
 pub mod limits;
