@@ -72,9 +72,11 @@ pub struct InstanceConfig {
     /// After startup, or after first seeing a lower-priority master, wait
     /// this long before preempting it (keepalived's `preempt_delay`).
     pub preempt_delay: Duration,
-    /// keepalived's `state MASTER`: take over after one advert interval
-    /// plus Skew_Time when no better master is heard, instead of the full
-    /// Master_Down_Interval.
+    /// The config's `state = "master"` (keepalived's `state MASTER`): take
+    /// over after one advert interval plus Skew_Time when no better master
+    /// is heard, instead of the full Master_Down_Interval (keepalived
+    /// 2.2.7 waits the full interval, 3.6 s at 1 s adverts; the node meant
+    /// to be master need not).
     pub start_as_master: bool,
     /// v2 authentication; v3 must use [`Auth::None`].
     pub auth: Auth,
@@ -756,9 +758,9 @@ impl Instance {
         }
     }
 
-    /// keepalived's `state MASTER`: one advert interval to hear a better
-    /// master (plus Skew_Time, so two such routers still stagger), then
-    /// take over, instead of the full Master_Down_Interval.
+    /// `state = "master"`: one advert interval to hear a better master
+    /// (plus Skew_Time, so two such routers still stagger), then take
+    /// over, instead of the full Master_Down_Interval.
     fn start_as_master_wait(&self) -> Duration {
         self.interval(self.master_interval_cs) + self.skew()
     }

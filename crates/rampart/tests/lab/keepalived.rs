@@ -53,13 +53,11 @@ pub fn keepalived_config(n: u8, timing: Timing, opts: &KaOpts) -> String {
 
     let mut conf = String::from("global_defs {\n");
     let _ = writeln!(conf, "    router_id lb{n}\n    vrrp_version {version}");
-    if opts.track_haproxy.is_some() {
-        // Without it keepalived looks for a `keepalived_script` user and
-        // warns; the check only reads /proc, root is what the seed runs.
-        conf.push_str("    script_user root\n");
-    }
     conf.push_str("}\n\n");
     if let Some(script) = &opts.track_haproxy {
+        // As in the seed: no `script_user` / `enable_script_security`, so
+        // keepalived warns ("Script user 'keepalived_script' does not
+        // exist", "SECURITY VIOLATION") and runs the check as root.
         let _ = writeln!(
             conf,
             "vrrp_script chk_haproxy {{\n    script \"{}\"\n    interval 1\n}}\n",
@@ -123,10 +121,11 @@ pub fn start_keepalived(ns: &Ns, dir: &Path, name: &str, conf: &str) -> Proc {
     let path = dir.join(format!("{name}.keepalived.conf"));
     std::fs::write(&path, conf).unwrap();
     let log = append(&dir.join(format!("{name}.log")));
+    // -n: no daemon; -l: log to the console (written as it happens); -D:
+    // detailed; -G: not to the host's syslog; -P: VRRP only. Distinct pid
+    // files per node, or the second keepalived of the machine would think
+    // it already runs.
     let mut cmd = ns.command("keepalived");
-    // -n: no daemon; -l: log to the console; -D: detailed; -G: not to the
-    // host's syslog; -P: VRRP only. Distinct pid files per node, or the
-    // second keepalived of the machine would think it already runs.
     cmd.args(["-n", "-l", "-D", "-G", "-P", "-f"])
         .arg(&path)
         .arg("-p")
@@ -199,9 +198,10 @@ pub fn haproxy_check_script(dir: &Path, name: &str) -> PathBuf {
 
 /// HAProxy in the foreground (`-db`) in `ns` with `haproxy_config()`, its
 /// output appended to `dir/name.haproxy.log` (so node `name` can run
-/// keepalived, logging to `dir/name.log`, beside it). Its pid goes to `haproxy_pidfile`
-/// (written here: HAProxy writes `-p` only when it daemonizes; the guard's
-/// pid is HAProxy's own since `ip netns exec` execs it).
+/// keepalived, logging to `dir/name.log`, beside it). Its pid goes to
+/// `haproxy_pidfile`, written here: HAProxy writes `-p` only when it
+/// daemonizes, and the guard's pid is HAProxy's own (`ip netns exec`
+/// execs it).
 pub fn start_haproxy(ns: &Ns, dir: &Path, name: &str) -> Proc {
     let path = dir.join(format!("{name}.haproxy.cfg"));
     std::fs::write(&path, haproxy_config()).unwrap();

@@ -5,6 +5,7 @@
 //! Each test crate that has `mod lab;` uses a part of it.
 #![allow(dead_code)]
 
+pub mod bird;
 pub mod keepalived;
 
 use std::io::{Read, Write};
