@@ -113,3 +113,47 @@ pub const TRACK_WEIGHT: i32 = 0;
 /// `track_proxy` fails when fewer servers than this are up: with none up
 /// the node cannot serve, so it should not hold the VIP.
 pub const TRACK_MIN_SERVERS: u32 = 1;
+
+// === BGP ===
+//
+// BIRD's defaults where it has one, so that a node converted from
+// bird.conf keeps its timing; rampart's own where it replaces a filter.
+
+/// RFC 4271 §10's suggested hold time, and BIRD's, FRR's and most
+/// routers' default: negotiation (the smaller value wins) rarely changes it.
+pub const BGP_HOLD_TIME: Duration = Duration::from_secs(90);
+
+/// First reconnect wait. RFC 4271 suggests 120 s, which would leave a VIP
+/// unannounced for two minutes after the router restarts; BIRD waits 5 s
+/// after the first failure too. The wait doubles up to 120 s.
+pub const BGP_CONNECT_RETRY: Duration = Duration::from_secs(5);
+
+/// An input that was bad must stay good this long before its route is
+/// announced again. A VRRP election settles in about 3 s and a server
+/// needs rise × interval = 4 s of good checks to come back, so 5 s
+/// outlasts one such blip and a flapping input costs the routers one
+/// withdrawal, not a storm; short enough that traffic returns promptly.
+pub const BGP_HOLD_DOWN: Duration = Duration::from_secs(5);
+
+/// On stop, time for the routers to act on the withdrawals before the
+/// sessions close (closing first would make them drop the routes only
+/// after their own hold timer if the NOTIFICATION is lost).
+pub const BGP_SHUTDOWN_BOUND: Duration = Duration::from_secs(2);
+
+/// The BGP port (RFC 4271 §8.2.1).
+pub const BGP_PORT: u16 = 179;
+
+/// Connect and listen: the session comes up whichever side starts first,
+/// as with BIRD's default.
+pub const BGP_MODE: crate::PeerMode = crate::PeerMode::Both;
+
+/// BIRD's eBGP default: neighbors are directly connected (TTL 1).
+pub const BGP_MULTIHOP: u8 = 1;
+
+/// The LOCAL_PREF every common implementation assumes when none is set,
+/// so our routes compete evenly with the peer's own.
+pub const BGP_LOCAL_PREF: u32 = 100;
+
+/// `while_healthy` holds while at least this many servers are up: with
+/// none the node cannot serve the prefix, so it should not attract it.
+pub const ANNOUNCE_MIN_SERVERS: u32 = 1;

@@ -18,21 +18,27 @@
 //! - `walk`: typed reads (string, integer in range, duration, ...)
 //! - `frontend`, `backend`, `health`: one function per section
 //! - `vrrp`, `vrrp_instance`, `vrrp_lists`: the `[vrrp]` section
-//! - `validate`, `validate_vrrp`: checks across sections (unique names,
-//!   references)
+//! - `bgp`, `bgp_neighbor`, `bgp_announce`: the `[bgp]` section
+//! - `validate`, `validate_vrrp`, `validate_bgp`: checks across sections
+//!   (unique names, references)
 //! - `diag`: diagnostics and their rendering
 
 #![forbid(unsafe_code)]
 
 mod backend;
+mod bgp;
+mod bgp_announce;
+mod bgp_neighbor;
 pub mod defaults;
 mod diag;
 mod duration;
 mod frontend;
 mod health;
 mod model;
+mod model_bgp;
 mod model_vrrp;
 mod validate;
+mod validate_bgp;
 mod validate_vrrp;
 mod vrrp;
 mod vrrp_instance;
@@ -98,9 +104,9 @@ pub fn load(path: &Path) -> Result<Config, Errors> {
     }
 }
 
-/// The top level: only known sections. `bgp` will join them.
+/// The top level: only known sections.
 fn document(root: &Table, sink: &mut Sink) -> Config {
-    root.deny_unknown(&["global", "frontend", "backend", "vrrp"], sink);
+    root.deny_unknown(&["global", "frontend", "backend", "vrrp", "bgp"], sink);
     let global = root
         .entry("global")
         .and_then(|(key, v)| Table::of(v, "global", key, "[global]", sink))
@@ -125,12 +131,19 @@ fn document(root: &Table, sink: &mut Sink) -> Config {
         .and_then(|(key, v)| Table::of(v, "vrrp", key, "[vrrp]", sink))
         .map(|t| vrrp::vrrp(&t, sink))
         .unwrap_or_default();
+    let bgp = root
+        .entry("bgp")
+        .and_then(|(key, v)| Table::of(v, "bgp", key, "[bgp]", sink))
+        .map(|t| bgp::bgp(&t, sink))
+        .unwrap_or_default();
     validate::cross_check(&frontends, &backends, sink);
     validate_vrrp::cross_check(&vrrp, &frontends, sink);
+    validate_bgp::cross_check(&bgp, &vrrp, &frontends, sink);
     Config {
         global,
         frontends: frontends.into_iter().map(|f| f.frontend).collect(),
         backends: backends.into_iter().map(|b| b.backend).collect(),
         vrrp: vrrp.into_model(),
+        bgp: bgp.into_model(),
     }
 }

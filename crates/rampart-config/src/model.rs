@@ -9,6 +9,7 @@ use ipnet::IpNet;
 
 use crate::defaults;
 
+pub use crate::model_bgp::*;
 pub use crate::model_vrrp::*;
 
 /// A whole node: what `rampart run -c FILE` runs.
@@ -19,6 +20,8 @@ pub struct Config {
     pub backends: Vec<Backend>,
     /// `[vrrp]`; without one, no instances.
     pub vrrp: Vrrp,
+    /// `[bgp]`; without neighbors, disabled.
+    pub bgp: Bgp,
 }
 
 impl Config {

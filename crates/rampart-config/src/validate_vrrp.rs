@@ -8,9 +8,10 @@ use std::ops::Range;
 
 use crate::diag::{Sink, did_you_mean};
 use crate::frontend::FrontendAt;
+use crate::model::Family;
 use crate::validate::unique_names;
 use crate::vrrp::VrrpAt;
-use crate::vrrp_lists::{Family, family};
+use crate::vrrp_lists::family;
 
 pub(crate) fn cross_check(vrrp: &VrrpAt, frontends: &[FrontendAt], sink: &mut Sink) {
     unique_names(
@@ -156,7 +157,7 @@ fn group_members(vrrp: &VrrpAt, sink: &mut Sink) {
 
 /// `None` when `wanted` is among `names`; otherwise the end of a "not
 /// defined" message: a suggestion, or the list of what is defined.
-fn hint(wanted: &str, names: &[&str], section: &str, plural: &str) -> Option<String> {
+pub(crate) fn hint(wanted: &str, names: &[&str], section: &str, plural: &str) -> Option<String> {
     if names.contains(&wanted) {
         return None;
     }

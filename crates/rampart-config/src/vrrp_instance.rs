@@ -12,9 +12,9 @@ use toml::Spanned;
 use crate::defaults;
 use crate::diag::Sink;
 use crate::frontend::{name, one_of};
-use crate::model::{Garp, InitialState, Password, V3Checksum, VrrpInstance, VrrpVersion};
+use crate::model::{Family, Garp, InitialState, Password, V3Checksum, VrrpInstance, VrrpVersion};
 use crate::vrrp::{self, ifname};
-use crate::vrrp_lists::{self, Family, family, ip};
+use crate::vrrp_lists::{self, family, ip};
 use crate::walk::{self, Table, Value};
 
 /// keepalived's upper bound on `preempt_delay`.
@@ -143,7 +143,7 @@ pub(crate) fn instance(t: &Table, inherited: &Inherited, sink: &mut Sink) -> Ins
                     "`checksum` applies only to VRRPv3 over IPv4; this instance is VRRPv2, \
                      whose adverts are always checksummed over the message only",
                 );
-            } else if fam == Some(Family::V6) {
+            } else if fam == Some(Family::Ipv6) {
                 sink.error(
                     v.span(),
                     "`checksum` applies only to VRRPv3 over IPv4; IPv6 adverts always use \

@@ -20,7 +20,7 @@ use toml::de::DeValue;
 use crate::defaults;
 use crate::diag::Sink;
 use crate::frontend::cidr;
-use crate::model::{TrackIf, TrackProxy, TrackRef, Vip, VrrpVersion};
+use crate::model::{Family, TrackIf, TrackProxy, TrackRef, Vip, VrrpVersion};
 use crate::vrrp::{IFNAME_MAX, ifname, weight};
 use crate::walk::{self, Table, Value};
 
@@ -272,27 +272,9 @@ fn push_unique<T>(
 
 // === Leaf parsers ===
 
-/// An address family, for messages and for matching addresses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Family {
-    V4,
-    V6,
-}
-
+/// The family of an address, for messages and for matching addresses.
 pub(crate) fn family(ip: IpAddr) -> Family {
-    match ip {
-        IpAddr::V4(_) => Family::V4,
-        IpAddr::V6(_) => Family::V6,
-    }
-}
-
-impl Family {
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Family::V4 => "IPv4",
-            Family::V6 => "IPv6",
-        }
-    }
+    Family::of(ip)
 }
 
 /// A bare IP address (no prefix).

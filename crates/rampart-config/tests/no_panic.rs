@@ -2,7 +2,7 @@
 //! input, and `rampart check` runs on whatever it is given. Random strings
 //! mostly stop at the TOML parser, so the files that matter most are the
 //! examples with random edits: quickstart reaches the proxy sections, the
-//! seed's lb1 every `[vrrp]` parser.
+//! seed's lb1 the `[vrrp]` and `[bgp]` parsers.
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 

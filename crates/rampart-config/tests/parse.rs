@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::{POOL, WWW, ok};
 use rampart_config::{
-    Backend, Balance, Check, Config, Frontend, Global, Health, ProxyVersion, Server, Timeouts,
+    Backend, Balance, Bgp, Check, Config, Frontend, Global, Health, ProxyVersion, Server, Timeouts,
     Vrrp, defaults, load,
 };
 
@@ -111,6 +111,7 @@ fn full_example_gives_the_expected_model() {
             ],
         }],
         vrrp: Vrrp::default(),
+        bgp: Bgp::default(),
     };
     assert_eq!(ok(FULL), want);
 }

@@ -415,8 +415,10 @@ fn seed_examples_load_and_mirror_each_other() {
     assert_eq!(vi_2.vips, vec![vip("192.168.1.1/24")]);
     assert_eq!(lb1.vrrp.sync_groups[0].members, vec!["VI_1", "VI_2"]);
 
-    // lb2 is lb1 with priority 100, state backup and the addresses swapped.
+    // lb2 is lb1 with priority 100, state backup and the addresses swapped
+    // (and its own BGP router id, see bgp_parse.rs).
     let mut lb2 = example("seed-lb2.toml");
+    lb2.bgp.router_id = lb1.bgp.router_id;
     for i in &mut lb2.vrrp.instances {
         assert_eq!((i.priority, i.initial), (100, InitialState::Backup));
         assert_eq!(i.unicast_src, Some(ip("10.99.181.129")));

@@ -66,3 +66,26 @@ pub fn instance_vips(vips: &str, extra: &str) -> String {
     let vi = VI.replace("[\"192.0.2.10\"]", vips);
     format!("{vi}{extra}\n")
 }
+
+/// A `[bgp]` section with one eBGP neighbor `bgp1` (IPv4), seven lines
+/// long: a key appended to the neighbor is on line 8 and its value starts
+/// at column `key.len() + 4`.
+pub const BGP: &str = r#"[bgp]
+router_id = "192.0.2.1"
+local_as = 65000
+[[bgp.neighbor]]
+name = "bgp1"
+address = "169.254.255.1"
+remote_as = 65530
+"#;
+
+/// [`BGP`] plus one more line in the neighbor.
+pub fn neighbor_with(extra: &str) -> String {
+    format!("{BGP}{extra}\n")
+}
+
+/// [`BGP`] and an announcement of 192.0.2.0/24 on lines 8–9, with
+/// `extra` on line 10.
+pub fn announce_with(extra: &str) -> String {
+    format!("{BGP}[[bgp.announce]]\nprefix = \"192.0.2.0/24\"\n{extra}\n")
+}
