@@ -128,6 +128,17 @@ impl Hub {
             .collect()
     }
 
+    /// Every server with a known state, sorted.
+    pub fn states(&self) -> Vec<(String, String, bool)> {
+        let mut v: Vec<_> = self
+            .lock()
+            .iter()
+            .map(|((b, s), up)| (b.clone(), s.clone(), *up))
+            .collect();
+        v.sort();
+        v
+    }
+
     /// A worker saw a connect to `server` of `backend` fail.
     pub fn passive_failure(&self, backend: &str, server: &str) {
         if let Some(c) = self

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+mod control;
 mod demo;
 mod health;
 mod ipc;
@@ -18,7 +19,7 @@ mod worker;
 #[command(
     name = "rampart",
     version,
-    about = "L4 load balancer with health checks (VRRP and BGP to come)"
+    about = "L4 load balancer with health checks and VRRP (HAProxy + keepalived in one)"
 )]
 struct Cli {
     /// Log level (error, warn, info, debug, trace); overrides the config
@@ -35,6 +36,18 @@ enum Cmd {
     Run {
         #[arg(short, long)]
         config: PathBuf,
+        /// Control socket for `rampart status` [default: /run/rampart.sock].
+        #[arg(long)]
+        control: Option<PathBuf>,
+    },
+    /// Show the running node's state: servers, VRRP instances, BGP sessions.
+    Status {
+        /// Control socket of the node [default: /run/rampart.sock].
+        #[arg(long)]
+        control: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Validate a config file: exit 0 if valid, 1 with every error otherwise.
     Check {
@@ -75,7 +88,16 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
         Cmd::Check { config } => Ok(check(&config)),
-        Cmd::Run { config } => {
+        Cmd::Status { control, json } => {
+            let status = control::query(&control::path(control))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                print!("{}", control::render(&status));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Run { config, control } => {
             let text = match std::fs::read_to_string(&config) {
                 Ok(t) => t,
                 Err(e) => anyhow::bail!("cannot read {}: {e}", config.display()),
@@ -93,7 +115,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            rt.block_on(supervisor::run(config, cfg, text, log_override))?;
+            rt.block_on(supervisor::run(config, cfg, text, log_override, control))?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Worker => {

@@ -89,6 +89,7 @@ pub async fn run(
     cfg: Config,
     text: String,
     log_override: Option<String>,
+    control: Option<PathBuf>,
 ) -> Result<()> {
     // Handlers first: a signal before they exist would kill the process.
     let mut hup = signal(SignalKind::hangup())?;
@@ -122,6 +123,21 @@ pub async fn run(
     // (not root, interface missing) stops here with the reason.
     sup.vrrp = vrrp::start(&sup.cfg, sup.proxy_health())?;
     sup.worker = Some(sup.spawn_worker().await?);
+    let (status_tx, mut status_rx) = mpsc::channel(16);
+    let control_path = crate::control::path(control.clone());
+    let control_bound = match crate::control::bind(&control_path) {
+        Ok(l) => {
+            tokio::spawn(crate::control::serve(l, status_tx));
+            true
+        }
+        // An explicit path must work; the default may be unusable (no
+        // /run, or another node on this host) and is only worth a warning.
+        Err(e) if control.is_some() => return Err(e),
+        Err(e) => {
+            tracing::warn!("no control socket: {e:#}");
+            false
+        }
+    };
     // Crash-loop state ages out with time, not with events.
     let mut tick = tokio::time::interval(Duration::from_secs(1));
 
@@ -161,6 +177,9 @@ pub async fn run(
             }
             Some(change) = health_rx.recv() => sup.on_health(change).await,
             _ = tick.tick() => sup.update_vrrp(),
+            Some(reply) = status_rx.recv() => {
+                let _ = reply.send(sup.status().await);
+            }
             Some((id, msg)) = from_rx.recv() => sup.on_worker_message(id, msg),
             _ = hup.recv() => sup.reload().await,
             _ = term.recv() => break,
@@ -168,6 +187,9 @@ pub async fn run(
         }
     }
     sup.stop().await;
+    if control_bound {
+        let _ = std::fs::remove_file(&control_path);
+    }
     Ok(())
 }
 
@@ -218,6 +240,28 @@ impl Supervisor {
         vrrp::ProxyHealth {
             up,
             worker_ok: !self.crash_looping(),
+        }
+    }
+
+    async fn status(&self) -> crate::control::Status {
+        let servers = self
+            .health
+            .states()
+            .into_iter()
+            .map(|(backend, server, up)| crate::control::ServerStatus {
+                backend,
+                server,
+                up,
+            })
+            .collect();
+        let vrrp = match &self.vrrp {
+            Some(v) => v.status().await,
+            None => Vec::new(),
+        };
+        crate::control::Status {
+            servers,
+            vrrp,
+            bgp: Vec::new(),
         }
     }
 

@@ -21,6 +21,7 @@ use rampart_vrrp::{Action, Node, NodeAction, State};
 use tokio::io::unix::AsyncFd;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::control::VrrpStatus;
 use build::Plan;
 use kernel::Kernel;
 use notify::Notifier;
@@ -34,6 +35,7 @@ const MAX_PACKET: usize = 4200;
 pub struct Handle {
     stop: Option<oneshot::Sender<oneshot::Sender<()>>>,
     proxy: watch::Sender<ProxyHealth>,
+    status: mpsc::UnboundedSender<oneshot::Sender<Vec<VrrpStatus>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -45,6 +47,15 @@ impl Handle {
             *old = p;
             changed
         });
+    }
+
+    /// A snapshot of every instance (empty if the driver has ended).
+    pub async fn status(&self) -> Vec<VrrpStatus> {
+        let (tx, rx) = oneshot::channel();
+        if self.status.send(tx).is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
     }
 
     /// Graceful stop: masters send priority 0 and keep their addresses
@@ -94,6 +105,7 @@ pub fn start(cfg: &Config, proxy: ProxyHealth) -> Result<Option<Handle>> {
     let kernel = Kernel::new(&plan)?;
     let (proxy_tx, proxy_rx) = watch::channel(proxy.clone());
     let (stop_tx, stop_rx) = oneshot::channel();
+    let (status_tx, status_rx) = mpsc::unbounded_channel();
     let tracker = Tracker::new(proxy, &plan.scripts);
     let node = Node::new(
         plan.instances.iter().map(|i| i.core.clone()).collect(),
@@ -108,10 +120,11 @@ pub fn start(cfg: &Config, proxy: ProxyHealth) -> Result<Option<Handle>> {
         stopping: None,
         notifier: None,
     };
-    let task = tokio::spawn(driver.run(pkt_rx, links, proxy_rx, stop_rx));
+    let task = tokio::spawn(driver.run(pkt_rx, links, proxy_rx, stop_rx, status_rx));
     Ok(Some(Handle {
         stop: Some(stop_tx),
         proxy: proxy_tx,
+        status: status_tx,
         task,
     }))
 }
@@ -171,6 +184,7 @@ impl Driver {
         links: AsyncFd<LinkWatcher>,
         mut proxy: watch::Receiver<ProxyHealth>,
         mut stop: oneshot::Receiver<oneshot::Sender<()>>,
+        mut status: mpsc::UnboundedReceiver<oneshot::Sender<Vec<VrrpStatus>>>,
     ) {
         let (notifier, notify_task) = Notifier::start(self.plan.notify_timeout);
         self.notifier = Some(notifier);
@@ -245,6 +259,9 @@ impl Driver {
                         self.apply_priorities(Instant::now());
                     }
                 }
+                Some(reply) = status.recv() => {
+                    let _ = reply.send(self.status());
+                }
                 reply = &mut stop, if stop_open => {
                     stop_open = false;
                     if let Ok(reply) = reply {
@@ -281,6 +298,45 @@ impl Driver {
             .max()
             .unwrap_or_default();
         longest * 3 + Duration::from_secs(1)
+    }
+
+    fn status(&self) -> Vec<VrrpStatus> {
+        self.node
+            .instances()
+            .iter()
+            .zip(&self.plan.instances)
+            .map(|(i, plan)| {
+                let c = i.config();
+                let st = i.stats();
+                VrrpStatus {
+                    name: c.name.clone(),
+                    interface: c.interface.clone(),
+                    vrid: c.vrid,
+                    version: match c.version {
+                        rampart_vrrp::Version::V2 => 2,
+                        rampart_vrrp::Version::V3 => 3,
+                    },
+                    state: i.state().as_str().to_string(),
+                    priority: i.priority(),
+                    configured_priority: plan.core.priority,
+                    master_interval_ms: u64::from(i.master_interval_cs()) * 10,
+                    master_down_ms: i.master_down_interval().as_millis() as u64,
+                    adverts_rx: st.adverts_rx,
+                    adverts_tx: st.adverts_tx,
+                    priority0_rx: st.priority0_rx,
+                    priority0_tx: st.priority0_tx,
+                    became_master: st.became_master,
+                    drops: rampart_vrrp::Drop::ALL
+                        .iter()
+                        .map(|d| (d.as_str().to_string(), st.drops(*d)))
+                        .collect(),
+                    peer_checksum: st.peer_checksum.map(|f| match f {
+                        rampart_vrrp::ChecksumForm::PseudoHeader => "pseudo-header".to_string(),
+                        rampart_vrrp::ChecksumForm::MessageOnly => "message-only".to_string(),
+                    }),
+                }
+            })
+            .collect()
     }
 
     fn apply_priorities(&mut self, now: Instant) {
