@@ -74,6 +74,10 @@ pub struct Supervisor {
     log_override: Option<String>,
     /// The VRRP driver, when the config has instances.
     vrrp: Option<vrrp::Handle>,
+    /// The BGP driver, when the config has neighbors.
+    bgp: Option<crate::bgp::Handle>,
+    /// Proxy health as VRRP's tracker and BGP's `while_healthy` see it.
+    proxy: tokio::sync::watch::Sender<vrrp::ProxyHealth>,
 }
 
 /// Threads to use: the configured number, or one per CPU.
@@ -116,12 +120,20 @@ pub async fn run(
         crashes: VecDeque::new(),
         log_override,
         vrrp: None,
+        bgp: None,
+        proxy: tokio::sync::watch::channel(vrrp::ProxyHealth::default()).0,
     };
     sup.sockets = sup.open_sockets()?;
     sup.health.sync(&sup.cfg);
     // VRRP before the worker: a node that cannot run its VRRP instances
     // (not root, interface missing) stops here with the reason.
-    sup.vrrp = vrrp::start(&sup.cfg, sup.proxy_health())?;
+    sup.update_vrrp();
+    sup.vrrp = vrrp::start(&sup.cfg, sup.proxy.subscribe())?;
+    let masters = match &sup.vrrp {
+        Some(v) => v.masters(),
+        None => tokio::sync::watch::channel(Default::default()).1,
+    };
+    sup.bgp = crate::bgp::start(&sup.cfg, sup.proxy.subscribe(), masters)?;
     sup.worker = Some(sup.spawn_worker().await?);
     let (status_tx, mut status_rx) = mpsc::channel(16);
     let control_path = crate::control::path(control.clone());
@@ -258,17 +270,21 @@ impl Supervisor {
             Some(v) => v.status().await,
             None => Vec::new(),
         };
-        crate::control::Status {
-            servers,
-            vrrp,
-            bgp: Vec::new(),
-        }
+        let bgp = match &self.bgp {
+            Some(b) => b.status().await,
+            None => Vec::new(),
+        };
+        crate::control::Status { servers, vrrp, bgp }
     }
 
+    /// Publishes proxy health to VRRP and BGP (only when it changed).
     fn update_vrrp(&self) {
-        if let Some(v) = &self.vrrp {
-            v.set_proxy(self.proxy_health());
-        }
+        let p = self.proxy_health();
+        self.proxy.send_if_modified(|old| {
+            let changed = *old != p;
+            *old = p;
+            changed
+        });
     }
 
     /// Records a worker crash; returns when to start the next worker.
@@ -458,8 +474,12 @@ impl Supervisor {
     /// Graceful stop: the worker stops accepting and drains; we wait a
     /// little longer than its grace, then kill it.
     async fn stop(&mut self) {
-        // VRRP first, while the proxy still serves: the peer takes the
-        // addresses over before anything here stops answering.
+        // Routes first, then VRRP, while the proxy still serves: routers
+        // and the VRRP peer move traffic away before anything here stops
+        // answering.
+        if let Some(b) = self.bgp.take() {
+            b.stop().await;
+        }
         if let Some(v) = self.vrrp.take() {
             v.stop().await;
         }

@@ -117,10 +117,12 @@ fn run(stack: Stack, timing: Timing, scenario: Scenario) -> Outage {
             s.lb1.set_link("eth1", false).unwrap();
         }
         Scenario::ProcessKilled => {
-            // Everything the LB software runs on lb1 dies at once.
-            let children = lab::children(lb1.main.pid());
+            // Everything the LB software runs on lb1 dies at once. The
+            // children first: keepalived's VRRP child (like rampart's
+            // worker) is told when its parent dies and would exit
+            // gracefully — a priority 0 advert — which a crash never sends.
+            lab::children(lb1.main.pid()).into_iter().for_each(kill_pid);
             lb1.main.kill().unwrap();
-            children.into_iter().for_each(kill_pid);
             if let Some(h) = &mut lb1.haproxy {
                 h.kill().unwrap();
             }

@@ -9,6 +9,7 @@ mod kernel;
 mod notify;
 pub mod track;
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,19 +35,15 @@ const MAX_PACKET: usize = 4200;
 /// Controls a running driver.
 pub struct Handle {
     stop: Option<oneshot::Sender<oneshot::Sender<()>>>,
-    proxy: watch::Sender<ProxyHealth>,
+    masters: watch::Receiver<BTreeMap<String, bool>>,
     status: mpsc::UnboundedSender<oneshot::Sender<Vec<VrrpStatus>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Handle {
-    /// New proxy health from the supervisor.
-    pub fn set_proxy(&self, p: ProxyHealth) {
-        self.proxy.send_if_modified(|old| {
-            let changed = *old != p;
-            *old = p;
-            changed
-        });
+    /// Whether each instance (by name) is master now; follows changes.
+    pub fn masters(&self) -> watch::Receiver<BTreeMap<String, bool>> {
+        self.masters.clone()
     }
 
     /// A snapshot of every instance (empty if the driver has ended).
@@ -83,7 +80,7 @@ struct Packet {
 /// Starts the driver if the config has VRRP instances. Fails (before
 /// touching any address) if a socket cannot be opened or an interface is
 /// missing.
-pub fn start(cfg: &Config, proxy: ProxyHealth) -> Result<Option<Handle>> {
+pub fn start(cfg: &Config, proxy: watch::Receiver<ProxyHealth>) -> Result<Option<Handle>> {
     if cfg.vrrp.instances.is_empty() {
         return Ok(None);
     }
@@ -103,10 +100,10 @@ pub fn start(cfg: &Config, proxy: ProxyHealth) -> Result<Option<Handle>> {
     }
     let links = async_fd(LinkWatcher::new().context("netlink link watcher")?)?;
     let kernel = Kernel::new(&plan)?;
-    let (proxy_tx, proxy_rx) = watch::channel(proxy.clone());
+    let (masters_tx, masters_rx) = watch::channel(BTreeMap::new());
     let (stop_tx, stop_rx) = oneshot::channel();
     let (status_tx, status_rx) = mpsc::unbounded_channel();
-    let tracker = Tracker::new(proxy, &plan.scripts);
+    let tracker = Tracker::new(proxy.borrow().clone(), &plan.scripts);
     let node = Node::new(
         plan.instances.iter().map(|i| i.core.clone()).collect(),
         plan.groups.iter().map(|g| g.1.clone()).collect(),
@@ -119,11 +116,12 @@ pub fn start(cfg: &Config, proxy: ProxyHealth) -> Result<Option<Handle>> {
         tracker,
         stopping: None,
         notifier: None,
+        masters: masters_tx,
     };
-    let task = tokio::spawn(driver.run(pkt_rx, links, proxy_rx, stop_rx, status_rx));
+    let task = tokio::spawn(driver.run(pkt_rx, links, proxy, stop_rx, status_rx));
     Ok(Some(Handle {
         stop: Some(stop_tx),
-        proxy: proxy_tx,
+        masters: masters_rx,
         status: status_tx,
         task,
     }))
@@ -175,6 +173,8 @@ struct Driver {
     tracker: Tracker,
     stopping: Option<oneshot::Sender<()>>,
     notifier: Option<Notifier>,
+    /// Mastership per instance name, for BGP's `while_master`.
+    masters: watch::Sender<BTreeMap<String, bool>>,
 }
 
 impl Driver {
@@ -348,6 +348,21 @@ impl Driver {
 
     /// Carries out everything the node asked for.
     fn drain(&mut self) {
+        self.drain_actions();
+        let masters: BTreeMap<String, bool> = self
+            .node
+            .instances()
+            .iter()
+            .map(|i| (i.config().name.clone(), i.state() == State::Master))
+            .collect();
+        self.masters.send_if_modified(|old| {
+            let changed = *old != masters;
+            *old = masters;
+            changed
+        });
+    }
+
+    fn drain_actions(&mut self) {
         while let Some(action) = self.node.poll_action() {
             match action {
                 NodeAction::Instance { id, action } => self.instance_action(id, action),

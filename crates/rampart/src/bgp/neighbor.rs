@@ -1,0 +1,276 @@
+//! One BGP neighbor: a task that owns the sans-IO `rampart_bgp::Session`
+//! and its TCP connection, connecting out (active) and taking connections
+//! the listener hands over (passive).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use rampart_bgp::{Action, Incoming, Initiator, Route, Session, SessionConfig, State};
+use rampart_sys::bgp_socket::{self, BgpSockOpts};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+/// How long an outbound connect may take before it counts as failed.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const READ_BUF: usize = 8192;
+
+/// Commands from the manager.
+pub enum Cmd {
+    Status(oneshot::Sender<serde_json::Value>),
+    /// Withdraw everything, wait `linger`, send Cease with the message.
+    Shutdown(String, Duration),
+}
+
+/// What the task needs to know about its neighbor.
+pub struct Spec {
+    pub name: String,
+    pub session: SessionConfig,
+    pub peer: SocketAddr,
+    pub local: Option<IpAddr>,
+    pub opts: BgpSockOpts,
+    pub has_password: bool,
+}
+
+/// Runs the neighbor until it has shut down.
+pub fn spawn(
+    spec: Spec,
+    routes: watch::Receiver<Vec<Route>>,
+    accepted: mpsc::Receiver<TcpStream>,
+    cmds: mpsc::UnboundedReceiver<Cmd>,
+) -> JoinHandle<()> {
+    tokio::spawn(run(spec, routes, accepted, cmds))
+}
+
+struct Conn {
+    read: OwnedReadHalf,
+    write: OwnedWriteHalf,
+}
+
+async fn run(
+    spec: Spec,
+    mut routes: watch::Receiver<Vec<Route>>,
+    mut accepted: mpsc::Receiver<TcpStream>,
+    mut cmds: mpsc::UnboundedReceiver<Cmd>,
+) {
+    let name = spec.name.clone();
+    let mut session = Session::new(spec.session.clone());
+    let mut conn: Option<Conn> = None;
+    let mut connecting: Option<JoinHandle<()>> = None;
+    let (connect_tx, mut connect_rx) = mpsc::unbounded_channel::<std::io::Result<TcpStream>>();
+    let mut buf = vec![0u8; READ_BUF];
+    let mut shutting_down = false;
+
+    let now = Instant::now();
+    session.set_routes(now, routes.borrow_and_update().clone());
+    session.start(now);
+    loop {
+        // Carry out what the session asked for, in order.
+        while let Some(action) = session.poll_action() {
+            match action {
+                Action::Connect => {
+                    if let Some(t) = connecting.take() {
+                        t.abort();
+                    }
+                    let tx = connect_tx.clone();
+                    let (local, peer, opts) = (spec.local, spec.peer, spec.opts.clone());
+                    connecting = Some(tokio::spawn(async move {
+                        let _ = tx.send(connect(local, peer, &opts).await);
+                    }));
+                }
+                Action::Transmit(bytes) => {
+                    if let Some(c) = &mut conn
+                        && let Err(e) = c.write.write_all(&bytes).await
+                    {
+                        tracing::debug!(neighbor = %name, "BGP write: {e}");
+                        conn = None;
+                        session.closed(Instant::now());
+                    }
+                }
+                Action::Disconnect => {
+                    if let Some(t) = connecting.take() {
+                        t.abort();
+                    }
+                    if let Some(mut c) = conn.take() {
+                        let _ = c.write.shutdown().await;
+                    }
+                }
+                Action::StateChanged { from, to } => {
+                    tracing::info!(neighbor = %name, "BGP {} -> {}", from.as_str(), to.as_str());
+                    if to == State::Established {
+                        let st = session.status();
+                        tracing::info!(
+                            neighbor = %name,
+                            hold = st.hold_time.unwrap_or(0),
+                            routes = st.routes_desired,
+                            "BGP session established"
+                        );
+                    }
+                }
+            }
+        }
+        if shutting_down && session.state() == State::Idle && conn.is_none() {
+            break;
+        }
+        let deadline = session.poll_timeout();
+        let sleep = tokio::time::sleep_until(
+            deadline.map_or_else(far_future, tokio::time::Instant::from_std),
+        );
+        tokio::select! {
+            read = read_some(&mut conn, &mut buf) => {
+                let now = Instant::now();
+                match read {
+                    Ok(0) | Err(_) => {
+                        conn = None;
+                        session.closed(now);
+                    }
+                    Ok(n) => session.handle_bytes(now, &buf[..n]),
+                }
+            }
+            Some(result) = connect_rx.recv() => {
+                connecting = None;
+                let now = Instant::now();
+                match result {
+                    Ok(stream) => take(&mut session, &mut conn, stream, Initiator::Local, now, &name),
+                    Err(e) => {
+                        tracing::debug!(neighbor = %name, "BGP connect to {}: {e}", spec.peer);
+                        if spec.has_password && e.kind() == std::io::ErrorKind::TimedOut {
+                            tracing::info!(neighbor = %name, "BGP connect timed out (a TCP MD5 password mismatch looks like this)");
+                        }
+                        session.connect_failed(now);
+                    }
+                }
+            }
+            Some(stream) = accepted.recv() => {
+                let now = Instant::now();
+                match session.incoming(now) {
+                    Incoming::Accept => {
+                        // The session may first have closed the old
+                        // connection or dropped an attempt: carry that out.
+                        while let Some(a) = session.poll_action() {
+                            match a {
+                                Action::Disconnect => {
+                                    if let Some(t) = connecting.take() {
+                                        t.abort();
+                                    }
+                                    if let Some(mut c) = conn.take() {
+                                        let _ = c.write.shutdown().await;
+                                    }
+                                }
+                                Action::Transmit(bytes) => {
+                                    if let Some(c) = &mut conn {
+                                        let _ = c.write.write_all(&bytes).await;
+                                    }
+                                }
+                                _ => {}
+                            }
+                        }
+                        take(&mut session, &mut conn, stream, Initiator::Remote, now, &name);
+                    }
+                    Incoming::Reject => drop(stream),
+                }
+            }
+            _ = sleep, if deadline.is_some() => session.handle_timeout(Instant::now()),
+            Ok(()) = routes.changed() => {
+                let r = routes.borrow_and_update().clone();
+                if !shutting_down {
+                    session.set_routes(Instant::now(), r);
+                }
+            }
+            Some(cmd) = cmds.recv() => match cmd {
+                Cmd::Status(reply) => {
+                    let _ = reply.send(status_json(&name, &session, spec.has_password));
+                }
+                Cmd::Shutdown(message, linger) => {
+                    shutting_down = true;
+                    session.shutdown(Instant::now(), &message, linger);
+                }
+            },
+        }
+    }
+    if let Some(t) = connecting {
+        t.abort();
+    }
+}
+
+/// Hands a connected stream to the session, which may refuse it.
+fn take(
+    session: &mut Session,
+    conn: &mut Option<Conn>,
+    stream: TcpStream,
+    who: Initiator,
+    now: Instant,
+    name: &str,
+) {
+    let Ok(local) = stream.local_addr() else {
+        return;
+    };
+    let _ = stream.set_nodelay(true);
+    if session.connected(now, local.ip(), who) {
+        let (read, write) = stream.into_split();
+        *conn = Some(Conn { read, write });
+    } else {
+        tracing::debug!(neighbor = %name, "BGP connection refused by the session ({who:?})");
+    }
+}
+
+/// Reads from the connection, or waits forever without one.
+async fn read_some(conn: &mut Option<Conn>, buf: &mut [u8]) -> std::io::Result<usize> {
+    match conn {
+        Some(c) => c.read.read(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn connect(
+    local: Option<IpAddr>,
+    peer: SocketAddr,
+    opts: &BgpSockOpts,
+) -> std::io::Result<TcpStream> {
+    let sock = bgp_socket::bgp_connect_socket(local, peer, opts)?;
+    let std_stream: std::net::TcpStream = sock.into();
+    let socket = tokio::net::TcpSocket::from_std_stream(std_stream);
+    match tokio::time::timeout(CONNECT_TIMEOUT, socket.connect(peer)).await {
+        Ok(r) => r,
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "connect timed out",
+        )),
+    }
+}
+
+fn far_future() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(86_400)
+}
+
+/// What `birdc show protocols all` tells, as JSON. The password is
+/// never shown, only whether there is one.
+fn status_json(name: &str, session: &Session, has_password: bool) -> serde_json::Value {
+    let s = session.status();
+    let caps = |c: &[rampart_bgp::Capability]| c.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+    serde_json::json!({
+        "name": name,
+        "state": s.state.as_str(),
+        "since_seconds": s.since.map(|t| t.elapsed().as_secs()),
+        "neighbor": s.neighbor.to_string(),
+        "neighbor_as": s.peer_as,
+        "neighbor_router_id": s.peer_router_id.map(|r| r.to_string()),
+        "local_as": s.local_as,
+        "router_id": s.router_id.to_string(),
+        "hold_time": s.hold_time,
+        "keepalive_seconds": s.keepalive.map(|k| k.as_secs()),
+        "capabilities_local": caps(&s.local_capabilities),
+        "capabilities_remote": caps(&s.remote_capabilities),
+        "families": s.families.iter().map(|f| format!("{f:?}")).collect::<Vec<_>>(),
+        "four_octet_as": s.four_octet_as,
+        "routes_desired": s.routes_desired,
+        "routes_exported": s.routes_exported,
+        "last_error": s.last_error.as_ref().map(|e| e.text.clone()),
+        "messages_in": s.messages_in.total(),
+        "messages_out": s.messages_out.total(),
+        "established_count": s.established_count,
+        "password": if has_password { "set" } else { "none" },
+    })
+}

@@ -1,0 +1,319 @@
+//! rampart announcing the seed guide's service IP to a router running the
+//! real BIRD 2 (`merge paths` in its kernel protocol), in namespaces built
+//! by rampart-lab. Assertions read BIRD (`birdc`) and the router's kernel
+//! table. Needs root; fails loudly without it.
+#![allow(clippy::unwrap_used)]
+
+mod lab;
+
+use std::time::{Duration, Instant};
+
+use lab::bird::{LB_AS, Peer, ROUTER_AS, bird_config, birdc, nexthops, start_bird};
+use lab::{Web, log, wait_for};
+use rampart_lab::{Ns, Proc, SeedLab, Signal, seed_lab};
+
+const VIP32: &str = "10.10.0.10/32";
+const ROUTER: &str = "10.20.0.1";
+
+/// The seed lab plus a router namespace on a third switch, reached by
+/// lb1 and lb2 on their `eth2` (10.20.0.11 and .12, fd00:20::11 and ::12).
+fn bgp_lab() -> Option<(SeedLab, Ns)> {
+    if !rampart_lab::require_root() {
+        return None;
+    }
+    let mut s = seed_lab().unwrap();
+    let rtr = s.lab.ns("rtr").unwrap();
+    let sw = s.lab.switch("bgp").unwrap();
+    s.lab
+        .attach(&sw, &rtr, "eth0", &["10.20.0.1/24", "fd00:20::1/64"])
+        .unwrap();
+    let (lb1, lb2) = (s.lb1.clone(), s.lb2.clone());
+    s.lab
+        .attach(&sw, &lb1, "eth2", &["10.20.0.11/24", "fd00:20::11/64"])
+        .unwrap();
+    s.lab
+        .attach(&sw, &lb2, "eth2", &["10.20.0.12/24", "fd00:20::12/64"])
+        .unwrap();
+    Some((s, rtr))
+}
+
+fn peer(name: &str, address: &str, password: Option<&str>) -> Peer {
+    Peer {
+        name: name.into(),
+        address: address.into(),
+        asn: LB_AS,
+        password: password.map(str::to_string),
+    }
+}
+
+/// rampart's config for lb `n` announcing `announce` (TOML of one
+/// `[[bgp.announce]]` body) to the router.
+fn node_config(n: u8, neighbor_extra: &str, announce: &str) -> String {
+    let me = 10 + n;
+    format!(
+        r#"
+[global]
+threads = 1
+grace = "1s"
+
+[[frontend]]
+name = "www"
+bind = ["10.10.0.10:80"]
+backend = "nginx_pool"
+
+[[backend]]
+name = "nginx_pool"
+health = {{ check = "tcp", interval = "200ms", timeout = "200ms", fall = 2, rise = 1 }}
+servers = [
+  {{ name = "web1", addr = "192.168.1.21:8080" }},
+  {{ name = "web2", addr = "192.168.1.22:8080" }},
+]
+
+[bgp]
+router_id = "10.20.0.{me}"
+local_as = {LB_AS}
+hold_time = "9s"
+connect_retry = "1s"
+hold_down = "1s"
+shutdown_bound = "1s"
+
+[[bgp.neighbor]]
+name = "rtr"
+address = "{ROUTER}"
+remote_as = {ROUTER_AS}
+{neighbor_extra}
+
+[[bgp.announce]]
+{announce}
+"#
+    )
+}
+
+fn start_node(s: &SeedLab, dir: &std::path::Path, n: u8, config: &str) -> Proc {
+    let ns = if n == 1 { &s.lb1 } else { &s.lb2 };
+    let name = format!("lb{n}");
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, config).unwrap();
+    let out = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
+    let mut cmd = ns.command(env!("CARGO_BIN_EXE_rampart"));
+    cmd.args(["run", "-c"])
+        .arg(&path)
+        .arg("--control")
+        .arg(dir.join(format!("{name}.sock")))
+        .env("RUST_LOG", "info")
+        .stdout(out.try_clone().unwrap())
+        .stderr(out);
+    Proc::spawn(&mut cmd).unwrap()
+}
+
+fn status(dir: &std::path::Path, n: u8) -> serde_json::Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(["status", "--json", "--control"])
+        .arg(dir.join(format!("lb{n}.sock")))
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or_default()
+}
+
+fn established(dir: &std::path::Path, bird: &str) -> bool {
+    birdc(dir, "rtr", &["show", "protocols", bird]).contains("Established")
+}
+
+#[test]
+fn announces_while_healthy_and_withdraws_before_going_away() {
+    let Some((s, rtr)) = bgp_lab() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let _bird = start_bird(
+        &rtr,
+        dir.path(),
+        "rtr",
+        &bird_config(ROUTER, &[peer("lb1", "10.20.0.11", None)]),
+    );
+    let webs = [
+        Web::start(&s.web1, "192.168.1.21:8080", "web1"),
+        Web::start(&s.web2, "192.168.1.22:8080", "web2"),
+    ];
+    let t0 = Instant::now();
+    let mut lb1 = start_node(
+        &s,
+        dir.path(),
+        1,
+        &node_config(
+            1,
+            "",
+            &format!("prefix = \"{VIP32}\"\npolicy = {{ while_healthy = \"www\" }}"),
+        ),
+    );
+    let up = wait_for(Duration::from_secs(20), || {
+        nexthops(&rtr, VIP32) == ["10.20.0.11"]
+    });
+    assert!(
+        up,
+        "route never reached the router\n{}\n{}",
+        log(dir.path(), "lb1"),
+        log(dir.path(), "rtr")
+    );
+    println!("start to route in the router's kernel: {:?}", t0.elapsed());
+    assert!(established(dir.path(), "lb1"));
+    let shown = birdc(dir.path(), "rtr", &["show", "route", VIP32, "all"]);
+    assert!(shown.contains("BGP.as_path: 65000"), "{shown}");
+
+    // `rampart status` reports the session like birdc does.
+    let st = status(dir.path(), 1);
+    let n = &st["bgp"][0];
+    assert_eq!(n["state"], "Established", "{st}");
+    assert_eq!(n["routes_exported"], 1);
+    assert_eq!(n["neighbor_as"], ROUTER_AS);
+    assert_eq!(n["hold_time"], 9);
+    assert_eq!(n["neighbor_router_id"], ROUTER);
+
+    // Both backends die: the route goes (health interval and fall included).
+    drop(webs);
+    let died = Instant::now();
+    let gone = wait_for(Duration::from_secs(10), || nexthops(&rtr, VIP32).is_empty());
+    assert!(gone, "route not withdrawn\n{}", log(dir.path(), "lb1"));
+    println!(
+        "last backend dead to route gone from the router's kernel: {:?}",
+        died.elapsed()
+    );
+    assert!(
+        established(dir.path(), "lb1"),
+        "withdrawing must not reset the session"
+    );
+
+    // They come back: re-announced after the hold-down.
+    let _webs = [
+        Web::start(&s.web1, "192.168.1.21:8080", "web1"),
+        Web::start(&s.web2, "192.168.1.22:8080", "web2"),
+    ];
+    let back = Instant::now();
+    assert!(wait_for(Duration::from_secs(10), || nexthops(&rtr, VIP32)
+        == ["10.20.0.11"]));
+    let took = back.elapsed();
+    println!("backends back to route back: {took:?}");
+    assert!(
+        took >= Duration::from_millis(900),
+        "hold-down of 1 s not honoured: {took:?}"
+    );
+
+    // Graceful stop: the route is withdrawn first, then the session closes
+    // with an administrative shutdown carrying our message.
+    lb1.signal(Signal::SIGTERM).unwrap();
+    let stopped = Instant::now();
+    assert!(wait_for(Duration::from_secs(5), || nexthops(&rtr, VIP32).is_empty()));
+    let withdrawn = stopped.elapsed();
+    let session_open_when_withdrawn = established(dir.path(), "lb1");
+    println!("SIGTERM to withdrawal seen by the router: {withdrawn:?}");
+    assert!(
+        session_open_when_withdrawn,
+        "the route must go before the session"
+    );
+    assert!(wait_for(Duration::from_secs(5), || !established(
+        dir.path(),
+        "lb1"
+    )));
+    let info = birdc(dir.path(), "rtr", &["show", "protocols", "all", "lb1"]);
+    assert!(info.contains("rampart is shutting down"), "{info}");
+    assert!(lb1.wait_timeout(Duration::from_secs(10)).unwrap().is_some());
+}
+
+#[test]
+fn md5_password_must_match() {
+    let Some((s, rtr)) = bgp_lab() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let peers = [
+        peer("lb1", "10.20.0.11", Some("s3cret")),
+        peer("lb2", "10.20.0.12", Some("s3cret")),
+    ];
+    let _bird = start_bird(&rtr, dir.path(), "rtr", &bird_config(ROUTER, &peers));
+    let announce = format!("prefix = \"{VIP32}\"");
+    let _lb1 = start_node(
+        &s,
+        dir.path(),
+        1,
+        &node_config(1, "password = \"s3cret\"", &announce),
+    );
+    let _lb2 = start_node(
+        &s,
+        dir.path(),
+        2,
+        &node_config(2, "password = \"wrong\"", &announce),
+    );
+    assert!(
+        wait_for(Duration::from_secs(15), || established(dir.path(), "lb1")),
+        "{}",
+        log(dir.path(), "lb1")
+    );
+    // lb2 keeps trying for a while and never gets through.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!established(dir.path(), "lb2"));
+    assert_eq!(nexthops(&rtr, VIP32), ["10.20.0.11"]);
+    assert!(
+        !log(dir.path(), "lb1").contains("s3cret"),
+        "password in a log"
+    );
+    assert!(
+        !status(dir.path(), 1).to_string().contains("s3cret"),
+        "password in status"
+    );
+}
+
+#[test]
+fn two_nodes_give_the_router_an_ecmp_route() {
+    let Some((s, rtr)) = bgp_lab() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let peers = [
+        peer("lb1", "10.20.0.11", None),
+        peer("lb2", "10.20.0.12", None),
+    ];
+    let _bird = start_bird(&rtr, dir.path(), "rtr", &bird_config(ROUTER, &peers));
+    let announce = format!("prefix = \"{VIP32}\"");
+    let _lb1 = start_node(&s, dir.path(), 1, &node_config(1, "", &announce));
+    let mut lb2 = start_node(&s, dir.path(), 2, &node_config(2, "", &announce));
+    let both = wait_for(Duration::from_secs(20), || {
+        nexthops(&rtr, VIP32) == ["10.20.0.11", "10.20.0.12"]
+    });
+    assert!(
+        both,
+        "{:?}\n{}",
+        nexthops(&rtr, VIP32),
+        log(dir.path(), "rtr")
+    );
+    lb2.terminate(Duration::from_secs(10)).unwrap();
+    assert!(wait_for(Duration::from_secs(5), || nexthops(&rtr, VIP32)
+        == ["10.20.0.11"]));
+}
+
+#[test]
+fn ipv6_host_route_over_mp_bgp() {
+    let Some((s, rtr)) = bgp_lab() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let _bird = start_bird(
+        &rtr,
+        dir.path(),
+        "rtr",
+        &bird_config(ROUTER, &[peer("lb1", "fd00:20::11", None)]),
+    );
+    let config = node_config(1, "", "prefix = \"fd00:10::10/128\"").replace(
+        &format!("address = \"{ROUTER}\""),
+        "address = \"fd00:20::1\"",
+    );
+    let _lb1 = start_node(&s, dir.path(), 1, &config);
+    let ok = wait_for(Duration::from_secs(20), || {
+        nexthops(&rtr, "fd00:10::10/128") == ["fd00:20::11"]
+    });
+    assert!(
+        ok,
+        "{}\n{}",
+        log(dir.path(), "lb1"),
+        birdc(dir.path(), "rtr", &["show", "route", "all"])
+    );
+}
