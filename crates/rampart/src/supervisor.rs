@@ -432,7 +432,7 @@ impl Supervisor {
         };
         if let Some(why) = vrrp_change(&self.cfg, &cfg) {
             return tracing::error!(
-                "reload refused, keeping the running config: {why}; VRRP changes need a restart"
+                "reload refused, keeping the running config: {why}; VRRP and BGP changes need a restart"
             );
         }
         let old_cfg = std::mem::replace(&mut self.cfg, cfg);
@@ -505,12 +505,16 @@ impl Supervisor {
     }
 }
 
-/// Why `new` cannot be applied to a running VRRP driver started from
-/// `old`, if it cannot: its `[vrrp]` section differs, or a frontend that
-/// an instance tracks now forwards to another backend.
+/// Why `new` cannot be applied to the running VRRP and BGP drivers
+/// started from `old`, if it cannot: its `[vrrp]` or `[bgp]` section
+/// differs, or a frontend that an instance tracks now forwards to another
+/// backend.
 fn vrrp_change(old: &Config, new: &Config) -> Option<String> {
     if old.vrrp != new.vrrp {
         return Some("the [vrrp] section changed".into());
+    }
+    if old.bgp != new.bgp {
+        return Some("the [bgp] section changed".into());
     }
     let backend_of = |cfg: &Config, fe: &str| {
         cfg.frontends

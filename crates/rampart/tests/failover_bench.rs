@@ -159,12 +159,17 @@ fn failover_figures() {
     );
     println!("| scenario | adverts | keepalived + HAProxy | rampart | rampart / reference |");
     println!("|---|---|---|---|---|");
+    // FAILOVER_ONLY=ProcessKilled runs one scenario.
+    let only = std::env::var("FAILOVER_ONLY").unwrap_or_default();
     for scenario in [
         Scenario::LinksDown,
         Scenario::ProcessKilled,
         Scenario::ProxyKilled,
         Scenario::GracefulStop,
     ] {
+        if !format!("{scenario:?}").contains(only.as_str()) {
+            continue;
+        }
         for timing in [Timing::V2Seed, Timing::V3Fast] {
             // Interleave the stacks' runs so drift affects both alike.
             let mut outages: [Vec<Outage>; 2] = [Vec::new(), Vec::new()];
