@@ -47,13 +47,17 @@ pub const PRIORITY_OWNER: u8 = 255;
 /// leave clients sending to an address nobody holds meanwhile.
 pub const RELEASE_LINGER: Duration = Duration::from_secs(1);
 
-/// Expected spurious failovers per hour the loss allowance aims below.
-pub const FLAP_BUDGET: f64 = 1e-3;
+/// Expected spurious failovers per hour the loss allowance aims below
+/// (one in four days).
+pub const FLAP_BUDGET: f64 = 1e-2;
 /// At most this many extra intervals: beyond 50 % loss VRRP cannot work
 /// anyway, and failover must stay bounded.
 const MAX_LOSS_ALLOWANCE: u32 = 7;
-/// The loss estimate averages over about this many adverts.
-const LOSS_EWMA_WEIGHT: u64 = 64;
+/// The loss estimate averages over about this many adverts (25 s at
+/// 100 ms): one late advert must not make the backup slower for long.
+const LOSS_EWMA_WEIGHT: u64 = 256;
+/// Adverts observed before the estimate is trusted at all.
+const LOSS_MIN_SAMPLES: u64 = 32;
 
 /// What an instance needs to know; filled from the config by the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -795,11 +799,12 @@ impl Instance {
     /// adverts that is several spurious failovers an hour, each moving
     /// the addresses twice. We wait for as many missed adverts `n` as
     /// make `p^n` times the adverts per hour below [`FLAP_BUDGET`], so a
-    /// lossy link costs some failover time instead of flapping. Only the
+    /// lossy link costs some failover time instead of flapping (at 5 %
+    /// loss: 3 more intervals; at one lost advert in 256: none). Only the
     /// receiver's timer changes, so peers see standard VRRP.
     pub fn loss_allowance(&self) -> u32 {
         let p = self.observed_loss_ppm() as f64 / 1e6;
-        if p <= 0.0 {
+        if p <= 0.0 || self.loss_samples < LOSS_MIN_SAMPLES {
             return 0;
         }
         let interval = self.interval(self.effective_interval_cs()).as_secs_f64();

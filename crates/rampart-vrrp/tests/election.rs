@@ -431,3 +431,26 @@ fn delivery_jitter_is_not_taken_for_loss() {
     assert_eq!((b.observed_loss_ppm(), b.loss_allowance()), (0, 0));
     assert_eq!(net.masters(0), vec![0]);
 }
+
+#[test]
+fn one_lost_advert_does_not_slow_failover() {
+    let mut net = Net::new(12);
+    net.add(vec![cfg(1, 7, Version::V3, 101, 10)], vec![]);
+    net.add(vec![cfg(2, 7, Version::V3, 100, 10)], vec![]);
+    net.start(0);
+    net.start(1);
+    net.run(Duration::from_secs(60));
+    // Exactly one advert lost.
+    net.partition(0, 1, true);
+    net.run(MS(120));
+    net.partition(0, 1, false);
+    net.run(Duration::from_secs(1));
+    let b = net.routers[1].node.instance(0).unwrap();
+    assert!(b.observed_loss_ppm() > 0, "the loss was seen");
+    assert_eq!(
+        b.loss_allowance(),
+        0,
+        "but one advert is no reason to wait longer"
+    );
+    assert_eq!(net.masters(0), vec![0]);
+}
