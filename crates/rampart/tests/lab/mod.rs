@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod bird;
+pub mod frr;
 pub mod keepalived;
 
 use std::io::{Read, Write};
