@@ -123,6 +123,8 @@ impl fmt::Display for Capability {
             Self::RouteRefresh => f.write_str("route-refresh"),
             Self::FourOctetAs(asn) => write!(f, "4-octet-as {asn}"),
             Self::Unknown { code, .. } => match code {
+                5 => f.write_str("extended-next-hop"),
+                6 => f.write_str("extended-message"),
                 64 => f.write_str("graceful-restart"),
                 69 => f.write_str("add-path"),
                 70 => f.write_str("enhanced-route-refresh"),
