@@ -474,14 +474,16 @@ impl Supervisor {
     /// Graceful stop: the worker stops accepting and drains; we wait a
     /// little longer than its grace, then kill it.
     async fn stop(&mut self) {
-        // Routes first, then VRRP, while the proxy still serves: routers
-        // and the VRRP peer move traffic away before anything here stops
-        // answering.
-        if let Some(b) = self.bgp.take() {
-            b.stop().await;
-        }
+        // VRRP, then routes, while the proxy still serves: the VRRP peer
+        // and the routers move traffic away before anything here stops
+        // answering. A stopping master keeps announcing `while_master`
+        // routes until the peer has taken over (and announces them), so
+        // the router never lacks a route.
         if let Some(v) = self.vrrp.take() {
             v.stop().await;
+        }
+        if let Some(b) = self.bgp.take() {
+            b.stop().await;
         }
         self.health.stop();
         if let Some((mut w, _)) = self.pending.take() {

@@ -317,3 +317,81 @@ fn ipv6_host_route_over_mp_bgp() {
         birdc(dir.path(), "rtr", &["show", "route", "all"])
     );
 }
+
+/// The `[bgp]` part of a node config for lb `n` with one announce body.
+fn bgp_section(n: u8, announce: &str) -> String {
+    let me = 10 + n;
+    format!(
+        r#"
+[bgp]
+router_id = "10.20.0.{me}"
+local_as = {LB_AS}
+hold_time = "9s"
+connect_retry = "1s"
+hold_down = "0s"
+shutdown_bound = "500ms"
+
+[[bgp.neighbor]]
+name = "rtr"
+address = "{ROUTER}"
+remote_as = {ROUTER_AS}
+
+[[bgp.announce]]
+{announce}
+"#
+    )
+}
+
+#[test]
+fn while_master_follows_vrrp_mastership() {
+    let Some((s, rtr)) = bgp_lab() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let peers = [
+        peer("lb1", "10.20.0.11", None),
+        peer("lb2", "10.20.0.12", None),
+    ];
+    let _bird = start_bird(&rtr, dir.path(), "rtr", &bird_config(ROUTER, &peers));
+    let _webs = [
+        Web::start(&s.web1, "192.168.1.21:8080", "web1"),
+        Web::start(&s.web2, "192.168.1.22:8080", "web2"),
+    ];
+    let announce = format!("prefix = \"{VIP32}\"\npolicy = {{ while_master = \"VI_1\" }}");
+    let config =
+        |n: u8| lab::rampart_config(n, lab::Timing::V3Fast, "") + &bgp_section(n, &announce);
+    let mut lb1 = start_node(&s, dir.path(), 1, &config(1));
+    let _lb2 = start_node(&s, dir.path(), 2, &config(2));
+    // Only the VRRP master announces.
+    let on_lb1 = wait_for(Duration::from_secs(20), || {
+        nexthops(&rtr, VIP32) == ["10.20.0.11"]
+    });
+    assert!(
+        on_lb1,
+        "{:?}\n{}",
+        nexthops(&rtr, VIP32),
+        log(dir.path(), "lb1")
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        nexthops(&rtr, VIP32),
+        ["10.20.0.11"],
+        "lb2 must not announce as backup"
+    );
+    // A planned switchover moves the route with the VIP, and at no
+    // moment does the router lack one: lb2 announces before lb1 withdraws.
+    lb1.signal(Signal::SIGTERM).unwrap();
+    let mut seen = Vec::new();
+    let moved = wait_for(Duration::from_secs(10), || {
+        let now = nexthops(&rtr, VIP32);
+        if seen.last() != Some(&now) {
+            seen.push(now.clone());
+        }
+        now == ["10.20.0.12"]
+    });
+    assert!(moved, "{seen:?}\n{}", log(dir.path(), "lb2"));
+    assert!(
+        seen.iter().all(|h| !h.is_empty()),
+        "a moment without a route: {seen:?}"
+    );
+}

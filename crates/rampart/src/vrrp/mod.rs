@@ -41,7 +41,8 @@ pub struct Handle {
 }
 
 impl Handle {
-    /// Whether each instance (by name) is master now; follows changes.
+    /// Whether each instance (by name) is master now (or a stopping
+    /// master still holding its addresses); follows changes.
     pub fn masters(&self) -> watch::Receiver<BTreeMap<String, bool>> {
         self.masters.clone()
     }
@@ -353,7 +354,12 @@ impl Driver {
             .node
             .instances()
             .iter()
-            .map(|i| (i.config().name.clone(), i.state() == State::Master))
+            // A stopping master still holds the addresses until the peer
+            // has taken over: for BGP's `while_master` it still counts.
+            .map(|i| {
+                let master = matches!(i.state(), State::Master | State::Stopping);
+                (i.config().name.clone(), master)
+            })
             .collect();
         self.masters.send_if_modified(|old| {
             let changed = *old != masters;
