@@ -178,7 +178,7 @@ impl Open {
         for cap in &self.capabilities {
             cap.encode(&mut caps)?;
         }
-        // All capabilities in one parameter, as BIRD and FRR send them.
+        // All capabilities in one parameter, as BIRD sends them (FRR 8.4 sends one parameter per capability; both forms decode).
         let too_long = || EncodeError::FieldTooLong("optional parameters");
         let param_len = u8::try_from(caps.len()).map_err(|_| too_long())?;
         let total = u8::try_from(caps.len() + 2)
