@@ -8,34 +8,13 @@ mod lab;
 
 use std::time::{Duration, Instant};
 
+use lab::bgp::{bgp_lab, node_config, start_node, status};
 use lab::bird::{LB_AS, Peer, ROUTER_AS, bird_config, birdc, nexthops, start_bird};
 use lab::{Web, log, wait_for};
-use rampart_lab::{Ns, Proc, SeedLab, Signal, seed_lab};
+use rampart_lab::Signal;
 
 const VIP32: &str = "10.10.0.10/32";
 const ROUTER: &str = "10.20.0.1";
-
-/// The seed lab plus a router namespace on a third switch, reached by
-/// lb1 and lb2 on their `eth2` (10.20.0.11 and .12, fd00:20::11 and ::12).
-fn bgp_lab() -> Option<(SeedLab, Ns)> {
-    if !rampart_lab::require_root() {
-        return None;
-    }
-    let mut s = seed_lab().unwrap();
-    let rtr = s.lab.ns("rtr").unwrap();
-    let sw = s.lab.switch("bgp").unwrap();
-    s.lab
-        .attach(&sw, &rtr, "eth0", &["10.20.0.1/24", "fd00:20::1/64"])
-        .unwrap();
-    let (lb1, lb2) = (s.lb1.clone(), s.lb2.clone());
-    s.lab
-        .attach(&sw, &lb1, "eth2", &["10.20.0.11/24", "fd00:20::11/64"])
-        .unwrap();
-    s.lab
-        .attach(&sw, &lb2, "eth2", &["10.20.0.12/24", "fd00:20::12/64"])
-        .unwrap();
-    Some((s, rtr))
-}
 
 fn peer(name: &str, address: &str, password: Option<&str>) -> Peer {
     Peer {
@@ -44,75 +23,6 @@ fn peer(name: &str, address: &str, password: Option<&str>) -> Peer {
         asn: LB_AS,
         password: password.map(str::to_string),
     }
-}
-
-/// rampart's config for lb `n` announcing `announce` (TOML of one
-/// `[[bgp.announce]]` body) to the router.
-fn node_config(n: u8, neighbor_extra: &str, announce: &str) -> String {
-    let me = 10 + n;
-    format!(
-        r#"
-[global]
-threads = 1
-grace = "1s"
-
-[[frontend]]
-name = "www"
-bind = ["10.10.0.10:80"]
-backend = "nginx_pool"
-
-[[backend]]
-name = "nginx_pool"
-health = {{ check = "tcp", interval = "200ms", timeout = "200ms", fall = 2, rise = 1 }}
-servers = [
-  {{ name = "web1", addr = "192.168.1.21:8080" }},
-  {{ name = "web2", addr = "192.168.1.22:8080" }},
-]
-
-[bgp]
-router_id = "10.20.0.{me}"
-local_as = {LB_AS}
-hold_time = "9s"
-connect_retry = "1s"
-hold_down = "1s"
-shutdown_bound = "1s"
-
-[[bgp.neighbor]]
-name = "rtr"
-address = "{ROUTER}"
-remote_as = {ROUTER_AS}
-{neighbor_extra}
-
-[[bgp.announce]]
-{announce}
-"#
-    )
-}
-
-fn start_node(s: &SeedLab, dir: &std::path::Path, n: u8, config: &str) -> Proc {
-    let ns = if n == 1 { &s.lb1 } else { &s.lb2 };
-    let name = format!("lb{n}");
-    let path = dir.join(format!("{name}.toml"));
-    std::fs::write(&path, config).unwrap();
-    let out = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
-    let mut cmd = ns.command(env!("CARGO_BIN_EXE_rampart"));
-    cmd.args(["run", "-c"])
-        .arg(&path)
-        .arg("--control")
-        .arg(dir.join(format!("{name}.sock")))
-        .env("RUST_LOG", "info")
-        .stdout(out.try_clone().unwrap())
-        .stderr(out);
-    Proc::spawn(&mut cmd).unwrap()
-}
-
-fn status(dir: &std::path::Path, n: u8) -> serde_json::Value {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
-        .args(["status", "--json", "--control"])
-        .arg(dir.join(format!("lb{n}.sock")))
-        .output()
-        .unwrap();
-    serde_json::from_slice(&out.stdout).unwrap_or_default()
 }
 
 fn established(dir: &std::path::Path, bird: &str) -> bool {
@@ -142,6 +52,7 @@ fn announces_while_healthy_and_withdraws_before_going_away() {
         1,
         &node_config(
             1,
+            ROUTER,
             "",
             &format!("prefix = \"{VIP32}\"\npolicy = {{ while_healthy = \"www\" }}"),
         ),
@@ -235,13 +146,13 @@ fn md5_password_must_match() {
         &s,
         dir.path(),
         1,
-        &node_config(1, "password = \"s3cret\"", &announce),
+        &node_config(1, ROUTER, "password = \"s3cret\"", &announce),
     );
     let _lb2 = start_node(
         &s,
         dir.path(),
         2,
-        &node_config(2, "password = \"wrong\"", &announce),
+        &node_config(2, ROUTER, "password = \"wrong\"", &announce),
     );
     assert!(
         wait_for(Duration::from_secs(15), || established(dir.path(), "lb1")),
@@ -274,8 +185,8 @@ fn two_nodes_give_the_router_an_ecmp_route() {
     ];
     let _bird = start_bird(&rtr, dir.path(), "rtr", &bird_config(ROUTER, &peers));
     let announce = format!("prefix = \"{VIP32}\"");
-    let _lb1 = start_node(&s, dir.path(), 1, &node_config(1, "", &announce));
-    let mut lb2 = start_node(&s, dir.path(), 2, &node_config(2, "", &announce));
+    let _lb1 = start_node(&s, dir.path(), 1, &node_config(1, ROUTER, "", &announce));
+    let mut lb2 = start_node(&s, dir.path(), 2, &node_config(2, ROUTER, "", &announce));
     let both = wait_for(Duration::from_secs(20), || {
         nexthops(&rtr, VIP32) == ["10.20.0.11", "10.20.0.12"]
     });
@@ -302,7 +213,7 @@ fn ipv6_host_route_over_mp_bgp() {
         "rtr",
         &bird_config(ROUTER, &[peer("lb1", "fd00:20::11", None)]),
     );
-    let config = node_config(1, "", "prefix = \"fd00:10::10/128\"").replace(
+    let config = node_config(1, ROUTER, "", "prefix = \"fd00:10::10/128\"").replace(
         &format!("address = \"{ROUTER}\""),
         "address = \"fd00:20::1\"",
     );

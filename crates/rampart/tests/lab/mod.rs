@@ -5,6 +5,7 @@
 //! Each test crate that has `mod lab;` uses a part of it.
 #![allow(dead_code)]
 
+pub mod bgp;
 pub mod bird;
 pub mod frr;
 pub mod keepalived;

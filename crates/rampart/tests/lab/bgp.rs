@@ -1,0 +1,100 @@
+//! The BGP lab shared by the BIRD and FRR tests: the seed lab plus a
+//! router namespace, rampart node configs with a `[bgp]` section, and
+//! `rampart status --json`.
+
+use std::path::Path;
+
+use rampart_lab::{Ns, Proc, SeedLab, seed_lab};
+
+use super::bird::{LB_AS, ROUTER_AS};
+
+/// The seed lab plus a router namespace on a third switch, reached by
+/// lb1 and lb2 on their `eth2` (10.20.0.11 and .12, fd00:20::11 and ::12).
+pub fn bgp_lab() -> Option<(SeedLab, Ns)> {
+    if !rampart_lab::require_root() {
+        return None;
+    }
+    let mut s = seed_lab().unwrap();
+    let rtr = s.lab.ns("rtr").unwrap();
+    let sw = s.lab.switch("bgp").unwrap();
+    s.lab
+        .attach(&sw, &rtr, "eth0", &["10.20.0.1/24", "fd00:20::1/64"])
+        .unwrap();
+    let (lb1, lb2) = (s.lb1.clone(), s.lb2.clone());
+    s.lab
+        .attach(&sw, &lb1, "eth2", &["10.20.0.11/24", "fd00:20::11/64"])
+        .unwrap();
+    s.lab
+        .attach(&sw, &lb2, "eth2", &["10.20.0.12/24", "fd00:20::12/64"])
+        .unwrap();
+    Some((s, rtr))
+}
+
+/// rampart's config for lb `n` announcing `announce` (TOML of one
+/// `[[bgp.announce]]` body) to the router at `router`.
+pub fn node_config(n: u8, router: &str, neighbor_extra: &str, announce: &str) -> String {
+    let me = 10 + n;
+    format!(
+        r#"
+[global]
+threads = 1
+grace = "1s"
+
+[[frontend]]
+name = "www"
+bind = ["10.10.0.10:80"]
+backend = "nginx_pool"
+
+[[backend]]
+name = "nginx_pool"
+health = {{ check = "tcp", interval = "200ms", timeout = "200ms", fall = 2, rise = 1 }}
+servers = [
+  {{ name = "web1", addr = "192.168.1.21:8080" }},
+  {{ name = "web2", addr = "192.168.1.22:8080" }},
+]
+
+[bgp]
+router_id = "10.20.0.{me}"
+local_as = {LB_AS}
+hold_time = "9s"
+connect_retry = "1s"
+hold_down = "1s"
+shutdown_bound = "1s"
+
+[[bgp.neighbor]]
+name = "rtr"
+address = "{router}"
+remote_as = {ROUTER_AS}
+{neighbor_extra}
+
+[[bgp.announce]]
+{announce}
+"#
+    )
+}
+
+pub fn start_node(s: &SeedLab, dir: &Path, n: u8, config: &str) -> Proc {
+    let ns = if n == 1 { &s.lb1 } else { &s.lb2 };
+    let name = format!("lb{n}");
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, config).unwrap();
+    let out = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
+    let mut cmd = ns.command(env!("CARGO_BIN_EXE_rampart"));
+    cmd.args(["run", "-c"])
+        .arg(&path)
+        .arg("--control")
+        .arg(dir.join(format!("{name}.sock")))
+        .env("RUST_LOG", "info")
+        .stdout(out.try_clone().unwrap())
+        .stderr(out);
+    Proc::spawn(&mut cmd).unwrap()
+}
+
+pub fn status(dir: &Path, n: u8) -> serde_json::Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(["status", "--json", "--control"])
+        .arg(dir.join(format!("lb{n}.sock")))
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or_default()
+}
