@@ -214,8 +214,23 @@ fn processes_die_with_their_guard_and_their_lab() {
     let mut sleep = a.command("sleep");
     sleep.arg("30");
     let owned = lab.spawn(sleep).unwrap();
-    // A bare child nobody guards: the namespace teardown kills it.
+    // A bare child nobody guards: the namespace teardown kills it — once
+    // it is in the namespace (`ip netns exec` enters it after the fork, so
+    // wait for that, or the teardown may look before it got there).
     let mut bare = a.command("sleep").arg("30").spawn().unwrap();
+    let pid = bare.id().to_string();
+    let entered = (0..200).any(|_| {
+        let pids = std::process::Command::new("ip")
+            .args(["netns", "pids", a.name()])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        pids.split_whitespace().any(|p| p == pid) || {
+            std::thread::sleep(Duration::from_millis(10));
+            false
+        }
+    });
+    assert!(entered, "the bare child never entered the namespace");
     drop(lab);
     assert!(!Path::new(&format!("/proc/{owned}")).exists());
     assert!(!bare.wait().unwrap().success());
