@@ -198,7 +198,7 @@ impl Node {
                 i.handle_advert(now, src, dst, ttl, &adv, form)
             }
             Ok(_) => return,
-            Err(_) => i.handle_packet(now, src, dst, ttl, buf),
+            Err(e) => i.malformed(now, src, &e),
         }
         self.settle(now);
     }

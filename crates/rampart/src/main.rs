@@ -13,6 +13,7 @@ mod demo;
 mod health;
 mod ipc;
 mod supervisor;
+mod task;
 mod vrrp;
 mod worker;
 

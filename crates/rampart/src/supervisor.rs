@@ -127,7 +127,7 @@ pub async fn run(
     sup.health.sync(&sup.cfg);
     // VRRP before the worker: a node that cannot run its VRRP instances
     // (not root, interface missing) stops here with the reason.
-    sup.update_vrrp();
+    sup.publish_proxy_health();
     sup.vrrp = vrrp::start(&sup.cfg, sup.proxy.subscribe())?;
     let masters = match &sup.vrrp {
         Some(v) => v.masters(),
@@ -165,7 +165,7 @@ pub async fn run(
                     Some((w, _)) => sup.worker = Some(w),
                     None => restart_at = Some(sup.note_crash()),
                 }
-                sup.update_vrrp();
+                sup.publish_proxy_health();
             }
             status = wait_worker(sup.pending.as_mut().map(|(w, _)| w)) => {
                 let id = sup.pending.take().map(|(w, _)| w.id);
@@ -188,7 +188,7 @@ pub async fn run(
                 }
             }
             Some(change) = health_rx.recv() => sup.on_health(change).await,
-            _ = tick.tick() => sup.update_vrrp(),
+            _ = tick.tick() => sup.publish_proxy_health(),
             Some(reply) = status_rx.recv() => {
                 let _ = reply.send(sup.status().await);
             }
@@ -278,7 +278,7 @@ impl Supervisor {
     }
 
     /// Publishes proxy health to VRRP and BGP (only when it changed).
-    fn update_vrrp(&self) {
+    fn publish_proxy_health(&self) {
         let p = self.proxy_health();
         self.proxy.send_if_modified(|old| {
             let changed = *old != p;
@@ -375,7 +375,7 @@ impl Supervisor {
     /// Health changes go to the serving worker and to one being started,
     /// and to VRRP's tracker.
     async fn on_health(&mut self, change: HealthChange) {
-        self.update_vrrp();
+        self.publish_proxy_health();
         let msg = ipc::line(&ToWorker::Server {
             backend: change.backend,
             server: change.server,

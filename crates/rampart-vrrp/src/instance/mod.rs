@@ -381,8 +381,13 @@ impl Instance {
     pub fn handle_packet(&mut self, now: Instant, src: IpAddr, dst: IpAddr, ttl: u8, buf: &[u8]) {
         match decode(buf, src, dst) {
             Ok((adv, form)) => self.handle_advert(now, src, dst, ttl, &adv, form),
-            Err(e) => self.drop_packet(now, Drop::Malformed, || format!("from {src}: {e}")),
+            Err(e) => self.malformed(now, src, &e),
         }
+    }
+
+    /// A packet from `src` that did not decode: counted and logged here.
+    pub(crate) fn malformed(&mut self, now: Instant, src: IpAddr, e: &crate::DecodeError) {
+        self.drop_packet(now, Drop::Malformed, || format!("from {src}: {e}"));
     }
 
     /// Like [`handle_packet`](Self::handle_packet) for an advert the

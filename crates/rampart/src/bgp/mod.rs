@@ -15,40 +15,17 @@ use rampart_config::{AnnouncePolicy, Config, Family, Neighbor, PeerMode};
 use rampart_sys::bgp_socket::{self, BgpSockOpts};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::task::{Inbox, TaskHandle};
 use crate::vrrp::ProxyHealth;
 
 /// Longest a stopping node waits for its neighbors to finish, beyond the
 /// configured `shutdown_bound`.
 const STOP_SLACK: Duration = Duration::from_secs(2);
 
-/// Controls a running BGP driver.
-pub struct Handle {
-    stop: Option<oneshot::Sender<oneshot::Sender<()>>>,
-    status: mpsc::UnboundedSender<oneshot::Sender<Vec<serde_json::Value>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Handle {
-    pub async fn status(&self) -> Vec<serde_json::Value> {
-        let (tx, rx) = oneshot::channel();
-        if self.status.send(tx).is_err() {
-            return Vec::new();
-        }
-        rx.await.unwrap_or_default()
-    }
-
-    /// Graceful stop: every route withdrawn, `shutdown_bound` for the
-    /// routers to act on it, then Cease / Administrative Shutdown.
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let (tx, rx) = oneshot::channel();
-            if stop.send(tx).is_ok() {
-                let _ = rx.await;
-            }
-        }
-        let _ = self.task.await;
-    }
-}
+/// Controls a running BGP driver: its status is one JSON object per
+/// neighbor; stopping withdraws every route, waits `shutdown_bound` for
+/// the routers to act on it, then sends Cease / Administrative Shutdown.
+pub type Handle = TaskHandle<Vec<serde_json::Value>>;
 
 struct Peer {
     name: String,
@@ -94,8 +71,6 @@ pub fn start(
         });
     }
     listen(bgp.neighbors.as_slice(), accept_to)?;
-    let (stop_tx, stop_rx) = oneshot::channel();
-    let (status_tx, status_rx) = mpsc::unbounded_channel();
     let manager = Manager {
         announces: bgp
             .announces
@@ -111,12 +86,9 @@ pub fn start(
         peers,
         shutdown_bound: bgp.shutdown_bound,
     };
-    let task = tokio::spawn(manager.run(proxy, masters, stop_rx, status_rx));
-    Ok(Some(Handle {
-        stop: Some(stop_tx),
-        status: status_tx,
-        task,
-    }))
+    Ok(Some(TaskHandle::spawn(|inbox| {
+        manager.run(proxy, masters, inbox)
+    })))
 }
 
 fn session_config(
@@ -228,9 +200,12 @@ impl Manager {
         mut self,
         mut proxy: watch::Receiver<ProxyHealth>,
         mut masters: watch::Receiver<BTreeMap<String, bool>>,
-        mut stop: oneshot::Receiver<oneshot::Sender<()>>,
-        mut status: mpsc::UnboundedReceiver<oneshot::Sender<Vec<serde_json::Value>>>,
+        inbox: Inbox<Vec<serde_json::Value>>,
     ) {
+        let Inbox {
+            mut stop,
+            mut status,
+        } = inbox;
         self.evaluate(
             Instant::now(),
             &proxy.borrow_and_update(),
@@ -242,10 +217,7 @@ impl Manager {
                 .iter()
                 .filter_map(|(_, h)| h.poll_timeout())
                 .min();
-            let sleep = tokio::time::sleep_until(deadline.map_or_else(
-                || tokio::time::Instant::now() + Duration::from_secs(86_400),
-                tokio::time::Instant::from_std,
-            ));
+            let sleep = tokio::time::sleep_until(crate::task::deadline(deadline));
             tokio::select! {
                 Ok(()) = proxy.changed() => {}
                 Ok(()) = masters.changed() => {}

@@ -115,9 +115,7 @@ async fn run(
             break;
         }
         let deadline = session.poll_timeout();
-        let sleep = tokio::time::sleep_until(
-            deadline.map_or_else(far_future, tokio::time::Instant::from_std),
-        );
+        let sleep = tokio::time::sleep_until(crate::task::deadline(deadline));
         tokio::select! {
             read = read_some(&mut conn, &mut buf) => {
                 let now = Instant::now();
@@ -239,10 +237,6 @@ async fn connect(
             "connect timed out",
         )),
     }
-}
-
-fn far_future() -> tokio::time::Instant {
-    tokio::time::Instant::now() + Duration::from_secs(86_400)
 }
 
 /// What `birdc show protocols all` tells, as JSON. The password is

@@ -23,6 +23,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::control::VrrpStatus;
+use crate::task::{Inbox, TaskHandle};
 use build::Plan;
 use kernel::Kernel;
 use notify::Notifier;
@@ -34,10 +35,8 @@ const MAX_PACKET: usize = 4200;
 
 /// Controls a running driver.
 pub struct Handle {
-    stop: Option<oneshot::Sender<oneshot::Sender<()>>>,
+    task: TaskHandle<Vec<VrrpStatus>>,
     masters: watch::Receiver<BTreeMap<String, bool>>,
-    status: mpsc::UnboundedSender<oneshot::Sender<Vec<VrrpStatus>>>,
-    task: tokio::task::JoinHandle<()>,
 }
 
 impl Handle {
@@ -49,23 +48,13 @@ impl Handle {
 
     /// A snapshot of every instance (empty if the driver has ended).
     pub async fn status(&self) -> Vec<VrrpStatus> {
-        let (tx, rx) = oneshot::channel();
-        if self.status.send(tx).is_err() {
-            return Vec::new();
-        }
-        rx.await.unwrap_or_default()
+        self.task.status().await
     }
 
     /// Graceful stop: masters send priority 0 and keep their addresses
     /// until a peer takes over or the bound passes. Returns when done.
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let (tx, rx) = oneshot::channel();
-            if stop.send(tx).is_ok() {
-                let _ = rx.await;
-            }
-        }
-        let _ = self.task.await;
+    pub async fn stop(self) {
+        self.task.stop().await
     }
 }
 
@@ -102,8 +91,6 @@ pub fn start(cfg: &Config, proxy: watch::Receiver<ProxyHealth>) -> Result<Option
     let links = async_fd(LinkWatcher::new().context("netlink link watcher")?)?;
     let kernel = Kernel::new(&plan)?;
     let (masters_tx, masters_rx) = watch::channel(BTreeMap::new());
-    let (stop_tx, stop_rx) = oneshot::channel();
-    let (status_tx, status_rx) = mpsc::unbounded_channel();
     let tracker = Tracker::new(proxy.borrow().clone(), &plan.scripts);
     let node = Node::new(
         plan.instances.iter().map(|i| i.core.clone()).collect(),
@@ -119,12 +106,10 @@ pub fn start(cfg: &Config, proxy: watch::Receiver<ProxyHealth>) -> Result<Option
         notifier: None,
         masters: masters_tx,
     };
-    let task = tokio::spawn(driver.run(pkt_rx, links, proxy, stop_rx, status_rx));
+    let task = TaskHandle::spawn(|inbox| driver.run(pkt_rx, links, proxy, inbox));
     Ok(Some(Handle {
-        stop: Some(stop_tx),
-        masters: masters_rx,
-        status: status_tx,
         task,
+        masters: masters_rx,
     }))
 }
 
@@ -184,9 +169,12 @@ impl Driver {
         mut packets: mpsc::UnboundedReceiver<Packet>,
         links: AsyncFd<LinkWatcher>,
         mut proxy: watch::Receiver<ProxyHealth>,
-        mut stop: oneshot::Receiver<oneshot::Sender<()>>,
-        mut status: mpsc::UnboundedReceiver<oneshot::Sender<Vec<VrrpStatus>>>,
+        inbox: Inbox<Vec<VrrpStatus>>,
     ) {
+        let Inbox {
+            mut stop,
+            mut status,
+        } = inbox;
         let (notifier, notify_task) = Notifier::start(self.plan.notify_timeout);
         self.notifier = Some(notifier);
         let (script_tx, mut script_rx) = mpsc::unbounded_channel();
@@ -213,9 +201,7 @@ impl Driver {
         let mut stop_open = true;
         loop {
             let deadline = self.node.poll_timeout();
-            let sleep = tokio::time::sleep_until(
-                deadline.map_or_else(far_future, tokio::time::Instant::from_std),
-            );
+            let sleep = tokio::time::sleep_until(crate::task::deadline(deadline));
             tokio::select! {
                 biased;
                 Some(p) = packets.recv() => {
@@ -347,9 +333,12 @@ impl Driver {
         }
     }
 
-    /// Carries out everything the node asked for.
+    /// Carries out everything the node asked for, and republishes
+    /// mastership when a state changed (not on every advert).
     fn drain(&mut self) {
-        self.drain_actions();
+        if !self.drain_actions() {
+            return;
+        }
         let masters: BTreeMap<String, bool> = self
             .node
             .instances()
@@ -368,10 +357,15 @@ impl Driver {
         });
     }
 
-    fn drain_actions(&mut self) {
+    /// Returns whether an instance changed state.
+    fn drain_actions(&mut self) -> bool {
+        let mut changed = false;
         while let Some(action) = self.node.poll_action() {
             match action {
-                NodeAction::Instance { id, action } => self.instance_action(id, action),
+                NodeAction::Instance { id, action } => {
+                    changed |= matches!(action, Action::StateChanged { .. });
+                    self.instance_action(id, action)
+                }
                 NodeAction::GroupChanged { id, from, to } => {
                     if let Some((name, _, notify)) = self.plan.groups.get(id) {
                         tracing::info!(group = %name, "sync group {} -> {}", from.as_str(), to.as_str());
@@ -385,6 +379,7 @@ impl Driver {
                 }
             }
         }
+        changed
     }
 
     fn instance_action(&mut self, id: usize, action: Action) {
@@ -422,8 +417,4 @@ impl Driver {
             }
         }
     }
-}
-
-fn far_future() -> tokio::time::Instant {
-    tokio::time::Instant::now() + Duration::from_secs(86_400)
 }
