@@ -229,30 +229,6 @@ fn ipv6_host_route_over_mp_bgp() {
     );
 }
 
-/// The `[bgp]` part of a node config for lb `n` with one announce body.
-fn bgp_section(n: u8, announce: &str) -> String {
-    let me = 10 + n;
-    format!(
-        r#"
-[bgp]
-router_id = "10.20.0.{me}"
-local_as = {LB_AS}
-hold_time = "9s"
-connect_retry = "1s"
-hold_down = "0s"
-shutdown_bound = "500ms"
-
-[[bgp.neighbor]]
-name = "rtr"
-address = "{ROUTER}"
-remote_as = {ROUTER_AS}
-
-[[bgp.announce]]
-{announce}
-"#
-    )
-}
-
 #[test]
 fn while_master_follows_vrrp_mastership() {
     let Some((s, rtr)) = bgp_lab() else {
@@ -269,8 +245,10 @@ fn while_master_follows_vrrp_mastership() {
         Web::start(&s.web2, "192.168.1.22:8080", "web2"),
     ];
     let announce = format!("prefix = \"{VIP32}\"\npolicy = {{ while_master = \"VI_1\" }}");
-    let config =
-        |n: u8| lab::rampart_config(n, lab::Timing::V3Fast, "") + &bgp_section(n, &announce);
+    let config = |n: u8| {
+        lab::rampart_config(n, lab::Timing::V3Fast, "")
+            + &lab::bgp::bgp_section(n, ROUTER, "", &announce, "0s")
+    };
     let mut lb1 = start_node(&s, dir.path(), 1, &config(1));
     let _lb2 = start_node(&s, dir.path(), 2, &config(2));
     // Only the VRRP master announces.

@@ -33,32 +33,27 @@ pub fn bgp_lab() -> Option<(SeedLab, Ns)> {
 /// rampart's config for lb `n` announcing `announce` (TOML of one
 /// `[[bgp.announce]]` body) to the router at `router`.
 pub fn node_config(n: u8, router: &str, neighbor_extra: &str, announce: &str) -> String {
+    super::proxy_section() + &bgp_section(n, router, neighbor_extra, announce, "1s")
+}
+
+/// The `[bgp]` part of lb `n`'s config: one neighbor (`router`, with
+/// `neighbor_extra` lines) and one announce.
+pub fn bgp_section(
+    n: u8,
+    router: &str,
+    neighbor_extra: &str,
+    announce: &str,
+    hold_down: &str,
+) -> String {
     let me = 10 + n;
     format!(
         r#"
-[global]
-threads = 1
-grace = "1s"
-
-[[frontend]]
-name = "www"
-bind = ["10.10.0.10:80"]
-backend = "nginx_pool"
-
-[[backend]]
-name = "nginx_pool"
-health = {{ check = "tcp", interval = "200ms", timeout = "200ms", fall = 2, rise = 1 }}
-servers = [
-  {{ name = "web1", addr = "192.168.1.21:8080" }},
-  {{ name = "web2", addr = "192.168.1.22:8080" }},
-]
-
 [bgp]
 router_id = "10.20.0.{me}"
 local_as = {LB_AS}
 hold_time = "9s"
 connect_retry = "1s"
-hold_down = "1s"
+hold_down = "{hold_down}"
 shutdown_bound = "1s"
 
 [[bgp.neighbor]]

@@ -52,16 +52,9 @@ impl Timing {
     }
 }
 
-/// rampart's config for LB node `n` (1 = priority 101, 2 = priority 100);
-/// `extra_instance` is added to both instances.
-pub fn rampart_config(n: u8, timing: Timing, extra_instance: &str) -> String {
-    let (me, peer) = if n == 1 { (11, 12) } else { (12, 11) };
-    let priority = 102 - u16::from(n);
-    let state = if n == 1 { "master" } else { "backup" };
-    let (version, interval, auth) = match timing {
-        Timing::V2Seed => (2, "1s", r#"auth = { type = "pass", password = "1111" }"#),
-        Timing::V3Fast => (3, "100ms", ""),
-    };
+/// The proxy part of every lab node's config: the seed's `www` frontend on
+/// the VIP, round robin to web1/web2 with fast tcp checks.
+pub fn proxy_section() -> String {
     format!(
         r#"
 [global]
@@ -80,7 +73,24 @@ servers = [
   {{ name = "web1", addr = "192.168.1.21:8080" }},
   {{ name = "web2", addr = "192.168.1.22:8080" }},
 ]
+"#
+    )
+}
 
+/// rampart's config for LB node `n` (1 = priority 101, 2 = priority 100);
+/// `extra_instance` is added to both instances.
+pub fn rampart_config(n: u8, timing: Timing, extra_instance: &str) -> String {
+    let (me, peer) = if n == 1 { (11, 12) } else { (12, 11) };
+    let priority = 102 - u16::from(n);
+    let state = if n == 1 { "master" } else { "backup" };
+    let (version, interval, auth) = match timing {
+        Timing::V2Seed => (2, "1s", r#"auth = { type = "pass", password = "1111" }"#),
+        Timing::V3Fast => (3, "100ms", ""),
+    };
+    let proxy = proxy_section();
+    format!(
+        r#"
+{proxy}
 [vrrp]
 version = {version}
 
