@@ -72,12 +72,18 @@ pub fn bind(path: &Path) -> Result<UnixListener> {
     UnixListener::bind(path).with_context(|| format!("control socket {}", path.display()))
 }
 
-/// Serves clients until the listener fails; each request is forwarded to
+/// Serves clients for as long as the supervisor runs; each request is forwarded to
 /// the supervisor through `requests`.
 pub async fn serve(listener: UnixListener, requests: mpsc::Sender<Request>) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            return;
+        let stream = match listener.accept().await {
+            Ok((s, _)) => s,
+            Err(e) => {
+                // Out of descriptors and the like: keep serving, slowly.
+                tracing::warn!("control socket: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
         };
         let requests = requests.clone();
         tokio::spawn(async move {

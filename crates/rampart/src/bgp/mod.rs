@@ -21,6 +21,8 @@ use crate::vrrp::ProxyHealth;
 /// Longest a stopping node waits for its neighbors to finish, beyond the
 /// configured `shutdown_bound`.
 const STOP_SLACK: Duration = Duration::from_secs(2);
+/// Pause after a failed accept (e.g. EMFILE) before the next one.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Controls a running BGP driver: its status is one JSON object per
 /// neighbor; stopping withdraws every route, waits `shutdown_bound` for
@@ -168,8 +170,14 @@ fn listen(
         let routes = accept_to.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((stream, from)) = l.accept().await else {
-                    continue;
+                let (stream, from) = match l.accept().await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        // Out of descriptors and the like: do not spin.
+                        tracing::warn!("BGP listener: {e}");
+                        tokio::time::sleep(ACCEPT_BACKOFF).await;
+                        continue;
+                    }
                 };
                 let (Some(tx), Some(o)) = (routes.get(&from.ip()), opts.get(&from.ip())) else {
                     tracing::debug!("BGP connection from unknown {from} closed");
