@@ -8,7 +8,8 @@
 //! through a pooled pipe until the source is drained: those bytes never
 //! enter user space (HAProxy's `splice-auto`). A FIN from one side shuts the
 //! write half of the other side and the opposite direction keeps flowing
-//! (half-close). Inactivity is tracked per side.
+//! (half-close); when the FIN arrived with the last bytes, the FIN passed on
+//! leaves in the same segment as them. Inactivity is tracked per side.
 
 use std::io;
 use std::net::Shutdown;
@@ -210,8 +211,14 @@ async fn pump(
     // (The read half is borrowed anew each time: `read_now` needs it mutably.)
     let d: &TcpStream = dst.as_ref();
     loop {
-        src.as_ref().readable().await.map_err(|_| Side::Src)?;
-        // `readable` does not count against tokio's cooperative budget but
+        let ready = src
+            .as_ref()
+            .ready(Interest::READABLE)
+            .await
+            .map_err(|_| Side::Src)?;
+        // The peer's FIN has arrived (a reset would close both halves).
+        let fin = ready.is_read_closed() && !ready.is_write_closed();
+        // `ready` does not count against tokio's cooperative budget but
         // `poll_read` does: pay here (yielding if it is spent), or a spent
         // budget would make every read "not ready" and this loop spin.
         tokio::task::consume_budget().await;
@@ -225,6 +232,14 @@ async fn pump(
                 Some(Ok(n)) => n,
                 Some(Err(_)) => return Err(Side::Src),
             };
+        if fin && got < buf.len() && !flow.dst.finished.load(Ordering::Relaxed) {
+            // A short read after the FIN drained the stream: these are the
+            // last bytes, and they leave in one segment with the FIN passed
+            // on below (and the read that would return 0 is saved).
+            write_last(d, &buf[..got]).await.map_err(|_| Side::Dst)?;
+            flow.moved(got);
+            break;
+        }
         write_all(d, &buf[..got]).await.map_err(|_| Side::Dst)?;
         flow.moved(got);
         if got == buf.len() && mode == Mode::Splice {
@@ -264,6 +279,22 @@ fn read_now(
 pub async fn write_all(stream: &TcpStream, mut buf: &[u8]) -> io::Result<()> {
     while !buf.is_empty() {
         match stream.try_write(buf) {
+            Ok(k) => buf = &buf[k..],
+            Err(e) if would_block(&e) => stream.writable().await?,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Like `write_all`, for the last bytes of a stream whose write half is
+/// shut right after: sent with `MSG_MORE`, so the FIN joins their segment.
+async fn write_last(stream: &TcpStream, mut buf: &[u8]) -> io::Result<()> {
+    let sock = socket2::SockRef::from(stream);
+    while !buf.is_empty() {
+        match stream.try_io(Interest::WRITABLE, || {
+            rampart_sys::socket::send_more(&sock, buf)
+        }) {
             Ok(k) => buf = &buf[k..],
             Err(e) if would_block(&e) => stream.writable().await?,
             Err(e) => return Err(e),

@@ -5,10 +5,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::Instant;
 
 use crate::balance::Load;
+use crate::buffers::Buffer;
 use crate::forward::{self, Bytes, End, Idle};
 use crate::proxy::Proxy;
 use crate::state::{BackendRt, Slot};
@@ -37,26 +38,42 @@ pub(crate) async fn run(proxy: &Proxy, fe: usize, mut client: TcpStream, peer: S
     }
     let _ = client.set_nodelay(true);
 
-    let (mut server, slot) = match connect(proxy, be, peer.ip(), &mut log, t0).await {
-        Ok(x) => x,
-        Err(term) => {
-            log.term = term;
-            return log.emit(t0);
-        }
-    };
+    let mut early = Early::default();
+    let (mut server, slot) =
+        match connect(proxy, be, &client, peer.ip(), &mut early, &mut log, t0).await {
+            Ok(x) => x,
+            Err(term) => {
+                log.term = term;
+                return log.emit(t0);
+            }
+        };
     let srv = &be.servers[slot.index].cfg;
     log.server = Some(&srv.name);
     log.connected = Some(t0.elapsed());
 
-    if let Some(version) = srv.send_proxy {
-        let local = client.local_addr().unwrap_or(peer);
-        let mut header = Vec::with_capacity(108);
-        crate::proxy_protocol::encode(version, peer, local, &mut header);
-        if forward::write_all(&server, &header).await.is_err() {
+    // What the server gets first: the PROXY header, then the client's bytes
+    // already read, in one write (one segment, which also carries the
+    // handshake's last ACK: see `open`).
+    let bytes = Bytes::default();
+    let first: Option<std::borrow::Cow<'_, [u8]>> = match srv.send_proxy {
+        Some(version) => {
+            let local = client.local_addr().unwrap_or(peer);
+            let mut header = Vec::with_capacity(108 + early.data().len());
+            crate::proxy_protocol::encode(version, peer, local, &mut header);
+            header.extend_from_slice(early.data());
+            Some(header.into())
+        }
+        None if !early.data().is_empty() => Some(early.data().into()),
+        None => None,
+    };
+    if let Some(first) = first {
+        if forward::write_all(&server, &first).await.is_err() {
             log.term = "SD";
             return log.emit(t0);
         }
+        bytes.up.store(early.data().len() as u64, Ordering::Relaxed);
     }
+    drop(early);
 
     let t = be.cfg.timeout;
     let idle = match t.tunnel {
@@ -69,7 +86,6 @@ pub(crate) async fn run(proxy: &Proxy, fe: usize, mut client: TcpStream, peer: S
             server: t.server,
         },
     };
-    let bytes = Bytes::default();
     let end = forward::forward(&mut client, &mut server, proxy.mode, idle, &bytes).await;
     log.bytes_in = bytes.up.into_inner();
     log.bytes_out = bytes.down.into_inner();
@@ -174,6 +190,60 @@ fn server_fault(e: &std::io::Error) -> bool {
     )
 }
 
+/// Client bytes read before the server connection exists.
+#[derive(Default)]
+struct Early {
+    /// Whether the client socket was looked at already.
+    checked: bool,
+    buf: Option<Buffer>,
+    len: usize,
+}
+
+impl Early {
+    fn data(&self) -> &[u8] {
+        self.buf.as_deref().map_or(&[], |b| &b[..self.len])
+    }
+
+    /// Reads what the client has sent so far, once, without waiting.
+    /// `Err` if the client is gone (reset): no server connection for it.
+    fn read_once(&mut self, client: &TcpStream) -> Result<(), ()> {
+        use std::io::Read;
+        if std::mem::replace(&mut self.checked, true) {
+            return Ok(());
+        }
+        let mut buf = Buffer::take();
+        // Straight from the socket: tokio has not seen a readiness event for
+        // this new socket yet, so its `try_read` would not even try.
+        match (&*socket2::SockRef::from(client)).read(&mut buf) {
+            // Nothing yet, or already the FIN: the pump sees either.
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(()),
+            Ok(0) => Ok(()),
+            Ok(n) => {
+                self.len = n;
+                self.buf = Some(buf);
+                Ok(())
+            }
+            Err(_) => Err(()),
+        }
+    }
+}
+
+/// Opens a connection to a server. `smart`: we have bytes to send the
+/// moment it is up, so the kernel is told not to send the handshake's last
+/// ACK on its own (TCP_QUICKACK off, HAProxy's `tcp-smart-connect`): it
+/// rides on our first data segment, one segment fewer per connection.
+async fn open(addr: SocketAddr, smart: bool) -> std::io::Result<TcpStream> {
+    let sock = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    sock.set_nodelay(true)?;
+    if smart {
+        socket2::SockRef::from(&sock).set_tcp_quickack(false)?;
+    }
+    sock.connect(addr).await
+}
+
 /// Connects to a server: up to `retries + 1` attempts, each to a server not
 /// yet tried when one is available (redispatch), waiting in the backend
 /// queue while every server is full or none is up. Connections already
@@ -181,7 +251,9 @@ fn server_fault(e: &std::io::Error) -> bool {
 async fn connect<'a>(
     proxy: &Proxy,
     be: &'a BackendRt,
+    client: &TcpStream,
     ip: IpAddr,
+    early: &mut Early,
     log: &mut LogLine<'_>,
     t0: Instant,
 ) -> Result<(TcpStream, Slot<'a>), Term> {
@@ -233,13 +305,15 @@ async fn connect<'a>(
             }
         };
         let server = &be.servers[slot.index].cfg;
-        let attempt =
-            tokio::time::timeout(be.cfg.timeout.connect, TcpStream::connect(server.addr)).await;
+        // Looked at here, after any queueing: a client waiting in the queue
+        // holds no buffer.
+        if early.read_once(client).is_err() {
+            return Err("CR");
+        }
+        let smart = !early.data().is_empty() || server.send_proxy.is_some();
+        let attempt = tokio::time::timeout(be.cfg.timeout.connect, open(server.addr, smart)).await;
         let (timed_out, counts) = match attempt {
-            Ok(Ok(stream)) => {
-                let _ = stream.set_nodelay(true);
-                return Ok((stream, slot));
-            }
+            Ok(Ok(stream)) => return Ok((stream, slot)),
             Ok(Err(e)) => {
                 tracing::debug!(backend = %be.cfg.name, server = %server.name, "connect failed: {e}");
                 (false, server_fault(&e))

@@ -527,3 +527,183 @@ async fn ipv6_frontend_with_proxy_v2_tcp6() {
     assert_eq!(&got[48..50], &client.port().to_be_bytes());
     assert!(got.ends_with(b"six"));
 }
+
+/// Reads whatever `s` holds right now, without waiting and without tokio's
+/// readiness bookkeeping: `Some(n)` bytes (0 = the FIN is there), `None` if
+/// nothing has arrived.
+fn read_now(s: &TcpStream, buf: &mut [u8]) -> Option<usize> {
+    use std::io::Read;
+    match (&*socket2::SockRef::from(s)).read(buf) {
+        Ok(n) => Some(n),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => None,
+        Err(e) => panic!("read: {e}"),
+    }
+}
+
+/// What a backend found queued on a connection the moment `accept` returned.
+/// Sends (first bytes, segments received until they were read).
+async fn first_look_backend() -> (
+    Backend,
+    tokio::sync::mpsc::UnboundedReceiver<(Vec<u8>, u32)>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((s, _)) = l.accept().await else {
+                continue;
+            };
+            let mut buf = [0u8; 512];
+            let mut got = read_now(&s, &mut buf).map_or(Vec::new(), |n| buf[..n].to_vec());
+            if got.is_empty() {
+                // Not there yet: wait for it, then say how many segments
+                // the connection took (see the handshake test).
+                let n = tokio::time::timeout(Duration::from_secs(3), async {
+                    s.readable().await.unwrap();
+                    read_now(&s, &mut buf)
+                })
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or(0);
+                got = buf[..n].to_vec();
+            }
+            let segs = rampart_sys::socket::segments(&s).unwrap();
+            let _ = tx.send((got, segs.received));
+            // Held until the client side ends, then closed.
+            tokio::spawn(async move {
+                let mut s = s;
+                let mut sink = [0u8; 512];
+                while matches!(s.read(&mut sink).await, Ok(n) if n > 0) {}
+            });
+        }
+    });
+    (Backend::from_task(addr, task), rx)
+}
+
+/// tcp-smart-connect: when the proxy has bytes for the server the moment the
+/// connection is up (here the PROXY header), the handshake's last ACK rides
+/// on them: the server has received two segments (SYN, then ACK + header),
+/// not three.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_bytes_to_a_server_complete_its_handshake() {
+    let (b, mut rx) = first_look_backend().await;
+    let cfg = one_backend("", r#"{ name = "r", addr = "{S0}", send_proxy = "v1" }"#);
+    let h = Harness::start(&cfg, &[b.addr], Mode::Splice).await;
+    let mut clients = Vec::new();
+    for i in 0..20 {
+        // The client sends nothing: only the header is there to carry the ACK.
+        clients.push(TcpStream::connect(h.addr).await.unwrap());
+        let (got, segs) = tokio::time::timeout(Duration::from_secs(3), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            got.starts_with(b"PROXY TCP4 127.0.0.1 127.0.0.1 "),
+            "{:?}",
+            String::from_utf8_lossy(&got)
+        );
+        assert_eq!(
+            segs, 2,
+            "connection {i}: the handshake's last ACK came on its own"
+        );
+    }
+}
+
+/// Bytes a client sent before the proxy looked at its connection are read at
+/// once and sent with the PROXY header in the server's first segment, in
+/// order and counted. The frontend's maxconn = 1 holds the second client
+/// until the first leaves, so its request is certainly waiting by then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bytes_already_sent_by_the_client_go_out_with_the_handshake() {
+    let (b, mut rx) = first_look_backend().await;
+    let cfg = one_backend(
+        "maxconn = 1",
+        r#"{ name = "r", addr = "{S0}", send_proxy = "v1" }"#,
+    );
+    let h = Harness::start(&cfg, &[b.addr], Mode::Splice).await;
+    let first = TcpStream::connect(h.addr).await.unwrap();
+    let (got, _) = tokio::time::timeout(Duration::from_secs(3), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(got.starts_with(b"PROXY "));
+    let mut second = TcpStream::connect(h.addr).await.unwrap();
+    second
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        tokio::time::timeout(Duration::from_millis(1), rx.recv())
+            .await
+            .is_err(),
+        "maxconn = 1 let a second connection through"
+    );
+    drop(first);
+    let (got, segs) = tokio::time::timeout(Duration::from_secs(3), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.starts_with("PROXY TCP4 127.0.0.1 127.0.0.1 ")
+            && text.ends_with("\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+        "{text:?}"
+    );
+    assert_eq!(segs, 2, "SYN, then the ACK with header and request in one");
+}
+
+/// When a server's last bytes and its FIN arrive together, the client gets
+/// them together too: the FIN is passed on in the same segment as the bytes
+/// (one segment and one ACK fewer per connection), so right after reading
+/// the reply a client finds the end of stream already there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_servers_last_bytes_and_fin_reach_the_client_together() {
+    const REPLY: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+    let b = spawn_backend_with(|mut s| async move {
+        let mut buf = [0u8; 512];
+        let _ = s.read(&mut buf).await;
+        // Reply and FIN in one segment (MSG_MORE, then shutdown).
+        let sock = socket2::SockRef::from(&s);
+        let mut rest = REPLY;
+        while !rest.is_empty() {
+            s.writable().await.unwrap();
+            match rampart_sys::socket::send_more(&sock, rest) {
+                Ok(k) => rest = &rest[k..],
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+        let _ = sock.shutdown(std::net::Shutdown::Write);
+        let _ = s.read(&mut buf).await;
+    })
+    .await;
+    for mode in [Mode::Splice, Mode::Copy] {
+        let h = Harness::start(
+            &one_backend("", r#"{ name = "r", addr = "{S0}" }"#),
+            &[b.addr],
+            mode,
+        )
+        .await;
+        for i in 0..20 {
+            let mut s = TcpStream::connect(h.addr).await.unwrap();
+            s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                .await
+                .unwrap();
+            let mut reply = vec![0u8; REPLY.len()];
+            tokio::time::timeout(Duration::from_secs(3), s.read_exact(&mut reply))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(reply, REPLY);
+            let mut more = [0u8; 16];
+            assert_eq!(
+                read_now(&s, &mut more),
+                Some(0),
+                "{mode:?} connection {i}: the reply came without its FIN"
+            );
+        }
+    }
+}

@@ -38,6 +38,50 @@ pub fn is_listening(listener: &TcpListener) -> bool {
     sock.is_listener().unwrap_or(false)
 }
 
+/// Sends with `MSG_MORE`: the bytes wait in the send queue for more, so a
+/// `shutdown(SHUT_WR)` right after leaves in the same segment as them
+/// (data and FIN together: one segment and one ACK fewer per connection).
+/// Only for the last bytes of a stream, with the shutdown following at once.
+pub fn send_more(sock: &socket2::SockRef<'_>, buf: &[u8]) -> io::Result<usize> {
+    sock.send_with_flags(buf, libc::MSG_MORE)
+}
+
+/// Segment counts of one TCP connection so far, from `TCP_INFO`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segments {
+    /// Every segment received, the handshake's included.
+    pub received: u32,
+    /// Every segment sent.
+    pub sent: u32,
+}
+
+/// The connection's segment counts (Linux `tcpi_segs_in` / `tcpi_segs_out`).
+pub fn segments(sock: &impl std::os::fd::AsRawFd) -> io::Result<Segments> {
+    let mut info = std::mem::MaybeUninit::<libc::tcp_info>::zeroed();
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: `info` is a writable buffer of `len` bytes that outlives the
+    // call; the kernel writes at most `len` bytes and updates `len`.
+    let rc = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            info.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: zero-initialised and partly overwritten by the kernel: every
+    // bit pattern is a valid tcp_info (plain integers).
+    let info = unsafe { info.assume_init() };
+    Ok(Segments {
+        received: info.tcpi_segs_in,
+        sent: info.tcpi_segs_out,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -63,6 +63,24 @@ impl Backend {
     pub fn accepted(&self) -> u64 {
         self.accepted.load(Ordering::Relaxed)
     }
+
+    /// A backend whose accept loop is `task` (its accepts are not counted).
+    pub fn from_task(addr: SocketAddr, task: JoinHandle<()>) -> Backend {
+        Backend {
+            addr,
+            accepted: Arc::new(AtomicU64::new(0)),
+            task,
+        }
+    }
+}
+
+/// A backend on an ephemeral loopback port running `handler` per connection.
+pub async fn spawn_backend_with<F, Fut>(handler: F) -> Backend
+where
+    F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    spawn_backend("127.0.0.1:0", handler).await
 }
 
 async fn spawn_backend<F, Fut>(addr: &str, handler: F) -> Backend
