@@ -111,6 +111,8 @@ def summarize(runs):
         run = {**run, **w}
         if run.get("cpu_s") is not None and w.get("requests"):
             run["cpu_us_per_req"] = run["cpu_s"] / w["requests"] * 1e6
+        if run.get("segs") is not None and w.get("requests"):
+            run["segs_per_req"] = run["segs"] / w["requests"]
         groups.setdefault(run["workload"], {}).setdefault(run["variant"], []).append(run)
     out = {}
     for wl, variants in groups.items():
@@ -126,6 +128,7 @@ def summarize(runs):
                 "p50": median(r["p50"] for r in rs),
                 "p99": median(r["p99"] for r in rs),
                 "cpu_us_per_req": median(r.get("cpu_us_per_req") for r in rs),
+                "segs_per_req": median(r.get("segs_per_req") for r in rs),
                 "errors": sum((r.get("errors") or 0) for r in rs),
                 "died": sum(1 for r in rs if r.get("alive") is False),
                 "runs": [{k: r.get(k) for k in ("rep", "rps", "mbs", "p50", "p99", "errors", "cpu_s")} for r in rs],
@@ -154,7 +157,7 @@ def main():
     memory = load_jsonl(mem_path)
 
     lines_txt, lines_md = [], []
-    hdr = ["workload", "target", "req/s", "MB/s", "p50", "p99", "cpu us/req", "err",
+    hdr = ["workload", "target", "req/s", "MB/s", "p50", "p99", "cpu us/req", "segs/req", "err",
            "req/s vs HAProxy", "p99 vs HAProxy", "req/s vs direct", "p99 vs direct"]
     rows = []
     table = {}
@@ -184,6 +187,7 @@ def main():
                 "-" if s["mbs"] is None else f"{s['mbs']:.1f}",
                 fmt_time(s["p50"]), fmt_time(s["p99"]),
                 "-" if s["cpu_us_per_req"] is None else f"{s['cpu_us_per_req']:.1f}",
+                "-" if s.get("segs_per_req") is None else f"{s['segs_per_req']:.1f}",
                 err,
                 fmt_ratio(r["rps_vs_haproxy"]), fmt_ratio(r["p99_vs_haproxy"]),
                 fmt_ratio(r["rps_vs_direct"]), fmt_ratio(r["p99_vs_direct"]),
@@ -255,7 +259,8 @@ def main():
         head.append("direct = wrk thread 1 -> nginx :18081, thread 2 -> nginx :18082 (no proxy); "
                     "proxies: best of threads 1/2 by median req/s; ratios are rampart/HAProxy and rampart/direct")
         head.append("p99 ratio > 1 means rampart's p99 is higher (worse); cpu us/req = proxy CPU time "
-                    "(user+sys, all its processes) / requests")
+                    "(user+sys, all its processes) / requests; segs/req = TCP segments sent on the host "
+                    "(every side) / requests")
     print("\n".join(head + [""] + lines_txt + [""] + var_txt + ([""] + mem_txt if mem_txt else [])))
 
     with open(os.path.join(outdir, "results.json"), "w") as f:

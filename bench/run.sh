@@ -325,6 +325,10 @@ wrk_args() { # workload -> wrk options and URL path
     esac
 }
 
+tcp_out_segs() { # the host's TcpOutSegs counter (empty without nstat)
+    nstat -az TcpOutSegs 2>/dev/null | awk '$1 == "TcpOutSegs" {print $2}'
+}
+
 run_one() { # rep workload variant
     local rep=$1 wl=$2 var=$3 port conns path close target threads out
     read -r conns path close <<<"$(wrk_args "$wl")"
@@ -345,6 +349,10 @@ run_one() { # rep workload variant
     pids=($(pids_of "$var"))
     worker_before=$(pgrep -P "${PROC[$var]:-0}" 2>/dev/null | tr '\n' ' ' || true)
     ((${#pids[@]})) && c0=$(cpu_ticks "${pids[@]}")
+    # TCP segments sent on this host during the run (every side: wrk, proxy,
+    # nginx): what a proxy adds per request, deterministic where req/s is noisy.
+    local s0 s1 segs=null
+    s0=$(tcp_out_segs)
 
     local args=(-t2 "$conns" -d"$DUR" --latency --timeout 5s)
     [[ $close == close ]] && args+=(-H 'Connection: close')
@@ -363,6 +371,8 @@ run_one() { # rep workload variant
             grep -E '^ +[0-9]' | head -40 >"$RAW/perf.$wl.$var.r$rep.txt" || true
     fi
 
+    s1=$(tcp_out_segs)
+    [[ -n $s0 && -n $s1 ]] && segs=$((s1 - s0))
     if ((${#pids[@]})); then
         c1=$(cpu_ticks "${pids[@]}")
         cpu=$(python3 -c "print(round(($c1 - $c0) / $CLK_TCK, 3))")
@@ -379,8 +389,8 @@ run_one() { # rep workload variant
     local rps
     rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
     log "  r$rep $wl $var: ${rps:-no result} req/s$([[ $cpu == null ]] || echo ", proxy cpu ${cpu}s")$([[ $ok == true ]] || echo ' (wrk failed)')$([[ $is_alive == true ]] || echo ' PROXY DIED/RESTARTED')"
-    printf '{"workload":"%s","target":"%s","variant":"%s","threads":%s,"rep":%s,"wrk":"%s","cpu_s":%s,"alive":%s,"restarted_before":%s,"wrk_ok":%s}\n' \
-        "$wl" "$target" "$var" "$threads" "$rep" "$out" "$cpu" "$is_alive" "$restarted" "$ok" >>"$RAW/runs.jsonl"
+    printf '{"workload":"%s","target":"%s","variant":"%s","threads":%s,"rep":%s,"wrk":"%s","cpu_s":%s,"segs":%s,"alive":%s,"restarted_before":%s,"wrk_ok":%s}\n' \
+        "$wl" "$target" "$var" "$threads" "$rep" "$out" "$cpu" "$segs" "$is_alive" "$restarted" "$ok" >>"$RAW/runs.jsonl"
 }
 
 # ---------------------------------------------------------------- main

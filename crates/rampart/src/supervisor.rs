@@ -432,7 +432,7 @@ impl Supervisor {
         };
         if let Some(why) = vrrp_change(&self.cfg, &cfg) {
             return tracing::error!(
-                "reload refused, keeping the running config: {why}; VRRP and BGP changes need a restart"
+                "reload refused, keeping the running config: {why}; VRRP changes need a restart"
             );
         }
         let old_cfg = std::mem::replace(&mut self.cfg, cfg);
@@ -457,6 +457,7 @@ impl Supervisor {
                 // its own copies until it drains.
                 drop(old_sockets);
                 drop(old_text);
+                self.reload_bgp();
             }
             Err(e) => {
                 tracing::error!(
@@ -468,6 +469,33 @@ impl Supervisor {
                 self.text = old_text;
                 self.health.sync(&self.cfg);
             }
+        }
+    }
+
+    /// Brings BGP in line with the config just applied: reconfigured in
+    /// place, started if the reload added the first neighbor, stopped
+    /// gracefully (in the background) if it removed the last.
+    fn reload_bgp(&mut self) {
+        match (self.bgp.take(), self.cfg.bgp.is_enabled()) {
+            (Some(b), true) => {
+                b.reconfigure(&self.cfg);
+                self.bgp = Some(b);
+            }
+            (Some(b), false) => {
+                tracing::info!("BGP removed from the configuration: stopping it");
+                tokio::spawn(b.stop());
+            }
+            (None, true) => {
+                let masters = match &self.vrrp {
+                    Some(v) => v.masters(),
+                    None => tokio::sync::watch::channel(Default::default()).1,
+                };
+                match crate::bgp::start(&self.cfg, self.proxy.subscribe(), masters) {
+                    Ok(b) => self.bgp = b,
+                    Err(e) => tracing::error!("BGP could not start after the reload: {e:#}"),
+                }
+            }
+            (None, false) => {}
         }
     }
 
@@ -507,16 +535,13 @@ impl Supervisor {
     }
 }
 
-/// Why `new` cannot be applied to the running VRRP and BGP drivers
-/// started from `old`, if it cannot: its `[vrrp]` or `[bgp]` section
-/// differs, or a frontend that an instance tracks now forwards to another
-/// backend.
+/// Why `new` cannot be applied to the running VRRP driver started from
+/// `old`, if it cannot: its `[vrrp]` section differs, or a frontend that
+/// an instance tracks now forwards to another backend. (`[bgp]` changes
+/// are applied in place: `bgp::Handle::reconfigure`.)
 fn vrrp_change(old: &Config, new: &Config) -> Option<String> {
     if old.vrrp != new.vrrp {
         return Some("the [vrrp] section changed".into());
-    }
-    if old.bgp != new.bgp {
-        return Some("the [bgp] section changed".into());
     }
     let backend_of = |cfg: &Config, fe: &str| {
         cfg.frontends

@@ -148,7 +148,7 @@ fn md5_password_must_match() {
         1,
         &node_config(1, ROUTER, "password = \"s3cret\"", &announce),
     );
-    let _lb2 = start_node(
+    let mut lb2 = start_node(
         &s,
         dir.path(),
         2,
@@ -171,6 +171,23 @@ fn md5_password_must_match() {
         !status(dir.path(), 1).to_string().contains("s3cret"),
         "password in status"
     );
+
+    // The right password by reload: lb2's session restarts with it (its
+    // connects and its listener's key both change) and gets through.
+    std::fs::write(
+        dir.path().join("lb2.toml"),
+        node_config(2, ROUTER, "password = \"s3cret\"", &announce),
+    )
+    .unwrap();
+    lb2.signal(Signal::SIGHUP).unwrap();
+    assert!(
+        wait_for(Duration::from_secs(20), || established(dir.path(), "lb2")),
+        "{}",
+        log(dir.path(), "lb2")
+    );
+    assert!(wait_for(Duration::from_secs(10), || nexthops(&rtr, VIP32)
+        .len()
+        == 2));
 }
 
 #[test]
@@ -283,4 +300,113 @@ fn while_master_follows_vrrp_mastership() {
         seen.iter().all(|h| !h.is_empty()),
         "a moment without a route: {seen:?}"
     );
+}
+
+/// SIGHUP applies `[bgp]` changes the way `birdc configure` does: a new or
+/// removed announcement is one UPDATE on the running session (no reset), a
+/// changed neighbor restarts its session with the new settings, and a
+/// broken file leaves everything as it was.
+#[test]
+fn a_reload_changes_bgp_in_place() {
+    const VIP2: &str = "10.10.0.11/32";
+    let Some((s, rtr)) = bgp_lab() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let _bird = start_bird(
+        &rtr,
+        dir.path(),
+        "rtr",
+        &bird_config(ROUTER, &[peer("lb1", "10.20.0.11", None)]),
+    );
+    let announce = |prefix: &str| format!("prefix = \"{prefix}\"\npolicy = \"always\"\n");
+    let path = dir.path().join("lb1.toml");
+    let mut lb1 = start_node(
+        &s,
+        dir.path(),
+        1,
+        &node_config(1, ROUTER, "", &announce(VIP32)),
+    );
+    let routed = |prefix: &str| nexthops(&rtr, prefix) == ["10.20.0.11"];
+    assert!(
+        wait_for(Duration::from_secs(20), || routed(VIP32)),
+        "route never reached the router\n{}",
+        log(dir.path(), "lb1")
+    );
+    let session = || status(dir.path(), 1)["bgp"][0].clone();
+    assert_eq!(session()["established_count"], 1);
+
+    // A second announcement: an UPDATE on the same session.
+    let two = node_config(1, ROUTER, "", &announce(VIP32))
+        + &format!("\n[[bgp.announce]]\n{}", announce(VIP2));
+    std::fs::write(&path, two).unwrap();
+    let t = Instant::now();
+    lb1.signal(Signal::SIGHUP).unwrap();
+    assert!(
+        wait_for(Duration::from_secs(10), || routed(VIP2)),
+        "the added announcement never reached the router\n{}",
+        log(dir.path(), "lb1")
+    );
+    println!(
+        "reload to the added route in the router's kernel: {:?}",
+        t.elapsed()
+    );
+    assert!(routed(VIP32));
+    let n = session();
+    assert_eq!(n["state"], "Established", "{n}");
+    assert_eq!(n["established_count"], 1, "the session was reset: {n}");
+    assert_eq!(n["routes_exported"], 2, "{n}");
+
+    // The first one removed: withdrawn, still the same session.
+    std::fs::write(&path, node_config(1, ROUTER, "", &announce(VIP2))).unwrap();
+    lb1.signal(Signal::SIGHUP).unwrap();
+    assert!(
+        wait_for(Duration::from_secs(10), || nexthops(&rtr, VIP32).is_empty()),
+        "the removed announcement is still routed\n{}",
+        log(dir.path(), "lb1")
+    );
+    assert!(routed(VIP2));
+    let n = session();
+    assert_eq!(n["established_count"], 1, "the session was reset: {n}");
+    assert_eq!(n["routes_exported"], 1, "{n}");
+
+    // A changed neighbor: its session restarts with the new hold time.
+    assert_eq!(n["hold_time"], 9);
+    std::fs::write(
+        &path,
+        node_config(1, ROUTER, "hold_time = \"6s\"", &announce(VIP2)),
+    )
+    .unwrap();
+    lb1.signal(Signal::SIGHUP).unwrap();
+    assert!(
+        wait_for(Duration::from_secs(20), || {
+            let n = session();
+            n["state"] == "Established" && n["hold_time"] == 6
+        }),
+        "the session did not come back with hold time 6\n{}",
+        log(dir.path(), "lb1")
+    );
+    assert!(wait_for(Duration::from_secs(10), || routed(VIP2)));
+    assert!(
+        birdc(dir.path(), "rtr", &["show", "protocols", "all", "lb1"])
+            .contains("configuration changed"),
+        "the router was not told why the session closed"
+    );
+
+    // A broken file: refused, everything stays.
+    std::fs::write(&path, "[bgp]\nlocal_as = \"not a number\"\n").unwrap();
+    lb1.signal(Signal::SIGHUP).unwrap();
+    assert!(
+        wait_for(Duration::from_secs(5), || log(dir.path(), "lb1")
+            .contains("reload failed, keeping the running config")),
+        "{}",
+        log(dir.path(), "lb1")
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let n = session();
+    assert_eq!(n["state"], "Established", "{n}");
+    assert_eq!(n["hold_time"], 6, "{n}");
+    assert!(routed(VIP2));
+    lb1.signal(Signal::SIGTERM).unwrap();
+    assert!(lb1.wait_timeout(Duration::from_secs(10)).unwrap().is_some());
 }

@@ -7,6 +7,7 @@ mod neighbor;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -14,6 +15,7 @@ use rampart_bgp::{Backoff, Community, HoldDown, LargeCommunity, Route, SessionCo
 use rampart_config::{AnnouncePolicy, Config, Family, Neighbor, PeerMode};
 use rampart_sys::bgp_socket::{self, BgpSockOpts};
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::task::{Inbox, TaskHandle};
 use crate::vrrp::ProxyHealth;
@@ -27,14 +29,48 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// Controls a running BGP driver: its status is one JSON object per
 /// neighbor; stopping withdraws every route, waits `shutdown_bound` for
 /// the routers to act on it, then sends Cease / Administrative Shutdown.
-pub type Handle = TaskHandle<Vec<serde_json::Value>>;
+pub struct Handle {
+    task: TaskHandle<Vec<serde_json::Value>>,
+    reconfigure: mpsc::UnboundedSender<Config>,
+}
 
+impl Handle {
+    pub async fn status(&self) -> Vec<serde_json::Value> {
+        self.task.status().await
+    }
+
+    pub async fn stop(self) {
+        self.task.stop().await;
+    }
+
+    /// Applies a new, validated config the way `birdc configure` does:
+    /// sessions with unchanged neighbors stay up and get only the route
+    /// differences as UPDATEs; a changed neighbor's session is shut down
+    /// gracefully (routes withdrawn, `shutdown_bound`, Cease) and started
+    /// anew; a removed one is shut down; an added one starts.
+    pub fn reconfigure(&self, cfg: &Config) {
+        let _ = self.reconfigure.send(cfg.clone());
+    }
+}
+
+/// One neighbor's task, as the manager sees it.
 struct Peer {
     name: String,
+    /// The tokio id of its task in the manager's `JoinSet`.
+    task: tokio::task::Id,
     routes: watch::Sender<Vec<Route>>,
     cmds: mpsc::UnboundedSender<neighbor::Cmd>,
-    task: tokio::task::JoinHandle<()>,
+    /// Where the listeners hand this neighbor's incoming connections.
+    accept: mpsc::Sender<tokio::net::TcpStream>,
+    /// Shut down because the config changed or dropped it; kept (its
+    /// status still shown) until its task ends.
+    retiring: bool,
 }
+
+/// Which neighbor task takes a connection accepted from an address, and
+/// the socket options it gets. Shared with the listeners; replaced when
+/// neighbors change.
+type Routing = Arc<Mutex<HashMap<IpAddr, (mpsc::Sender<tokio::net::TcpStream>, BgpSockOpts)>>>;
 
 /// Starts the driver if the config has neighbors.
 pub fn start(
@@ -46,51 +82,37 @@ pub fn start(
     if !bgp.is_enabled() {
         return Ok(None);
     }
-    let router_id = bgp.router_id.unwrap_or(Ipv4Addr::UNSPECIFIED);
-    let mut accept_to: HashMap<IpAddr, mpsc::Sender<tokio::net::TcpStream>> = HashMap::new();
-    let mut peers = Vec::new();
-    for n in &bgp.neighbors {
-        let (routes_tx, routes_rx) = watch::channel(Vec::new());
-        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-        let (acc_tx, acc_rx) = mpsc::channel(4);
-        if n.mode != PeerMode::Active {
-            accept_to.insert(n.address, acc_tx);
-        }
-        let spec = neighbor::Spec {
-            name: n.name.clone(),
-            session: session_config(bgp.local_as, router_id, bgp.connect_retry, n),
-            peer: SocketAddr::new(n.address, n.port),
-            local: n.local_address,
-            opts: sock_opts(n),
-            has_password: n.password.is_some(),
-        };
-        let task = neighbor::spawn(spec, routes_rx, acc_rx, cmd_rx);
-        peers.push(Peer {
-            name: n.name.clone(),
-            routes: routes_tx,
-            cmds: cmd_tx,
-            task,
-        });
-    }
-    listen(bgp.neighbors.as_slice(), accept_to)?;
-    let manager = Manager {
+    let mut manager = Manager {
+        bgp: bgp.clone(),
         announces: bgp
             .announces
             .iter()
             .map(|a| (a.clone(), HoldDown::new(bgp.hold_down)))
             .collect(),
-        neighbors: bgp.neighbors.clone(),
-        backends: cfg
-            .frontends
-            .iter()
-            .map(|f| (f.name.clone(), f.backend.clone()))
-            .collect(),
-        peers,
-        shutdown_bound: bgp.shutdown_bound,
+        backends: backends_of(cfg),
+        peers: Vec::new(),
+        tasks: JoinSet::new(),
+        routing: Routing::default(),
+        listeners: Vec::new(),
     };
-    Ok(Some(TaskHandle::spawn(|inbox| {
-        manager.run(proxy, masters, inbox)
-    })))
+    for n in &bgp.neighbors {
+        manager.spawn_peer(n);
+    }
+    manager.update_routing();
+    manager.listeners = listen(&bgp.neighbors, &manager.routing)?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    Ok(Some(Handle {
+        task: TaskHandle::spawn(|inbox| manager.run(proxy, masters, inbox, rx)),
+        reconfigure: tx,
+    }))
+}
+
+/// Frontend name → backend name, for `while_healthy`.
+fn backends_of(cfg: &Config) -> HashMap<String, String> {
+    cfg.frontends
+        .iter()
+        .map(|f| (f.name.clone(), f.backend.clone()))
+        .collect()
 }
 
 fn session_config(
@@ -136,20 +158,26 @@ fn sock_opts(n: &Neighbor) -> BgpSockOpts {
     o
 }
 
-/// One listener per (family, port) some passive neighbor needs, with the
-/// MD5 key of every neighbor that has one installed on it.
-fn listen(
-    neighbors: &[Neighbor],
-    accept_to: HashMap<IpAddr, mpsc::Sender<tokio::net::TcpStream>>,
-) -> Result<()> {
-    let mut ports: BTreeMap<(bool, u16), Vec<&Neighbor>> = BTreeMap::new();
+/// What the listeners depend on: per (IPv6?, port), the passive
+/// neighbors' addresses and MD5 keys. Listeners are rebuilt when it changes.
+type ListenPlan<'a> = BTreeMap<(bool, u16), Vec<(IpAddr, Option<&'a [u8]>)>>;
+
+fn listen_plan(neighbors: &[Neighbor]) -> ListenPlan<'_> {
+    let mut plan: ListenPlan<'_> = BTreeMap::new();
     for n in neighbors.iter().filter(|n| n.mode != PeerMode::Active) {
-        ports
-            .entry((n.address.is_ipv6(), n.port))
+        plan.entry((n.address.is_ipv6(), n.port))
             .or_default()
-            .push(n);
+            .push((n.address, n.password.as_ref().map(|p| p.as_bytes())));
     }
-    for ((v6, port), list) in ports {
+    plan
+}
+
+/// One listener per (family, port) some passive neighbor needs, with the
+/// MD5 key of every neighbor that has one installed on it. Every socket is
+/// set up before any task starts: on an error nothing is left running.
+fn listen(neighbors: &[Neighbor], routing: &Routing) -> Result<Vec<JoinHandle<()>>> {
+    let mut sockets = Vec::new();
+    for ((v6, port), list) in listen_plan(neighbors) {
         let any: IpAddr = if v6 {
             Ipv6Addr::UNSPECIFIED.into()
         } else {
@@ -158,49 +186,54 @@ fn listen(
         let addr = SocketAddr::new(any, port);
         let l =
             bgp_socket::bgp_listener(addr).with_context(|| format!("BGP listener on {addr}"))?;
-        let mut opts = HashMap::new();
-        for n in &list {
-            if let Some(p) = &n.password {
-                bgp_socket::set_md5_key(&l, n.address, p.as_bytes())
-                    .with_context(|| format!("TCP MD5 key for neighbor {}", n.name))?;
+        for (peer, key) in list {
+            if let Some(key) = key {
+                bgp_socket::set_md5_key(&l, peer, key)
+                    .with_context(|| format!("TCP MD5 key for neighbor {peer}"))?;
             }
-            opts.insert(n.address, sock_opts(n));
         }
-        let l = tokio::net::TcpListener::from_std(l)?;
-        let routes = accept_to.clone();
-        tokio::spawn(async move {
-            loop {
-                let (stream, from) = match l.accept().await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        // Out of descriptors and the like: do not spin.
-                        tracing::warn!("BGP listener: {e}");
-                        tokio::time::sleep(ACCEPT_BACKOFF).await;
-                        continue;
-                    }
-                };
-                let (Some(tx), Some(o)) = (routes.get(&from.ip()), opts.get(&from.ip())) else {
-                    tracing::debug!("BGP connection from unknown {from} closed");
-                    continue;
-                };
-                if let Err(e) = bgp_socket::configure_accepted(&stream, o) {
-                    tracing::warn!("BGP connection from {from}: {e}");
-                    continue;
-                }
-                let _ = tx.try_send(stream);
-            }
-        });
+        sockets.push(tokio::net::TcpListener::from_std(l)?);
     }
-    Ok(())
+    Ok(sockets
+        .into_iter()
+        .map(|l| tokio::spawn(accept_loop(l, routing.clone())))
+        .collect())
+}
+
+async fn accept_loop(l: tokio::net::TcpListener, routing: Routing) {
+    loop {
+        let (stream, from) = match l.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                // Out of descriptors and the like: do not spin.
+                tracing::warn!("BGP listener: {e}");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
+        let target = routing.lock().ok().and_then(|m| m.get(&from.ip()).cloned());
+        let Some((tx, opts)) = target else {
+            tracing::debug!("BGP connection from unknown {from} closed");
+            continue;
+        };
+        if let Err(e) = bgp_socket::configure_accepted(&stream, &opts) {
+            tracing::warn!("BGP connection from {from}: {e}");
+            continue;
+        }
+        let _ = tx.try_send(stream);
+    }
 }
 
 struct Manager {
+    bgp: rampart_config::Bgp,
     announces: Vec<(rampart_config::Announce, HoldDown)>,
-    neighbors: Vec<Neighbor>,
     /// Frontend name → backend name.
     backends: HashMap<String, String>,
     peers: Vec<Peer>,
-    shutdown_bound: Duration,
+    /// The neighbor tasks; each one's output is nothing, its id says who.
+    tasks: JoinSet<()>,
+    routing: Routing,
+    listeners: Vec<JoinHandle<()>>,
 }
 
 impl Manager {
@@ -209,6 +242,7 @@ impl Manager {
         mut proxy: watch::Receiver<ProxyHealth>,
         mut masters: watch::Receiver<BTreeMap<String, bool>>,
         inbox: Inbox<Vec<serde_json::Value>>,
+        mut reconfigure: mpsc::UnboundedReceiver<Config>,
     ) {
         let Inbox {
             mut stop,
@@ -237,6 +271,14 @@ impl Manager {
                         }
                     }
                 }
+                Some(cfg) = reconfigure.recv() => self.reconfigure(&cfg).await,
+                Some(done) = self.tasks.join_next_with_id() => {
+                    let id = match done {
+                        Ok((id, ())) => id,
+                        Err(e) => e.id(),
+                    };
+                    self.task_ended(id);
+                }
                 Some(reply) = status.recv() => {
                     let mut all = Vec::new();
                     for p in &self.peers {
@@ -258,27 +300,186 @@ impl Manager {
                 &masters.borrow_and_update(),
             );
         };
-        tracing::info!(
-            "BGP stopping: withdrawing every route, Cease in {:?}",
-            self.shutdown_bound
-        );
-        for p in &self.peers {
+        let bound = self.bgp.shutdown_bound;
+        tracing::info!("BGP stopping: withdrawing every route, Cease in {bound:?}");
+        for l in &self.listeners {
+            l.abort();
+        }
+        for p in self.peers.iter().filter(|p| !p.retiring) {
             let _ = p.cmds.send(neighbor::Cmd::Shutdown(
                 "rampart is shutting down".into(),
-                self.shutdown_bound,
+                bound,
             ));
         }
-        let bound = self.shutdown_bound + STOP_SLACK;
-        for p in self.peers {
-            let mut task = p.task;
-            if tokio::time::timeout(bound, &mut task).await.is_err() {
-                tracing::warn!(neighbor = %p.name, "BGP session did not close within {bound:?}");
-                task.abort();
-            }
+        let end = tokio::time::Instant::now() + bound + STOP_SLACK;
+        while let Ok(Some(done)) =
+            tokio::time::timeout_at(end, self.tasks.join_next_with_id()).await
+        {
+            let id = done.map_or_else(|e| e.id(), |(id, ())| id);
+            self.peers.retain(|p| p.task != id);
         }
+        for p in &self.peers {
+            tracing::warn!(neighbor = %p.name, "BGP session did not close within {:?}", bound + STOP_SLACK);
+        }
+        self.tasks.abort_all();
         if let Some(reply) = reply {
             let _ = reply.send(());
         }
+    }
+
+    /// Starts the task of neighbor `n`.
+    fn spawn_peer(&mut self, n: &Neighbor) {
+        let router_id = self.bgp.router_id.unwrap_or(Ipv4Addr::UNSPECIFIED);
+        let (routes_tx, routes_rx) = watch::channel(Vec::new());
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let (acc_tx, acc_rx) = mpsc::channel(4);
+        let spec = neighbor::Spec {
+            name: n.name.clone(),
+            session: session_config(self.bgp.local_as, router_id, self.bgp.connect_retry, n),
+            peer: SocketAddr::new(n.address, n.port),
+            local: n.local_address,
+            opts: sock_opts(n),
+            has_password: n.password.is_some(),
+        };
+        let task = self
+            .tasks
+            .spawn(neighbor::run(spec, routes_rx, acc_rx, cmd_rx))
+            .id();
+        self.peers.push(Peer {
+            name: n.name.clone(),
+            task,
+            routes: routes_tx,
+            cmds: cmd_tx,
+            accept: acc_tx,
+            retiring: false,
+        });
+    }
+
+    /// Points each passive neighbor's address at its current task.
+    fn update_routing(&self) {
+        let map = self
+            .peers
+            .iter()
+            .filter(|p| !p.retiring)
+            .filter_map(|p| {
+                let n = self.bgp.neighbors.iter().find(|n| n.name == p.name)?;
+                (n.mode != PeerMode::Active).then(|| (n.address, (p.accept.clone(), sock_opts(n))))
+            })
+            .collect();
+        if let Ok(mut m) = self.routing.lock() {
+            *m = map;
+        }
+    }
+
+    /// A neighbor task ended: a retired one whose neighbor is still
+    /// configured (it changed) starts anew now that its old session is
+    /// closed.
+    fn task_ended(&mut self, id: tokio::task::Id) {
+        let Some(i) = self.peers.iter().position(|p| p.task == id) else {
+            return;
+        };
+        let p = self.peers.remove(i);
+        if !p.retiring {
+            return tracing::error!(neighbor = %p.name, "BGP neighbor task ended unexpectedly");
+        }
+        let again = self
+            .bgp
+            .neighbors
+            .iter()
+            .find(|n| n.name == p.name)
+            .cloned();
+        if let Some(n) = again
+            && !self.peers.iter().any(|q| q.name == n.name)
+        {
+            tracing::info!(neighbor = %n.name, "BGP neighbor restarting with its new configuration");
+            self.spawn_peer(&n);
+            self.update_routing();
+        }
+    }
+
+    /// Applies a reloaded config (see `Handle::reconfigure`).
+    async fn reconfigure(&mut self, cfg: &Config) {
+        let new = &cfg.bgp;
+        let old = std::mem::replace(&mut self.bgp, new.clone());
+        // What every session is built from besides its neighbor.
+        let global = old.router_id != new.router_id
+            || old.local_as != new.local_as
+            || old.connect_retry != new.connect_retry;
+        let (mut kept, mut changed, mut removed) = (0, 0, 0);
+        for p in self.peers.iter_mut().filter(|p| !p.retiring) {
+            let before = old.neighbors.iter().find(|n| n.name == p.name);
+            let why = match new.neighbors.iter().find(|n| n.name == p.name) {
+                None => {
+                    removed += 1;
+                    "neighbor removed from the configuration"
+                }
+                Some(n) if global || before != Some(n) => {
+                    changed += 1;
+                    "configuration changed"
+                }
+                Some(_) => {
+                    kept += 1;
+                    continue;
+                }
+            };
+            tracing::info!(neighbor = %p.name, "BGP session shutting down: {why}");
+            p.retiring = true;
+            let _ = p
+                .cmds
+                .send(neighbor::Cmd::Shutdown(why.into(), new.shutdown_bound));
+        }
+        // New neighbors start now; changed ones once their old session has
+        // closed (`task_ended`), so the two never race for the peer.
+        let added: Vec<Neighbor> = new
+            .neighbors
+            .iter()
+            .filter(|n| !self.peers.iter().any(|p| p.name == n.name))
+            .cloned()
+            .collect();
+        for n in &added {
+            self.spawn_peer(n);
+        }
+        // Announcements: an unchanged one keeps its hold-down state.
+        let mut before = std::mem::take(&mut self.announces);
+        self.announces = new
+            .announces
+            .iter()
+            .map(|a| {
+                let hold = before
+                    .iter()
+                    .position(|(o, _)| {
+                        old.hold_down == new.hold_down
+                            && o.prefix == a.prefix
+                            && o.policy == a.policy
+                    })
+                    .map(|i| before.swap_remove(i).1)
+                    .unwrap_or_else(|| HoldDown::new(new.hold_down));
+                (a.clone(), hold)
+            })
+            .collect();
+        self.backends = backends_of(cfg);
+        self.update_routing();
+        if listen_plan(&old.neighbors) != listen_plan(&new.neighbors) {
+            for l in self.listeners.drain(..) {
+                l.abort();
+                // Resolves once the task, and with it the socket, is gone.
+                let _ = l.await;
+            }
+            match listen(&new.neighbors, &self.routing) {
+                Ok(l) => self.listeners = l,
+                Err(e) => tracing::error!(
+                    "BGP listeners after reload: {e:#}; incoming sessions are refused until the next reload"
+                ),
+            }
+        }
+        tracing::info!(
+            kept,
+            changed,
+            removed,
+            added = added.len(),
+            announces = self.announces.len(),
+            "BGP reconfigured"
+        );
     }
 
     /// Applies the inputs to every announce's hold-down, then gives each
@@ -317,8 +518,8 @@ impl Manager {
                 );
             }
         }
-        for p in &self.peers {
-            let Some(n) = self.neighbors.iter().find(|n| n.name == p.name) else {
+        for p in self.peers.iter().filter(|p| !p.retiring) {
+            let Some(n) = self.bgp.neighbors.iter().find(|n| n.name == p.name) else {
                 continue;
             };
             let routes: Vec<Route> = self

@@ -34,22 +34,13 @@ pub struct Spec {
     pub has_password: bool,
 }
 
-/// Runs the neighbor until it has shut down.
-pub fn spawn(
-    spec: Spec,
-    routes: watch::Receiver<Vec<Route>>,
-    accepted: mpsc::Receiver<TcpStream>,
-    cmds: mpsc::UnboundedReceiver<Cmd>,
-) -> JoinHandle<()> {
-    tokio::spawn(run(spec, routes, accepted, cmds))
-}
-
 struct Conn {
     read: OwnedReadHalf,
     write: OwnedWriteHalf,
 }
 
-async fn run(
+/// Runs the neighbor until it has shut down.
+pub async fn run(
     spec: Spec,
     mut routes: watch::Receiver<Vec<Route>>,
     mut accepted: mpsc::Receiver<TcpStream>,
