@@ -19,6 +19,7 @@
 //! - `frontend`, `backend`, `health`: one function per section
 //! - `vrrp`, `vrrp_instance`, `vrrp_lists`: the `[vrrp]` section
 //! - `bgp`, `bgp_neighbor`, `bgp_announce`: the `[bgp]` section
+//! - `gateway`: the `[gateway]` section (forwarding, masquerade)
 //! - `validate`, `validate_vrrp`, `validate_bgp`: checks across sections
 //!   (unique names, references)
 //! - `diag`: diagnostics and their rendering
@@ -33,6 +34,7 @@ pub mod defaults;
 mod diag;
 mod duration;
 mod frontend;
+mod gateway;
 mod health;
 mod model;
 mod model_bgp;
@@ -106,7 +108,10 @@ pub fn load(path: &Path) -> Result<Config, Errors> {
 
 /// The top level: only known sections.
 fn document(root: &Table, sink: &mut Sink) -> Config {
-    root.deny_unknown(&["global", "frontend", "backend", "vrrp", "bgp"], sink);
+    root.deny_unknown(
+        &["global", "frontend", "backend", "vrrp", "bgp", "gateway"],
+        sink,
+    );
     let global = root
         .entry("global")
         .and_then(|(key, v)| Table::of(v, "global", key, "[global]", sink))
@@ -136,6 +141,11 @@ fn document(root: &Table, sink: &mut Sink) -> Config {
         .and_then(|(key, v)| Table::of(v, "bgp", key, "[bgp]", sink))
         .map(|t| bgp::bgp(&t, sink))
         .unwrap_or_default();
+    let gateway = root
+        .entry("gateway")
+        .and_then(|(key, v)| Table::of(v, "gateway", key, "[gateway]", sink))
+        .map(|t| gateway::gateway(&t, sink))
+        .unwrap_or_default();
     validate::cross_check(&frontends, &backends, sink);
     validate_vrrp::cross_check(&vrrp, &frontends, sink);
     validate_bgp::cross_check(&bgp, &vrrp, &frontends, sink);
@@ -145,5 +155,6 @@ fn document(root: &Table, sink: &mut Sink) -> Config {
         backends: backends.into_iter().map(|b| b.backend).collect(),
         vrrp: vrrp.into_model(),
         bgp: bgp.into_model(),
+        gateway,
     }
 }

@@ -22,6 +22,32 @@ pub struct Config {
     pub vrrp: Vrrp,
     /// `[bgp]`; without neighbors, disabled.
     pub bgp: Bgp,
+    /// `[gateway]`; without one, this node neither forwards nor translates.
+    pub gateway: Gateway,
+}
+
+/// `[gateway]`: IP forwarding and source NAT for the private subnet.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Gateway {
+    /// Families whose forwarding rampart turns on while it runs (and sets
+    /// back as it found them when it stops); by default those masqueraded.
+    pub forward: Vec<Family>,
+    pub masquerade: Vec<Masquerade>,
+}
+
+impl Gateway {
+    pub fn is_enabled(&self) -> bool {
+        !self.forward.is_empty() || !self.masquerade.is_empty()
+    }
+}
+
+/// Packets from `source` leaving through interface `out` get the address
+/// of `out` as their source (iptables' `MASQUERADE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Masquerade {
+    /// Network address (host bits cleared).
+    pub source: ipnet::IpNet,
+    pub out: String,
 }
 
 impl Config {

@@ -112,6 +112,7 @@ fn full_example_gives_the_expected_model() {
         }],
         vrrp: Vrrp::default(),
         bgp: Bgp::default(),
+        gateway: rampart_config::Gateway::default(),
     };
     assert_eq!(ok(FULL), want);
 }

@@ -216,8 +216,8 @@ async fn pump(
             .ready(Interest::READABLE)
             .await
             .map_err(|_| Side::Src)?;
-        // The peer's FIN has arrived (a reset would close both halves).
-        let fin = ready.is_read_closed() && !ready.is_write_closed();
+        // The peer's FIN (or a reset) has arrived.
+        let fin = ready.is_read_closed();
         // `ready` does not count against tokio's cooperative budget but
         // `poll_read` does: pay here (yielding if it is spent), or a spent
         // budget would make every read "not ready" and this loop spin.
@@ -233,12 +233,14 @@ async fn pump(
                 Some(Err(_)) => return Err(Side::Src),
             };
         if fin && got < buf.len() && !flow.dst.finished.load(Ordering::Relaxed) {
-            // A short read after the FIN drained the stream: these are the
-            // last bytes, and they leave in one segment with the FIN passed
-            // on below (and the read that would return 0 is saved).
+            // Likely the last bytes: they wait in the send queue (MSG_MORE)
+            // for the FIN, which the next read (0 at once) passes on, and
+            // leave in one segment with it. Should that read find more
+            // bytes (urgent data) or a reset instead, they are sent with
+            // the next write or when the session closes.
             write_last(d, &buf[..got]).await.map_err(|_| Side::Dst)?;
             flow.moved(got);
-            break;
+            continue;
         }
         write_all(d, &buf[..got]).await.map_err(|_| Side::Dst)?;
         flow.moved(got);

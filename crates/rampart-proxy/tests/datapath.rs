@@ -707,3 +707,42 @@ async fn a_servers_last_bytes_and_fin_reach_the_client_together() {
         }
     }
 }
+
+/// A server that sends its last bytes and then resets (SO_LINGER 0) has
+/// aborted, even when the bytes and the reset arrive together: the client
+/// gets the bytes, and the session ends at once instead of being taken
+/// for a half-close that waits on the client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_reset_right_after_its_last_bytes_is_an_abort() {
+    let b = spawn_backend_with(|mut s| async move {
+        // After the proxy's connect has completed (a reset before that is
+        // a failed connect, retried elsewhere), bytes and reset back to back.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let _ = s.write_all(b"bye").await;
+        let _ = socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO));
+    })
+    .await;
+    for mode in [Mode::Splice, Mode::Copy] {
+        let h = Harness::start(
+            &one_backend("", r#"{ name = "r", addr = "{S0}" }"#),
+            &[b.addr],
+            mode,
+        )
+        .await;
+        for i in 0..10 {
+            let mut s = TcpStream::connect(h.addr).await.unwrap();
+            let mut got = [0u8; 3];
+            tokio::time::timeout(Duration::from_secs(3), s.read_exact(&mut got))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(&got, b"bye");
+            // The client keeps its side open; the session must not.
+            assert!(
+                eventually(Duration::from_secs(2), || h.proxy.live() == 0).await,
+                "{mode:?} connection {i}: the session outlived the server's reset"
+            );
+            drop(s);
+        }
+    }
+}

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 mod bgp;
 mod control;
 mod demo;
+mod gateway;
 mod health;
 mod ipc;
 mod supervisor;

@@ -76,6 +76,10 @@ pub struct Supervisor {
     vrrp: Option<vrrp::Handle>,
     /// The BGP driver, when the config has neighbors.
     bgp: Option<crate::bgp::Handle>,
+    /// A BGP driver a reload removed, finishing its graceful stop.
+    bgp_stopping: Option<tokio::task::JoinHandle<()>>,
+    /// `[gateway]`: forwarding and NAT while this node runs.
+    gateway: Option<crate::gateway::Active>,
     /// Proxy health as VRRP's tracker and BGP's `while_healthy` see it.
     proxy: tokio::sync::watch::Sender<vrrp::ProxyHealth>,
 }
@@ -121,6 +125,8 @@ pub async fn run(
         log_override,
         vrrp: None,
         bgp: None,
+        bgp_stopping: None,
+        gateway: None,
         proxy: tokio::sync::watch::channel(vrrp::ProxyHealth::default()).0,
     };
     sup.sockets = sup.open_sockets()?;
@@ -135,6 +141,15 @@ pub async fn run(
     };
     sup.bgp = crate::bgp::start(&sup.cfg, sup.proxy.subscribe(), masters)?;
     sup.worker = Some(sup.spawn_worker().await?);
+    // Forwarding and NAT last: nothing above can fail after it, and a
+    // failure here stops what runs already.
+    match crate::gateway::start(&sup.cfg.gateway).await {
+        Ok(g) => sup.gateway = g,
+        Err(e) => {
+            sup.stop().await;
+            return Err(e.context("[gateway]"));
+        }
+    }
     let (status_tx, mut status_rx) = mpsc::channel(16);
     let control_path = crate::control::path(control.clone());
     let control_bound = match crate::control::bind(&control_path) {
@@ -457,7 +472,8 @@ impl Supervisor {
                 // its own copies until it drains.
                 drop(old_sockets);
                 drop(old_text);
-                self.reload_bgp();
+                self.reload_bgp().await;
+                self.reload_gateway().await;
             }
             Err(e) => {
                 tracing::error!(
@@ -475,7 +491,15 @@ impl Supervisor {
     /// Brings BGP in line with the config just applied: reconfigured in
     /// place, started if the reload added the first neighbor, stopped
     /// gracefully (in the background) if it removed the last.
-    fn reload_bgp(&mut self) {
+    async fn reload_bgp(&mut self) {
+        // A driver still stopping from an earlier reload finishes first: its
+        // sessions and port-179 listeners must be gone before new ones.
+        if self.bgp.is_none()
+            && self.cfg.bgp.is_enabled()
+            && let Some(stopping) = self.bgp_stopping.take()
+        {
+            let _ = stopping.await;
+        }
         match (self.bgp.take(), self.cfg.bgp.is_enabled()) {
             (Some(b), true) => {
                 b.reconfigure(&self.cfg);
@@ -483,7 +507,7 @@ impl Supervisor {
             }
             (Some(b), false) => {
                 tracing::info!("BGP removed from the configuration: stopping it");
-                tokio::spawn(b.stop());
+                self.bgp_stopping = Some(tokio::spawn(b.stop()));
             }
             (None, true) => {
                 let masters = match &self.vrrp {
@@ -496,6 +520,29 @@ impl Supervisor {
                 }
             }
             (None, false) => {}
+        }
+    }
+
+    /// Brings forwarding and NAT in line with the config just applied. If
+    /// nft refuses the new rules, the previous ones stay (one transaction).
+    async fn reload_gateway(&mut self) {
+        if !self.cfg.gateway.is_enabled() {
+            if let Some(g) = self.gateway.take() {
+                tracing::info!(
+                    "[gateway] removed from the configuration: NAT off, forwarding as found"
+                );
+                g.stop().await;
+            }
+            return;
+        }
+        let result = match self.gateway.as_mut() {
+            Some(g) => g.apply(&self.cfg.gateway).await,
+            None => crate::gateway::start(&self.cfg.gateway)
+                .await
+                .map(|g| self.gateway = g),
+        };
+        if let Err(e) = result {
+            tracing::error!("[gateway] after the reload: {e:#}");
         }
     }
 
@@ -512,6 +559,13 @@ impl Supervisor {
         }
         if let Some(b) = self.bgp.take() {
             b.stop().await;
+        }
+        if let Some(stopping) = self.bgp_stopping.take() {
+            let _ = stopping.await;
+        }
+        // The gateway VIP has moved by now: the subnet routes via the peer.
+        if let Some(g) = self.gateway.take() {
+            g.stop().await;
         }
         self.health.stop();
         if let Some((mut w, _)) = self.pending.take() {

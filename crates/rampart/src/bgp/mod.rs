@@ -56,6 +56,9 @@ impl Handle {
 /// One neighbor's task, as the manager sees it.
 struct Peer {
     name: String,
+    /// The neighbor's address: a new task for it waits until no retiring
+    /// one still talks to the same router.
+    address: IpAddr,
     /// The tokio id of its task in the manager's `JoinSet`.
     task: tokio::task::Id,
     routes: watch::Sender<Vec<Route>>,
@@ -347,6 +350,7 @@ impl Manager {
             .id();
         self.peers.push(Peer {
             name: n.name.clone(),
+            address: n.address,
             task,
             routes: routes_tx,
             cmds: cmd_tx,
@@ -371,9 +375,9 @@ impl Manager {
         }
     }
 
-    /// A neighbor task ended: a retired one whose neighbor is still
-    /// configured (it changed) starts anew now that its old session is
-    /// closed.
+    /// A neighbor task ended: once a retired session is closed, the
+    /// neighbors waiting for it (changed, or renamed, with its address)
+    /// start.
     fn task_ended(&mut self, id: tokio::task::Id) {
         let Some(i) = self.peers.iter().position(|p| p.task == id) else {
             return;
@@ -382,19 +386,32 @@ impl Manager {
         if !p.retiring {
             return tracing::error!(neighbor = %p.name, "BGP neighbor task ended unexpectedly");
         }
-        let again = self
+        for name in self.start_missing() {
+            tracing::info!(neighbor = %name, "BGP neighbor starting with its new configuration");
+        }
+    }
+
+    /// Starts every configured neighbor that has no task, unless a
+    /// retiring task still holds a session to its address (the two would
+    /// collide at the router). Returns the names started.
+    fn start_missing(&mut self) -> Vec<String> {
+        let waiting: Vec<Neighbor> = self
             .bgp
             .neighbors
             .iter()
-            .find(|n| n.name == p.name)
-            .cloned();
-        if let Some(n) = again
-            && !self.peers.iter().any(|q| q.name == n.name)
-        {
-            tracing::info!(neighbor = %n.name, "BGP neighbor restarting with its new configuration");
-            self.spawn_peer(&n);
-            self.update_routing();
+            .filter(|n| {
+                !self
+                    .peers
+                    .iter()
+                    .any(|p| p.name == n.name || p.retiring && p.address == n.address)
+            })
+            .cloned()
+            .collect();
+        for n in &waiting {
+            self.spawn_peer(n);
         }
+        self.update_routing();
+        waiting.into_iter().map(|n| n.name).collect()
     }
 
     /// Applies a reloaded config (see `Handle::reconfigure`).
@@ -430,15 +447,7 @@ impl Manager {
         }
         // New neighbors start now; changed ones once their old session has
         // closed (`task_ended`), so the two never race for the peer.
-        let added: Vec<Neighbor> = new
-            .neighbors
-            .iter()
-            .filter(|n| !self.peers.iter().any(|p| p.name == n.name))
-            .cloned()
-            .collect();
-        for n in &added {
-            self.spawn_peer(n);
-        }
+        let added = self.start_missing();
         // Announcements: an unchanged one keeps its hold-down state.
         let mut before = std::mem::take(&mut self.announces);
         self.announces = new
@@ -459,7 +468,9 @@ impl Manager {
             .collect();
         self.backends = backends_of(cfg);
         self.update_routing();
-        if listen_plan(&old.neighbors) != listen_plan(&new.neighbors) {
+        let plan = listen_plan(&new.neighbors);
+        // Also when the last rebuild failed and left none.
+        if listen_plan(&old.neighbors) != plan || self.listeners.is_empty() && !plan.is_empty() {
             for l in self.listeners.drain(..) {
                 l.abort();
                 // Resolves once the task, and with it the socket, is gone.
@@ -468,7 +479,7 @@ impl Manager {
             match listen(&new.neighbors, &self.routing) {
                 Ok(l) => self.listeners = l,
                 Err(e) => tracing::error!(
-                    "BGP listeners after reload: {e:#}; incoming sessions are refused until the next reload"
+                    "BGP listeners after reload: {e:#}; incoming sessions are refused until a reload succeeds"
                 ),
             }
         }

@@ -1,0 +1,161 @@
+//! `[gateway]`: the LB pair as the private subnet's router — IP forwarding
+//! and source NAT (the seed's `sysctl net.ipv4.ip_forward=1` and
+//! `iptables -t nat -A POSTROUTING -s 192.168.1.0/24 -o bond0 -j MASQUERADE`).
+
+use toml::Spanned;
+
+use crate::diag::Sink;
+use crate::frontend::{cidr, one_of};
+use crate::model::{Family, Gateway, Masquerade};
+use crate::vrrp::ifname;
+use crate::walk::{self, Table};
+
+pub(crate) fn gateway(t: &Table, sink: &mut Sink) -> Gateway {
+    t.deny_unknown(&["forward", "masquerade"], sink);
+    let mut masquerade: Vec<Spanned<Masquerade>> = Vec::new();
+    if let Some((key, v)) = t.entry("masquerade") {
+        for m in walk::tables(
+            v,
+            "masquerade",
+            "gateway.masquerade",
+            key,
+            "masquerade",
+            sink,
+        ) {
+            let Some(one) = masq(&m, sink) else {
+                continue;
+            };
+            if masquerade.iter().any(|o| *o.get_ref() == one) {
+                sink.error(
+                    m.span(),
+                    format!("duplicate masquerade of {} out of {}", one.source, one.out),
+                );
+                continue;
+            }
+            masquerade.push(Spanned::new(m.span(), one));
+        }
+    }
+    let forward = match t.get("forward") {
+        Some(v) => {
+            let list = walk::parsed_list(v, "forward", sink, |s| {
+                Family::from_name(s).ok_or_else(|| one_of("forward", s, &Family::NAMES))
+            })
+            .unwrap_or_default();
+            let mut out: Vec<Family> = Vec::new();
+            for f in list {
+                if out.contains(f.get_ref()) {
+                    sink.error(f.span(), format!("`{}` is listed twice", f.get_ref().key()));
+                } else {
+                    out.push(*f.get_ref());
+                }
+            }
+            // NAT without forwarding would translate nothing: say so.
+            for m in &masquerade {
+                let family = Family::of(m.get_ref().source.addr());
+                if !out.contains(&family) {
+                    sink.error(
+                        m.span(),
+                        format!(
+                            "masquerading {} needs forwarding: add \"{}\" to `forward`",
+                            m.get_ref().source,
+                            family.key()
+                        ),
+                    );
+                }
+            }
+            out
+        }
+        // By default, forward the families that are masqueraded.
+        None => {
+            let mut out = Vec::new();
+            for m in &masquerade {
+                let family = Family::of(m.get_ref().source.addr());
+                if !out.contains(&family) {
+                    out.push(family);
+                }
+            }
+            out
+        }
+    };
+    Gateway {
+        forward,
+        masquerade: masquerade.into_iter().map(Spanned::into_inner).collect(),
+    }
+}
+
+fn masq(t: &Table, sink: &mut Sink) -> Option<Masquerade> {
+    t.deny_unknown(&["source", "out"], sink);
+    let source = t.required("source", sink).and_then(|v| {
+        let s = walk::string(v, "source", sink)?;
+        cidr("source", s)
+            .map_err(|e| sink.error(v.span(), e))
+            .ok()
+            .map(|n| n.trunc())
+    });
+    let out = t.required("out", sink).and_then(|v| ifname(v, "out", sink));
+    Some(Masquerade {
+        source: source?,
+        out: out?.into_inner(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::Family;
+
+    fn parse(body: &str) -> Result<crate::Config, String> {
+        crate::parse("t.toml", &format!("[gateway]\n{body}")).map_err(|e| e.render())
+    }
+
+    #[test]
+    fn the_seed_guides_nat_rule() {
+        let cfg = parse("masquerade = [{ source = \"192.168.1.0/24\", out = \"bond0\" }]").unwrap();
+        assert_eq!(cfg.gateway.forward, [Family::Ipv4]);
+        assert_eq!(cfg.gateway.masquerade.len(), 1);
+        assert_eq!(
+            cfg.gateway.masquerade[0].source.to_string(),
+            "192.168.1.0/24"
+        );
+        assert_eq!(cfg.gateway.masquerade[0].out, "bond0");
+        assert!(cfg.gateway.is_enabled());
+        // As an array of tables too; host bits are dropped.
+        let cfg = parse(
+            "forward = [\"ipv4\", \"ipv6\"]\n[[gateway.masquerade]]\nsource = \"192.168.1.7/24\"\nout = \"eth0\"\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.gateway.forward, [Family::Ipv4, Family::Ipv6]);
+        assert_eq!(
+            cfg.gateway.masquerade[0].source.to_string(),
+            "192.168.1.0/24"
+        );
+        assert!(!crate::parse("t.toml", "").unwrap().gateway.is_enabled());
+    }
+
+    #[test]
+    fn errors_point_at_the_entry() {
+        let e = parse("masquerade = [{ source = \"192.168.1.0/33\", out = \"a/b\" }]").unwrap_err();
+        assert!(e.contains("t.toml:2:26"), "{e}");
+        assert!(e.contains("is not a CIDR"), "{e}");
+        assert!(e.contains("not a valid interface name"), "{e}");
+        let e = parse("masquerade = [{ out = \"eth0\" }]").unwrap_err();
+        assert!(e.contains("missing required key `source`"), "{e}");
+        let e = parse(
+            "forward = [\"ipv6\"]\nmasquerade = [{ source = \"10.0.0.0/8\", out = \"eth0\" }]",
+        )
+        .unwrap_err();
+        assert!(e.contains("add \"ipv4\" to `forward`"), "{e}");
+        assert!(e.contains("t.toml:3:15"), "{e}");
+        let e = parse("forward = [\"ipv4\", \"ip4\"]").unwrap_err();
+        assert!(e.contains("expected one of: ipv4, ipv6"), "{e}");
+        let e = parse(
+            "masquerade = [{ source = \"10.0.0.0/8\", out = \"eth0\" }, { source = \"10.1.0.0/8\", out = \"eth0\" }]",
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("duplicate masquerade of 10.0.0.0/8 out of eth0"),
+            "{e}"
+        );
+        let e = parse("nat = true").unwrap_err();
+        assert!(e.contains("unknown key `nat`"), "{e}");
+    }
+}

@@ -1,0 +1,129 @@
+//! The LB pair as the private subnet's gateway (the seed guide's
+//! `ip_forward` + `MASQUERADE`): a web server reaches a host on the public
+//! side through whichever node holds the gateway VIP, and that host sees
+//! the node's public address. Namespaces built by rampart-lab, rules
+//! applied by the real `nft`. Needs root; fails loudly without it.
+#![allow(clippy::unwrap_used)]
+
+mod lab;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::Duration;
+
+use lab::{Timing, Web, holder, log, rampart_config, start_rampart, wait_for};
+use rampart_lab::{Ns, Signal, seed_lab};
+
+const GATEWAY: &str = r#"
+[gateway]
+masquerade = [{ source = "192.168.1.0/24", out = "eth0" }]
+"#;
+
+/// An "internet" host on the public side (the client namespace) that
+/// answers every connection with the address it came from.
+fn who_am_i_server(ns: &Ns) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    ns.spawn_thread(move || {
+        let l = TcpListener::bind("10.10.0.100:9000").unwrap();
+        tx.send(()).unwrap();
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let peer = s
+                .peer_addr()
+                .map(|p| p.ip().to_string())
+                .unwrap_or_default();
+            let _ = s.write_all(peer.as_bytes());
+        }
+    })
+    .unwrap();
+    rx.recv_timeout(Duration::from_secs(5)).unwrap();
+}
+
+/// From `web`: connect to the public host and read what it saw, or the
+/// error (no route back without NAT: the connect times out).
+fn seen_from(web: &Ns) -> Result<String, String> {
+    web.run_in(|| {
+        let to: SocketAddr = "10.10.0.100:9000".parse().unwrap();
+        let mut s = TcpStream::connect_timeout(&to, Duration::from_millis(500))
+            .map_err(|e| e.to_string())?;
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut seen = String::new();
+        s.read_to_string(&mut seen).map_err(|e| e.to_string())?;
+        Ok(seen)
+    })
+    .unwrap()
+}
+
+fn nft_table(ns: &Ns) -> String {
+    ns.exec(&["nft", "list", "table", "inet", "rampart"])
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+fn ip_forward(ns: &Ns) -> String {
+    ns.ok(&["cat", "/proc/sys/net/ipv4/ip_forward"])
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn the_pair_is_the_subnets_nat_gateway_and_fails_over() {
+    if !rampart_lab::require_root() {
+        return;
+    }
+    let s = seed_lab().unwrap();
+    who_am_i_server(&s.client);
+    // Without a gateway the public host has no route back to 192.168.1.0/24.
+    assert!(seen_from(&s.web1).is_err());
+    assert_eq!(ip_forward(&s.lb1), "0");
+
+    let _webs = [
+        Web::start(&s.web1, "192.168.1.21:8080", "web1"),
+        Web::start(&s.web2, "192.168.1.22:8080", "web2"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let config = |n| rampart_config(n, Timing::V3Fast, "") + GATEWAY;
+    let mut lb1 = start_rampart(&s.lb1, dir.path(), "lb1", &config(1));
+    let _lb2 = start_rampart(&s.lb2, dir.path(), "lb2", &config(2));
+    assert!(
+        wait_for(Duration::from_secs(10), || holder(&s, lab::gateway())
+            == ["lb1"]),
+        "lb1 never held the gateway VIP\n{}",
+        log(dir.path(), "lb1")
+    );
+    for lb in [&s.lb1, &s.lb2] {
+        assert_eq!(ip_forward(lb), "1");
+        let table = nft_table(lb);
+        assert!(
+            table.contains("ip saddr 192.168.1.0/24 oifname \"eth0\" masquerade"),
+            "{table}"
+        );
+    }
+    let mut seen = Err(String::new());
+    assert!(
+        wait_for(Duration::from_secs(5), || {
+            seen = seen_from(&s.web1);
+            seen.as_deref() == Ok("10.10.0.11")
+        }),
+        "web1 -> public host through lb1: {seen:?}\n{}",
+        log(dir.path(), "lb1")
+    );
+    assert_eq!(seen_from(&s.web2).as_deref(), Ok("10.10.0.11"));
+
+    // lb1 stops: lb2 takes the gateway VIP and the subnet's traffic;
+    // lb1 leaves no rule behind and forwarding as it found it.
+    lb1.signal(Signal::SIGTERM).unwrap();
+    assert!(lb1.wait_timeout(Duration::from_secs(10)).unwrap().is_some());
+    assert_eq!(holder(&s, lab::gateway()), ["lb2"]);
+    assert!(
+        wait_for(Duration::from_secs(5), || {
+            seen = seen_from(&s.web1);
+            seen.as_deref() == Ok("10.10.0.12")
+        }),
+        "web1 -> public host through lb2: {seen:?}\n{}",
+        log(dir.path(), "lb2")
+    );
+    assert_eq!(nft_table(&s.lb1), "");
+    assert_eq!(ip_forward(&s.lb1), "0");
+}
