@@ -85,7 +85,7 @@ fn the_pair_is_the_subnets_nat_gateway_and_fails_over() {
     let dir = tempfile::tempdir().unwrap();
     let config = |n| rampart_config(n, Timing::V3Fast, "") + GATEWAY;
     let mut lb1 = start_rampart(&s.lb1, dir.path(), "lb1", &config(1));
-    let _lb2 = start_rampart(&s.lb2, dir.path(), "lb2", &config(2));
+    let mut lb2 = start_rampart(&s.lb2, dir.path(), "lb2", &config(2));
     assert!(
         wait_for(Duration::from_secs(10), || holder(&s, lab::gateway())
             == ["lb1"]),
@@ -126,4 +126,28 @@ fn the_pair_is_the_subnets_nat_gateway_and_fails_over() {
     );
     assert_eq!(nft_table(&s.lb1), "");
     assert_eq!(ip_forward(&s.lb1), "0");
+
+    // A reload without [gateway]: lb2 stops forwarding and translating,
+    // and the subnet is cut off again; one with it restores both.
+    let path = dir.path().join("lb2.toml");
+    std::fs::write(&path, rampart_config(2, Timing::V3Fast, "")).unwrap();
+    lb2.signal(Signal::SIGHUP).unwrap();
+    assert!(
+        wait_for(Duration::from_secs(5), || nft_table(&s.lb2).is_empty()),
+        "{}",
+        log(dir.path(), "lb2")
+    );
+    assert_eq!(ip_forward(&s.lb2), "0");
+    assert!(seen_from(&s.web1).is_err());
+    std::fs::write(&path, config(2)).unwrap();
+    lb2.signal(Signal::SIGHUP).unwrap();
+    assert!(
+        wait_for(Duration::from_secs(5), || {
+            seen = seen_from(&s.web1);
+            seen.as_deref() == Ok("10.10.0.12")
+        }),
+        "after the reload that brought [gateway] back: {seen:?}\n{}",
+        log(dir.path(), "lb2")
+    );
+    assert_eq!(ip_forward(&s.lb2), "1");
 }
