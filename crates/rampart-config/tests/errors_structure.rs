@@ -71,15 +71,15 @@ fn unknown_keys_in_nested_tables() {
 
 #[test]
 fn unknown_top_level_key() {
-    let src = format!("{WWW}{POOL}[gateway]\nid = 1\n[globl]\n");
+    let src = format!("{WWW}{POOL}[firewall]\nid = 1\n[globl]\n");
     expect(
         &src,
         &[
             (
                 8,
                 2,
-                "unknown key `gateway` at the top level (known keys: global, frontend, backend, \
-                 vrrp, bgp)",
+                "unknown key `firewall` at the top level (known keys: global, frontend, backend, \
+                 vrrp, bgp, gateway)",
             ),
             (10, 2, "did you mean `global`?"),
         ],

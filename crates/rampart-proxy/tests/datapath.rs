@@ -18,6 +18,16 @@ fn one_backend(frontend_keys: &str, servers: &str) -> String {
     config(frontend_keys, "", servers)
 }
 
+/// A proxy in front of `b` alone, with default settings.
+async fn only(b: &Backend, mode: Mode) -> Harness {
+    Harness::start(
+        &one_backend("", r#"{ name = "r", addr = "{S0}" }"#),
+        &[b.addr],
+        mode,
+    )
+    .await
+}
+
 /// Sends a ping and expects the echo: a complete request through the proxy.
 async fn ping(addr: std::net::SocketAddr) -> std::io::Result<()> {
     let mut s = TcpStream::connect(addr).await?;
@@ -681,12 +691,7 @@ async fn a_servers_last_bytes_and_fin_reach_the_client_together() {
     })
     .await;
     for mode in [Mode::Splice, Mode::Copy] {
-        let h = Harness::start(
-            &one_backend("", r#"{ name = "r", addr = "{S0}" }"#),
-            &[b.addr],
-            mode,
-        )
-        .await;
+        let h = only(&b, mode).await;
         for i in 0..20 {
             let mut s = TcpStream::connect(h.addr).await.unwrap();
             s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -723,12 +728,7 @@ async fn a_server_reset_right_after_its_last_bytes_is_an_abort() {
     })
     .await;
     for mode in [Mode::Splice, Mode::Copy] {
-        let h = Harness::start(
-            &one_backend("", r#"{ name = "r", addr = "{S0}" }"#),
-            &[b.addr],
-            mode,
-        )
-        .await;
+        let h = only(&b, mode).await;
         for i in 0..10 {
             let mut s = TcpStream::connect(h.addr).await.unwrap();
             let mut got = [0u8; 3];

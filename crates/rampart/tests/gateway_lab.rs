@@ -54,6 +54,20 @@ fn seen_from(web: &Ns) -> Result<String, String> {
     .unwrap()
 }
 
+/// Waits until the public host sees `web`'s connections come from `from`;
+/// the last answer (or error) otherwise.
+fn reaches_as(web: &Ns, from: &str) -> Result<(), Result<String, String>> {
+    let mut seen = Err(String::new());
+    if wait_for(Duration::from_secs(5), || {
+        seen = seen_from(web);
+        seen.as_deref() == Ok(from)
+    }) {
+        Ok(())
+    } else {
+        Err(seen)
+    }
+}
+
 fn nft_table(ns: &Ns) -> String {
     ns.exec(&["nft", "list", "table", "inet", "rampart"])
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
@@ -100,15 +114,12 @@ fn the_pair_is_the_subnets_nat_gateway_and_fails_over() {
             "{table}"
         );
     }
-    let mut seen = Err(String::new());
-    assert!(
-        wait_for(Duration::from_secs(5), || {
-            seen = seen_from(&s.web1);
-            seen.as_deref() == Ok("10.10.0.11")
-        }),
-        "web1 -> public host through lb1: {seen:?}\n{}",
-        log(dir.path(), "lb1")
-    );
+    if let Err(seen) = reaches_as(&s.web1, "10.10.0.11") {
+        panic!(
+            "web1 -> public host through lb1: {seen:?}\n{}",
+            log(dir.path(), "lb1")
+        );
+    }
     assert_eq!(seen_from(&s.web2).as_deref(), Ok("10.10.0.11"));
 
     // lb1 stops: lb2 takes the gateway VIP and the subnet's traffic;
@@ -116,14 +127,12 @@ fn the_pair_is_the_subnets_nat_gateway_and_fails_over() {
     lb1.signal(Signal::SIGTERM).unwrap();
     assert!(lb1.wait_timeout(Duration::from_secs(10)).unwrap().is_some());
     assert_eq!(holder(&s, lab::gateway()), ["lb2"]);
-    assert!(
-        wait_for(Duration::from_secs(5), || {
-            seen = seen_from(&s.web1);
-            seen.as_deref() == Ok("10.10.0.12")
-        }),
-        "web1 -> public host through lb2: {seen:?}\n{}",
-        log(dir.path(), "lb2")
-    );
+    if let Err(seen) = reaches_as(&s.web1, "10.10.0.12") {
+        panic!(
+            "web1 -> public host through lb2: {seen:?}\n{}",
+            log(dir.path(), "lb2")
+        );
+    }
     assert_eq!(nft_table(&s.lb1), "");
     assert_eq!(ip_forward(&s.lb1), "0");
 
@@ -141,13 +150,11 @@ fn the_pair_is_the_subnets_nat_gateway_and_fails_over() {
     assert!(seen_from(&s.web1).is_err());
     std::fs::write(&path, config(2)).unwrap();
     lb2.signal(Signal::SIGHUP).unwrap();
-    assert!(
-        wait_for(Duration::from_secs(5), || {
-            seen = seen_from(&s.web1);
-            seen.as_deref() == Ok("10.10.0.12")
-        }),
-        "after the reload that brought [gateway] back: {seen:?}\n{}",
-        log(dir.path(), "lb2")
-    );
+    if let Err(seen) = reaches_as(&s.web1, "10.10.0.12") {
+        panic!(
+            "after the reload that brought [gateway] back: {seen:?}\n{}",
+            log(dir.path(), "lb2")
+        );
+    }
     assert_eq!(ip_forward(&s.lb2), "1");
 }
