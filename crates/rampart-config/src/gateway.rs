@@ -37,10 +37,12 @@ pub(crate) fn gateway(t: &Table, sink: &mut Sink) -> Gateway {
     }
     let forward = match t.get("forward") {
         Some(v) => {
-            let list = walk::parsed_list(v, "forward", sink, |s| {
+            let Some(list) = walk::parsed_list(v, "forward", sink, |s| {
                 Family::from_name(s).ok_or_else(|| one_of("forward", s, &Family::NAMES))
-            })
-            .unwrap_or_default();
+            }) else {
+                // Not an array (reported): no second error per masquerade.
+                return Gateway::default();
+            };
             let mut out: Vec<Family> = Vec::new();
             for f in list {
                 if out.contains(f.get_ref()) {
@@ -92,7 +94,33 @@ fn masq(t: &Table, sink: &mut Sink) -> Option<Masquerade> {
             .ok()
             .map(|n| n.trunc())
     });
-    let out = t.required("out", sink).and_then(|v| ifname(v, "out", sink));
+    let source = source.filter(|n| {
+        if n.prefix_len() == 0 {
+            if let Some(v) = t.get("source") {
+                sink.error(
+                    v.span(),
+                    format!(
+                        "`source`: {n} would also translate this node's own traffic \
+                         (a BGP session from a VIP, for one); list the private subnet"
+                    ),
+                );
+            }
+            return false;
+        }
+        true
+    });
+    let out = t.required("out", sink).and_then(|v| {
+        let name = ifname(v, "out", sink)?;
+        // nft reads these as wildcards or set references, not as a name.
+        if name.get_ref().contains(['*', '@', '\\', '"']) {
+            sink.error(
+                v.span(),
+                format!("`out`: `{}` is not an interface name", name.get_ref()),
+            );
+            return None;
+        }
+        Some(name)
+    });
     Some(Masquerade {
         source: source?,
         out: out?.into_inner(),
@@ -155,6 +183,16 @@ mod tests {
             e.contains("duplicate masquerade of 10.0.0.0/8 out of eth0"),
             "{e}"
         );
+        let e = parse("masquerade = [{ source = \"0.0.0.0/0\", out = \"eth*\" }]").unwrap_err();
+        assert!(
+            e.contains("would also translate this node's own traffic"),
+            "{e}"
+        );
+        assert!(e.contains("`eth*` is not an interface name"), "{e}");
+        let e =
+            parse("forward = \"ipv4\"\nmasquerade = [{ source = \"10.0.0.0/8\", out = \"eth0\" }]")
+                .unwrap_err();
+        assert!(e.contains("1 error"), "{e}");
         let e = parse("nat = true").unwrap_err();
         assert!(e.contains("unknown key `nat`"), "{e}");
     }

@@ -25,6 +25,19 @@ pub struct Status {
     pub servers: Vec<ServerStatus>,
     pub vrrp: Vec<VrrpStatus>,
     pub bgp: Vec<serde_json::Value>,
+    /// `[gateway]`, if configured.
+    #[serde(default)]
+    pub gateway: Option<GatewayStatus>,
+}
+
+/// Forwarding as the kernel has it now, and the NAT rules in place.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct GatewayStatus {
+    /// Per family managed by rampart: "ipv4" / "ipv6" and whether the
+    /// kernel forwards it right now.
+    pub forwarding: Vec<(String, bool)>,
+    /// "192.168.1.0/24 out bond0", one per rule in the `inet rampart` table.
+    pub masquerade: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
@@ -175,6 +188,16 @@ pub fn render(s: &Status) -> String {
     }
     for b in &s.bgp {
         out.push_str(&render_bgp(b));
+    }
+    if let Some(g) = &s.gateway {
+        out.push_str("Gateway\n");
+        for (family, on) in &g.forwarding {
+            let state = if *on { "on" } else { "OFF" };
+            out.push_str(&format!("  {family} forwarding {state}\n"));
+        }
+        for m in &g.masquerade {
+            out.push_str(&format!("  masquerade {m}\n"));
+        }
     }
     out
 }

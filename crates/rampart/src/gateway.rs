@@ -36,15 +36,75 @@ pub struct Active {
     table: bool,
 }
 
-/// Applies `[gateway]`, if the config has one.
+/// Where the forwarding values found before rampart changed them are kept
+/// until a clean stop: a node that was killed (SIGKILL, panic) and starts
+/// again restores what was there before the first run, not its own "1".
+/// One file per network namespace, as the switches are per namespace.
+fn state_path() -> PathBuf {
+    let ns: String = std::fs::read_link("/proc/self/ns/net")
+        .map(|p| {
+            p.to_string_lossy()
+                .chars()
+                .filter(char::is_ascii_digit)
+                .collect()
+        })
+        .unwrap_or_default();
+    PathBuf::from(format!("/run/rampart/gateway-net{ns}.forwarding"))
+}
+
+/// Values recorded by a run that did not stop cleanly ("ipv4 0" lines).
+fn recorded() -> Vec<(Family, String)> {
+    std::fs::read_to_string(state_path())
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let (f, v) = l.split_once(' ')?;
+            Some((Family::from_name(f)?, v.trim().to_string()))
+        })
+        .collect()
+}
+
+fn record(saved: &[(Family, String)]) -> Result<()> {
+    let path = state_path();
+    if saved.is_empty() {
+        let _ = std::fs::remove_file(&path);
+        return Ok(());
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let text: String = saved
+        .iter()
+        .map(|(f, v)| format!("{} {v}\n", f.key()))
+        .collect();
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Applies `[gateway]`, if the config has one. Whatever a previous run
+/// left behind without a clean stop (its table, forwarding it turned on)
+/// is cleaned up first.
 pub async fn start(cfg: &Gateway) -> Result<Option<Active>> {
-    if !cfg.is_enabled() {
-        return Ok(None);
+    let leftover = recorded();
+    if !leftover.is_empty() {
+        tracing::info!(
+            "a previous run did not stop cleanly: forwarding values it found are restored from {}",
+            state_path().display()
+        );
+    }
+    if cfg.masquerade.is_empty() && !leftover.is_empty() {
+        // That run's table, unless the new config replaces it anyway.
+        if let Err(e) = nft(&delete_table()).await {
+            tracing::debug!("no stale nftables table removed: {e:#}");
+        }
     }
     let mut g = Active {
-        saved: Vec::new(),
+        saved: leftover,
         table: false,
     };
+    if !cfg.is_enabled() {
+        g.stop().await;
+        return Ok(None);
+    }
     if let Err(e) = g.apply(cfg).await {
         g.stop().await;
         return Err(e);
@@ -53,29 +113,10 @@ pub async fn start(cfg: &Gateway) -> Result<Option<Active>> {
 }
 
 impl Active {
-    /// Brings forwarding and the NAT table in line with `cfg`. The table
-    /// is replaced atomically: if nft refuses the new one, the old stays.
+    /// Brings forwarding and the NAT table in line with `cfg`: the table
+    /// first (replaced atomically: if nft refuses the new one, the old
+    /// stays), then forwarding, so nothing is forwarded untranslated.
     pub async fn apply(&mut self, cfg: &Gateway) -> Result<()> {
-        for &f in &cfg.forward {
-            if self.saved.iter().any(|(s, _)| *s == f) {
-                continue;
-            }
-            let path = forwarding_path(f);
-            let before = std::fs::read_to_string(&path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            std::fs::write(&path, "1\n")
-                .with_context(|| format!("cannot turn on {} forwarding", f.key()))?;
-            if before.trim() != "1" {
-                tracing::info!("{} forwarding on (was {})", f.key(), before.trim());
-            }
-            self.saved.push((f, before.trim().to_string()));
-        }
-        // Families no longer listed go back to how they were.
-        let (keep, drop): (Vec<_>, Vec<_>) = std::mem::take(&mut self.saved)
-            .into_iter()
-            .partition(|(f, _)| cfg.forward.contains(f));
-        self.saved = keep;
-        restore(&drop);
         if cfg.masquerade.is_empty() {
             if self.table {
                 nft(&delete_table()).await?;
@@ -88,17 +129,66 @@ impl Active {
                 tracing::info!("masquerading {} out of {}", m.source, m.out);
             }
         }
-        Ok(())
+        // Families no longer listed go back to how they were.
+        let (keep, drop): (Vec<_>, Vec<_>) = std::mem::take(&mut self.saved)
+            .into_iter()
+            .partition(|(f, _)| cfg.forward.contains(f));
+        self.saved = keep;
+        restore(&drop);
+        for &f in &cfg.forward {
+            let path = forwarding_path(f);
+            let now = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            if !self.saved.iter().any(|(s, _)| *s == f) {
+                self.saved.push((f, now.trim().to_string()));
+            }
+            // Recorded before the switch is touched.
+            record(&self.saved)?;
+            if now.trim() != "1" {
+                std::fs::write(&path, "1\n")
+                    .with_context(|| format!("cannot turn on {} forwarding", f.key()))?;
+                tracing::info!("{} forwarding on (was {})", f.key(), now.trim());
+            }
+        }
+        record(&self.saved)
     }
 
-    /// Deletes the table and sets forwarding back as it was found.
+    /// Sets forwarding back as it was found, then deletes the table (no
+    /// moment forwards untranslated), then forgets the recorded values.
     pub async fn stop(self) {
+        restore(&self.saved);
         if self.table
             && let Err(e) = nft(&delete_table()).await
         {
             tracing::warn!("cannot delete nftables table inet {TABLE}: {e:#}");
         }
-        restore(&self.saved);
+        let _ = record(&[]);
+    }
+}
+
+impl Active {
+    /// What `rampart status` shows: forwarding as the kernel has it now
+    /// (someone else may have turned it off), and the rules in place.
+    pub fn status(&self, cfg: &Gateway) -> crate::control::GatewayStatus {
+        crate::control::GatewayStatus {
+            forwarding: self
+                .saved
+                .iter()
+                .map(|(f, _)| {
+                    let on =
+                        std::fs::read_to_string(forwarding_path(*f)).is_ok_and(|v| v.trim() == "1");
+                    (f.key().to_string(), on)
+                })
+                .collect(),
+            masquerade: if self.table {
+                cfg.masquerade
+                    .iter()
+                    .map(|m| format!("{} out {}", m.source, m.out))
+                    .collect()
+            } else {
+                Vec::new()
+            },
+        }
     }
 }
 

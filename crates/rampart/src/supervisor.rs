@@ -141,8 +141,8 @@ pub async fn run(
     };
     sup.bgp = crate::bgp::start(&sup.cfg, sup.proxy.subscribe(), masters)?;
     sup.worker = Some(sup.spawn_worker().await?);
-    // Forwarding and NAT last: nothing above can fail after it, and a
-    // failure here stops what runs already.
+    // Forwarding and NAT once the rest runs; a failure here (or below)
+    // stops what runs already, which sets them back.
     match crate::gateway::start(&sup.cfg.gateway).await {
         Ok(g) => sup.gateway = g,
         Err(e) => {
@@ -159,7 +159,10 @@ pub async fn run(
         }
         // An explicit path must work; the default may be unusable (no
         // /run, or another node on this host) and is only worth a warning.
-        Err(e) if control.is_some() => return Err(e),
+        Err(e) if control.is_some() => {
+            sup.stop().await;
+            return Err(e);
+        }
         Err(e) => {
             tracing::warn!("no control socket: {e:#}");
             false
@@ -289,7 +292,12 @@ impl Supervisor {
             Some(b) => b.status().await,
             None => Vec::new(),
         };
-        crate::control::Status { servers, vrrp, bgp }
+        crate::control::Status {
+            servers,
+            vrrp,
+            bgp,
+            gateway: self.gateway.as_ref().map(|g| g.status(&self.cfg.gateway)),
+        }
     }
 
     /// Publishes proxy health to VRRP and BGP (only when it changed).

@@ -121,6 +121,17 @@ fn the_pair_is_the_subnets_nat_gateway_and_fails_over() {
         );
     }
     assert_eq!(seen_from(&s.web2).as_deref(), Ok("10.10.0.11"));
+    let st = lab::bgp::status(dir.path(), 1);
+    assert_eq!(
+        st["gateway"]["forwarding"],
+        serde_json::json!([["ipv4", true]]),
+        "{st}"
+    );
+    assert_eq!(
+        st["gateway"]["masquerade"],
+        serde_json::json!(["192.168.1.0/24 out eth0"]),
+        "{st}"
+    );
 
     // lb1 stops: lb2 takes the gateway VIP and the subnet's traffic;
     // lb1 leaves no rule behind and forwarding as it found it.
@@ -157,4 +168,25 @@ fn the_pair_is_the_subnets_nat_gateway_and_fails_over() {
         );
     }
     assert_eq!(ip_forward(&s.lb2), "1");
+
+    // Killed without a chance to clean up, then started again without
+    // [gateway]: the new run removes the old table and sets forwarding
+    // back to what the first run found (0), not to its own 1.
+    lb2.kill().unwrap();
+    assert!(!nft_table(&s.lb2).is_empty());
+    assert_eq!(ip_forward(&s.lb2), "1");
+    let mut lb2 = start_rampart(
+        &s.lb2,
+        dir.path(),
+        "lb2",
+        &rampart_config(2, Timing::V3Fast, ""),
+    );
+    assert!(
+        wait_for(Duration::from_secs(5), || nft_table(&s.lb2).is_empty()
+            && ip_forward(&s.lb2) == "0"),
+        "{}",
+        log(dir.path(), "lb2")
+    );
+    lb2.signal(Signal::SIGTERM).unwrap();
+    assert!(lb2.wait_timeout(Duration::from_secs(10)).unwrap().is_some());
 }

@@ -319,6 +319,9 @@ pub fn start_rampart(ns: &Ns, dir: &std::path::Path, name: &str, config: &str) -
     let mut cmd = ns.command(env!("CARGO_BIN_EXE_rampart"));
     cmd.args(["run", "-c"])
         .arg(&path)
+        // Its own control socket (`<name>.sock`): nodes share the filesystem.
+        .arg("--control")
+        .arg(dir.join(format!("{name}.sock")))
         .env("RUST_LOG", "info")
         .stdout(log.try_clone().unwrap())
         .stderr(log);
