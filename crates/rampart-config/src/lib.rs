@@ -36,6 +36,7 @@ mod duration;
 mod frontend;
 mod gateway;
 mod health;
+mod import_haproxy;
 mod model;
 mod model_bgp;
 mod model_vrrp;
@@ -53,6 +54,7 @@ use toml::de::DeTable;
 
 pub use diag::{Diagnostic, Errors};
 pub use duration::parse_duration;
+pub use import_haproxy::{Imported, import_haproxy};
 pub use model::*;
 
 use diag::Sink;

@@ -59,7 +59,11 @@ fn recorded() -> Vec<(Family, String)> {
         .lines()
         .filter_map(|l| {
             let (f, v) = l.split_once(' ')?;
-            Some((Family::from_name(f)?, v.trim().to_string()))
+            let v = v.trim();
+            // Only what a forwarding switch can hold goes back into one.
+            (!v.is_empty() && v.chars().all(|c| c.is_ascii_digit()))
+                .then(|| Some((Family::from_name(f)?, v.to_string())))
+                .flatten()
         })
         .collect()
 }

@@ -57,6 +57,15 @@ enum Cmd {
         #[arg(short, long)]
         config: PathBuf,
     },
+    /// Convert another program's config to rampart TOML (printed on
+    /// stdout; what is not carried over is named on stderr).
+    Import {
+        /// The format of FILE.
+        #[arg(value_parser = ["haproxy"])]
+        format: String,
+        /// The file to convert (e.g. /etc/haproxy/haproxy.cfg).
+        file: PathBuf,
+    },
     /// A self-contained demonstration on loopback: two built-in backends,
     /// round robin, a backend stopped under load with no failed request.
     Demo,
@@ -91,6 +100,27 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
         Cmd::Check { config } => Ok(check(&config)),
+        Cmd::Import { format: _, file } => {
+            let text = match std::fs::read_to_string(&file) {
+                Ok(t) => t,
+                Err(e) => anyhow::bail!("cannot read {}: {e}", file.display()),
+            };
+            match rampart_config::import_haproxy(&file.display().to_string(), &text) {
+                Ok(imported) => {
+                    for w in &imported.warnings {
+                        eprintln!("warning: {w}");
+                    }
+                    print!("{}", imported.toml);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(errors) => {
+                    for e in &errors {
+                        eprintln!("error: {e}");
+                    }
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
         Cmd::Status { control, json } => {
             let status = control::query(&control::path(control))?;
             if json {

@@ -421,6 +421,47 @@ fn check_accepts_the_examples_and_reports_every_error() {
 }
 
 #[test]
+fn import_turns_the_seed_haproxy_cfg_into_a_config_check_accepts() {
+    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed-haproxy.cfg");
+    let out = Command::new(BIN)
+        .args(["import", "haproxy"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("seed-haproxy.cfg:8: `chroot /var/lib/haproxy` not imported"),
+        "{stderr}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("imported.toml");
+    std::fs::write(&toml, &out.stdout).unwrap();
+    let (ok, checked) = check(&toml);
+    assert!(ok, "{checked}");
+    assert!(
+        checked.contains("1 frontend(s), 1 backend(s), 2 server(s)"),
+        "{checked}"
+    );
+
+    let http = dir.path().join("http.cfg");
+    std::fs::write(
+        &http,
+        "defaults\n mode http\nlisten web\n bind :80\n server s 10.0.0.1:80\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["import", "haproxy"])
+        .arg(&http)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("http.cfg:3: listen `web` is in `mode http`")
+    );
+}
+
+#[test]
 fn demo_runs_without_set_up_and_loses_no_request() {
     let out = Command::new(BIN).arg("demo").output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
