@@ -93,11 +93,16 @@ fn duration(s: &str) -> Result<String, String> {
     let ms = n
         .checked_mul(scale)
         .ok_or_else(|| format!("`{s}` is too long"))?;
-    Ok(if ms % 1000 == 0 {
+    Ok(ms_duration(ms))
+}
+
+/// Milliseconds as a rampart duration: whole seconds as `"5s"`.
+pub(crate) fn ms_duration(ms: u64) -> String {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")
-    })
+    }
 }
 
 fn number(s: Option<&&str>, what: &str) -> Result<u32, String> {
@@ -305,7 +310,7 @@ fn kind_name(k: &Kind) -> &'static str {
 }
 
 /// A TOML string.
-fn q(s: &str) -> String {
+pub(crate) fn q(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }
 

@@ -37,6 +37,7 @@ mod frontend;
 mod gateway;
 mod health;
 mod import_haproxy;
+mod import_keepalived;
 mod model;
 mod model_bgp;
 mod model_vrrp;
@@ -55,6 +56,7 @@ use toml::de::DeTable;
 pub use diag::{Diagnostic, Errors};
 pub use duration::parse_duration;
 pub use import_haproxy::{Imported, import_haproxy};
+pub use import_keepalived::import_keepalived;
 pub use model::*;
 
 use diag::Sink;

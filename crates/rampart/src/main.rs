@@ -61,10 +61,15 @@ enum Cmd {
     /// stdout; what is not carried over is named on stderr).
     Import {
         /// The format of FILE.
-        #[arg(value_parser = ["haproxy"])]
+        #[arg(value_parser = ["haproxy", "keepalived"])]
         format: String,
-        /// The file to convert (e.g. /etc/haproxy/haproxy.cfg).
+        /// The file to convert (/etc/haproxy/haproxy.cfg,
+        /// /etc/keepalived/keepalived.conf).
         file: PathBuf,
+        /// keepalived: the frontend whose health replaces a script that
+        /// checks HAProxy runs (`pgrep haproxy`) — `track_proxy`.
+        #[arg(long)]
+        frontend: Option<String>,
     },
     /// A self-contained demonstration on loopback: two built-in backends,
     /// round robin, a backend stopped under load with no failed request.
@@ -100,12 +105,22 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
         Cmd::Check { config } => Ok(check(&config)),
-        Cmd::Import { format: _, file } => {
+        Cmd::Import {
+            format,
+            file,
+            frontend,
+        } => {
             let text = match std::fs::read_to_string(&file) {
                 Ok(t) => t,
                 Err(e) => anyhow::bail!("cannot read {}: {e}", file.display()),
             };
-            match rampart_config::import_haproxy(&file.display().to_string(), &text) {
+            let origin = file.display().to_string();
+            let result = if format == "keepalived" {
+                rampart_config::import_keepalived(&origin, &text, frontend.as_deref())
+            } else {
+                rampart_config::import_haproxy(&origin, &text)
+            };
+            match result {
                 Ok(imported) => {
                     for w in &imported.warnings {
                         eprintln!("warning: {w}");

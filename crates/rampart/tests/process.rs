@@ -421,7 +421,7 @@ fn check_accepts_the_examples_and_reports_every_error() {
 }
 
 #[test]
-fn import_turns_the_seed_haproxy_cfg_into_a_config_check_accepts() {
+fn import_turns_the_seed_haproxy_cfg_and_keepalived_conf_into_a_config_check_accepts() {
     let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed-haproxy.cfg");
     let out = Command::new(BIN)
         .args(["import", "haproxy"])
@@ -443,6 +443,24 @@ fn import_turns_the_seed_haproxy_cfg_into_a_config_check_accepts() {
         checked.contains("1 frontend(s), 1 backend(s), 2 server(s)"),
         "{checked}"
     );
+
+    // With the guide's keepalived.conf after it: the whole node, valid.
+    let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed-keepalived.conf");
+    let vrrp = Command::new(BIN)
+        .args(["import", "keepalived", "--frontend", "www"])
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert!(
+        vrrp.status.success(),
+        "{}",
+        String::from_utf8_lossy(&vrrp.stderr)
+    );
+    let mut node = out.stdout.clone();
+    node.extend_from_slice(&vrrp.stdout);
+    std::fs::write(&toml, &node).unwrap();
+    let (ok, checked) = check(&toml);
+    assert!(ok, "{checked}\n{}", String::from_utf8_lossy(&node));
 
     let http = dir.path().join("http.cfg");
     std::fs::write(
