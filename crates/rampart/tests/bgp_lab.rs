@@ -25,22 +25,33 @@ fn peer(name: &str, address: &str, password: Option<&str>) -> Peer {
     }
 }
 
+/// The lab, and BIRD on the router peering with lb1 alone.
+fn router_for_lb1() -> Option<(
+    rampart_lab::SeedLab,
+    rampart_lab::Ns,
+    tempfile::TempDir,
+    rampart_lab::Proc,
+)> {
+    let (s, rtr) = bgp_lab()?;
+    let dir = tempfile::tempdir().unwrap();
+    let bird = start_bird(
+        &rtr,
+        dir.path(),
+        "rtr",
+        &bird_config(ROUTER, &[peer("lb1", "10.20.0.11", None)]),
+    );
+    Some((s, rtr, dir, bird))
+}
+
 fn established(dir: &std::path::Path, bird: &str) -> bool {
     birdc(dir, "rtr", &["show", "protocols", bird]).contains("Established")
 }
 
 #[test]
 fn announces_while_healthy_and_withdraws_before_going_away() {
-    let Some((s, rtr)) = bgp_lab() else {
+    let Some((s, rtr, dir, _bird)) = router_for_lb1() else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let _bird = start_bird(
-        &rtr,
-        dir.path(),
-        "rtr",
-        &bird_config(ROUTER, &[peer("lb1", "10.20.0.11", None)]),
-    );
     let webs = [
         Web::start(&s.web1, "192.168.1.21:8080", "web1"),
         Web::start(&s.web2, "192.168.1.22:8080", "web2"),
@@ -309,16 +320,9 @@ fn while_master_follows_vrrp_mastership() {
 #[test]
 fn a_reload_changes_bgp_in_place() {
     const VIP2: &str = "10.10.0.11/32";
-    let Some((s, rtr)) = bgp_lab() else {
+    let Some((s, rtr, dir, _bird)) = router_for_lb1() else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let _bird = start_bird(
-        &rtr,
-        dir.path(),
-        "rtr",
-        &bird_config(ROUTER, &[peer("lb1", "10.20.0.11", None)]),
-    );
     let announce = |prefix: &str| format!("prefix = \"{prefix}\"\npolicy = \"always\"\n");
     let path = dir.path().join("lb1.toml");
     let mut lb1 = start_node(
