@@ -60,6 +60,19 @@ fn start_router(rtr: &Ns, dir: &Path, peers: &[(&str, u32, Option<&str>)]) -> Pr
     start_frr(rtr, dir, "rtr", &frr_config(ROUTER_AS, ROUTER, peers))
 }
 
+/// The lab, and FRR on the router peering with lb1 alone.
+fn frr_for_lb1() -> Option<(
+    rampart_lab::SeedLab,
+    rampart_lab::Ns,
+    tempfile::TempDir,
+    rampart_lab::Proc,
+)> {
+    let (s, rtr) = bgp_lab()?;
+    let dir = tempfile::tempdir().unwrap();
+    let frr = start_router(&rtr, dir.path(), &[(LB1, LB_AS, None)]);
+    Some((s, rtr, dir, frr))
+}
+
 /// Waits (bounded) until bgpd holds `prefix` from exactly `nexthops`.
 fn wait_route(dir: &Path, prefix: &str, nexthops: &[&str], limit: Duration) -> bool {
     wait_for(limit, || frr_nexthops(dir, prefix) == nexthops)
@@ -67,12 +80,10 @@ fn wait_route(dir: &Path, prefix: &str, nexthops: &[&str], limit: Duration) -> b
 
 #[test]
 fn frr_receives_the_route_and_rampart_sees_frr_capabilities() {
-    let Some((s, rtr)) = bgp_lab() else {
+    let Some((s, _rtr, dir, _frr)) = frr_for_lb1() else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let _frr = start_router(&rtr, d, &[(LB1, LB_AS, None)]);
     let announce = format!("prefix = \"{VIP32}\"");
     let _lb1 = start_node(&s, d, 1, &node_config(1, ROUTER, "", &announce));
     assert!(
@@ -147,12 +158,10 @@ fn frr_receives_the_route_and_rampart_sees_frr_capabilities() {
 
 #[test]
 fn route_refresh_from_frr_is_answered() {
-    let Some((s, rtr)) = bgp_lab() else {
+    let Some((s, _rtr, dir, _frr)) = frr_for_lb1() else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let _frr = start_router(&rtr, d, &[(LB1, LB_AS, None)]);
     let announce = format!("prefix = \"{VIP32}\"");
     let _lb1 = start_node(&s, d, 1, &node_config(1, ROUTER, "", &announce));
     assert!(
@@ -189,12 +198,10 @@ fn route_refresh_from_frr_is_answered() {
 
 #[test]
 fn withdraws_from_frr_when_the_backends_die() {
-    let Some((s, rtr)) = bgp_lab() else {
+    let Some((s, _rtr, dir, _frr)) = frr_for_lb1() else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let _frr = start_router(&rtr, d, &[(LB1, LB_AS, None)]);
     let webs = [
         Web::start(&s.web1, "192.168.1.21:8080", "web1"),
         Web::start(&s.web2, "192.168.1.22:8080", "web2"),
@@ -239,12 +246,10 @@ fn withdraws_from_frr_when_the_backends_die() {
 
 #[test]
 fn graceful_stop_withdraws_then_sends_administrative_shutdown() {
-    let Some((s, rtr)) = bgp_lab() else {
+    let Some((s, _rtr, dir, _frr)) = frr_for_lb1() else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let _frr = start_router(&rtr, d, &[(LB1, LB_AS, None)]);
     let announce = format!("prefix = \"{VIP32}\"");
     let mut lb1 = start_node(&s, d, 1, &node_config(1, ROUTER, "", &announce));
     assert!(

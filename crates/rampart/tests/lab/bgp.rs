@@ -68,21 +68,10 @@ remote_as = {ROUTER_AS}
     )
 }
 
+/// rampart as lb `n` of the lab (`lbN.toml`, `lbN.log`, `lbN.sock`).
 pub fn start_node(s: &SeedLab, dir: &Path, n: u8, config: &str) -> Proc {
     let ns = if n == 1 { &s.lb1 } else { &s.lb2 };
-    let name = format!("lb{n}");
-    let path = dir.join(format!("{name}.toml"));
-    std::fs::write(&path, config).unwrap();
-    let out = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
-    let mut cmd = ns.command(env!("CARGO_BIN_EXE_rampart"));
-    cmd.args(["run", "-c"])
-        .arg(&path)
-        .arg("--control")
-        .arg(dir.join(format!("{name}.sock")))
-        .env("RUST_LOG", "info")
-        .stdout(out.try_clone().unwrap())
-        .stderr(out);
-    Proc::spawn(&mut cmd).unwrap()
+    super::start_rampart(ns, dir, &format!("lb{n}"), config)
 }
 
 pub fn status(dir: &Path, n: u8) -> serde_json::Value {
