@@ -71,7 +71,7 @@ pub struct VrrpSocket {
 
 impl VrrpSocket {
     /// Opens an IPv4 VRRP socket on `ifname`, sending from `src` (an address
-    /// assigned to that interface).
+    /// of this host: on that interface or, as keepalived allows, another).
     ///
     /// With `multicast`, joins 224.0.0.18 on the interface (by index) and
     /// sends multicast with TTL 255 and no loopback to ourselves. `ttl` is
@@ -81,7 +81,11 @@ impl VrrpSocket {
         let socket = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(IPPROTO_VRRP)))?;
         socket.bind_device(Some(ifname.as_bytes()))?;
         socket.set_ttl_v4(u32::from(ttl))?;
-        socket.set_multicast_if_v4(&src)?;
+        // No IP_MULTICAST_IF: the device binding already picks the egress
+        // interface of multicast, and the kernel refuses (EINVAL) an
+        // IP_MULTICAST_IF address that lives on another interface than the
+        // bound one — which is the seed guide's VI_2 (`interface ens14f1`,
+        // `unicast_src_ip` on bond0). The source goes in IP_PKTINFO.
         socket.set_multicast_ttl_v4(u32::from(VRRP_TTL))?;
         socket.set_multicast_loop_v4(false)?;
         if multicast {

@@ -163,6 +163,67 @@ fn v4_unicast_uses_the_given_ttl_and_needs_no_group() {
     assert_eq!(err.kind(), io::ErrorKind::InvalidData);
 }
 
+/// The seed guide's VI_2: the instance watches `ens14f1` but its unicast
+/// adverts come from `unicast_src_ip 10.99.181.141`, an address of `bond0`.
+/// keepalived runs this; the socket must open, send out of `ens14f1` and
+/// receive there, for unicast and (where the group is joined) multicast.
+#[test]
+fn v4_source_on_another_interface_as_in_the_guide() {
+    if !require_root() {
+        return;
+    }
+    let mut lab = Lab::new().unwrap();
+    let a = lab.ns("lb1").unwrap();
+    let b = lab.ns("lb2").unwrap();
+    let (lb1, lb2) = (
+        Ipv4Addr::new(10, 99, 181, 141),
+        Ipv4Addr::new(10, 99, 181, 129),
+    );
+    lab.link(
+        &a,
+        "bond0",
+        &["10.99.181.141/24"],
+        &b,
+        "bond0",
+        &["10.99.181.129/24"],
+    )
+    .unwrap();
+    lab.link(
+        &a,
+        "ens14f1",
+        &["192.168.1.2/24"],
+        &b,
+        "ens14f1",
+        &["192.168.1.3/24"],
+    )
+    .unwrap();
+    for multicast in [false, true] {
+        let sa = inside(&a, move || VrrpSocket::v4("ens14f1", lb1, multicast, 255))
+            .unwrap_or_else(|e| panic!("multicast={multicast}: {e}"));
+        let sb = inside(&b, move || VrrpSocket::v4("ens14f1", lb2, multicast, 255)).unwrap();
+        assert_eq!(sa.ifindex(), inside(&a, || link_index("ens14f1")).unwrap());
+        let dst = if multicast {
+            IpAddr::V4(VRRP_GROUP_V4)
+        } else {
+            IpAddr::V4(lb2)
+        };
+        sa.send_to(dst, ADVERT).unwrap();
+        let mut buf = [0u8; 1500];
+        let got = recv_within(&sb, &mut buf);
+        assert_eq!((got.src, got.dst), (IpAddr::V4(lb1), dst));
+        assert_eq!(got.payload, ADVERT);
+        // And back: lb2's answer reaches lb1's socket on ens14f1.
+        let back = if multicast {
+            IpAddr::V4(VRRP_GROUP_V4)
+        } else {
+            IpAddr::V4(lb1)
+        };
+        sb.send_to(back, &ADVERT[..8]).unwrap();
+        let got = recv_within(&sa, &mut buf);
+        assert_eq!(got.src, IpAddr::V4(lb2));
+    }
+}
+
 #[test]
 fn v6_multicast_reports_hop_limit_and_group() {
     let Some((_lab, a, b)) = pair() else { return };
