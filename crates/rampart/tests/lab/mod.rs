@@ -196,7 +196,7 @@ fn answer(mut s: TcpStream, name: &str) {
 }
 
 /// One HTTP GET to the VIP with short timeouts; Ok(backend name).
-fn get(addr: SocketAddr) -> Result<String, String> {
+pub fn get(addr: SocketAddr) -> Result<String, String> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(200))
         .map_err(|e| format!("connect: {e}"))?;
     s.set_read_timeout(Some(Duration::from_millis(500))).ok();
