@@ -65,16 +65,91 @@ pub fn garp_frame(mac: [u8; 6], ip: Ipv4Addr) -> [u8; GARP_FRAME_LEN] {
     f
 }
 
-/// Broadcasts one gratuitous ARP for `ip` with `mac` on interface
-/// `ifindex` through an `AF_PACKET` socket (which receives nothing: it is
-/// opened with protocol 0). Callers repeat it (keepalived: 5 times) to
-/// survive a lost frame.
-pub fn send_garp(ifindex: u32, mac: [u8; 6], ip: Ipv4Addr) -> io::Result<()> {
-    let frame = garp_frame(mac, ip);
-    let socket = Socket::new(Domain::PACKET, Type::RAW, None)?;
-    let addr = link_layer_addr(ifindex, ETH_P_ARP, BROADCAST)?;
-    let sent = socket.send_to(&frame, &addr)?;
-    check_sent(sent, frame.len())
+/// The sockets every announcement goes out of, opened once.
+///
+/// Why not a socket per frame: closing an `AF_PACKET` socket waits for an
+/// RCU grace period (`packet_release` calls `synchronize_net`), 9–20 ms
+/// each on the 2-core VMs here. A burst of 5 GARPs for 2 VIPs opened and
+/// closed 10 of them, held the VRRP driver for ~150 ms and let a backup at
+/// 20 ms adverts (72 ms master-down interval) take over. Kept open, a send
+/// is one nonblocking `sendto`.
+#[derive(Debug)]
+pub struct Announcer {
+    /// `AF_PACKET` with protocol 0: sends frames, receives nothing.
+    packet: Socket,
+    /// Raw ICMPv6, for unsolicited NAs; hop limit 255, no loopback. None
+    /// on a host without IPv6, where only GARPs can be sent.
+    icmp6: Option<Socket>,
+}
+
+// === impl Announcer ===
+
+impl Announcer {
+    /// Opens the sockets (needs CAP_NET_RAW).
+    pub fn new() -> io::Result<Announcer> {
+        let packet = Socket::new(Domain::PACKET, Type::RAW, None)?;
+        packet.set_nonblocking(true)?;
+        let icmp6 = match Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::ICMPV6)) {
+            Ok(s) => {
+                s.set_multicast_hops_v6(255)?;
+                s.set_multicast_loop_v6(false)?;
+                s.set_nonblocking(true)?;
+                Some(s)
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EAFNOSUPPORT) => None,
+            Err(e) => return Err(e),
+        };
+        Ok(Announcer { packet, icmp6 })
+    }
+
+    /// Broadcasts one gratuitous ARP for `ip` with `mac` on interface
+    /// `ifindex`. Callers repeat it (keepalived: 5 times) to survive a lost
+    /// frame. A full device queue is `WouldBlock`: the frame is lost, as a
+    /// dropped one would be, and the next of the burst follows.
+    pub fn garp(&self, ifindex: u32, mac: [u8; 6], ip: Ipv4Addr) -> io::Result<()> {
+        let frame = garp_frame(mac, ip);
+        let addr = link_layer_addr(ifindex, ETH_P_ARP, BROADCAST)?;
+        let sent = self.packet.send_to(&frame, &addr)?;
+        check_sent(sent, frame.len())
+    }
+
+    /// Sends an unsolicited NA for `target` to all nodes (ff02::1) on
+    /// interface `ifindex`, hop limit 255, from `src` — or, with `None`,
+    /// from the address the kernel picks (the interface's link-local one).
+    /// `router` sets the R flag: RFC 5798 §6.4.1 wants it set for a virtual
+    /// router's addresses; leave it clear for a plain service VIP, since
+    /// hosts drop a default route learned from a neighbour whose R flag
+    /// goes from set to clear.
+    pub fn unsolicited_na(
+        &self,
+        ifindex: u32,
+        src: Option<Ipv6Addr>,
+        target: Ipv6Addr,
+        mac: [u8; 6],
+        router: bool,
+    ) -> io::Result<()> {
+        let Some(icmp6) = &self.icmp6 else {
+            return Err(io::Error::from_raw_os_error(libc::EAFNOSUPPORT));
+        };
+        let packet = unsolicited_na(target, mac, router);
+        let info = libc::in6_pktinfo {
+            ipi6_addr: libc::in6_addr {
+                s6_addr: src.unwrap_or(Ipv6Addr::UNSPECIFIED).octets(),
+            },
+            ipi6_ifindex: ifindex,
+        };
+        let dst = SockaddrIn6::from(SocketAddrV6::new(ALL_NODES, 0, 0, ifindex));
+        let iov = [IoSlice::new(&packet)];
+        let cmsg = [ControlMessage::Ipv6PacketInfo(&info)];
+        let sent = sendmsg(
+            icmp6.as_raw_fd(),
+            &iov,
+            &cmsg,
+            MsgFlags::empty(),
+            Some(&dst),
+        )?;
+        check_sent(sent, packet.len())
+    }
 }
 
 /// A `sockaddr_ll` for sending on `ifindex` to `dest`. Neither socket2 nor
@@ -128,42 +203,6 @@ pub fn unsolicited_na(target: Ipv6Addr, mac: [u8; 6], router: bool) -> [u8; NA_L
     p[25] = 1;
     p[26..32].copy_from_slice(&mac);
     p
-}
-
-/// Sends an unsolicited NA for `target` to all nodes (ff02::1) on interface
-/// `ifindex`, hop limit 255, from `src` — or, with `None`, from the address
-/// the kernel picks (the interface's link-local one). `router` sets the R
-/// flag: RFC 5798 §6.4.1 wants it set for a virtual router's addresses;
-/// leave it clear for a plain service VIP, since hosts drop a default route
-/// learned from a neighbour whose R flag goes from set to clear.
-pub fn send_unsolicited_na(
-    ifindex: u32,
-    src: Option<Ipv6Addr>,
-    target: Ipv6Addr,
-    mac: [u8; 6],
-    router: bool,
-) -> io::Result<()> {
-    let packet = unsolicited_na(target, mac, router);
-    let socket = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::ICMPV6))?;
-    socket.set_multicast_hops_v6(255)?;
-    socket.set_multicast_loop_v6(false)?;
-    let info = libc::in6_pktinfo {
-        ipi6_addr: libc::in6_addr {
-            s6_addr: src.unwrap_or(Ipv6Addr::UNSPECIFIED).octets(),
-        },
-        ipi6_ifindex: ifindex,
-    };
-    let dst = SockaddrIn6::from(SocketAddrV6::new(ALL_NODES, 0, 0, ifindex));
-    let iov = [IoSlice::new(&packet)];
-    let cmsg = [ControlMessage::Ipv6PacketInfo(&info)];
-    let sent = sendmsg(
-        socket.as_raw_fd(),
-        &iov,
-        &cmsg,
-        MsgFlags::empty(),
-        Some(&dst),
-    )?;
-    check_sent(sent, packet.len())
 }
 
 fn check_sent(sent: usize, len: usize) -> io::Result<()> {

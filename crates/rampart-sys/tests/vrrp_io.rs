@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, poll};
 use rampart_lab::{Lab, Ns, require_root};
-use rampart_sys::garp::{send_garp, send_unsolicited_na};
+use rampart_sys::garp::Announcer;
 use rampart_sys::netlink::{
     LinkEvent, LinkWatcher, add_address, addresses, del_address, link_index, link_is_up, link_mac,
 };
@@ -332,7 +332,10 @@ fn garp_moves_an_existing_arp_entry_to_our_mac() {
 
     let mac = inside(&a, || {
         let mac = link_mac(IF).unwrap();
-        send_garp(link_index(IF).unwrap(), mac, Ipv4Addr::new(10, 0, 0, 100)).unwrap();
+        Announcer::new()
+            .unwrap()
+            .garp(link_index(IF).unwrap(), mac, Ipv4Addr::new(10, 0, 0, 100))
+            .unwrap();
         mac
     });
     assert_eq!(mac_string(mac), a.mac(IF).unwrap());
@@ -347,7 +350,10 @@ fn garp_creates_a_missing_entry_only_with_arp_accept() {
     let ip = Ipv4Addr::new(10, 0, 0, 101);
     let send = |a: &Ns| {
         inside(a, move || {
-            send_garp(link_index(IF).unwrap(), link_mac(IF).unwrap(), ip).unwrap();
+            Announcer::new()
+                .unwrap()
+                .garp(link_index(IF).unwrap(), link_mac(IF).unwrap(), ip)
+                .unwrap();
         });
     };
 
@@ -388,7 +394,10 @@ fn unsolicited_na_moves_an_existing_neighbour_entry() {
 
     let mac = inside(&a, move || {
         let mac = link_mac(IF).unwrap();
-        send_unsolicited_na(link_index(IF).unwrap(), None, vip, mac, false).unwrap();
+        Announcer::new()
+            .unwrap()
+            .unsolicited_na(link_index(IF).unwrap(), None, vip, mac, false)
+            .unwrap();
         mac
     });
     eventually("b's neighbour entry to move to a's MAC", || {
@@ -401,7 +410,10 @@ fn unsolicited_na_moves_an_existing_neighbour_entry() {
     let other: Ipv6Addr = "fd00::101".parse().unwrap();
     let send = move || {
         let mac = link_mac(IF).unwrap();
-        send_unsolicited_na(link_index(IF).unwrap(), Some(A6), other, mac, true).unwrap();
+        Announcer::new()
+            .unwrap()
+            .unsolicited_na(link_index(IF).unwrap(), Some(A6), other, mac, true)
+            .unwrap();
     };
     inside(&a, send);
     sleep(Duration::from_millis(300));

@@ -178,9 +178,11 @@ impl Node {
     }
 
     /// A packet received on instance `id`'s own socket. Such a socket sees
-    /// every VRRP packet on its interface, so adverts for other VRIDs are
-    /// skipped without counting (their own instance's socket counts them);
-    /// undecodable packets are counted on the instance.
+    /// every VRRP packet on its interface, so an advert for another VRID
+    /// is skipped here when an instance of that VRID runs on the interface
+    /// (its own socket counts it). One that no instance runs is counted as
+    /// `no_instance` once, by the first instance on that interface and
+    /// family; undecodable packets are counted on the instance.
     pub fn handle_packet_for(
         &mut self,
         now: Instant,
@@ -190,15 +192,33 @@ impl Node {
         ttl: u8,
         buf: &[u8],
     ) {
+        let Some(me) = self.instances.get(id).map(Instance::config) else {
+            return;
+        };
+        let same_link =
+            |c: &InstanceConfig| c.interface == me.interface && c.src.is_ipv4() == me.src.is_ipv4();
+        let decoded = decode(buf, src, dst);
+        let counter = match &decoded {
+            Ok((adv, _)) if adv.vrid != me.vrid => {
+                let served = self
+                    .instances
+                    .iter()
+                    .any(|o| o.config().vrid == adv.vrid && same_link(o.config()));
+                let first = self.instances.iter().position(|o| same_link(o.config()));
+                if served || first != Some(id) {
+                    return;
+                }
+                Some(adv.vrid)
+            }
+            _ => None,
+        };
         let Some(i) = self.instances.get_mut(id) else {
             return;
         };
-        match decode(buf, src, dst) {
-            Ok((adv, form)) if adv.vrid == i.config().vrid => {
-                i.handle_advert(now, src, dst, ttl, &adv, form)
-            }
-            Ok(_) => return,
-            Err(e) => i.malformed(now, src, &e),
+        match (decoded, counter) {
+            (Ok((_, _)), Some(vrid)) => i.no_instance(now, src, vrid),
+            (Ok((adv, form)), None) => i.handle_advert(now, src, dst, ttl, &adv, form),
+            (Err(e), _) => i.malformed(now, src, &e),
         }
         self.settle(now);
     }

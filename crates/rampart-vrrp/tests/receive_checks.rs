@@ -205,3 +205,48 @@ fn warnings_are_rate_limited_but_every_drop_is_counted() {
     assert_eq!(i.stats().drops(Drop::Ttl), 100);
     assert_eq!(warned, 1, "10 s of drops, one line");
 }
+
+/// Every instance's socket sees every advert on its interface. An advert
+/// for a VRID that no instance runs is counted once (by the first instance
+/// on that interface), one for a VRID another instance runs is left to it,
+/// and one on another interface's socket is counted by that one.
+#[test]
+fn unknown_vrids_on_per_instance_sockets_are_counted_once() {
+    use rampart_vrrp::Node;
+    let mut second = cfg(Version::V2, true);
+    second.name = "VI_2".into();
+    second.vrid = 102;
+    let mut other_link = cfg(Version::V2, true);
+    other_link.name = "VI_3".into();
+    other_link.interface = "eth1".into();
+    other_link.vrid = 103;
+    let mut node = Node::new(vec![cfg(Version::V2, true), second, other_link], vec![]);
+    let t0 = Instant::now();
+    node.start(t0);
+    let no_instance = |node: &Node| -> Vec<u64> {
+        node.instances()
+            .iter()
+            .map(|i| i.stats().drops(Drop::NoInstance))
+            .collect()
+    };
+    let stray = Advert {
+        vrid: 77,
+        ..advert(Version::V2)
+    };
+    let known = Advert {
+        vrid: 102,
+        ..advert(Version::V2)
+    };
+    // Both eth0 sockets receive each packet, as the kernel hands it to both.
+    for (adv, id) in [(&stray, 0), (&stray, 1), (&known, 0)] {
+        node.handle_packet_for(t0, id, PEER, ME, 255, &bytes(adv, PEER, ME));
+    }
+    assert_eq!(no_instance(&node), vec![1, 0, 0]);
+    // The stray VRID on eth1: counted by eth1's only instance.
+    node.handle_packet_for(t0, 2, PEER, ME, 255, &bytes(&stray, PEER, ME));
+    assert_eq!(no_instance(&node), vec![1, 0, 1]);
+    // VRID 102 was handled by VI_2's own socket, not counted as unknown.
+    node.handle_packet_for(t0, 1, PEER, ME, 255, &bytes(&known, PEER, ME));
+    assert_eq!(no_instance(&node), vec![1, 0, 1]);
+    assert!(node.instances()[1].stats().adverts_rx >= 1);
+}

@@ -68,6 +68,21 @@ pub struct VrrpStatus {
     pub drops: BTreeMap<String, u64>,
     /// Checksum form the peer uses (VRRPv3 over IPv4), once heard.
     pub peer_checksum: Option<String>,
+    /// How late this node's timer-driven adverts left.
+    #[serde(default)]
+    pub advert_late: AdvertLateness,
+}
+
+/// Lateness of the adverts a master sent on its timer: from the moment the
+/// advert was due to the end of its send.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AdvertLateness {
+    /// Adverts measured since start.
+    pub adverts: u64,
+    /// 99th percentile over the recent adverts (the last 3000).
+    pub p99_us: u32,
+    /// The latest one ever.
+    pub max_us: u32,
 }
 
 /// A request from a client, with where to send the answer.

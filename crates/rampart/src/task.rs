@@ -18,23 +18,60 @@ pub struct Inbox<S> {
 pub struct TaskHandle<S> {
     stop: Option<oneshot::Sender<oneshot::Sender<()>>>,
     status: mpsc::UnboundedSender<oneshot::Sender<S>>,
-    task: tokio::task::JoinHandle<()>,
+    /// Resolves (Ok or Err) once the task has ended, wherever it ran.
+    done: oneshot::Receiver<()>,
 }
 
 impl<S: Default + Send + 'static> TaskHandle<S> {
-    /// Spawns the future `run` makes from its inbox.
+    /// Spawns the future `run` makes from its inbox on the current runtime.
     pub fn spawn<F>(run: impl FnOnce(Inbox<S>) -> F) -> Self
     where
         F: Future<Output = ()> + Send + 'static,
     {
+        let (handle, inbox, done) = Self::parts();
+        let task = run(inbox);
+        tokio::spawn(async move {
+            task.await;
+            let _ = done.send(());
+        });
+        handle
+    }
+
+    /// Runs the future `run` makes on a thread of its own, with a runtime
+    /// of its own: nothing the supervisor's runtime does (health checks of
+    /// thousands of servers, reloads, status requests, forks for hooks)
+    /// can hold its timers back. `run` is called on that thread, so the
+    /// sockets it registers belong to that runtime.
+    pub fn spawn_thread<F>(
+        name: &str,
+        run: impl FnOnce(Inbox<S>) -> F + Send + 'static,
+    ) -> std::io::Result<Self>
+    where
+        F: Future<Output = ()> + 'static,
+    {
+        let (handle, inbox, done) = Self::parts();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::thread::Builder::new()
+            .name(name.to_string())
+            .spawn(move || {
+                rt.block_on(run(inbox));
+                let _ = done.send(());
+            })?;
+        Ok(handle)
+    }
+
+    fn parts() -> (Self, Inbox<S>, oneshot::Sender<()>) {
         let (stop_tx, stop) = oneshot::channel();
         let (status_tx, status) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(Inbox { stop, status }));
-        TaskHandle {
+        let (done_tx, done) = oneshot::channel();
+        let handle = TaskHandle {
             stop: Some(stop_tx),
             status: status_tx,
-            task,
-        }
+            done,
+        };
+        (handle, Inbox { stop, status }, done_tx)
     }
 
     /// The task's status (the default if it has ended).
@@ -54,7 +91,8 @@ impl<S: Default + Send + 'static> TaskHandle<S> {
                 let _ = rx.await;
             }
         }
-        let _ = self.task.await;
+        // Err: the task ended without a word (it panicked): done as well.
+        let _ = self.done.await;
     }
 }
 

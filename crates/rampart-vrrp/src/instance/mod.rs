@@ -390,6 +390,14 @@ impl Instance {
         self.drop_packet(now, Drop::Malformed, || format!("from {src}: {e}"));
     }
 
+    /// An advert on our interface for a VRID no instance of this node runs
+    /// (a neighbour's router, or a peer configured with another VRID).
+    pub(crate) fn no_instance(&mut self, now: Instant, src: IpAddr, vrid: u8) {
+        self.drop_packet(now, Drop::NoInstance, || {
+            format!("from {src}: no instance for VRID {vrid}")
+        });
+    }
+
     /// Like [`handle_packet`](Self::handle_packet) for an advert the
     /// caller already decoded (to demultiplex on its VRID).
     pub fn handle_advert(

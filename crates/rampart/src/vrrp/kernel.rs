@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -24,6 +25,9 @@ pub struct Kernel {
     vips: Vec<Vec<Vip>>,
     garp: Vec<Garp>,
     interfaces: BTreeSet<String>,
+    /// Opened once: a socket per frame would stall the driver (see
+    /// [`garp::Announcer`]).
+    announcer: Arc<garp::Announcer>,
 }
 
 impl Kernel {
@@ -59,6 +63,7 @@ impl Kernel {
             vips,
             garp: plan.instances.iter().map(|i| i.garp).collect(),
             interfaces,
+            announcer: Arc::new(garp::Announcer::new().context("socket for gratuitous ARP / NA")?),
         })
     }
 
@@ -112,14 +117,13 @@ impl Kernel {
         };
         let vips = vips.clone();
         let (repeat, interval) = (g.repeat.max(1), g.interval);
+        let announcer = self.announcer.clone();
         tokio::spawn(async move {
             for n in 0..repeat {
                 for v in &vips {
                     let sent = match v.spec.addr {
-                        IpAddr::V4(a) => garp::send_garp(v.ifindex, v.mac, a),
-                        IpAddr::V6(a) => {
-                            garp::send_unsolicited_na(v.ifindex, None, a, v.mac, false)
-                        }
+                        IpAddr::V4(a) => announcer.garp(v.ifindex, v.mac, a),
+                        IpAddr::V6(a) => announcer.unsolicited_na(v.ifindex, None, a, v.mac, false),
                     };
                     if let Err(e) = sent {
                         tracing::warn!("cannot announce {} on {}: {e}", v.spec.addr, v.spec.ifname);

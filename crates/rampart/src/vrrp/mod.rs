@@ -5,6 +5,7 @@
 //! disturbs it.
 
 pub mod build;
+mod jitter;
 mod kernel;
 mod notify;
 pub mod track;
@@ -67,50 +68,48 @@ struct Packet {
     payload: Vec<u8>,
 }
 
-/// Starts the driver if the config has VRRP instances. Fails (before
-/// touching any address) if a socket cannot be opened or an interface is
-/// missing.
+/// Starts the driver if the config has VRRP instances, on a thread of its
+/// own (see [`TaskHandle::spawn_thread`]): adverts must leave on time
+/// whatever else the supervisor is doing. Fails (before touching any
+/// address) if a socket cannot be opened or an interface is missing.
+/// Notify hooks and track scripts run on the caller's runtime, so forking
+/// them never holds an advert back.
 pub fn start(cfg: &Config, proxy: watch::Receiver<ProxyHealth>) -> Result<Option<Handle>> {
     if cfg.vrrp.instances.is_empty() {
         return Ok(None);
     }
     let plan = Plan::new(cfg)?;
-    let (pkt_tx, pkt_rx) = mpsc::unbounded_channel();
-    let mut sockets = Vec::new();
-    for (id, i) in plan.instances.iter().enumerate() {
-        let c = &i.core;
-        let sock = match c.src {
-            IpAddr::V4(src) => VrrpSocket::v4(&c.interface, src, i.multicast, i.unicast_ttl),
-            IpAddr::V6(src) => VrrpSocket::v6(&c.interface, src, i.multicast, i.unicast_ttl),
-        }
-        .with_context(|| format!("VRRP instance {}: raw socket on {}", c.name, c.interface))?;
-        let sock = Arc::new(async_fd(sock)?);
-        spawn_reader(id, sock.clone(), pkt_tx.clone());
-        sockets.push(sock);
-    }
-    let links = async_fd(LinkWatcher::new().context("netlink link watcher")?)?;
-    let kernel = Kernel::new(&plan)?;
+    let hooks = tokio::runtime::Handle::current();
     let (masters_tx, masters_rx) = watch::channel(BTreeMap::new());
-    let tracker = Tracker::new(proxy.borrow().clone(), &plan.scripts);
-    let node = Node::new(
-        plan.instances.iter().map(|i| i.core.clone()).collect(),
-        plan.groups.iter().map(|g| g.1.clone()).collect(),
-    );
-    let driver = Driver {
-        plan,
-        node,
-        sockets,
-        kernel,
-        tracker,
-        stopping: None,
-        notifier: None,
-        masters: masters_tx,
-    };
-    let task = TaskHandle::spawn(|inbox| driver.run(pkt_rx, links, proxy, inbox));
-    Ok(Some(Handle {
-        task,
-        masters: masters_rx,
-    }))
+    let (opened_tx, opened_rx) = std::sync::mpsc::sync_channel(1);
+    let task = TaskHandle::spawn_thread("rampart-vrrp", move |inbox| async move {
+        use rampart_sys::limits::{VRRP_RT_PRIORITY, set_thread_realtime};
+        match set_thread_realtime(VRRP_RT_PRIORITY) {
+            Ok(()) => tracing::debug!("VRRP thread at real-time priority {VRRP_RT_PRIORITY}"),
+            Err(e) => tracing::warn!(
+                "VRRP thread left at normal priority ({e}): adverts may be late on a busy machine"
+            ),
+        }
+        match Driver::open(plan, &proxy, masters_tx) {
+            Ok((driver, packets, links)) => {
+                let _ = opened_tx.send(Ok(()));
+                driver.run(packets, links, proxy, inbox, hooks).await;
+            }
+            Err(e) => {
+                let _ = opened_tx.send(Err(e));
+            }
+        }
+    })
+    .context("cannot start the VRRP thread")?;
+    // A brief wait at start only: the sockets open in milliseconds.
+    match opened_rx.recv() {
+        Ok(Ok(())) => Ok(Some(Handle {
+            task,
+            masters: masters_rx,
+        })),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(anyhow::anyhow!("the VRRP thread ended while starting")),
+    }
 }
 
 /// Registers a socket with tokio's reactor. `AsyncFd::new` is deprecated
@@ -161,30 +160,87 @@ struct Driver {
     notifier: Option<Notifier>,
     /// Mastership per instance name, for BGP's `while_master`.
     masters: watch::Sender<BTreeMap<String, bool>>,
+    /// While the actions of a timer are carried out: when it was due.
+    due: Option<Instant>,
+    /// Per instance, how late its timer-driven adverts left.
+    lateness: Vec<jitter::Lateness>,
 }
 
 impl Driver {
+    /// Opens every socket and resolves every interface, on the driver's
+    /// own thread (the sockets register with its runtime).
+    fn open(
+        plan: Plan,
+        proxy: &watch::Receiver<ProxyHealth>,
+        masters: watch::Sender<BTreeMap<String, bool>>,
+    ) -> Result<(
+        Driver,
+        mpsc::UnboundedReceiver<Packet>,
+        AsyncFd<LinkWatcher>,
+    )> {
+        let (pkt_tx, pkt_rx) = mpsc::unbounded_channel();
+        let mut sockets = Vec::new();
+        for (id, i) in plan.instances.iter().enumerate() {
+            let c = &i.core;
+            let sock = match c.src {
+                IpAddr::V4(src) => VrrpSocket::v4(&c.interface, src, i.multicast, i.unicast_ttl),
+                IpAddr::V6(src) => VrrpSocket::v6(&c.interface, src, i.multicast, i.unicast_ttl),
+            }
+            .with_context(|| format!("VRRP instance {}: raw socket on {}", c.name, c.interface))?;
+            let sock = Arc::new(async_fd(sock)?);
+            spawn_reader(id, sock.clone(), pkt_tx.clone());
+            sockets.push(sock);
+        }
+        let links = async_fd(LinkWatcher::new().context("netlink link watcher")?)?;
+        let kernel = Kernel::new(&plan)?;
+        let tracker = Tracker::new(proxy.borrow().clone(), &plan.scripts);
+        let node = Node::new(
+            plan.instances.iter().map(|i| i.core.clone()).collect(),
+            plan.groups.iter().map(|g| g.1.clone()).collect(),
+        );
+        let lateness = vec![jitter::Lateness::default(); plan.instances.len()];
+        let driver = Driver {
+            plan,
+            node,
+            sockets,
+            kernel,
+            tracker,
+            stopping: None,
+            notifier: None,
+            masters,
+            due: None,
+            lateness,
+        };
+        Ok((driver, pkt_rx, links))
+    }
+
     async fn run(
         mut self,
         mut packets: mpsc::UnboundedReceiver<Packet>,
         links: AsyncFd<LinkWatcher>,
         mut proxy: watch::Receiver<ProxyHealth>,
         inbox: Inbox<Vec<VrrpStatus>>,
+        hooks: tokio::runtime::Handle,
     ) {
         let Inbox {
             mut stop,
             mut status,
         } = inbox;
-        let (notifier, notify_task) = Notifier::start(self.plan.notify_timeout);
-        self.notifier = Some(notifier);
         let (script_tx, mut script_rx) = mpsc::unbounded_channel();
-        let scripts: Vec<_> = self
-            .plan
-            .scripts
-            .iter()
-            .enumerate()
-            .map(|(i, s)| track::spawn_script(i, s.clone(), script_tx.clone()))
-            .collect();
+        // Hooks and scripts fork: on the supervisor's runtime, not here.
+        let (notify_task, scripts) = {
+            let _on_supervisor = hooks.enter();
+            let (notifier, notify_task) = Notifier::start(self.plan.notify_timeout);
+            self.notifier = Some(notifier);
+            let scripts: Vec<_> = self
+                .plan
+                .scripts
+                .iter()
+                .enumerate()
+                .map(|(i, s)| track::spawn_script(i, s.clone(), script_tx.clone()))
+                .collect();
+            (notify_task, scripts)
+        };
 
         // Addresses left behind by a previous run (killed before it could
         // remove them) go first: only a master may hold them.
@@ -211,6 +267,7 @@ impl Driver {
                 _ = sleep, if deadline.is_some() => {
                     let now = Instant::now();
                     tracing::trace!(late_us = deadline.map_or(0, |d| now.saturating_duration_since(d).as_micros() as u64), "VRRP timer");
+                    self.due = deadline;
                     self.node.handle_timeout(now);
                 }
                 guard = links.readable() => {
@@ -254,12 +311,18 @@ impl Driver {
                     if let Ok(reply) = reply {
                         self.stopping = Some(reply);
                         let bound = self.stop_bound();
-                        tracing::info!("VRRP stopping: priority 0 sent, waiting up to {bound:?} for a new master");
+                        let masters = self.node.instances().iter().filter(|i| i.state() == State::Master).count();
+                        if masters > 0 {
+                            tracing::info!("VRRP stopping: priority 0 sent by {masters} master instance(s), waiting up to {bound:?} for a new master");
+                        } else {
+                            tracing::info!("VRRP stopping: no instance is master, nothing to hand over");
+                        }
                         self.node.stop(Instant::now(), bound);
                     }
                 }
             }
             self.drain();
+            self.due = None;
             if self.stopping.is_some() && self.node.stopped() {
                 break;
             }
@@ -292,7 +355,8 @@ impl Driver {
             .instances()
             .iter()
             .zip(&self.plan.instances)
-            .map(|(i, plan)| {
+            .enumerate()
+            .map(|(id, (i, plan))| {
                 let c = i.config();
                 let st = i.stats();
                 VrrpStatus {
@@ -317,6 +381,18 @@ impl Driver {
                         .iter()
                         .map(|d| (d.as_str().to_string(), st.drops(*d)))
                         .collect(),
+                    advert_late: self
+                        .lateness
+                        .get(id)
+                        .map(|l| {
+                            let s = l.summary();
+                            crate::control::AdvertLateness {
+                                adverts: s.count,
+                                p99_us: s.p99_us,
+                                max_us: s.max_us,
+                            }
+                        })
+                        .unwrap_or_default(),
                     peer_checksum: st.peer_checksum.map(|f| match f {
                         rampart_vrrp::ChecksumForm::PseudoHeader => "pseudo-header".to_string(),
                         rampart_vrrp::ChecksumForm::MessageOnly => "message-only".to_string(),
@@ -393,6 +469,9 @@ impl Driver {
                     && let Err(e) = s.get_ref().send_to(dst, &payload)
                 {
                     tracing::debug!(instance = name, "VRRP send to {dst}: {e}");
+                }
+                if let (Some(due), Some(l)) = (self.due, self.lateness.get_mut(id)) {
+                    l.record(Instant::now().saturating_duration_since(due));
                 }
             }
             Action::AddAddresses => self.kernel.add_vips(id),
