@@ -614,6 +614,13 @@ fn health_state_flows_from_supervisor_to_worker() {
     assert!(log.contains("term=--"), "no connection log lines:\n{log}");
 }
 
+/// Whether `pid` has exec'd `rampart worker` (a fork not yet exec'd still
+/// shows the supervisor's command line).
+fn is_worker(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|c| c.split(|b| *b == 0).any(|arg| arg == b"worker"))
+}
+
 fn send(pid: u32, sig: nix::sys::signal::Signal) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig).unwrap();
 }
@@ -781,14 +788,20 @@ fn reloads_asked_for_during_a_reload_run_after_it() {
     // ready. Catch that worker as it starts and stop it (SIGSTOP), so the
     // reload stays under way for as long as the test needs. If it was
     // ready already, let it go and try again.
-    let held = (0..10).find_map(|_| {
+    let held = (0..30).find_map(|_| {
         let done = reloads(&node);
         let before = node.worker_pids();
         std::fs::write(&node.path, config(port, &[("b", b)], "5s")).unwrap();
         node.signal("HUP");
         let t = Instant::now();
+        // Once it runs the worker's code: stopped between fork and exec it
+        // would hold the supervisor in `spawn` instead.
         let new = loop {
-            if let Some(p) = node.worker_pids().into_iter().find(|p| !before.contains(p)) {
+            if let Some(p) = node
+                .worker_pids()
+                .into_iter()
+                .find(|p| !before.contains(p) && is_worker(*p))
+            {
                 break p;
             }
             assert!(t.elapsed() < Duration::from_secs(5), "no new worker");
