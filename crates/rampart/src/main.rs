@@ -43,7 +43,7 @@ enum Cmd {
         #[arg(short, long)]
         config: PathBuf,
         /// Lock, control socket and state files; one node per directory
-        /// [default: /run/rampart].
+        /// [default: /run/rampart; $XDG_RUNTIME_DIR/rampart if not root].
         #[arg(long)]
         runtime_dir: Option<PathBuf>,
         /// Control socket [default: RUNTIME_DIR/rampart.sock].
@@ -101,7 +101,7 @@ struct NodeArgs {
     /// Control socket of the node [default: RUNTIME_DIR/rampart.sock].
     #[arg(long)]
     control: Option<PathBuf>,
-    /// The node's runtime directory [default: /run/rampart].
+    /// The node's runtime directory [default: as `run`'s].
     #[arg(long)]
     runtime_dir: Option<PathBuf>,
 }

@@ -21,12 +21,29 @@ use anyhow::{Context, Result, bail};
 /// Where `rampart run` keeps its lock, control socket and state files,
 /// unless told: tmpfs, so nothing survives a reboot that should not.
 pub const DEFAULT_DIR: &str = "/run/rampart";
+/// Under `$XDG_RUNTIME_DIR` for a user other than root, who cannot write
+/// /run (a loopback-only quickstart needs no root).
+const USER_SUBDIR: &str = "rampart";
 const LOCK_FILE: &str = "rampart.lock";
 const SOCKET_FILE: &str = "rampart.sock";
 
-/// The runtime directory given, or the default.
+/// The runtime directory given, or the default: `/run/rampart` for root,
+/// `$XDG_RUNTIME_DIR/rampart` for another user who has one. `run`,
+/// `status` and `reload` agree on it, so they find each other unprompted.
 pub fn dir(given: Option<PathBuf>) -> PathBuf {
-    given.unwrap_or_else(|| PathBuf::from(DEFAULT_DIR))
+    given.unwrap_or_else(|| {
+        default_dir(
+            nix::unistd::geteuid().is_root(),
+            std::env::var_os("XDG_RUNTIME_DIR"),
+        )
+    })
+}
+
+fn default_dir(root: bool, xdg: Option<std::ffi::OsString>) -> PathBuf {
+    match xdg {
+        Some(x) if !root && !x.is_empty() => PathBuf::from(x).join(USER_SUBDIR),
+        _ => PathBuf::from(DEFAULT_DIR),
+    }
 }
 
 /// The control socket: `--control` if given, else `<runtime dir>/rampart.sock`.
@@ -47,7 +64,12 @@ pub fn lock(dir: &Path) -> Result<Lock> {
         .recursive(true)
         .mode(0o755)
         .create(dir)
-        .with_context(|| format!("cannot create runtime directory {}", dir.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot create runtime directory {} (choose another with --runtime-dir)",
+                dir.display()
+            )
+        })?;
     let path = dir.join(LOCK_FILE);
     // Opened without truncating: the pid in it belongs to the holder until
     // we hold the lock ourselves. The descriptor is close-on-exec (std's
@@ -59,7 +81,12 @@ pub fn lock(dir: &Path) -> Result<Lock> {
         .truncate(false)
         .mode(0o644)
         .open(&path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot open {} (choose another runtime directory with --runtime-dir)",
+                path.display()
+            )
+        })?;
     match file.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
@@ -108,7 +135,12 @@ mod tests {
 
     #[test]
     fn the_socket_lives_in_the_runtime_directory_unless_moved() {
-        let d = dir(None);
+        let d = default_dir(true, Some("/run/user/1000".into()));
+        assert_eq!(
+            default_dir(false, Some("/run/user/1000".into())),
+            Path::new("/run/user/1000/rampart")
+        );
+        assert_eq!(default_dir(false, None), Path::new(DEFAULT_DIR));
         assert_eq!(
             control_path(None, &d),
             Path::new("/run/rampart/rampart.sock")
