@@ -294,7 +294,8 @@ servers = [
   { name = "web2", addr = "$ADDR:${WEB_PORTS[1]}" },
 ]
 EOF
-    "$RAMPART_BIN" run -c "$cfg" >>"$TMP/$name.log" 2>&1 &
+    # Its own runtime directory: not the host's /run/rampart, and one per variant.
+    "$RAMPART_BIN" run -c "$cfg" --runtime-dir "$TMP/$name.run" >>"$TMP/$name.log" 2>&1 &
     PROC[$name]=$!
     wait_port "$port" 15 && wait_both_backends "$port" 20 "$name" ||
         { cat "$TMP/$name.log" >&2; die "$name did not become ready on $ADDR:$port (both servers healthy)"; }

@@ -1,23 +1,60 @@
-//! The control socket: the supervisor listens on a Unix stream socket;
-//! `rampart status` connects, sends one request line (`status`), and reads
-//! one JSON document back. What the document holds is [`Status`], shared
-//! by the proxy's health, VRRP and BGP.
+//! The control socket: the supervisor listens on a Unix stream socket
+//! (`<runtime dir>/rampart.sock`, or `--control PATH`) that the `rampart`
+//! subcommands use. What `status` returns is [`Status`], shared by the
+//! proxy's health, VRRP and BGP.
+//!
+//! Protocol: a client connects, sends one request line, reads one JSON
+//! line back, and the connection ends.
+//!
+//! | request  | answer                                                        |
+//! |----------|---------------------------------------------------------------|
+//! | `status` | [`Status`]                                                    |
+//! | `reload` | [`ReloadOutcome`], once that reload is done; one asked for    |
+//! |          | during a reload runs (and answers) after it                   |
+//! | other    | [`ErrorReply`]: `{"error": "..."}`                            |
+//!
+//! The supervisor runs VRRP and BGP, so nothing a client does may exhaust
+//! it:
+//! - a request line is read with a limit ([`MAX_REQUEST`]): a longer one
+//!   gets an error and the rest is never read;
+//! - at most [`MAX_CONNECTIONS`] clients at once; one more gets an error
+//!   line and is closed at once (a waiting client would hold a descriptor
+//!   anyway, so waiting would not bound descriptors; and a prompt "busy"
+//!   beats a hang). Each slot is freed within [`REQUEST_TIMEOUT`] unless it
+//!   waits for a reload;
+//! - the socket's mode is set to 0600 (0660 with `--control-group`)
+//!   whatever the umask, before it is reachable at its path;
+//! - a request that changes state (`reload`) is served only to uid 0 or
+//!   the daemon's own uid, by the peer's credentials (SO_PEERCRED);
+//!   `status` to anyone who can connect.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
-use tokio::net::UnixListener;
-use tokio::sync::{mpsc, oneshot};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
-/// Where `rampart run` listens and `rampart status` asks, unless told.
-pub const DEFAULT_PATH: &str = "/run/rampart.sock";
+use crate::reload::{ReloadOutcome, Waiter};
+
 /// A client that says nothing for this long is dropped.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long `rampart reload` waits: a new worker has 10 s to get ready,
+/// and the request may queue behind one reload under way.
+const RELOAD_WAIT: Duration = Duration::from_secs(60);
+/// Longest request line. Requests are a word; this leaves room for
+/// commands with names in them, and bounds what a client can make the
+/// supervisor hold (MAX_CONNECTIONS × MAX_REQUEST = 2 MiB).
+pub const MAX_REQUEST: usize = 64 * 1024;
+/// Clients served at once.
+pub const MAX_CONNECTIONS: usize = 32;
 
 /// Everything `rampart status` shows.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -85,24 +122,108 @@ pub struct AdvertLateness {
     pub max_us: u32,
 }
 
-/// A request from a client, with where to send the answer.
-pub type Request = oneshot::Sender<Status>;
+/// A request line, parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    Status,
+    Reload,
+}
 
-/// Binds the control socket, replacing a stale file (one no process
-/// listens on) but refusing to take over a live one.
-pub fn bind(path: &Path) -> Result<UnixListener> {
+impl Command {
+    fn parse(line: &str) -> Option<Command> {
+        match line.trim() {
+            "status" => Some(Command::Status),
+            "reload" => Some(Command::Reload),
+            _ => None,
+        }
+    }
+
+    fn word(self) -> &'static str {
+        match self {
+            Command::Status => "status",
+            Command::Reload => "reload",
+        }
+    }
+
+    /// Whether it changes what runs: such requests check who asks.
+    fn changes_state(self) -> bool {
+        match self {
+            Command::Status => false,
+            Command::Reload => true,
+        }
+    }
+}
+
+/// A request passed to the supervisor, with where to send the answer.
+pub enum Request {
+    Status(oneshot::Sender<Status>),
+    Reload(Waiter),
+}
+
+/// The answer to a request that could not be served.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorReply {
+    pub error: String,
+}
+
+/// Root and the daemon's own user may change state.
+fn may_change_state(peer: u32, own: u32) -> bool {
+    peer == 0 || peer == own
+}
+
+/// Binds the control socket with mode 0600 (0660 and group `group` if
+/// given), replacing a stale file (one no process listens on) but refusing
+/// to take over a live one.
+pub fn bind(path: &Path, group: Option<u32>) -> Result<UnixListener> {
     if path.exists() {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
-            anyhow::bail!("{} is in use by a running rampart", path.display());
+            bail!("{} is in use by a running rampart", path.display());
         }
         let _ = std::fs::remove_file(path);
     }
-    UnixListener::bind(path).with_context(|| format!("control socket {}", path.display()))
+    // Bound under a temporary name, given its mode and group, then renamed
+    // into place: at `path` it is never reachable with the umask's mode.
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let tmp = path.with_file_name(format!(
+        ".{}.{}.tmp",
+        name.unwrap_or_default(),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&tmp);
+    let listener =
+        UnixListener::bind(&tmp).with_context(|| format!("control socket {}", path.display()))?;
+    let placed = (|| {
+        let mode = if group.is_some() { 0o660 } else { 0o600 };
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
+        if let Some(gid) = group {
+            std::os::unix::fs::chown(&tmp, None, Some(gid))?;
+        }
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = placed {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("control socket {}", path.display()));
+    }
+    Ok(listener)
 }
 
-/// Serves clients for as long as the supervisor runs; each request is forwarded to
-/// the supervisor through `requests`.
+/// The gid of `--control-group` (a name or a number).
+pub fn group(name: &str) -> Result<u32> {
+    if let Ok(gid) = name.parse() {
+        return Ok(gid);
+    }
+    match nix::unistd::Group::from_name(name) {
+        Ok(Some(g)) => Ok(g.gid.as_raw()),
+        Ok(None) => bail!("no group {name:?}"),
+        Err(e) => bail!("cannot look up group {name:?}: {e}"),
+    }
+}
+
+/// Serves clients for as long as the supervisor runs; each request is
+/// forwarded to the supervisor through `requests`.
 pub async fn serve(listener: UnixListener, requests: mpsc::Sender<Request>) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let own = nix::unistd::geteuid().as_raw();
     loop {
         let stream = match listener.accept().await {
             Ok((s, _)) => s,
@@ -113,51 +234,123 @@ pub async fn serve(listener: UnixListener, requests: mpsc::Sender<Request>) {
                 continue;
             }
         };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            // A new socket's send buffer is empty: this short line fits
+            // without waiting, so no task is spawned per refused client.
+            let _ = stream.try_write(
+                error_line(format!(
+                    "busy: {MAX_CONNECTIONS} control connections open; try again"
+                ))
+                .as_bytes(),
+            );
+            continue;
+        };
         let requests = requests.clone();
         tokio::spawn(async move {
-            let (r, mut w) = stream.into_split();
-            let mut line = String::new();
-            let mut r = tokio::io::BufReader::new(r);
-            let read = tokio::time::timeout(REQUEST_TIMEOUT, r.read_line(&mut line)).await;
-            let answer = match (read, line.trim()) {
-                (Ok(Ok(_)), "status") => {
-                    let (tx, rx) = oneshot::channel();
-                    if requests.send(tx).await.is_err() {
-                        return;
-                    }
-                    match rx.await {
-                        Ok(s) => serde_json::to_string(&s).unwrap_or_default(),
-                        Err(_) => return,
-                    }
-                }
-                (_, other) => {
-                    serde_json::json!({ "error": format!("unknown request {other:?}") }).to_string()
-                }
-            };
-            let _ = w.write_all(answer.as_bytes()).await;
-            let _ = w.write_all(b"\n").await;
+            handle(stream, &requests, own).await;
+            drop(slot);
         });
     }
 }
 
+fn error_line(error: impl Into<String>) -> String {
+    let reply = ErrorReply {
+        error: error.into(),
+    };
+    serde_json::to_string(&reply).unwrap_or_default() + "\n"
+}
+
+/// One client: a request line, one answer line.
+async fn handle(stream: UnixStream, requests: &mpsc::Sender<Request>, own: u32) {
+    let peer = stream.peer_cred().ok().map(|c| c.uid());
+    let (r, mut w) = stream.into_split();
+    let answer = match tokio::time::timeout(REQUEST_TIMEOUT, read_request(r)).await {
+        Err(_) => error_line(format!("no request within {REQUEST_TIMEOUT:?}")),
+        Ok(Err(e)) => error_line(e),
+        Ok(Ok(cmd)) if cmd.changes_state() && !peer.is_some_and(|p| may_change_state(p, own)) => {
+            let who = peer.map_or_else(|| "unknown".to_string(), |p| p.to_string());
+            error_line(format!(
+                "permission denied: `{}` needs uid 0 or {own} (you are uid {who})",
+                cmd.word()
+            ))
+        }
+        Ok(Ok(cmd)) => match ask_supervisor(cmd, requests).await {
+            Some(a) => a,
+            // The supervisor is stopping.
+            None => return,
+        },
+    };
+    let _ = w.write_all(answer.as_bytes()).await;
+}
+
+/// Reads one line of at most MAX_REQUEST bytes: never more is buffered.
+async fn read_request(r: tokio::net::unix::OwnedReadHalf) -> Result<Command, String> {
+    let mut buf = Vec::new();
+    let mut limited = tokio::io::BufReader::new(r.take(MAX_REQUEST as u64 + 1));
+    limited
+        .read_until(b'\n', &mut buf)
+        .await
+        .map_err(|e| e.to_string())?;
+    if buf.len() > MAX_REQUEST {
+        return Err(format!("request longer than {MAX_REQUEST} bytes"));
+    }
+    let line = std::str::from_utf8(&buf).map_err(|_| "request is not UTF-8".to_string())?;
+    Command::parse(line).ok_or_else(|| format!("unknown request {:?}", line.trim()))
+}
+
+async fn ask_supervisor(cmd: Command, requests: &mpsc::Sender<Request>) -> Option<String> {
+    let json = match cmd {
+        Command::Status => {
+            let (tx, rx) = oneshot::channel();
+            requests.send(Request::Status(tx)).await.ok()?;
+            serde_json::to_string(&rx.await.ok()?)
+        }
+        Command::Reload => {
+            let (tx, rx) = oneshot::channel();
+            requests.send(Request::Reload(tx)).await.ok()?;
+            serde_json::to_string(&rx.await.ok()?)
+        }
+    };
+    json.ok().map(|j| j + "\n")
+}
+
 /// `rampart status`: asks the supervisor at `path`.
 pub fn query(path: &Path) -> Result<Status> {
+    ask(path, Command::Status, REQUEST_TIMEOUT)
+}
+
+/// `rampart reload`: asks the supervisor at `path` to reload and waits
+/// for the outcome.
+pub fn reload(path: &Path) -> Result<ReloadOutcome> {
+    ask(path, Command::Reload, RELOAD_WAIT)
+}
+
+/// An answer, or the error the supervisor sent instead.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Answer<T> {
+    Error(ErrorReply),
+    Ok(T),
+}
+
+fn ask<T: DeserializeOwned>(path: &Path, cmd: Command, wait: Duration) -> Result<T> {
     let mut s = std::os::unix::net::UnixStream::connect(path).with_context(|| {
         format!(
             "cannot reach rampart at {} (is `rampart run` running?)",
             path.display()
         )
     })?;
-    s.set_read_timeout(Some(REQUEST_TIMEOUT))?;
-    s.write_all(b"status\n")?;
+    s.set_read_timeout(Some(wait))?;
+    s.write_all(format!("{}\n", cmd.word()).as_bytes())?;
     let mut line = String::new();
-    BufReader::new(s).read_line(&mut line)?;
-    serde_json::from_str(&line).with_context(|| format!("bad answer from {}", path.display()))
-}
-
-/// The default path, or the one given.
-pub fn path(given: Option<PathBuf>) -> PathBuf {
-    given.unwrap_or_else(|| PathBuf::from(DEFAULT_PATH))
+    BufReader::new(s)
+        .read_line(&mut line)
+        .with_context(|| format!("no answer from {}", path.display()))?;
+    match serde_json::from_str(&line) {
+        Ok(Answer::Ok(t)) => Ok(t),
+        Ok(Answer::Error(e)) => bail!("{}: {}", path.display(), e.error),
+        Err(e) => bail!("bad answer from {}: {e}", path.display()),
+    }
 }
 
 /// Human-readable status, in the spirit of `birdc show protocols all` and
@@ -165,10 +358,17 @@ pub fn path(given: Option<PathBuf>) -> PathBuf {
 pub fn render(s: &Status) -> String {
     let mut out = String::new();
     if !s.servers.is_empty() {
-        out.push_str("Servers\n");
-        for srv in &s.servers {
+        // Columns as wide as the longest name, whatever the names.
+        let names: Vec<String> = s
+            .servers
+            .iter()
+            .map(|srv| format!("{}/{}", srv.backend, srv.server))
+            .collect();
+        let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+        out.push_str(&format!("Servers\n  {:<width$}  STATE\n", "SERVER"));
+        for (name, srv) in names.iter().zip(&s.servers) {
             let state = if srv.up { "UP" } else { "DOWN" };
-            out.push_str(&format!("  {}/{:<20} {state}\n", srv.backend, srv.server));
+            out.push_str(&format!("  {name:<width$}  {state}\n"));
         }
     }
     for v in &s.vrrp {
@@ -224,15 +424,19 @@ fn render_bgp(v: &serde_json::Value) -> String {
     let state = v.get("state").and_then(|n| n.as_str()).unwrap_or("?");
     let mut out = format!("BGP {name}: {state}\n");
     if let Some(map) = v.as_object() {
-        for (k, val) in map {
-            if k == "name" || k == "state" {
-                continue;
-            }
+        let fields: Vec<_> = map
+            .iter()
+            .filter(|(k, _)| *k != "name" && *k != "state")
+            .collect();
+        // Values in one column: as far right as the longest key needs.
+        let width = fields.iter().map(|(k, _)| k.chars().count() + 1).max();
+        for (k, val) in fields {
             let text = match val {
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            out.push_str(&format!("  {k}: {text}\n"));
+            let key = format!("{k}:");
+            out.push_str(&format!("  {key:<w$} {text}\n", w = width.unwrap_or(0)));
         }
     }
     out
@@ -240,7 +444,50 @@ fn render_bgp(v: &serde_json::Value) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Read;
+
     use super::*;
+
+    /// A control socket in a temp dir, served by a fake supervisor that
+    /// answers status with one server and never finishes a reload.
+    fn fake() -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ctl.sock");
+        let listener = bind(&path, None).unwrap();
+        let (tx, mut rx) = mpsc::channel::<Request>(4);
+        tokio::spawn(serve(listener, tx));
+        tokio::spawn(async move {
+            let mut reloads = Vec::new();
+            while let Some(req) = rx.recv().await {
+                match req {
+                    Request::Status(reply) => {
+                        let _ = reply.send(Status {
+                            servers: vec![ServerStatus {
+                                backend: "b".into(),
+                                server: "s".into(),
+                                up: true,
+                            }],
+                            ..Status::default()
+                        });
+                    }
+                    Request::Reload(w) => reloads.push(w),
+                }
+            }
+        });
+        (dir, path)
+    }
+
+    /// Sends `bytes`, then reads the one answer line.
+    fn exchange(path: &Path, bytes: &[u8]) -> String {
+        let mut c = std::os::unix::net::UnixStream::connect(path).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        // A refused write (the server stopped reading) is fine: the answer
+        // is what is checked.
+        let _ = c.write_all(bytes);
+        let mut line = String::new();
+        let _ = BufReader::new(c).read_line(&mut line);
+        line
+    }
 
     #[tokio::test]
     async fn a_client_gets_the_status_and_a_stale_socket_is_replaced() {
@@ -248,22 +495,13 @@ mod tests {
         let path = dir.path().join("ctl.sock");
         // A stale file from a process that died.
         drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
-        let listener = bind(&path).unwrap();
-        assert!(bind(&path).is_err(), "a live socket is not taken over");
-        let (tx, mut rx) = mpsc::channel::<Request>(4);
-        tokio::spawn(serve(listener, tx));
-        tokio::spawn(async move {
-            while let Some(reply) = rx.recv().await {
-                let _ = reply.send(Status {
-                    servers: vec![ServerStatus {
-                        backend: "b".into(),
-                        server: "s".into(),
-                        up: true,
-                    }],
-                    ..Status::default()
-                });
-            }
-        });
+        let listener = bind(&path, None).unwrap();
+        assert!(
+            bind(&path, None).is_err(),
+            "a live socket is not taken over"
+        );
+        drop(listener);
+        let (_dir, path) = fake();
         let p = path.clone();
         let s = tokio::task::spawn_blocking(move || query(&p))
             .await
@@ -273,15 +511,108 @@ mod tests {
         assert!(render(&s).contains("b/s"));
         // Nonsense gets an error object, not a hang.
         let p = path.clone();
-        let raw = tokio::task::spawn_blocking(move || {
-            let mut c = std::os::unix::net::UnixStream::connect(&p).unwrap();
-            c.write_all(b"reboot\n").unwrap();
-            let mut line = String::new();
-            BufReader::new(c).read_line(&mut line).unwrap();
-            line
+        let raw = tokio::task::spawn_blocking(move || exchange(&p, b"reboot\n"))
+            .await
+            .unwrap();
+        assert!(raw.contains("unknown request"), "{raw}");
+    }
+
+    #[tokio::test]
+    async fn the_socket_is_0600_whatever_the_umask() {
+        // The test process's umask is 022 (or stricter): without an
+        // explicit mode the socket would be 0755 or so.
+        let (_dir, path) = fake();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+        let dir = tempfile::tempdir().unwrap();
+        let grouped = dir.path().join("g.sock");
+        let gid = nix::unistd::getegid().as_raw();
+        let _l = bind(&grouped, Some(gid)).unwrap();
+        let meta = std::fs::metadata(&grouped).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+        assert_eq!(std::os::unix::fs::MetadataExt::gid(&meta), gid);
+        // Nothing left under the temporary name.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_oversized_request_is_refused_without_being_buffered() {
+        let (_dir, path) = fake();
+        // 4 MiB without a newline: more than the socket buffers hold, so
+        // the write only completes if the server keeps reading.
+        let answer = tokio::task::spawn_blocking(move || exchange(&path, &vec![b'x'; 4 << 20]))
+            .await
+            .unwrap();
+        assert!(
+            answer.contains(&format!("request longer than {MAX_REQUEST} bytes")),
+            "{answer:.200}"
+        );
+    }
+
+    #[tokio::test]
+    async fn connections_beyond_the_cap_get_an_error_at_once() {
+        let (_dir, path) = fake();
+        let p = path.clone();
+        let answer = tokio::task::spawn_blocking(move || {
+            // Idle clients fill every slot...
+            let idle: Vec<_> = (0..MAX_CONNECTIONS)
+                .map(|_| std::os::unix::net::UnixStream::connect(&p).unwrap())
+                .collect();
+            // ...and are all accepted before the next one.
+            std::thread::sleep(Duration::from_millis(200));
+            let mut extra = std::os::unix::net::UnixStream::connect(&p).unwrap();
+            extra
+                .set_read_timeout(Some(Duration::from_secs(2)))
+                .unwrap();
+            let mut got = String::new();
+            let _ = extra.read_to_string(&mut got);
+            drop(idle);
+            got
         })
         .await
         .unwrap();
-        assert!(raw.contains("unknown request"), "{raw}");
+        assert!(answer.contains("busy"), "{answer}");
+        // Slots come back once clients leave.
+        let s = tokio::task::spawn_blocking(move || query(&path))
+            .await
+            .unwrap();
+        assert!(s.is_ok(), "{s:?}");
+    }
+
+    #[test]
+    fn only_root_and_the_daemon_user_may_change_state() {
+        assert!(may_change_state(0, 1000));
+        assert!(may_change_state(1000, 1000));
+        assert!(!may_change_state(65534, 1000));
+        assert!(Command::Reload.changes_state());
+        assert!(!Command::Status.changes_state());
+    }
+
+    #[test]
+    fn server_columns_line_up_whatever_the_name_lengths() {
+        let server = |b: &str, s: &str, up| ServerStatus {
+            backend: b.into(),
+            server: s.into(),
+            up,
+        };
+        let text = render(&Status {
+            servers: vec![
+                server("a", "s", true),
+                server(
+                    "a_backend_with_a_long_name",
+                    "server_with_an_even_longer_name",
+                    false,
+                ),
+                server("b", "web1", true),
+            ],
+            ..Status::default()
+        });
+        let rows: Vec<&str> = text.lines().skip(1).collect();
+        assert_eq!(rows.len(), 4, "{text}");
+        let column = |row: &str, word: &str| row.rfind(word).unwrap();
+        let at = column(rows[0], "STATE");
+        assert_eq!(column(rows[1], "UP"), at, "{text}");
+        assert_eq!(column(rows[2], "DOWN"), at, "{text}");
+        assert_eq!(column(rows[3], "UP"), at, "{text}");
     }
 }

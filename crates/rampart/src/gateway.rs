@@ -9,7 +9,7 @@
 //! the gateway VIP, so only the master sees the subnet's traffic (as in the
 //! seed guide, where both LBs carry the iptables rule).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use rampart_config::{Family, Gateway};
@@ -34,13 +34,17 @@ pub struct Active {
     saved: Vec<(Family, String)>,
     /// Whether the nftables table is in place.
     table: bool,
+    /// Where `saved` is recorded (see [`state_path`]).
+    state: PathBuf,
 }
 
 /// Where the forwarding values found before rampart changed them are kept
 /// until a clean stop: a node that was killed (SIGKILL, panic) and starts
 /// again restores what was there before the first run, not its own "1".
-/// One file per network namespace, as the switches are per namespace.
-fn state_path() -> PathBuf {
+/// It lives in the node's runtime directory (one node per directory, by
+/// its lock); one file per network namespace, as the switches are per
+/// namespace.
+fn state_path(runtime_dir: &Path) -> PathBuf {
     let ns: String = std::fs::read_link("/proc/self/ns/net")
         .map(|p| {
             p.to_string_lossy()
@@ -49,12 +53,12 @@ fn state_path() -> PathBuf {
                 .collect()
         })
         .unwrap_or_default();
-    PathBuf::from(format!("/run/rampart/gateway-net{ns}.forwarding"))
+    runtime_dir.join(format!("gateway-net{ns}.forwarding"))
 }
 
 /// Values recorded by a run that did not stop cleanly ("ipv4 0" lines).
-fn recorded() -> Vec<(Family, String)> {
-    std::fs::read_to_string(state_path())
+fn recorded(path: &Path) -> Vec<(Family, String)> {
+    std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
         .filter_map(|l| {
@@ -68,10 +72,9 @@ fn recorded() -> Vec<(Family, String)> {
         .collect()
 }
 
-fn record(saved: &[(Family, String)]) -> Result<()> {
-    let path = state_path();
+fn record(path: &Path, saved: &[(Family, String)]) -> Result<()> {
     if saved.is_empty() {
-        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_file(path);
         return Ok(());
     }
     if let Some(dir) = path.parent() {
@@ -81,18 +84,19 @@ fn record(saved: &[(Family, String)]) -> Result<()> {
         .iter()
         .map(|(f, v)| format!("{} {v}\n", f.key()))
         .collect();
-    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Applies `[gateway]`, if the config has one. Whatever a previous run
 /// left behind without a clean stop (its table, forwarding it turned on)
 /// is cleaned up first.
-pub async fn start(cfg: &Gateway) -> Result<Option<Active>> {
-    let leftover = recorded();
+pub async fn start(cfg: &Gateway, runtime_dir: &Path) -> Result<Option<Active>> {
+    let state = state_path(runtime_dir);
+    let leftover = recorded(&state);
     if !leftover.is_empty() {
         tracing::info!(
             "a previous run did not stop cleanly: forwarding values it found are restored from {}",
-            state_path().display()
+            state.display()
         );
     }
     if cfg.masquerade.is_empty() && !leftover.is_empty() {
@@ -104,6 +108,7 @@ pub async fn start(cfg: &Gateway) -> Result<Option<Active>> {
     let mut g = Active {
         saved: leftover,
         table: false,
+        state,
     };
     if !cfg.is_enabled() {
         g.stop().await;
@@ -147,14 +152,14 @@ impl Active {
                 self.saved.push((f, now.trim().to_string()));
             }
             // Recorded before the switch is touched.
-            record(&self.saved)?;
+            record(&self.state, &self.saved)?;
             if now.trim() != "1" {
                 std::fs::write(&path, "1\n")
                     .with_context(|| format!("cannot turn on {} forwarding", f.key()))?;
                 tracing::info!("{} forwarding on (was {})", f.key(), now.trim());
             }
         }
-        record(&self.saved)
+        record(&self.state, &self.saved)
     }
 
     /// Sets forwarding back as it was found, then deletes the table (no
@@ -166,7 +171,7 @@ impl Active {
         {
             tracing::warn!("cannot delete nftables table inet {TABLE}: {e:#}");
         }
-        let _ = record(&[]);
+        let _ = record(&self.state, &[]);
     }
 }
 

@@ -13,6 +13,9 @@ mod demo;
 mod gateway;
 mod health;
 mod ipc;
+mod reload;
+mod runtime;
+mod signals;
 mod supervisor;
 mod task;
 mod vrrp;
@@ -39,18 +42,31 @@ enum Cmd {
     Run {
         #[arg(short, long)]
         config: PathBuf,
-        /// Control socket for `rampart status` [default: /run/rampart.sock].
+        /// Lock, control socket and state files; one node per directory
+        /// [default: /run/rampart; $XDG_RUNTIME_DIR/rampart if not root].
+        #[arg(long)]
+        runtime_dir: Option<PathBuf>,
+        /// Control socket [default: RUNTIME_DIR/rampart.sock].
         #[arg(long)]
         control: Option<PathBuf>,
+        /// A group (name or gid) whose members may connect to the control
+        /// socket (mode 0660 instead of 0600) and read `status`.
+        #[arg(long)]
+        control_group: Option<String>,
     },
     /// Show the running node's state: servers, VRRP instances, BGP sessions.
     Status {
-        /// Control socket of the node [default: /run/rampart.sock].
-        #[arg(long)]
-        control: Option<PathBuf>,
+        #[command(flatten)]
+        node: NodeArgs,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Ask the running node to reload its config file and wait for the
+    /// outcome: exit 0 with a summary, 1 with every error.
+    Reload {
+        #[command(flatten)]
+        node: NodeArgs,
     },
     /// Validate a config file: exit 0 if valid, 1 with every error otherwise.
     Check {
@@ -77,6 +93,23 @@ enum Cmd {
     /// Internal: the proxy worker process started by `run`.
     #[command(hide = true)]
     Worker,
+}
+
+/// Which running node a client subcommand talks to.
+#[derive(clap::Args)]
+struct NodeArgs {
+    /// Control socket of the node [default: RUNTIME_DIR/rampart.sock].
+    #[arg(long)]
+    control: Option<PathBuf>,
+    /// The node's runtime directory [default: as `run`'s].
+    #[arg(long)]
+    runtime_dir: Option<PathBuf>,
+}
+
+impl NodeArgs {
+    fn socket(self) -> PathBuf {
+        runtime::control_path(self.control, &runtime::dir(self.runtime_dir))
+    }
 }
 
 fn init_logging(level: &str) {
@@ -136,8 +169,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
         }
-        Cmd::Status { control, json } => {
-            let status = control::query(&control::path(control))?;
+        Cmd::Status { node, json } => {
+            let status = control::query(&node.socket())?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&status)?);
             } else {
@@ -145,7 +178,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Run { config, control } => {
+        Cmd::Reload { node } => Ok(reload(&node.socket())?),
+        Cmd::Run {
+            config,
+            runtime_dir,
+            control,
+            control_group,
+        } => {
+            let paths = supervisor::Paths {
+                runtime_dir: runtime::dir(runtime_dir),
+                control,
+                control_group: control_group.as_deref().map(control::group).transpose()?,
+            };
             let text = match std::fs::read_to_string(&config) {
                 Ok(t) => t,
                 Err(e) => anyhow::bail!("cannot read {}: {e}", config.display()),
@@ -163,7 +207,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            rt.block_on(supervisor::run(config, cfg, text, log_override, control))?;
+            rt.block_on(supervisor::run(config, cfg, text, log_override, paths))?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Worker => {
@@ -181,6 +225,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     .unwrap_or_else(|| "info,rampart::tcplog=warn".into()),
             );
             demo::main()
+        }
+    }
+}
+
+/// `rampart reload`: the outcome on stdout (success) or stderr (failure).
+fn reload(socket: &std::path::Path) -> Result<ExitCode> {
+    match control::reload(socket)? {
+        reload::ReloadOutcome::Reloaded(summary) => {
+            println!("{summary}");
+            Ok(ExitCode::SUCCESS)
+        }
+        reload::ReloadOutcome::Failed { errors } => {
+            for e in &errors {
+                eprintln!("{}", e.trim_end());
+            }
+            eprintln!("reload failed: the running config is unchanged");
+            Ok(ExitCode::FAILURE)
         }
     }
 }

@@ -4,12 +4,15 @@
 //!
 //! - worker dies → a new one starts on the same sockets at once; the kernel
 //!   queues connections meanwhile, so none is refused;
-//! - SIGHUP → the file is parsed and validated; if bad, every error is
-//!   logged and nothing changes; if good, a new worker starts, and once it
-//!   reports ready the old one drains (bounded by `grace`); health state of
-//!   unchanged servers is kept. If the new worker fails to start, the old
-//!   one keeps serving;
-//! - SIGTERM/SIGINT → the worker stops accepting and drains, then we exit.
+//! - SIGHUP or `rampart reload` → the file is parsed and validated; if bad,
+//!   every error is logged (and sent to the client) and nothing changes; if
+//!   good, a new worker starts, and once it reports ready the old one
+//!   drains (bounded by `grace`); health state of unchanged servers is
+//!   kept. If the new worker fails to start, the old one keeps serving.
+//!   Requests during a reload are coalesced into one more reload after it,
+//!   which reads the file as it is then;
+//! - SIGTERM/SIGINT/SIGQUIT → the worker stops accepting and drains, then
+//!   we exit. Other signals: see `signals.rs`.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -24,12 +27,14 @@ use rampart_config::Config;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::OwnedWriteHalf;
 use tokio::process::Child;
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::control::Request;
 use crate::health::{HealthChange, Hub};
 use crate::ipc::{self, FromWorker, ToWorker};
+use crate::reload::{ReloadOutcome, ReloadSummary, Waiter};
+use crate::signals::{Event, SupervisorSignals};
 use crate::vrrp;
 
 /// Worker exits within this window that count as a crash loop.
@@ -55,6 +60,24 @@ struct Worker {
     control: OwnedWriteHalf,
 }
 
+/// A reload whose worker has not reported ready yet.
+struct Pending {
+    worker: Worker,
+    deadline: Instant,
+    summary: ReloadSummary,
+    /// Clients waiting for this reload's outcome.
+    waiters: Vec<Waiter>,
+}
+
+/// Where `rampart run` keeps and listens, from the command line.
+pub struct Paths {
+    pub runtime_dir: PathBuf,
+    /// `--control`, if given (else `<runtime_dir>/rampart.sock`).
+    pub control: Option<PathBuf>,
+    /// `--control-group`: a group that may connect (and read `status`).
+    pub control_group: Option<u32>,
+}
+
 pub struct Supervisor {
     path: PathBuf,
     cfg: Config,
@@ -65,8 +88,13 @@ pub struct Supervisor {
     health: Hub,
     /// The worker serving now.
     worker: Option<Worker>,
-    /// A reloaded worker that has not reported ready yet, and its deadline.
-    pending: Option<(Worker, Instant)>,
+    /// A reloaded worker that has not reported ready yet.
+    pending: Option<Pending>,
+    /// Reload requests that came during `pending`: one more reload runs
+    /// once it is done, answering these clients (none for SIGHUP alone).
+    queued: Option<Vec<Waiter>>,
+    /// State files (`[gateway]`) live here.
+    runtime_dir: PathBuf,
     next_id: u64,
     from_workers: mpsc::UnboundedSender<(u64, FromWorker)>,
     crashes: VecDeque<Instant>,
@@ -97,12 +125,13 @@ pub async fn run(
     cfg: Config,
     text: String,
     log_override: Option<String>,
-    control: Option<PathBuf>,
+    paths: Paths,
 ) -> Result<()> {
     // Handlers first: a signal before they exist would kill the process.
-    let mut hup = signal(SignalKind::hangup())?;
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
+    let mut signals = SupervisorSignals::install()?;
+    // Then the runtime directory, before any socket is opened: a second
+    // node on it stops here instead of sharing the ports (SO_REUSEPORT).
+    let _lock = crate::runtime::lock(&paths.runtime_dir)?;
     match rampart_sys::limits::raise_nofile() {
         Ok(n) => tracing::debug!("descriptor limit {n}"),
         Err(e) => tracing::warn!("cannot raise the descriptor limit: {e}"),
@@ -119,6 +148,8 @@ pub async fn run(
         sockets: HashMap::new(),
         worker: None,
         pending: None,
+        queued: None,
+        runtime_dir: paths.runtime_dir.clone(),
         next_id: 0,
         from_workers: from_tx,
         crashes: VecDeque::new(),
@@ -143,56 +174,64 @@ pub async fn run(
     sup.worker = Some(sup.spawn_worker().await?);
     // Forwarding and NAT once the rest runs; a failure here (or below)
     // stops what runs already, which sets them back.
-    match crate::gateway::start(&sup.cfg.gateway).await {
+    match crate::gateway::start(&sup.cfg.gateway, &sup.runtime_dir).await {
         Ok(g) => sup.gateway = g,
         Err(e) => {
             sup.stop().await;
             return Err(e.context("[gateway]"));
         }
     }
-    let (status_tx, mut status_rx) = mpsc::channel(16);
-    let control_path = crate::control::path(control.clone());
-    let control_bound = match crate::control::bind(&control_path) {
+    let (control_tx, mut control_rx) = mpsc::channel(16);
+    let control_path = crate::runtime::control_path(paths.control, &paths.runtime_dir);
+    // The runtime directory is ours (locked), so its socket must work too:
+    // a node nobody can reload or ask is not started.
+    match crate::control::bind(&control_path, paths.control_group) {
         Ok(l) => {
-            tokio::spawn(crate::control::serve(l, status_tx));
-            true
+            tokio::spawn(crate::control::serve(l, control_tx));
         }
-        // An explicit path must work; the default may be unusable (no
-        // /run, or another node on this host) and is only worth a warning.
-        Err(e) if control.is_some() => {
+        Err(e) => {
             sup.stop().await;
             return Err(e);
         }
-        Err(e) => {
-            tracing::warn!("no control socket: {e:#}");
-            false
-        }
-    };
+    }
     // Crash-loop state ages out with time, not with events.
     let mut tick = tokio::time::interval(Duration::from_secs(1));
 
     let mut restart_at: Option<Instant> = None;
     loop {
-        let pending_deadline = sup.pending.as_ref().map(|(_, d)| *d);
+        // A reload asked for while another ran: its turn has come.
+        if sup.pending.is_none()
+            && let Some(waiters) = sup.queued.take()
+        {
+            sup.begin_reload(waiters).await;
+        }
+        let pending_deadline = sup.pending.as_ref().map(|p| p.deadline);
         tokio::select! {
             status = wait_worker(sup.worker.as_mut()) => {
                 let id = sup.worker.take().map(|w| w.id);
                 tracing::error!(worker = id, "worker exited unexpectedly ({})", describe(status));
                 match sup.pending.take() {
-                    // A reload was under way: its worker takes over now.
-                    Some((w, _)) => sup.worker = Some(w),
+                    // A reload was under way: its worker, on the new
+                    // config, takes over now.
+                    Some(p) => {
+                        sup.worker = Some(p.worker);
+                        conclude(p.waiters, ReloadOutcome::Reloaded(p.summary));
+                    }
                     None => restart_at = Some(sup.note_crash()),
                 }
                 sup.publish_proxy_health();
             }
-            status = wait_worker(sup.pending.as_mut().map(|(w, _)| w)) => {
-                let id = sup.pending.take().map(|(w, _)| w.id);
-                tracing::error!(worker = id, "new worker exited before it was ready ({}); the previous one keeps serving", describe(status));
+            status = wait_worker(sup.pending.as_mut().map(|p| &mut p.worker)) => {
+                if let Some(p) = sup.pending.take() {
+                    let why = format!("the new worker exited before it was ready ({}); the previous one keeps serving", describe(status));
+                    conclude(p.waiters, ReloadOutcome::failed(why));
+                }
             }
             _ = tokio::time::sleep_until(pending_deadline.unwrap_or_else(Instant::now)), if pending_deadline.is_some() => {
-                if let Some((mut w, _)) = sup.pending.take() {
-                    tracing::error!(worker = w.id, "new worker not ready within {READY_TIMEOUT:?}; the previous one keeps serving");
-                    let _ = w.child.kill().await;
+                if let Some(mut p) = sup.pending.take() {
+                    let _ = p.worker.child.kill().await;
+                    let why = format!("the new worker was not ready within {READY_TIMEOUT:?}; the previous one keeps serving");
+                    conclude(p.waiters, ReloadOutcome::failed(why));
                 }
             }
             _ = tokio::time::sleep_until(restart_at.unwrap_or_else(Instant::now)), if restart_at.is_some() => {
@@ -207,20 +246,44 @@ pub async fn run(
             }
             Some(change) = health_rx.recv() => sup.on_health(change).await,
             _ = tick.tick() => sup.publish_proxy_health(),
-            Some(reply) = status_rx.recv() => {
-                let _ = reply.send(sup.status().await);
-            }
+            Some(req) = control_rx.recv() => match req {
+                Request::Status(reply) => {
+                    let _ = reply.send(sup.status().await);
+                }
+                Request::Reload(waiter) => sup.request_reload(Some(waiter)).await,
+            },
             Some((id, msg)) = from_rx.recv() => sup.on_worker_message(id, msg),
-            _ = hup.recv() => sup.reload().await,
-            _ = term.recv() => break,
-            _ = int.recv() => break,
+            event = signals.next() => match event {
+                Event::Reload => sup.request_reload(None).await,
+                Event::DumpState => crate::signals::log_state(&sup.status().await),
+                Event::DumpStats => crate::signals::log_stats(&sup.status().await),
+                Event::Stop(name) => {
+                    tracing::info!("{name}: stopping gracefully");
+                    break;
+                }
+            },
         }
     }
     sup.stop().await;
-    if control_bound {
-        let _ = std::fs::remove_file(&control_path);
-    }
+    let _ = std::fs::remove_file(&control_path);
     Ok(())
+}
+
+/// Logs a reload's outcome (as SIGHUP always did) and answers the clients
+/// that asked for it.
+fn conclude(waiters: Vec<Waiter>, outcome: ReloadOutcome) {
+    match &outcome {
+        ReloadOutcome::Reloaded(summary) => tracing::info!("{summary}"),
+        ReloadOutcome::Failed { errors } => {
+            for line in errors.iter().flat_map(|e| e.lines()) {
+                tracing::error!("{line}");
+            }
+            tracing::error!("reload failed, keeping the running config");
+        }
+    }
+    for w in waiters {
+        let _ = w.send(outcome.clone());
+    }
 }
 
 fn describe(status: std::io::Result<std::process::ExitStatus>) -> String {
@@ -404,7 +467,7 @@ impl Supervisor {
             server: change.server,
             up: change.up,
         });
-        let pending = self.pending.as_mut().map(|(w, _)| w);
+        let pending = self.pending.as_mut().map(|p| &mut p.worker);
         for w in self.worker.iter_mut().chain(pending) {
             if let Err(e) = w.control.write_all(msg.as_bytes()).await {
                 tracing::warn!(worker = w.id, "cannot reach worker: {e}");
@@ -416,11 +479,12 @@ impl Supervisor {
         match msg {
             FromWorker::Ready => {
                 tracing::debug!(worker = id, "worker ready");
-                if let Some((new, _)) = self.pending.take_if(|(w, _)| w.id == id) {
-                    if let Some(old) = self.worker.replace(new) {
+                if let Some(p) = self.pending.take_if(|p| p.worker.id == id) {
+                    if let Some(old) = self.worker.replace(p.worker) {
                         retire(old);
                     }
-                    tracing::info!(worker = id, "reloaded");
+                    tracing::debug!(worker = id, "the reloaded config serves");
+                    conclude(p.waiters, ReloadOutcome::Reloaded(p.summary));
                 }
             }
             FromWorker::Passive { backend, server } => {
@@ -429,34 +493,43 @@ impl Supervisor {
         }
     }
 
-    /// SIGHUP: apply the file if it is valid, keep everything otherwise.
-    async fn reload(&mut self) {
-        tracing::info!(file = %self.path.display(), "reload requested");
+    /// SIGHUP (`waiter` None) or `rampart reload`: a reload now, or one
+    /// more after the one under way (many requests meanwhile make one).
+    async fn request_reload(&mut self, waiter: Option<Waiter>) {
         if self.pending.is_some() {
-            return tracing::warn!("a reload is already under way; try again when it is done");
-        }
-        let text = match std::fs::read_to_string(&self.path) {
-            Ok(t) => t,
-            Err(e) => {
-                return tracing::error!(
-                    "reload failed, keeping the running config: cannot read {}: {e}",
-                    self.path.display()
-                );
-            }
-        };
-        let cfg = match rampart_config::parse(&self.path.display().to_string(), &text) {
-            Ok(c) => c,
-            Err(errors) => {
-                for line in errors.render().lines() {
-                    tracing::error!("{line}");
-                }
-                return tracing::error!("reload failed, keeping the running config");
-            }
-        };
-        if let Some(why) = vrrp_change(&self.cfg, &cfg) {
-            return tracing::error!(
-                "reload refused, keeping the running config: {why}; VRRP changes need a restart"
+            tracing::info!(
+                "reload requested during a reload: the file is read again once it is done"
             );
+            self.queued.get_or_insert_with(Vec::new).extend(waiter);
+            return;
+        }
+        self.begin_reload(waiter.into_iter().collect()).await;
+    }
+
+    /// Starts a reload for `waiters`: they are answered now if it fails,
+    /// else when its worker is ready (or fails to be).
+    async fn begin_reload(&mut self, waiters: Vec<Waiter>) {
+        match self.reload().await {
+            Ok(()) => match self.pending.as_mut() {
+                Some(p) => p.waiters = waiters,
+                None => conclude(waiters, ReloadOutcome::failed("no new worker")),
+            },
+            Err(errors) => conclude(waiters, ReloadOutcome::Failed { errors }),
+        }
+    }
+
+    /// Applies the file if it is valid and starts its worker (then
+    /// `pending`); keeps everything otherwise and returns every error.
+    async fn reload(&mut self) -> Result<(), Vec<String>> {
+        tracing::info!(file = %self.path.display(), "reload requested");
+        let text = std::fs::read_to_string(&self.path)
+            .map_err(|e| vec![format!("cannot read {}: {e}", self.path.display())])?;
+        let cfg = rampart_config::parse(&self.path.display().to_string(), &text)
+            .map_err(|errors| vec![errors.render()])?;
+        if let Some(why) = vrrp_change(&self.cfg, &cfg) {
+            return Err(vec![format!(
+                "reload refused: {why}; VRRP changes need a restart"
+            )]);
         }
         let old_cfg = std::mem::replace(&mut self.cfg, cfg);
         let old_threads = std::mem::replace(&mut self.threads, thread_count(&self.cfg));
@@ -465,7 +538,7 @@ impl Supervisor {
             Err(e) => {
                 self.cfg = old_cfg;
                 self.threads = old_threads;
-                return tracing::error!("reload failed, keeping the running config: {e:#}");
+                return Err(vec![format!("{e:#}")]);
             }
         };
         // Keep the old sockets too until the new worker is ready: the
@@ -474,24 +547,28 @@ impl Supervisor {
         let old_text = std::mem::replace(&mut self.text, text);
         self.health.sync(&self.cfg);
         match self.spawn_worker().await {
-            Ok(w) => {
-                self.pending = Some((w, Instant::now() + READY_TIMEOUT));
+            Ok(worker) => {
+                self.pending = Some(Pending {
+                    worker,
+                    deadline: Instant::now() + READY_TIMEOUT,
+                    summary: ReloadSummary::new(&old_cfg, &self.cfg),
+                    waiters: Vec::new(),
+                });
                 // Old-only sockets are dropped here; the serving worker holds
                 // its own copies until it drains.
                 drop(old_sockets);
                 drop(old_text);
                 self.reload_bgp().await;
                 self.reload_gateway().await;
+                Ok(())
             }
             Err(e) => {
-                tracing::error!(
-                    "reload: cannot start the new worker, keeping the running config: {e:#}"
-                );
                 self.cfg = old_cfg;
                 self.threads = old_threads;
                 self.sockets = old_sockets;
                 self.text = old_text;
                 self.health.sync(&self.cfg);
+                Err(vec![format!("cannot start the new worker: {e:#}")])
             }
         }
     }
@@ -545,7 +622,7 @@ impl Supervisor {
         }
         let result = match self.gateway.as_mut() {
             Some(g) => g.apply(&self.cfg.gateway).await,
-            None => crate::gateway::start(&self.cfg.gateway)
+            None => crate::gateway::start(&self.cfg.gateway, &self.runtime_dir)
                 .await
                 .map(|g| self.gateway = g),
         };
@@ -576,8 +653,12 @@ impl Supervisor {
             g.stop().await;
         }
         self.health.stop();
-        if let Some((mut w, _)) = self.pending.take() {
-            let _ = w.child.kill().await;
+        if let Some(mut p) = self.pending.take() {
+            let _ = p.worker.child.kill().await;
+            conclude(p.waiters, ReloadOutcome::failed("the node is stopping"));
+        }
+        if let Some(waiters) = self.queued.take() {
+            conclude(waiters, ReloadOutcome::failed("the node is stopping"));
         }
         let Some(mut w) = self.worker.take() else {
             return;

@@ -10,7 +10,6 @@ use anyhow::{Context, Result, anyhow, bail};
 use rampart_proxy::{Events, Mode, Proxy, ThreadListeners};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, watch};
 
 use crate::ipc::{self, FromWorker, ToWorker};
@@ -64,6 +63,9 @@ async fn serve(
     control: std::os::unix::net::UnixStream,
     threads: Vec<ThreadListeners>,
 ) -> Result<()> {
+    // Only SIGTERM (the supervisor's "drain") ends us: see signals.rs.
+    // First, so that no stray signal finds its default action.
+    let mut signals = crate::signals::WorkerSignals::install()?;
     let (read, mut write) = UnixStream::from_std(control)?.into_split();
     let mut lines = BufReader::new(read).lines();
     let first = lines
@@ -87,11 +89,6 @@ async fn serve(
     let _ = events_tx.send(FromWorker::Ready);
     tracing::info!(pid = std::process::id(), "worker serving");
 
-    let mut term = signal(SignalKind::terminate())?;
-    // SIGHUP is the supervisor's (reload); `pkill -HUP rampart` also
-    // reaches workers, whose default action would be to die.
-    let mut hup = signal(SignalKind::hangup())?;
-    let mut int = signal(SignalKind::interrupt())?;
     loop {
         tokio::select! {
             line = lines.next_line() => match line {
@@ -112,9 +109,7 @@ async fn serve(
                     break;
                 }
             }
-            _ = hup.recv() => tracing::debug!("SIGHUP ignored by the worker (reload is the supervisor's)"),
-            _ = term.recv() => break,
-            _ = int.recv() => break,
+            _ = signals.stop() => break,
         }
     }
     let _ = stop_tx.send(true);

@@ -78,17 +78,28 @@ struct Node {
     log: Arc<Mutex<String>>,
     _dir: tempfile::TempDir,
     path: PathBuf,
+    /// Its own runtime directory (lock, control socket): tests run at once.
+    runtime: PathBuf,
     addr: SocketAddr,
 }
 
 impl Node {
     fn start(text: &str, port: u16) -> Node {
+        Node::start_with(text, port, &[])
+    }
+
+    /// With more arguments to `rampart run`.
+    fn start_with(text: &str, port: u16, args: &[&str]) -> Node {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("node.toml");
+        let runtime = dir.path().join("run");
         std::fs::write(&path, text).unwrap();
         let mut child = Command::new(BIN)
             .args(["run", "-c"])
             .arg(&path)
+            .arg("--runtime-dir")
+            .arg(&runtime)
+            .args(args)
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -107,6 +118,7 @@ impl Node {
             log,
             _dir: dir,
             path,
+            runtime,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
         };
         assert!(
@@ -133,6 +145,33 @@ impl Node {
 
     fn worker_pids(&self) -> Vec<u32> {
         children(self.child.id())
+    }
+
+    /// `rampart <args> --runtime-dir <its dir>`: a client subcommand,
+    /// finding the socket by the runtime directory alone.
+    fn ctl(&self, args: &[&str]) -> std::process::Output {
+        Command::new(BIN)
+            .args(args)
+            .arg("--runtime-dir")
+            .arg(&self.runtime)
+            .output()
+            .unwrap()
+    }
+
+    /// Waits for the supervisor to exit.
+    fn exit_status(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let t = Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            assert!(
+                t.elapsed() < limit,
+                "still running after {limit:?}; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
@@ -573,4 +612,280 @@ fn health_state_flows_from_supervisor_to_worker() {
     }
     let log = node.log();
     assert!(log.contains("term=--"), "no connection log lines:\n{log}");
+}
+
+/// Whether `pid` has exec'd `rampart worker` (a fork not yet exec'd still
+/// shows the supervisor's command line).
+fn is_worker(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|c| c.split(|b| *b == 0).any(|arg| arg == b"worker"))
+}
+
+fn send(pid: u32, sig: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig).unwrap();
+}
+
+#[test]
+fn stray_signals_leave_the_node_serving_and_usr1_dumps_its_state() {
+    let (a, _sa) = named_backend("a");
+    let port = free_port();
+    let mut node = Node::start(&config(port, &[("a", a)], "5s"), port);
+    assert!(wait(Duration::from_secs(5), || node.worker_pids().len() == 1));
+    let worker = node.worker_pids()[0];
+    // To the supervisor: each has a defined effect that is not death.
+    for sig in ["USR1", "USR2", "ALRM", "PIPE"] {
+        node.signal(sig);
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(
+            node.child.try_wait().unwrap().is_none(),
+            "SIG{sig} killed the supervisor; log:\n{}",
+            node.log()
+        );
+        assert_eq!(who(node.addr).unwrap(), "a", "after SIG{sig}");
+    }
+    // To the worker: it holds the connections, so only the supervisor's
+    // SIGTERM ends it.
+    use nix::sys::signal::Signal::*;
+    for sig in [SIGUSR1, SIGUSR2, SIGALRM, SIGPIPE, SIGHUP, SIGINT, SIGQUIT] {
+        send(worker, sig);
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(
+            !dead(worker),
+            "{sig} killed the worker; log:\n{}",
+            node.log()
+        );
+    }
+    assert_eq!(node.worker_pids(), [worker]);
+    assert_eq!(who(node.addr).unwrap(), "a");
+    assert!(
+        wait(Duration::from_secs(5), || {
+            let log = node.log();
+            log.contains("state dump (SIGUSR1)")
+                && log.contains("pool/a")
+                && log.contains("statistics (SIGUSR2)")
+                && log.contains("backend pool: 1/1 servers up")
+        }),
+        "no dumps; log:\n{}",
+        node.log()
+    );
+    node.signal("TERM");
+    let status = node.exit_status(Duration::from_secs(10));
+    assert!(status.success(), "{status:?}; log:\n{}", node.log());
+    assert!(!node.log().contains("worker exited unexpectedly"));
+    assert!(wait(Duration::from_secs(2), || dead(worker)));
+}
+
+#[test]
+fn sigquit_stops_the_node_gracefully() {
+    let (a, _sa) = named_backend("a");
+    let port = free_port();
+    let mut node = Node::start(&config(port, &[("a", a)], "5s"), port);
+    let socket = node.runtime.join("rampart.sock");
+    assert!(socket.exists());
+    node.signal("QUIT");
+    let status = node.exit_status(Duration::from_secs(10));
+    assert!(status.success(), "{status:?}; log:\n{}", node.log());
+    let log = node.log();
+    assert!(log.contains("SIGQUIT: stopping gracefully"), "{log}");
+    assert!(log.contains("stopped"), "{log}");
+    assert!(!socket.exists(), "control socket left behind");
+    assert!(TcpStream::connect(node.addr).is_err());
+}
+
+#[test]
+fn a_second_node_on_the_same_runtime_dir_refuses_to_start() {
+    let (a, _sa) = named_backend("a");
+    let port = free_port();
+    let node = Node::start(&config(port, &[("a", a)], "5s"), port);
+    let port2 = free_port();
+    let second = node.runtime.with_file_name("second.toml");
+    std::fs::write(&second, config(port2, &[("a", a)], "5s")).unwrap();
+    let mut child = Command::new(BIN)
+        .args(["run", "-c"])
+        .arg(&second)
+        .arg("--runtime-dir")
+        .arg(&node.runtime)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if t.elapsed() > Duration::from_secs(5) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("a second node on the same runtime directory kept running");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(!status.success());
+    assert!(
+        err.contains(&format!("pid {}", node.child.id()))
+            && err.contains(&node.runtime.display().to_string()),
+        "{err}"
+    );
+    // It opened nothing, and the first node serves on.
+    assert!(TcpStream::connect(("127.0.0.1", port2)).is_err());
+    for _ in 0..5 {
+        assert_eq!(who(node.addr).unwrap(), "a");
+    }
+    let out = node.ctl(&["status"]);
+    assert!(out.status.success(), "{out:?}");
+}
+
+#[test]
+fn rampart_reload_waits_for_the_outcome_and_reports_it() {
+    let (a, _sa) = named_backend("a");
+    let (b, _sb) = named_backend("b");
+    let port = free_port();
+    let node = Node::start(&config(port, &[("a", a)], "5s"), port);
+    std::fs::write(&node.path, config(port, &[("a", a), ("b", b)], "5s")).unwrap();
+    let out = node.ctl(&["reload"]);
+    assert!(out.status.success(), "{out:?}\nlog:\n{}", node.log());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "reloaded: 1 frontend, 1 backend, 2 servers\n"
+    );
+    // Done when it answered: the new config's servers are known.
+    let status = String::from_utf8_lossy(&node.ctl(&["status"]).stdout).into_owned();
+    assert!(status.contains("pool/b"), "{status}");
+
+    // An invalid file: exit 1 with every error, as `rampart check` shows
+    // them; the node serves on.
+    std::fs::write(
+        &node.path,
+        "[[frontend]]\nname = \"www\"\nbind = [\"127.0.0.1:0\"]\nbogus = 1\n",
+    )
+    .unwrap();
+    let out = node.ctl(&["reload"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    for pos in ["node.toml:3:", "node.toml:4:1", "reload failed"] {
+        assert!(err.contains(pos), "missing {pos} in:\n{err}");
+    }
+    assert!(who(node.addr).is_ok());
+}
+
+#[test]
+fn reloads_asked_for_during_a_reload_run_after_it() {
+    let (a, _sa) = named_backend("a");
+    let (b, _sb) = named_backend("b");
+    let (c, _sc) = named_backend("c");
+    let port = free_port();
+    let node = Node::start(&config(port, &[("a", a)], "5s"), port);
+    let reloads = |node: &Node| node.log().matches("reloaded:").count();
+    // A reload is under way from SIGHUP until its new worker reports
+    // ready. Catch that worker as it starts and stop it (SIGSTOP), so the
+    // reload stays under way for as long as the test needs. If it was
+    // ready already, let it go and try again.
+    let held = (0..30).find_map(|_| {
+        let done = reloads(&node);
+        let before = node.worker_pids();
+        std::fs::write(&node.path, config(port, &[("b", b)], "5s")).unwrap();
+        node.signal("HUP");
+        let t = Instant::now();
+        // Once it runs the worker's code: stopped between fork and exec it
+        // would hold the supervisor in `spawn` instead.
+        let new = loop {
+            if let Some(p) = node
+                .worker_pids()
+                .into_iter()
+                .find(|p| !before.contains(p) && is_worker(*p))
+            {
+                break p;
+            }
+            assert!(t.elapsed() < Duration::from_secs(5), "no new worker");
+            std::hint::spin_loop();
+        };
+        send(new, nix::sys::signal::Signal::SIGSTOP);
+        std::thread::sleep(Duration::from_millis(300));
+        if reloads(&node) == done {
+            return Some((new, done));
+        }
+        send(new, nix::sys::signal::Signal::SIGCONT);
+        None
+    });
+    let (held, done) = held.expect("never caught a reload's worker before it was ready");
+
+    // During it: the file changes again and a SIGHUP and a `rampart
+    // reload` come.
+    std::fs::write(&node.path, config(port, &[("c", c)], "5s")).unwrap();
+    node.signal("HUP");
+    let runtime = node.runtime.clone();
+    let client = std::thread::spawn(move || {
+        Command::new(BIN)
+            .args(["reload", "--runtime-dir"])
+            .arg(runtime)
+            .output()
+            .unwrap()
+    });
+    assert!(
+        wait(Duration::from_secs(5), || node
+            .log()
+            .matches("reload requested during a reload")
+            .count()
+            == 2),
+        "log:\n{}",
+        node.log()
+    );
+    send(held, nix::sys::signal::Signal::SIGCONT);
+    let out = client.join().unwrap();
+    assert!(out.status.success(), "{out:?}\nlog:\n{}", node.log());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("reloaded: "));
+    // The first reload (b), then one more for both requests (c), and the
+    // client was answered by that second one: c serves now.
+    assert_eq!(reloads(&node), done + 2, "log:\n{}", node.log());
+    assert!(
+        wait(Duration::from_secs(5), || (0..5)
+            .all(|_| who(node.addr).is_ok_and(|n| n == "c"))),
+        "log:\n{}",
+        node.log()
+    );
+}
+
+#[test]
+fn only_root_or_the_daemon_user_may_reload_and_the_control_group_may_read() {
+    if !rampart_lab::require_root() {
+        return;
+    }
+    let (a, _sa) = named_backend("a");
+    let port = free_port();
+    let node = Node::start_with(
+        &config(port, &[("a", a)], "5s"),
+        port,
+        &["--control-group", "nogroup"],
+    );
+    // nobody may reach the socket: through the temp dir, then by group.
+    use std::os::unix::fs::PermissionsExt;
+    let top = node.runtime.parent().unwrap();
+    std::fs::set_permissions(top, std::fs::Permissions::from_mode(0o711)).unwrap();
+    let as_nobody = |args: &[&str]| {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+            .args(args)
+            .arg("--runtime-dir")
+            .arg(&node.runtime)
+            .output()
+            .unwrap()
+    };
+    let out = as_nobody(&["status"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("pool/a"));
+    let out = as_nobody(&["reload"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("permission denied"), "{err}");
+    assert!(!node.log().contains("reload requested"), "{}", node.log());
+    let out = node.ctl(&["reload"]);
+    assert!(out.status.success(), "{out:?}");
 }

@@ -319,7 +319,11 @@ pub fn start_rampart(ns: &Ns, dir: &std::path::Path, name: &str, config: &str) -
     let mut cmd = ns.command(env!("CARGO_BIN_EXE_rampart"));
     cmd.args(["run", "-c"])
         .arg(&path)
-        // Its own control socket (`<name>.sock`): nodes share the filesystem.
+        // Its own runtime directory (lock, state files) and control socket
+        // (`<name>.sock`): nodes share the filesystem. A node started again
+        // under the same name finds what its previous run left there.
+        .arg("--runtime-dir")
+        .arg(dir.join(format!("{name}.run")))
         .arg("--control")
         .arg(dir.join(format!("{name}.sock")))
         .env("RUST_LOG", "info")

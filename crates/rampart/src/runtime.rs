@@ -1,0 +1,153 @@
+//! The runtime directory (`--runtime-dir`, default `/run/rampart`): what a
+//! running node keeps outside its config. One node per directory:
+//!
+//! - `rampart.lock`: an exclusive `flock` held for the supervisor's whole
+//!   life, with its pid inside (for the message a second node prints). A
+//!   lock, not a pid file: the kernel drops it when the process dies, even
+//!   by SIGKILL, so a stale file never blocks a restart. Without it two
+//!   `rampart run` on one host would share the ports through SO_REUSEPORT
+//!   and each claim the VIPs;
+//! - `rampart.sock`: the control socket, unless `--control` moves it;
+//! - `gateway-net<N>.forwarding`: forwarding values found before
+//!   `[gateway]` changed them (see `gateway.rs`).
+
+use std::fs::{DirBuilder, File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+/// Where `rampart run` keeps its lock, control socket and state files,
+/// unless told: tmpfs, so nothing survives a reboot that should not.
+pub const DEFAULT_DIR: &str = "/run/rampart";
+/// Under `$XDG_RUNTIME_DIR` for a user other than root, who cannot write
+/// /run (a loopback-only quickstart needs no root).
+const USER_SUBDIR: &str = "rampart";
+const LOCK_FILE: &str = "rampart.lock";
+const SOCKET_FILE: &str = "rampart.sock";
+
+/// The runtime directory given, or the default: `/run/rampart` for root,
+/// `$XDG_RUNTIME_DIR/rampart` for another user who has one. `run`,
+/// `status` and `reload` agree on it, so they find each other unprompted.
+pub fn dir(given: Option<PathBuf>) -> PathBuf {
+    given.unwrap_or_else(|| {
+        default_dir(
+            nix::unistd::geteuid().is_root(),
+            std::env::var_os("XDG_RUNTIME_DIR"),
+        )
+    })
+}
+
+fn default_dir(root: bool, xdg: Option<std::ffi::OsString>) -> PathBuf {
+    match xdg {
+        Some(x) if !root && !x.is_empty() => PathBuf::from(x).join(USER_SUBDIR),
+        _ => PathBuf::from(DEFAULT_DIR),
+    }
+}
+
+/// The control socket: `--control` if given, else `<runtime dir>/rampart.sock`.
+pub fn control_path(control: Option<PathBuf>, runtime_dir: &Path) -> PathBuf {
+    control.unwrap_or_else(|| runtime_dir.join(SOCKET_FILE))
+}
+
+/// The held lock; dropping it (or exiting) releases it.
+#[derive(Debug)]
+pub struct Lock {
+    _file: File,
+}
+
+/// Takes the runtime directory for this process, creating it if needed.
+/// Fails, naming the holder's pid, if another node holds it.
+pub fn lock(dir: &Path) -> Result<Lock> {
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(dir)
+        .with_context(|| {
+            format!(
+                "cannot create runtime directory {} (choose another with --runtime-dir)",
+                dir.display()
+            )
+        })?;
+    let path = dir.join(LOCK_FILE);
+    // Opened without truncating: the pid in it belongs to the holder until
+    // we hold the lock ourselves. The descriptor is close-on-exec (std's
+    // default), so workers do not share the lock and it ends with us.
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o644)
+        .open(&path)
+        .with_context(|| {
+            format!(
+                "cannot open {} (choose another runtime directory with --runtime-dir)",
+                path.display()
+            )
+        })?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            let _ = file.read_to_string(&mut pid);
+            let pid = match pid.trim() {
+                "" => "unknown".to_string(),
+                p => p.to_string(),
+            };
+            bail!(
+                "another rampart (pid {pid}) is running with runtime directory {}; \
+                 give this one its own with --runtime-dir",
+                dir.display()
+            );
+        }
+        Err(TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+        }
+    }
+    file.set_len(0)?;
+    file.rewind()?;
+    writeln!(file, "{}", std::process::id())?;
+    Ok(Lock { _file: file })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_lock_on_the_same_directory_names_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        let held = lock(&run).unwrap();
+        // flock locks belong to the open file: a second open in this same
+        // process conflicts just as another process's would.
+        let err = format!("{:#}", lock(&run).unwrap_err());
+        assert!(
+            err.contains(&format!("pid {}", std::process::id())) && err.contains("run"),
+            "{err}"
+        );
+        drop(held);
+        let again = lock(&run);
+        assert!(again.is_ok(), "released with its holder: {again:?}");
+    }
+
+    #[test]
+    fn the_socket_lives_in_the_runtime_directory_unless_moved() {
+        let d = default_dir(true, Some("/run/user/1000".into()));
+        assert_eq!(
+            default_dir(false, Some("/run/user/1000".into())),
+            Path::new("/run/user/1000/rampart")
+        );
+        assert_eq!(default_dir(false, None), Path::new(DEFAULT_DIR));
+        assert_eq!(
+            control_path(None, &d),
+            Path::new("/run/rampart/rampart.sock")
+        );
+        assert_eq!(
+            control_path(Some("/tmp/x.sock".into()), &d),
+            Path::new("/tmp/x.sock")
+        );
+    }
+}
