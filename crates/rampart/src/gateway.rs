@@ -121,6 +121,20 @@ pub async fn start(cfg: &Gateway, runtime_dir: &Path) -> Result<Option<Active>> 
     Ok(Some(g))
 }
 
+/// What a worker does when its supervisor died without stopping (kill -9,
+/// OOM): forwarding back as recorded, then rampart's table deleted, then
+/// the record removed — what [`Active::stop`] would have done. The next
+/// run finds nothing left to restore.
+pub async fn abandon(runtime_dir: &Path) {
+    let state = state_path(runtime_dir);
+    restore(&recorded(&state));
+    match nft(&delete_table()).await {
+        Ok(()) => tracing::warn!("nftables table inet {TABLE} deleted"),
+        Err(e) => tracing::debug!("no nftables table to delete: {e:#}"),
+    }
+    let _ = record(&state, &[]);
+}
+
 impl Active {
     /// Brings forwarding and the NAT table in line with `cfg`: the table
     /// first (replaced atomically: if nft refuses the new one, the old

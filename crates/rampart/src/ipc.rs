@@ -39,6 +39,9 @@ pub const ENV_IPC_FD: &str = "RAMPART_IPC_FD";
 /// Environment variable with the supervisor's pid: a worker whose parent
 /// is not that process (the supervisor died while it started) exits.
 pub const ENV_SUPERVISOR_PID: &str = "RAMPART_SUPERVISOR_PID";
+/// Environment variable with the node's runtime directory, where the
+/// gateway records what it changed: an orphaned worker sets that back.
+pub const ENV_RUNTIME_DIR: &str = "RAMPART_RUNTIME_DIR";
 /// Environment variable listing the listening sockets:
 /// `thread:frontend:fd` items separated by commas.
 pub const ENV_LISTEN_FDS: &str = "RAMPART_LISTEN_FDS";

@@ -418,6 +418,7 @@ impl Supervisor {
             .env(ipc::ENV_IPC_FD, theirs.as_raw_fd().to_string())
             .env(ipc::ENV_LISTEN_FDS, listen.join(","))
             .env(ipc::ENV_SUPERVISOR_PID, std::process::id().to_string())
+            .env(ipc::ENV_RUNTIME_DIR, &self.runtime_dir)
             .env(
                 "RUST_LOG",
                 self.log_override

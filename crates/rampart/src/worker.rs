@@ -89,7 +89,8 @@ async fn serve(
     let _ = events_tx.send(FromWorker::Ready);
     tracing::info!(pid = std::process::id(), "worker serving");
 
-    loop {
+    // Whether the loop ended because the control socket closed.
+    let closed = loop {
         tokio::select! {
             line = lines.next_line() => match line {
                 Ok(Some(l)) => match serde_json::from_str::<ToWorker>(&l) {
@@ -102,15 +103,25 @@ async fn serve(
                     Err(e) => tracing::warn!("bad control message: {e}"),
                 },
                 // The supervisor is gone: finish what is open and leave.
-                _ => break,
+                _ => break true,
             },
             Some(ev) = events_rx.recv() => {
                 if write.write_all(ipc::line(&ev).as_bytes()).await.is_err() {
-                    break;
+                    break true;
                 }
             }
-            _ = signals.stop() => break,
+            _ = signals.stop() => break false,
         }
+    };
+    // SIGTERM is the supervisor's drain, or its parent-death signal, which
+    // comes after the reparenting: no wait needed then.
+    let wait = if closed {
+        REPARENT_WAIT
+    } else {
+        Duration::ZERO
+    };
+    if orphaned(wait).await {
+        clean_up_for_dead_supervisor(&cfg).await;
     }
     let _ = stop_tx.send(true);
     let grace = cfg.global.grace;
@@ -127,4 +138,57 @@ async fn serve(
     // Give the log a moment to flush the last connection lines.
     tokio::time::sleep(Duration::from_millis(10)).await;
     Ok(())
+}
+
+/// How long a worker whose control socket closed waits to be reparented
+/// before it concludes that its supervisor lives (see [`orphaned`]).
+const REPARENT_WAIT: Duration = Duration::from_millis(200);
+
+/// Whether the supervisor that started us is gone: we were reparented.
+/// A dying process closes its descriptors before its children are
+/// reparented, so the control socket's EOF can come a moment before
+/// `getppid` changes: wait for it a little (the parent-death signal comes
+/// only after the reparenting). A live supervisor never closes the control
+/// socket of a worker that still runs, so the wait is only ever spent
+/// when it is dying.
+async fn orphaned(wait: Duration) -> bool {
+    let supervisor: i32 = std::env::var(ipc::ENV_SUPERVISOR_PID)
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(-1);
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        if nix::unistd::getppid().as_raw() != supervisor {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// The supervisor died without stopping (kill -9, the OOM killer): what it
+/// held on the network must not outlive it, or once the peer takes over
+/// both nodes claim the VIPs. Its parent-death signal (SIGTERM) or the
+/// closed control socket brings us here within milliseconds: VIPs off,
+/// forwarding back as found and the NAT table gone, as a clean stop would
+/// leave them. BGP needs nothing: the supervisor's sessions closed with it,
+/// and the routers withdraw its routes.
+async fn clean_up_for_dead_supervisor(cfg: &rampart_config::Config) {
+    tracing::error!("the supervisor is gone: removing this node's addresses and NAT");
+    match crate::vrrp::remove_orphaned_addresses(cfg) {
+        Ok(removed) => {
+            for a in removed {
+                tracing::warn!("removed {a}");
+            }
+        }
+        Err(e) => tracing::error!("cannot remove the VRRP addresses: {e:#}"),
+    }
+    if cfg.gateway.is_enabled() {
+        match std::env::var_os(ipc::ENV_RUNTIME_DIR) {
+            Some(dir) => crate::gateway::abandon(std::path::Path::new(&dir)).await,
+            None => tracing::error!("no runtime directory: forwarding and NAT left as they are"),
+        }
+    }
 }

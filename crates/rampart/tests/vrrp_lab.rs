@@ -237,6 +237,81 @@ fn failover_when_the_whole_process_is_killed() {
     });
 }
 
+/// `kill -9` of the master's supervisor alone (the OOM killer's choice, or
+/// an operator's): its worker learns of it through its parent-death signal
+/// and takes the node's addresses and NAT down, so within a second the
+/// peer holds the VIPs alone — no moment of two nodes answering ARP for
+/// them after the takeover.
+#[test]
+fn a_killed_supervisor_leaves_no_address_or_nat_behind() {
+    if !rampart_lab::require_root() {
+        return;
+    }
+    let s = seed_lab().unwrap();
+    let _webs = [
+        Web::start(&s.web1, "192.168.1.21:8080", "web1"),
+        Web::start(&s.web2, "192.168.1.22:8080", "web2"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let gateway = "\n[gateway]\nmasquerade = [{ source = \"192.168.1.0/24\", out = \"eth0\" }]\n";
+    let lb1_config = rampart_config(1, Timing::V3Fast, "") + gateway;
+    let mut lb1 = start_rampart(&s.lb1, d, "lb1", &lb1_config);
+    let _lb2 = start_rampart(&s.lb2, d, "lb2", &rampart_config(2, Timing::V3Fast, ""));
+    let ready = wait_for(SETTLE, || {
+        holder(&s, lab::vip()) == ["lb1"] && holder(&s, lab::gateway()) == ["lb1"]
+    });
+    assert!(ready, "lb1 never became master:\n{}", log(d, "lb1"));
+    let table = |ns: &rampart_lab::Ns| {
+        ns.exec(&["nft", "list", "table", "inet", "rampart"])
+            .unwrap()
+            .status
+            .success()
+    };
+    assert!(table(&s.lb1), "no NAT table on lb1:\n{}", log(d, "lb1"));
+    assert_eq!(
+        s.lb1
+            .ok(&["sysctl", "-n", "net.ipv4.ip_forward"])
+            .unwrap()
+            .trim(),
+        "1"
+    );
+    let workers = lab::children(lb1.pid());
+    assert_eq!(workers.len(), 1, "lb1 has no worker");
+
+    lb1.kill().unwrap();
+    let t0 = std::time::Instant::now();
+    let moved = wait_for(Duration::from_secs(1), || {
+        [lab::vip(), lab::gateway()]
+            .into_iter()
+            .all(|ip| holder(&s, ip) == ["lb2"])
+    });
+    assert!(
+        moved,
+        "after 1 s: VIP on {:?}, gateway on {:?}\nlb1:\n{}",
+        holder(&s, lab::vip()),
+        holder(&s, lab::gateway()),
+        log(d, "lb1")
+    );
+    println!(
+        "supervisor killed: lb2 alone holds the VIPs after {:?}",
+        t0.elapsed()
+    );
+    assert!(!table(&s.lb1), "the NAT table outlived the supervisor");
+    assert_eq!(
+        s.lb1
+            .ok(&["sysctl", "-n", "net.ipv4.ip_forward"])
+            .unwrap()
+            .trim(),
+        "0"
+    );
+    // The worker finished and left; nothing of lb1 runs any more.
+    let gone = wait_for(Duration::from_secs(5), || {
+        !std::path::Path::new(&format!("/proc/{}", workers[0])).exists()
+    });
+    assert!(gone, "the orphaned worker did not exit");
+}
+
 #[test]
 fn a_failing_track_script_moves_the_vips() {
     if !rampart_lab::require_root() {

@@ -136,3 +136,19 @@ impl Kernel {
         });
     }
 }
+
+/// Removes every virtual address `plan` configures, without a driver: for
+/// a worker whose supervisor died (kill -9, OOM) and so can neither send
+/// priority 0 nor take its addresses down. Returns the addresses removed.
+pub fn remove_planned_vips(plan: &Plan) -> Vec<String> {
+    let mut removed = Vec::new();
+    for v in plan.instances.iter().flat_map(|i| &i.vips) {
+        let Ok(ifindex) = netlink::link_index(&v.ifname) else {
+            continue;
+        };
+        if netlink::del_address(ifindex, v.addr, v.prefix_len).is_ok() {
+            removed.push(format!("{}/{} on {}", v.addr, v.prefix_len, v.ifname));
+        }
+    }
+    removed
+}

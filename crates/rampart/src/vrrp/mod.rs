@@ -112,6 +112,17 @@ pub fn start(cfg: &Config, proxy: watch::Receiver<ProxyHealth>) -> Result<Option
     }
 }
 
+/// Takes this node's virtual addresses down when the driver that owned
+/// them is gone without a stop (its process was killed): the peer takes
+/// over after its master-down interval, and no address may stay here
+/// meanwhile, or both nodes would answer ARP for it.
+pub fn remove_orphaned_addresses(cfg: &Config) -> Result<Vec<String>> {
+    if cfg.vrrp.instances.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(kernel::remove_planned_vips(&Plan::new(cfg)?))
+}
+
 /// Registers a socket with tokio's reactor. `AsyncFd::new` is deprecated
 /// because a type could hand out a different descriptor over time; the
 /// rampart-sys types own theirs for their whole life, so it is sound here,
