@@ -219,6 +219,36 @@ fn a_healed_partition_leaves_exactly_one_master() {
         settled <= MS(110),
         "one advert interval to settle, took {settled:?}"
     );
+    // Router 1 heard the lower master and took the clients back at once
+    // with a GARP burst (they may have followed router 2's); only one, not
+    // one per advert it heard.
+    let after: Vec<_> = net.routers[1]
+        .garps
+        .iter()
+        .filter(|(t, _)| *t >= healed)
+        .collect();
+    assert_eq!(after.len(), 1, "GARP bursts after the heal: {after:?}");
+    assert!(after[0].0 - healed <= MS(110), "{after:?}");
+}
+
+#[test]
+fn a_lower_master_that_persists_gets_a_garp_burst_per_second_at_most() {
+    // Router 1 cannot hear router 0 (one-way loss), so it stays master at
+    // its lower priority and keeps advertising; router 0 answers each
+    // advert but re-announces its addresses only once per second.
+    let mut net = three(Version::V3, 10, [150, 100, 1]);
+    (0..2).for_each(|r| net.start(r));
+    net.run(Duration::from_secs(2));
+    assert_eq!(net.masters(0), vec![0]);
+    net.cut_one_way(0, 1, true);
+    let cut = net.elapsed();
+    net.run(Duration::from_secs(3));
+    let bursts = net.routers[0]
+        .garps
+        .iter()
+        .filter(|(t, _)| *t >= cut)
+        .count();
+    assert!((2..=4).contains(&bursts), "{bursts} bursts in 3 s");
 }
 
 #[test]

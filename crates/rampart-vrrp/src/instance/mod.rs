@@ -49,6 +49,13 @@ pub const PRIORITY_OWNER: u8 = 255;
 /// leave clients sending to an address nobody holds meanwhile.
 pub const RELEASE_LINGER: Duration = Duration::from_secs(1);
 
+/// Least time between two gratuitous ARP bursts sent because a
+/// lower-priority router claimed mastership (keepalived's
+/// `garp_lower_prio_*`): once is enough to take the clients back, and a
+/// peer stuck in that belief must not make us flood the LAN at every
+/// advert.
+pub const LOWER_PRIO_GARP_EVERY: Duration = Duration::from_secs(1);
+
 /// Expected spurious failovers per hour the loss allowance aims below
 /// (one in four days).
 pub const FLAP_BUDGET: f64 = 1e-2;
@@ -199,6 +206,8 @@ pub struct Instance {
     /// Earliest moment preemption of a lower-priority master is allowed.
     preempt_at: Option<Instant>,
     garp_at: Option<Instant>,
+    /// Last burst sent because a lower-priority master was heard.
+    lower_prio_garp: Option<Instant>,
     stop_deadline: Option<Instant>,
     /// Member of a sync group: a Master_Down expiry only asks the group.
     grouped: bool,
@@ -230,6 +239,7 @@ impl Instance {
             master_down_at: None,
             preempt_at: None,
             garp_at: None,
+            lower_prio_garp: None,
             stop_deadline: None,
             grouped: false,
             wants_master: false,
@@ -574,13 +584,28 @@ impl Instance {
                     if adv.version == Version::V3 {
                         self.master_interval_cs = adv.interval_cs;
                     }
+                    // One last advert of ours before we step down
+                    // (keepalived's `higher_prio_send_advert`): after a
+                    // split brain the winner may never have heard us, and
+                    // this tells it to take back the clients that followed
+                    // our GARPs (it answers with a GARP burst, below).
+                    self.send_advert(now, self.priority);
                     self.leave_master(now, false);
                 } else {
                     // A lower-priority router thinks it is master (it lost
                     // our adverts): answer now rather than at the next
-                    // interval, so the dual-master moment is one RTT.
+                    // interval, so the dual-master moment is one RTT
+                    // (keepalived's `higher_prio_send_advert`), and take
+                    // the clients back: they may have followed its GARPs.
                     self.send_advert(now, self.priority);
                     self.adver_at = Some(now + self.interval(self.cfg.interval_cs));
+                    if self
+                        .lower_prio_garp
+                        .is_none_or(|t| now >= t + LOWER_PRIO_GARP_EVERY)
+                    {
+                        self.lower_prio_garp = Some(now);
+                        self.actions.push_back(Action::SendGarp);
+                    }
                 }
             }
             (S::Master, E::GroupBackup) => self.leave_master(now, true),

@@ -53,6 +53,8 @@ pub struct Router {
     pub history: Vec<(Duration, usize, State)>,
     /// Group state changes.
     pub group_history: Vec<(Duration, usize, State)>,
+    /// Every gratuitous ARP burst asked for: (time since start, instance).
+    pub garps: Vec<(Duration, usize)>,
     pub up: bool,
 }
 
@@ -121,6 +123,7 @@ impl Net {
             holds: vec![false; n],
             history: Vec::new(),
             group_history: Vec::new(),
+            garps: Vec::new(),
             up: false,
         });
         for row in &mut self.cut {
@@ -160,6 +163,11 @@ impl Net {
     pub fn partition(&mut self, a: usize, b: usize, cut: bool) {
         self.cut[a][b] = cut;
         self.cut[b][a] = cut;
+    }
+
+    /// Drops packets from `from` to `to` only (a one-way fault).
+    pub fn cut_one_way(&mut self, from: usize, to: usize, cut: bool) {
+        self.cut[from][to] = cut;
     }
 
     pub fn elapsed(&self) -> Duration {
@@ -233,7 +241,8 @@ impl Net {
                     Action::StateChanged { to, .. } => {
                         self.routers[r].history.push((elapsed, id, to))
                     }
-                    Action::SendGarp | Action::Warn { .. } => {}
+                    Action::SendGarp => self.routers[r].garps.push((elapsed, id)),
+                    Action::Warn { .. } => {}
                 },
                 NodeAction::GroupChanged { id, to, .. } => {
                     self.routers[r].group_history.push((elapsed, id, to))

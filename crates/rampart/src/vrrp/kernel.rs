@@ -102,6 +102,45 @@ impl Kernel {
         }
     }
 
+    /// Makes the kernel agree with instance `id`'s state: a node that is
+    /// not master must not hold its addresses (left by a crashed run, added
+    /// by hand, or missed by a netlink request that failed), and a master
+    /// must hold them (someone ran `ip addr del`). Called every second, so
+    /// a node never answers ARP for a VIP it does not own for longer.
+    /// Returns whether an address was added (to re-announce it).
+    pub fn reconcile(&self, id: usize, hold: bool) -> bool {
+        let mut added = false;
+        for v in self.vips.get(id).into_iter().flatten() {
+            let s = &v.spec;
+            let present = match netlink::addresses(v.ifindex) {
+                Ok(list) => list.iter().any(|a| a.addr == s.addr),
+                Err(e) => {
+                    tracing::debug!("cannot list the addresses of {}: {e}", s.ifname);
+                    continue;
+                }
+            };
+            if present && !hold {
+                tracing::warn!(
+                    "{}/{} found on {} while not master: removing it",
+                    s.addr,
+                    s.prefix_len,
+                    s.ifname
+                );
+                let _ = netlink::del_address(v.ifindex, s.addr, s.prefix_len);
+            } else if !present && hold {
+                tracing::warn!(
+                    "{}/{} missing from {} while master: adding it back",
+                    s.addr,
+                    s.prefix_len,
+                    s.ifname
+                );
+                added |= netlink::add_address(v.ifindex, s.addr, s.prefix_len, s.label.as_deref())
+                    .is_ok();
+            }
+        }
+        added
+    }
+
     /// Removes every configured virtual address, quietly (most are absent).
     pub fn remove_all_vips(&self) {
         for v in self.vips.iter().flatten() {

@@ -31,6 +31,10 @@ use notify::Notifier;
 pub use track::ProxyHealth;
 use track::Tracker;
 
+/// How often the kernel's addresses are compared with the instances'
+/// states (see `Kernel::reconcile`).
+const ADDRESS_AUDIT: Duration = Duration::from_secs(1);
+
 /// Largest VRRP packet: 8 + 255 * 16 bytes, plus an IPv4 header.
 const MAX_PACKET: usize = 4200;
 
@@ -266,6 +270,8 @@ impl Driver {
         self.drain();
 
         let mut stop_open = true;
+        let mut audit = tokio::time::interval(ADDRESS_AUDIT);
+        audit.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let deadline = self.node.poll_timeout();
             let sleep = tokio::time::sleep_until(crate::task::deadline(deadline));
@@ -317,6 +323,7 @@ impl Driver {
                 Some(reply) = status.recv() => {
                     let _ = reply.send(self.status());
                 }
+                _ = audit.tick() => self.audit_addresses(),
                 reply = &mut stop, if stop_open => {
                     stop_open = false;
                     if let Ok(reply) = reply {
@@ -345,6 +352,16 @@ impl Driver {
         let _ = notify_task.await;
         if let Some(reply) = self.stopping.take() {
             let _ = reply.send(());
+        }
+    }
+
+    /// Every instance's addresses as its state says they should be.
+    fn audit_addresses(&self) {
+        for (id, i) in self.node.instances().iter().enumerate() {
+            let hold = matches!(i.state(), State::Master | State::Stopping);
+            if self.kernel.reconcile(id, hold) {
+                self.kernel.announce(id);
+            }
         }
     }
 
