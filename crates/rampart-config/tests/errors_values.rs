@@ -345,7 +345,8 @@ fn threads_range() {
         &[(2, 11, "`threads` must be between 0 and 1024, got 1025")],
     );
     expect("[global]\nthreads = -1\n", &[(2, 11, "got -1")]);
-    assert_eq!(ok("[global]\nthreads = 1024\n").global.threads, 1024);
+    let c = ok(&format!("[global]\nthreads = 1024\n{WWW}{POOL}"));
+    assert_eq!(c.global.threads, 1024);
 }
 
 #[test]

@@ -225,7 +225,7 @@ fn full_example_gives_the_expected_model() {
 #[test]
 fn without_a_vrrp_section_there_are_no_instances() {
     assert_eq!(ok(&format!("{WWW}{POOL}")).vrrp, Vrrp::default());
-    assert_eq!(ok("[vrrp]\n").vrrp, Vrrp::default());
+    assert_eq!(ok(&format!("{WWW}{POOL}[vrrp]\n")).vrrp, Vrrp::default());
     let v = Vrrp::default();
     assert_eq!(v.notify_timeout, defaults::NOTIFY_TIMEOUT);
     assert_eq!(

@@ -146,11 +146,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Run { config, control } => {
-            let text = match std::fs::read_to_string(&config) {
-                Ok(t) => t,
-                Err(e) => anyhow::bail!("cannot read {}: {e}", config.display()),
-            };
-            let cfg = match rampart_config::parse(&config.display().to_string(), &text) {
+            let parsed = rampart_config::read_file(&config).and_then(|text| {
+                Ok((
+                    rampart_config::parse(&config.display().to_string(), &text)?,
+                    text,
+                ))
+            });
+            let (cfg, text) = match parsed {
                 Ok(c) => c,
                 Err(errors) => {
                     eprint!("{}", errors.render());

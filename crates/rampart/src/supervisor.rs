@@ -435,16 +435,12 @@ impl Supervisor {
         if self.pending.is_some() {
             return tracing::warn!("a reload is already under way; try again when it is done");
         }
-        let text = match std::fs::read_to_string(&self.path) {
-            Ok(t) => t,
-            Err(e) => {
-                return tracing::error!(
-                    "reload failed, keeping the running config: cannot read {}: {e}",
-                    self.path.display()
-                );
-            }
-        };
-        let cfg = match rampart_config::parse(&self.path.display().to_string(), &text) {
+        // Size limit and UTF-8 as at start: `rampart_config::read_file`.
+        let parsed = rampart_config::read_file(&self.path).and_then(|text| {
+            let cfg = rampart_config::parse(&self.path.display().to_string(), &text)?;
+            Ok((cfg, text))
+        });
+        let (cfg, text) = match parsed {
             Ok(c) => c,
             Err(errors) => {
                 for line in errors.render().lines() {
