@@ -58,6 +58,7 @@ use toml::de::DeTable;
 pub use diag::{Diagnostic, Errors};
 pub use duration::parse_duration;
 pub use file::{MAX_FILE_SIZE, read_file};
+pub use frontend::NAME_MAX;
 pub use import_haproxy::{Imported, import_haproxy};
 pub use import_keepalived::import_keepalived;
 pub use model::*;
