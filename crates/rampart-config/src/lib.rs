@@ -23,6 +23,8 @@
 //! - `validate`, `validate_vrrp`, `validate_bgp`: checks across sections
 //!   (unique names, references)
 //! - `file`: reading a file (size limit, UTF-8)
+//! - `report`: problems found after parsing (on the host), with line and
+//!   column, located by their path in the document
 //! - `diag`: diagnostics and their rendering
 
 #![forbid(unsafe_code)]
@@ -43,6 +45,7 @@ mod import_keepalived;
 mod model;
 mod model_bgp;
 mod model_vrrp;
+mod report;
 mod validate;
 mod validate_bgp;
 mod validate_vrrp;
@@ -62,6 +65,7 @@ pub use frontend::NAME_MAX;
 pub use import_haproxy::{Imported, import_haproxy};
 pub use import_keepalived::import_keepalived;
 pub use model::*;
+pub use report::{Report, Step};
 
 use diag::Sink;
 use walk::Table;
