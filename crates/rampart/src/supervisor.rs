@@ -449,6 +449,16 @@ impl Supervisor {
                 return tracing::error!("reload failed, keeping the running config");
             }
         };
+        // IP_FREEBIND binds any address: a typo would move the service
+        // away in silence.
+        let origin = self.path.display().to_string();
+        let scope = crate::hostcheck::Scope::Reload;
+        if let Err(errors) = crate::hostcheck::check(&origin, &text, &cfg, scope) {
+            for line in errors.render().lines() {
+                tracing::error!("{line}");
+            }
+            return tracing::error!("reload refused, keeping the running config");
+        }
         if let Some(why) = vrrp_change(&self.cfg, &cfg) {
             return tracing::error!(
                 "reload refused, keeping the running config: {why}; VRRP changes need a restart"
