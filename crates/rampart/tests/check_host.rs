@@ -4,6 +4,7 @@
 //! problem is reported at its line and column. Then a SIGHUP reload that
 //! would bind an address that is not here, or apply an empty file, is
 //! refused while the old listener keeps serving.
+//! And `check -c /dev/zero`, which needs no namespace.
 //!
 //! Needs root: without it each test panics, unless RAMPART_SKIP_NETNS=1.
 //! Nothing is sent outside the namespaces the tests create.
@@ -248,6 +249,30 @@ fn a_reload_that_would_bind_elsewhere_or_run_nothing_is_refused() {
     node.signal(Signal::SIGHUP).unwrap();
     let failed = || log(d, "lb").contains("lb.toml:1:1: error: nothing to run");
     assert!(wait_for(Duration::from_secs(5), failed), "{}", log(d, "lb"));
+    // Not UTF-8: refused with the place of the first bad byte.
+    std::fs::write(d.join("lb.toml"), b"[global]\nthreads = 1 # \xff\n").unwrap();
+    node.signal(Signal::SIGHUP).unwrap();
+    let failed = || log(d, "lb").contains("lb.toml:2:15: error: the file is not valid UTF-8");
+    assert!(wait_for(Duration::from_secs(5), failed), "{}", log(d, "lb"));
+
     assert!(connects(&lb1), "{}", log(d, "lb"));
     assert!(node.try_wait().unwrap().is_none(), "{}", log(d, "lb"));
+}
+
+/// `check -c /dev/zero` stops at the size limit at once instead of
+/// reading forever. No namespace needed.
+#[test]
+fn check_refuses_a_file_past_the_size_limit_at_once() {
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new(BIN)
+        .args(["check", "-c", "/dev/zero"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("/dev/zero:1:1: error: the file is larger than 16 MiB"),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
 }
