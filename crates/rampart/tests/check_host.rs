@@ -178,6 +178,31 @@ fn a_port_in_use_is_reported_at_its_bind() {
     assert!(ok, "{out}");
 }
 
+/// `rampart run` refuses a priority-255 instance whose addresses are not
+/// this node's, before it claims anything.
+#[test]
+fn run_refuses_priority_255_without_the_addresses() {
+    let Some((_lab, lb1)) = guide_host() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let text = edit(&seed_lb(), "priority = 101", "priority = 255");
+    let mut node = start_rampart(&lb1, d, "lb", &text);
+    let status = node.wait_timeout(Duration::from_secs(10)).unwrap();
+    assert!(status.is_some_and(|s| !s.success()), "{}", log(d, "lb"));
+    let want = format!(
+        "{}priority 255 is for the owner",
+        at(d, &text, "\"147.75.78.116\"]")
+    );
+    assert!(
+        log(d, "lb").contains(&want),
+        "want {want}\ngot:\n{}",
+        log(d, "lb")
+    );
+    assert!(!lb1.has_addr("147.75.78.116".parse().unwrap()).unwrap());
+}
+
 /// A proxy-only node on lb1's bond0 address.
 fn proxy(bind: &str) -> String {
     format!(
