@@ -72,7 +72,7 @@ impl Host {
     /// no such interface (reported on its own).
     fn has(&self, name: &str, ip: IpAddr) -> Option<bool> {
         let index = *self.links.get(name)?;
-        Some(self.addrs.iter().any(|a| *a == (index, ip)))
+        Some(self.addrs.contains(&(index, ip)))
     }
 }
 

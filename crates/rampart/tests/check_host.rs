@@ -263,7 +263,7 @@ fn a_reload_that_would_bind_elsewhere_or_run_nothing_is_refused() {
         log(d, "lb")
     );
     let text = log(d, "lb");
-    let want = format!("{}", at(d, &typo, "\"10.99.181.142:8080\""));
+    let want = at(d, &typo, "\"10.99.181.142:8080\"");
     assert!(
         text.contains(&format!("{want}bind address 10.99.181.142 is neither")),
         "{text}"
