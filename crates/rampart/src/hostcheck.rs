@@ -9,10 +9,12 @@
 //! - each `unicast_src` and BGP `local_address` is an address of this host;
 //! - no unicast peer is an address of this host (this node is not its own
 //!   peer);
-//! - every bind address is a wildcard, local, or a virtual address of this
-//!   file's VRRP instances ([`Scope::Reload`] checks only this: a typo in a
-//!   bind would otherwise move the service away in silence, IP_FREEBIND
-//!   accepting any address);
+//! - every bind address is a wildcard, local, a virtual address of this
+//!   file's VRRP instances, or in a prefix it announces by BGP (the file
+//!   says traffic for it comes here, as an anycast node's does)
+//!   ([`Scope::Reload`] checks only this, for the addresses the running
+//!   configuration does not bind already: a typo in a bind would otherwise
+//!   move the service away in silence, IP_FREEBIND accepting any address);
 //! - a priority-255 instance owns its virtual addresses: RFC 5798 gives 255
 //!   to the router whose real addresses they are ([`Scope::Start`] checks
 //!   only this);
@@ -28,11 +30,12 @@ use Step::{Index as I, Key as K};
 
 /// Which checks to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
+pub enum Scope<'a> {
     /// `rampart check --host`: everything.
     Full,
-    /// A SIGHUP reload: bind addresses.
-    Reload,
+    /// A SIGHUP reload: bind addresses that `running` does not bind
+    /// already (a reload that keeps a bind moves nothing).
+    Reload { running: &'a Config },
     /// `rampart run`: the owner rule of priority 255.
     Start,
 }
@@ -82,7 +85,7 @@ fn link_index(name: &str) -> Option<u32> {
 
 /// Checks `cfg`, parsed from `text` (named `origin` in messages), against
 /// this host.
-pub fn check(origin: &str, text: &str, cfg: &Config, scope: Scope) -> Result<(), Errors> {
+pub fn check(origin: &str, text: &str, cfg: &Config, scope: Scope<'_>) -> Result<(), Errors> {
     let mut report = Report::new(origin, text);
     let owner = cfg.vrrp.instances.iter().any(|i| i.priority == 255);
     if scope == Scope::Start && !owner {
@@ -99,7 +102,7 @@ pub fn check(origin: &str, text: &str, cfg: &Config, scope: Scope) -> Result<(),
 }
 
 /// The checks that need only [`Host`]'s facts (no sockets).
-fn against(cfg: &Config, host: &Host, scope: Scope, report: &mut Report) {
+fn against(cfg: &Config, host: &Host, scope: Scope<'_>, report: &mut Report) {
     match scope {
         Scope::Full => {
             for (path, name) in interfaces(cfg) {
@@ -111,10 +114,10 @@ fn against(cfg: &Config, host: &Host, scope: Scope, report: &mut Report) {
                 }
             }
             sources(cfg, host, report);
-            binds(cfg, host, report);
+            binds(cfg, host, None, report);
             owners(cfg, host, report);
         }
-        Scope::Reload => binds(cfg, host, report),
+        Scope::Reload { running } => binds(cfg, host, Some(running), report),
         Scope::Start => owners(cfg, host, report),
     }
 }
@@ -178,8 +181,18 @@ fn sources(cfg: &Config, host: &Host, report: &mut Report) {
     }
 }
 
-/// A bind address is a wildcard, local, or one this file's VRRP moves here.
-fn binds(cfg: &Config, host: &Host, report: &mut Report) {
+/// A bind address is a wildcard, local, or one this file's VRRP moves here
+/// or its BGP draws here; or one the `running` configuration binds already
+/// (on any port: the service stays on that address).
+fn binds(cfg: &Config, host: &Host, running: Option<&Config>, report: &mut Report) {
+    let bound = |ip: IpAddr| {
+        running.is_some_and(|r| {
+            r.frontends
+                .iter()
+                .flat_map(|f| &f.bind)
+                .any(|b| b.ip() == ip)
+        })
+    };
     let vips: Vec<IpAddr> = cfg
         .vrrp
         .instances
@@ -189,14 +202,17 @@ fn binds(cfg: &Config, host: &Host, report: &mut Report) {
     for (i, f) in cfg.frontends.iter().enumerate() {
         for (j, addr) in f.bind.iter().enumerate() {
             let ip = addr.ip();
-            if ip.is_unspecified() || host.is_local(ip) || vips.contains(&ip) {
+            let announced = cfg.bgp.announces.iter().any(|a| a.prefix.contains(&ip));
+            let here = ip.is_unspecified() || host.is_local(ip) || vips.contains(&ip);
+            if here || announced || bound(ip) {
                 continue;
             }
             report.error(
                 &[K("frontend"), I(i), K("bind"), I(j)],
                 format!(
-                    "bind address {ip} is neither an address of this host nor a virtual \
-                     address of this file's VRRP instances: no traffic would reach it"
+                    "bind address {ip} is not an address of this host, a virtual address \
+                     of this file's VRRP instances, or in a prefix it announces by BGP: no \
+                     traffic would reach it"
                 ),
             );
         }
@@ -251,7 +267,7 @@ mod tests {
 
     const CFG: &str = r#"[[frontend]]
 name = "www"
-bind = ["0.0.0.0:81", "127.0.0.9:82", "10.0.0.1:83", "192.0.2.10:84", "10.0.0.9:85"]
+bind = ["0.0.0.0:81", "127.0.0.9:82", "10.0.0.1:83", "192.0.2.10:84", "10.0.0.9:85", "198.51.100.7:86"]
 backend = "b"
 [[backend]]
 name = "b"
@@ -273,6 +289,8 @@ name = "r"
 address = "10.0.0.254"
 remote_as = 65001
 local_address = "10.0.0.1"
+[[bgp.announce]]
+prefix = "198.51.100.0/24"
 [gateway]
 masquerade = [{ source = "10.1.0.0/16", out = "eth0" }]
 "#;
@@ -285,7 +303,7 @@ masquerade = [{ source = "10.1.0.0/16", out = "eth0" }]
         }
     }
 
-    fn problems(scope: Scope) -> Vec<(usize, usize, String)> {
+    fn problems(scope: Scope<'_>) -> Vec<(usize, usize, String)> {
         let cfg = rampart_config::parse("t.toml", CFG).unwrap_or_else(|e| panic!("{e}"));
         let mut report = Report::new("t.toml", CFG);
         against(&cfg, &host(), scope, &mut report);
@@ -310,7 +328,10 @@ masquerade = [{ source = "10.1.0.0/16", out = "eth0" }]
     #[test]
     fn every_kind_of_problem_at_its_place() {
         let want = [
-            (at("\"10.0.0.9:85\""), "bind address 10.0.0.9 is neither"),
+            (
+                at("\"10.0.0.9:85\""),
+                "bind address 10.0.0.9 is not an address of this host",
+            ),
             (
                 at("\"10.0.0.7\""),
                 "`unicast_src` 10.0.0.7 is not an address of this host",
@@ -346,9 +367,15 @@ masquerade = [{ source = "10.1.0.0/16", out = "eth0" }]
 
     #[test]
     fn reload_checks_binds_and_start_the_owner_rule() {
-        let reload = problems(Scope::Reload);
+        let cfg = rampart_config::parse("t.toml", CFG).unwrap_or_else(|e| panic!("{e}"));
+        let before = rampart_config::parse("t.toml", &CFG.replace("10.0.0.9:85", "10.0.0.1:85"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let reload = problems(Scope::Reload { running: &before });
         assert_eq!(reload.len(), 1, "{reload:?}");
-        assert!(reload[0].2.starts_with("bind address 10.0.0.9"));
+        assert!(reload[0].2.starts_with("bind address 10.0.0.9 is not"));
+        // A bind the running config has already is no move.
+        let reload = problems(Scope::Reload { running: &cfg });
+        assert_eq!(reload, []);
         let start = problems(Scope::Start);
         assert_eq!(start.len(), 1, "{start:?}");
         assert!(start[0].2.contains("priority 255"));

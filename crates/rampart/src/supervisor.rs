@@ -452,7 +452,7 @@ impl Supervisor {
         // IP_FREEBIND binds any address: a typo would move the service
         // away in silence.
         let origin = self.path.display().to_string();
-        let scope = crate::hostcheck::Scope::Reload;
+        let scope = crate::hostcheck::Scope::Reload { running: &self.cfg };
         if let Err(errors) = crate::hostcheck::check(&origin, &text, &cfg, scope) {
             for line in errors.render().lines() {
                 tracing::error!("{line}");

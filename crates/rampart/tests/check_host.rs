@@ -117,7 +117,7 @@ fn the_guides_layout_passes_and_each_problem_has_its_place() {
                 "\"147.75.78.116:80\", \"147.75.78.117:80\"]",
             ),
             "\"147.75.78.117:80\"",
-            "bind address 147.75.78.117 is neither an address of this host nor a virtual address",
+            "bind address 147.75.78.117 is not an address of this host, a virtual address",
         ),
         (
             edit(&seed, "priority = 101", "priority = 255"),
@@ -265,7 +265,9 @@ fn a_reload_that_would_bind_elsewhere_or_run_nothing_is_refused() {
     let text = log(d, "lb");
     let want = at(d, &typo, "\"10.99.181.142:8080\"");
     assert!(
-        text.contains(&format!("{want}bind address 10.99.181.142 is neither")),
+        text.contains(&format!(
+            "{want}bind address 10.99.181.142 is not an address of this host"
+        )),
         "{text}"
     );
 
