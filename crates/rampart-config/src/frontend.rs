@@ -16,6 +16,13 @@ use crate::walk::{self, Table, Value};
 /// that logs nothing, not even errors, is never what anyone wants.
 pub(crate) const LOG_LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
 
+/// Longest name of a frontend, backend, server, VRRP instance, sync group,
+/// script or BGP neighbor, in characters. Names go into every log line and
+/// metric label about the thing: a 1 MB name would make each of those
+/// 1 MB. 64 holds any descriptive name (`nginx_pool_eu-west-1.primary`)
+/// with room to spare.
+pub const NAME_MAX: usize = 64;
+
 /// More proxy threads than this is a typo, not a machine: the largest
 /// common servers have a few hundred CPUs.
 pub(crate) const THREADS_MAX: u32 = 1024;
@@ -126,8 +133,14 @@ pub(crate) fn frontend(t: &Table, sink: &mut Sink) -> FrontendAt {
 pub(crate) fn name(value: &Value, key: &str, sink: &mut Sink) -> Option<Spanned<String>> {
     let s = walk::string(value, key, sink)?;
     let ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':');
+    let len = s.chars().count();
     if s.is_empty() {
         sink.error(value.span(), format!("`{key}` must not be empty"));
+    } else if len > NAME_MAX {
+        sink.error(
+            value.span(),
+            format!("`{key}` is {len} characters long; names may have at most {NAME_MAX}"),
+        );
     } else if let Some(bad) = s.chars().find(|c| !ok(*c)) {
         sink.error(
             value.span(),

@@ -156,7 +156,10 @@ mod tests {
             cfg.gateway.masquerade[0].source.to_string(),
             "192.168.1.0/24"
         );
-        assert!(!crate::parse("t.toml", "").unwrap().gateway.is_enabled());
+        let proxy_only = "[[frontend]]\nname = \"www\"\nbind = [\"127.0.0.1:80\"]\nbackend = \"b\"\n\
+                          [[backend]]\nname = \"b\"\nservers = [{ name = \"s\", addr = \"127.0.0.1:81\" }]\n";
+        let cfg = crate::parse("t.toml", proxy_only).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!cfg.gateway.is_enabled());
     }
 
     #[test]

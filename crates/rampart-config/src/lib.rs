@@ -22,6 +22,9 @@
 //! - `gateway`: the `[gateway]` section (forwarding, masquerade)
 //! - `validate`, `validate_vrrp`, `validate_bgp`: checks across sections
 //!   (unique names, references)
+//! - `file`: reading a file (size limit, UTF-8)
+//! - `report`: problems found after parsing (on the host), with line and
+//!   column, located by their path in the document
 //! - `diag`: diagnostics and their rendering
 
 #![forbid(unsafe_code)]
@@ -33,6 +36,7 @@ mod bgp_neighbor;
 pub mod defaults;
 mod diag;
 mod duration;
+mod file;
 mod frontend;
 mod gateway;
 mod health;
@@ -41,6 +45,7 @@ mod import_keepalived;
 mod model;
 mod model_bgp;
 mod model_vrrp;
+mod report;
 mod validate;
 mod validate_bgp;
 mod validate_vrrp;
@@ -55,9 +60,12 @@ use toml::de::DeTable;
 
 pub use diag::{Diagnostic, Errors};
 pub use duration::parse_duration;
+pub use file::{MAX_FILE_SIZE, read_file};
+pub use frontend::NAME_MAX;
 pub use import_haproxy::{Imported, import_haproxy};
 pub use import_keepalived::import_keepalived;
 pub use model::*;
+pub use report::{Report, Step};
 
 use diag::Sink;
 use walk::Table;
@@ -84,30 +92,12 @@ pub fn parse(origin: &str, src: &str) -> Result<Config, Errors> {
     }
 }
 
-/// Reads and parses a file. A file that cannot be read, or is not UTF-8,
-/// is reported like any other error so that callers have one error path.
+/// Reads ([`read_file`]) and parses a file. A file that cannot be read,
+/// is too large or is not UTF-8 is reported like any other error, so that
+/// callers have one error path.
 pub fn load(path: &Path) -> Result<Config, Errors> {
-    let origin = path.display().to_string();
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            let mut sink = Sink::new("");
-            sink.error(0..0, format!("cannot read the file: {e}"));
-            return Err(sink.into_errors(&origin));
-        }
-    };
-    match std::str::from_utf8(&bytes) {
-        Ok(src) => parse(&origin, src),
-        Err(e) => {
-            // Show the text up to the bad byte; the lossy copy has the same
-            // lines and columns before it.
-            let text = String::from_utf8_lossy(&bytes);
-            let at = e.valid_up_to();
-            let mut sink = Sink::new(&text);
-            sink.error(at..at + 1, "the file is not valid UTF-8");
-            Err(sink.into_errors(&origin))
-        }
-    }
+    let text = read_file(path)?;
+    parse(&path.display().to_string(), &text)
 }
 
 /// The top level: only known sections.
@@ -153,12 +143,14 @@ fn document(root: &Table, sink: &mut Sink) -> Config {
     validate::cross_check(&frontends, &backends, sink);
     validate_vrrp::cross_check(&vrrp, &frontends, sink);
     validate_bgp::cross_check(&bgp, &vrrp, &frontends, sink);
-    Config {
+    let config = Config {
         global,
         frontends: frontends.into_iter().map(|f| f.frontend).collect(),
         backends: backends.into_iter().map(|b| b.backend).collect(),
         vrrp: vrrp.into_model(),
         bgp: bgp.into_model(),
         gateway,
-    }
+    };
+    validate::something_to_run(&config, sink);
+    config
 }

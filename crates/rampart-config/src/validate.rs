@@ -1,5 +1,5 @@
-//! Checks that need more than one section: unique names, backend
-//! references, and bind addresses used once. Each error points at the
+//! Checks that need more than one section: something to run, unique
+//! names, backend references, and bind addresses used once. Each error points at the
 //! second occurrence and says where the first one is, because that is the
 //! one the user just added.
 
@@ -10,6 +10,28 @@ use std::ops::Range;
 use crate::backend::BackendAt;
 use crate::diag::{Sink, did_you_mean};
 use crate::frontend::FrontendAt;
+use crate::model::Config;
+
+/// A file with nothing to run is refused, as HAProxy refuses one without
+/// listeners: applied by a SIGHUP, an empty or truncated file would close
+/// every listener and release every address. Reported at the start of the
+/// file, since no line is to blame; and only when nothing else is wrong,
+/// because a section that failed to parse is left empty, and "nothing to
+/// run" would then only echo its error.
+pub(crate) fn something_to_run(config: &Config, sink: &mut Sink) {
+    let idle = sink.is_empty()
+        && config.frontends.is_empty()
+        && config.vrrp.instances.is_empty()
+        && !config.bgp.is_enabled()
+        && !config.gateway.is_enabled();
+    if idle {
+        sink.error(
+            0..0,
+            "nothing to run: no [[frontend]], no [[vrrp.instance]], no [[bgp.neighbor]] and no \
+             [gateway] forwarding or masquerade; a node needs at least one of them",
+        );
+    }
+}
 
 pub(crate) fn cross_check(frontends: &[FrontendAt], backends: &[BackendAt], sink: &mut Sink) {
     unique_names(

@@ -295,6 +295,15 @@ fn unicast(t: &Table, fam: Option<Family>, sink: &mut Sink) -> (Option<IpAddr>, 
     let Some(v) = t.get("unicast_peers") else {
         return (src, Vec::new());
     };
+    // Without the key adverts are multicast; an empty list would mean the
+    // same silently, when the operator meant unicast (keepalived's #166 and
+    // #2649 are VIPs held by two nodes that way).
+    if v.get_ref().as_array().is_some_and(|a| a.is_empty()) {
+        sink.error(
+            v.span(),
+            "`unicast_peers` must list at least one peer; leave the key out for multicast adverts",
+        );
+    }
     let peers = walk::parsed_list(v, "unicast_peers", sink, |s| ip("unicast_peers", s));
     let peers = peers.unwrap_or_default();
     if !peers.is_empty() && t.get("unicast_src").is_none() {

@@ -170,15 +170,17 @@ fn full_example_gives_the_expected_model() {
 fn without_neighbors_bgp_is_disabled() {
     for src in [
         format!("{WWW}{POOL}"),
-        "[bgp]\n".to_string(),
-        "[bgp]\nneighbor = []\n".to_string(),
+        format!("{WWW}{POOL}[bgp]\n"),
+        format!("{WWW}{POOL}[bgp]\nneighbor = []\n"),
     ] {
         let c = ok(&src);
         assert_eq!(c.bgp, Bgp::default());
         assert!(!c.bgp.is_enabled());
     }
     // Settings may stay in the file while BGP is off; nothing is required.
-    let c = ok("[bgp]\nlocal_as = 65000\nhold_time = \"30s\"\n");
+    let c = ok(&format!(
+        "{WWW}{POOL}[bgp]\nlocal_as = 65000\nhold_time = \"30s\"\n"
+    ));
     assert_eq!((c.bgp.router_id, c.bgp.local_as), (None, 65000));
     assert!(!c.bgp.is_enabled());
     let b = Bgp::default();

@@ -6,7 +6,8 @@
 
 mod common;
 
-use common::{POOL, WWW, expect, ok};
+use common::{BGP, POOL, VI, WWW, expect, ok};
+use rampart_config::NAME_MAX;
 
 /// WWW and POOL take lines 1–7, so a key appended to the backend is on line 8.
 fn backend_with(extra: &str) -> String {
@@ -119,6 +120,27 @@ fn names_must_be_usable_in_logs() {
     let src =
         format!("[[frontend]]\nname = \"\"\nbind = [\"127.0.0.1:80\"]\nbackend = \"pool\"\n{POOL}");
     expect(&src, &[(2, 8, "`name` must not be empty")]);
+}
+
+/// A 1 MB name would make every log line about it 1 MB: names are capped
+/// where every kind of name is read.
+#[test]
+fn names_have_at_most_64_characters() {
+    let long = "n".repeat(NAME_MAX + 1);
+    let fits = "m".repeat(NAME_MAX);
+    let frontend = |name: &str| WWW.replace("\"www\"", &format!("\"{name}\""));
+    assert_eq!(
+        ok(&format!("{}{POOL}", frontend(&fits))).frontends[0].name,
+        fits
+    );
+    let want = "`name` is 65 characters long; names may have at most 64";
+    expect(&format!("{}{POOL}", frontend(&long)), &[(2, 8, want)]);
+    let server = POOL.replace("name = \"a\"", &format!("name = \"{long}\""));
+    expect(&format!("{WWW}{server}"), &[(7, 21, want)]);
+    let vrrp = VI.replace("\"VI_1\"", &format!("\"{long}\""));
+    expect(&vrrp, &[(2, 8, want)]);
+    let bgp = BGP.replace("\"bgp1\"", &format!("\"{long}\""));
+    expect(&bgp, &[(5, 8, want)]);
 }
 
 #[test]
@@ -345,7 +367,8 @@ fn threads_range() {
         &[(2, 11, "`threads` must be between 0 and 1024, got 1025")],
     );
     expect("[global]\nthreads = -1\n", &[(2, 11, "got -1")]);
-    assert_eq!(ok("[global]\nthreads = 1024\n").global.threads, 1024);
+    let c = ok(&format!("[global]\nthreads = 1024\n{WWW}{POOL}"));
+    assert_eq!(c.global.threads, 1024);
 }
 
 #[test]

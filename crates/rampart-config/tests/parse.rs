@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{POOL, WWW, ok};
+use common::{BGP, POOL, VI, WWW, expect, ok};
 use rampart_config::{
     Backend, Balance, Bgp, Check, Config, Frontend, Global, Health, ProxyVersion, Server, Timeouts,
     Vrrp, defaults, load,
@@ -203,11 +203,38 @@ fn check_forms() {
     );
 }
 
+/// An empty file, or one with only settings and backends, would stop
+/// serving if a SIGHUP applied it: refused, at line 1 column 1.
 #[test]
-fn backend_without_frontend_and_empty_file_are_valid() {
-    assert!(ok(POOL).frontends.is_empty());
-    let empty = ok("# nothing yet\n");
-    assert!(empty.frontends.is_empty() && empty.backends.is_empty());
+fn a_file_with_nothing_to_run_is_refused() {
+    for src in [
+        "",
+        "# nothing yet\n",
+        POOL,
+        "[global]\nthreads = 2\n[vrrp]\n[bgp]\nlocal_as = 65000\n[gateway]\nforward = []\n",
+    ] {
+        expect(
+            src,
+            &[(
+                1,
+                1,
+                "nothing to run: no [[frontend]], no [[vrrp.instance]]",
+            )],
+        );
+    }
+    // Another error comes alone: its section, left empty, is not also
+    // "nothing to run".
+    expect("frontend = 5\n", &[(1, 12, "must be an array of tables")]);
+}
+
+/// Any one of the four roles is enough.
+#[test]
+fn one_frontend_instance_neighbor_or_gateway_is_something_to_run() {
+    assert!(ok(&format!("{WWW}{POOL}")).backends.len() == 1);
+    assert_eq!(ok(VI).vrrp.instances.len(), 1);
+    assert_eq!(ok(BGP).bgp.neighbors.len(), 1);
+    let gw = ok("[gateway]\nmasquerade = [{ source = \"192.168.1.0/24\", out = \"eth0\" }]\n");
+    assert!(gw.gateway.is_enabled());
 }
 
 #[test]

@@ -193,6 +193,20 @@ fn unicast_peers_need_a_source_of_the_same_family() {
             (7, 57, "peer 2001:db8::2 is IPv6 but `unicast_src` is IPv4"),
         ],
     );
+    // An empty list is not multicast in disguise; a list of only this
+    // node is not a peer either.
+    expect(
+        &instance_with("unicast_src = \"192.0.2.1\"\nunicast_peers = []"),
+        &[(
+            7,
+            17,
+            "`unicast_peers` must list at least one peer; leave the key out for multicast adverts",
+        )],
+    );
+    expect(
+        &instance_with("unicast_src = \"192.0.2.1\"\nunicast_peers = [\"192.0.2.1\"]"),
+        &[(7, 18, "this node is not its own peer")],
+    );
     expect(
         &instance_with("unicast_src = \"2001:db8::1\""),
         &[(

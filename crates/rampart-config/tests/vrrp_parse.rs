@@ -225,7 +225,7 @@ fn full_example_gives_the_expected_model() {
 #[test]
 fn without_a_vrrp_section_there_are_no_instances() {
     assert_eq!(ok(&format!("{WWW}{POOL}")).vrrp, Vrrp::default());
-    assert_eq!(ok("[vrrp]\n").vrrp, Vrrp::default());
+    assert_eq!(ok(&format!("{WWW}{POOL}[vrrp]\n")).vrrp, Vrrp::default());
     let v = Vrrp::default();
     assert_eq!(v.notify_timeout, defaults::NOTIFY_TIMEOUT);
     assert_eq!(
@@ -330,7 +330,7 @@ fn boundary_values_are_accepted() {
         "advert_interval = \"255s\"",
         "preempt_delay = \"1000s\"",
         "track_interfaces = [{ name = \"eth1\", weight = 254 }, { name = \"eth2\", weight = -254 }]",
-        "unicast_src = \"192.0.2.1\"\nunicast_peers = []\nunicast_ttl = 1\nunicast_min_ttl = 255",
+        "unicast_src = \"192.0.2.1\"\nunicast_peers = [\"192.0.2.2\"]\nunicast_ttl = 1\nunicast_min_ttl = 255",
         "garp = { delay = \"0s\", refresh = \"0s\", interval = \"0s\" }",
     ] {
         ok(&instance_with(extra));

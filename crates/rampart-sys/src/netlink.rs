@@ -152,6 +152,18 @@ fn link_event(link: &LinkMessage, removed: bool) -> LinkEvent {
 /// All addresses on interface `ifindex`, both families, in kernel order
 /// (the primary IPv4 address of a subnet before its secondaries).
 pub fn addresses(ifindex: u32) -> io::Result<Vec<AddrInfo>> {
+    Ok(all_addresses()?
+        .into_iter()
+        .filter(|(index, _)| *index == ifindex)
+        .map(|(_, a)| a)
+        .collect())
+}
+
+/// Every address of the namespace with the index of its interface, both
+/// families, in kernel order: what `rampart check --host` compares a
+/// configuration with (is `unicast_src` local, does a priority-255
+/// instance own its addresses).
+pub fn all_addresses() -> io::Result<Vec<(u32, AddrInfo)>> {
     let replies = request(
         RouteNetlinkMessage::GetAddress(AddressMessage::default()),
         NLM_F_DUMP,
@@ -161,9 +173,6 @@ pub fn addresses(ifindex: u32) -> io::Result<Vec<AddrInfo>> {
         let RouteNetlinkMessage::NewAddress(msg) = reply else {
             continue;
         };
-        if msg.header.index != ifindex {
-            continue;
-        }
         // IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer
         // on point-to-point links and equals IFA_LOCAL otherwise. IPv6 only
         // sends IFA_ADDRESS (or IFA_LOCAL with a peer).
@@ -179,11 +188,12 @@ pub fn addresses(ifindex: u32) -> io::Result<Vec<AddrInfo>> {
             }
         }
         if let Some(addr) = local.or(address) {
-            out.push(AddrInfo {
+            let info = AddrInfo {
                 addr,
                 prefix_len: msg.header.prefix_len,
                 label,
-            });
+            };
+            out.push((msg.header.index, info));
         }
     }
     Ok(out)

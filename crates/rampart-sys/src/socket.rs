@@ -31,6 +31,28 @@ pub fn listener(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
     Ok(socket.into())
 }
 
+/// Whether a listener on `addr` could be opened now: binds a socket and
+/// drops it. `rampart check --host` uses it to find a port another program
+/// (or a running rampart) already listens on.
+///
+/// - `IP_FREEBIND`, as [`listener`]: a VIP that is not here yet is not an
+///   error of the port;
+/// - `SO_REUSEADDR` on, `SO_REUSEPORT` off: Linux then refuses the bind
+///   when any socket listens on the address (wildcards included), but not
+///   for connections in TIME_WAIT that a stopped program left behind.
+pub fn probe_listen(addr: SocketAddr) -> io::Result<()> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    match addr {
+        SocketAddr::V4(_) => socket.set_freebind_v4(true)?,
+        SocketAddr::V6(_) => {
+            socket.set_only_v6(true)?;
+            socket.set_freebind_v6(true)?;
+        }
+    }
+    socket.bind(&addr.into())
+}
+
 /// Whether `listener` is a socket in the LISTEN state (used to vet
 /// descriptors inherited from the supervisor).
 pub fn is_listening(listener: &TcpListener) -> bool {
@@ -101,5 +123,17 @@ mod tests {
         // nothing is ever sent to it.
         let l = listener("192.0.2.77:0".parse().unwrap(), 16).unwrap();
         assert!(is_listening(&l));
+    }
+
+    #[test]
+    fn probe_listen_finds_a_listener_on_the_port_or_on_the_wildcard() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        let addr = taken.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let e = probe_listen(addr).err();
+        assert_eq!(e.map(|e| e.kind()), Some(io::ErrorKind::AddrInUse));
+        let wildcard = SocketAddr::from(([0, 0, 0, 0], addr.port()));
+        assert!(probe_listen(wildcard).is_err());
+        drop(taken);
+        assert!(probe_listen(addr).is_ok());
     }
 }

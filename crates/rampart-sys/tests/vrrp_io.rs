@@ -16,7 +16,8 @@ use nix::poll::{PollFd, PollFlags, poll};
 use rampart_lab::{Lab, Ns, require_root};
 use rampart_sys::garp::Announcer;
 use rampart_sys::netlink::{
-    LinkEvent, LinkWatcher, add_address, addresses, del_address, link_index, link_is_up, link_mac,
+    LinkEvent, LinkWatcher, add_address, addresses, all_addresses, del_address, link_index,
+    link_is_up, link_mac,
 };
 use rampart_sys::vrrp_socket::{VRRP_GROUP_V4, VRRP_GROUP_V6, VrrpSocket};
 
@@ -255,6 +256,34 @@ fn v6_unicast_to_a_global_address() {
 }
 
 // === addresses ===
+
+/// The whole namespace's addresses, each with its interface: loopback's,
+/// and both families of the veth's.
+#[test]
+fn all_addresses_lists_every_interface_with_its_index() {
+    let Some((_lab, a, _b)) = pair() else { return };
+    let (lo, veth, all) = inside(&a, || {
+        (
+            link_index("lo").unwrap(),
+            link_index(IF).unwrap(),
+            all_addresses().unwrap(),
+        )
+    });
+    let on = |idx: u32| -> Vec<IpAddr> {
+        all.iter()
+            .filter(|(i, _)| *i == idx)
+            .map(|(_, a)| a.addr)
+            .collect()
+    };
+    assert!(on(lo).contains(&IpAddr::from([127, 0, 0, 1])), "{all:?}");
+    assert!(on(veth).contains(&IpAddr::V4(A4)), "{all:?}");
+    assert!(on(veth).contains(&IpAddr::V6(A6)), "{all:?}");
+    // b's addresses are in another namespace.
+    assert!(
+        !all.iter().any(|(_, x)| x.addr == IpAddr::V4(B4)),
+        "{all:?}"
+    );
+}
 
 #[test]
 fn add_and_delete_addresses_idempotently_with_labels() {

@@ -12,6 +12,7 @@ mod control;
 mod demo;
 mod gateway;
 mod health;
+mod hostcheck;
 mod ipc;
 mod reload;
 mod runtime;
@@ -72,6 +73,12 @@ enum Cmd {
     Check {
         #[arg(short, long)]
         config: PathBuf,
+        /// Also check the file against this host, as `keepalived -t` does:
+        /// interfaces exist, source addresses are local, bind addresses are
+        /// local or VRRP addresses, listen ports are free (run it before
+        /// starting the node: the ports of a running rampart are busy).
+        #[arg(long)]
+        host: bool,
     },
     /// Convert another program's config to rampart TOML (printed on
     /// stdout; what is not carried over is named on stderr).
@@ -137,7 +144,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
-        Cmd::Check { config } => Ok(check(&config)),
+        Cmd::Check { config, host } => Ok(check(&config, host)),
         Cmd::Import {
             format,
             file,
@@ -190,17 +197,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 control,
                 control_group: control_group.as_deref().map(control::group).transpose()?,
             };
-            let text = match std::fs::read_to_string(&config) {
-                Ok(t) => t,
-                Err(e) => anyhow::bail!("cannot read {}: {e}", config.display()),
-            };
-            let cfg = match rampart_config::parse(&config.display().to_string(), &text) {
+            let parsed = rampart_config::read_file(&config).and_then(|text| {
+                Ok((
+                    rampart_config::parse(&config.display().to_string(), &text)?,
+                    text,
+                ))
+            });
+            let (cfg, text) = match parsed {
                 Ok(c) => c,
                 Err(errors) => {
                     eprint!("{}", errors.render());
                     return Ok(ExitCode::FAILURE);
                 }
             };
+            // What only this host can tell: RFC 5798's owner rule.
+            let origin = config.display().to_string();
+            if let Err(errors) = hostcheck::check(&origin, &text, &cfg, hostcheck::Scope::Start) {
+                eprint!("{}", errors.render());
+                return Ok(ExitCode::FAILURE);
+            }
             // RUST_LOG or --log-level win over the file, for the worker too.
             let log_override = std::env::var("RUST_LOG").ok().or(cli.log_level);
             init_logging(log_override.as_deref().unwrap_or(&cfg.global.log_level));
@@ -246,14 +261,22 @@ fn reload(socket: &std::path::Path) -> Result<ExitCode> {
     }
 }
 
-/// `rampart check`: like `haproxy -c`.
-fn check(path: &std::path::Path) -> ExitCode {
-    match rampart_config::load(path) {
+/// `rampart check`: like `haproxy -c`; with `--host`, like `keepalived -t`.
+fn check(path: &std::path::Path, host: bool) -> ExitCode {
+    let origin = path.display().to_string();
+    let checked = rampart_config::read_file(path).and_then(|text| {
+        let cfg = rampart_config::parse(&origin, &text)?;
+        if host {
+            hostcheck::check(&origin, &text, &cfg, hostcheck::Scope::Full)?;
+        }
+        Ok(cfg)
+    });
+    match checked {
         Ok(cfg) => {
             let servers: usize = cfg.backends.iter().map(|b| b.servers.len()).sum();
             println!(
-                "{}: configuration is valid ({} frontend(s), {} backend(s), {} server(s))",
-                path.display(),
+                "{origin}: configuration is valid{} ({} frontend(s), {} backend(s), {} server(s))",
+                if host { " on this host" } else { "" },
                 cfg.frontends.len(),
                 cfg.backends.len(),
                 servers

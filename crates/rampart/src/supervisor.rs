@@ -523,9 +523,15 @@ impl Supervisor {
     /// `pending`); keeps everything otherwise and returns every error.
     async fn reload(&mut self) -> Result<(), Vec<String>> {
         tracing::info!(file = %self.path.display(), "reload requested");
-        let text = std::fs::read_to_string(&self.path)
-            .map_err(|e| vec![format!("cannot read {}: {e}", self.path.display())])?;
-        let cfg = rampart_config::parse(&self.path.display().to_string(), &text)
+        // Size limit and UTF-8 as at start: `rampart_config::read_file`.
+        let origin = self.path.display().to_string();
+        let (cfg, text) = rampart_config::read_file(&self.path)
+            .and_then(|text| Ok((rampart_config::parse(&origin, &text)?, text)))
+            .map_err(|errors| vec![errors.render()])?;
+        // IP_FREEBIND binds any address: a typo would move the service
+        // away in silence.
+        let scope = crate::hostcheck::Scope::Reload { running: &self.cfg };
+        crate::hostcheck::check(&origin, &text, &cfg, scope)
             .map_err(|errors| vec![errors.render()])?;
         if let Some(why) = vrrp_change(&self.cfg, &cfg) {
             return Err(vec![format!(
