@@ -14,6 +14,7 @@ mod gateway;
 mod health;
 mod hostcheck;
 mod ipc;
+mod logging;
 mod reload;
 mod runtime;
 mod signals;
@@ -119,18 +120,6 @@ impl NodeArgs {
     }
 }
 
-fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        // Colours only on a terminal: logs piped to files or journald stay plain.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -218,7 +207,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             // RUST_LOG or --log-level win over the file, for the worker too.
             let log_override = std::env::var("RUST_LOG").ok().or(cli.log_level);
-            init_logging(log_override.as_deref().unwrap_or(&cfg.global.log_level));
+            let _log = logging::init(log_override.as_deref().unwrap_or(&cfg.global.log_level));
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
@@ -226,14 +215,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Worker => {
-            init_logging(&std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()));
+            let _log = logging::init(&std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()));
             worker::main()?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Demo => {
             // Health transitions yes, one line per connection no: the demo
             // makes thousands. RUST_LOG=info shows them.
-            init_logging(
+            let _log = logging::init(
                 &std::env::var("RUST_LOG")
                     .ok()
                     .or(cli.log_level)

@@ -245,7 +245,10 @@ pub async fn run(
                 }
             }
             Some(change) = health_rx.recv() => sup.on_health(change).await,
-            _ = tick.tick() => sup.publish_proxy_health(),
+            _ = tick.tick() => {
+                sup.publish_proxy_health();
+                crate::logging::report_drops();
+            }
             Some(req) = control_rx.recv() => match req {
                 Request::Status(reply) => {
                     let _ = reply.send(sup.status().await);

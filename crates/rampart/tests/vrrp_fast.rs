@@ -236,3 +236,65 @@ fn no_spurious_takeover_at_20ms() {
 fn no_spurious_takeover_at_10ms() {
     no_flap_at(10);
 }
+
+/// lb1 logs at trace level (a line per advert and per packet) into a pipe
+/// that nobody reads, as a stalled journald or a terminal paused with
+/// ctrl-S would: the pipe fills within a second. Its adverts must go on,
+/// and so must its control socket.
+#[test]
+fn a_stalled_log_output_holds_no_advert_back() {
+    if !rampart_lab::require_root() {
+        return;
+    }
+    let s = seed_lab().unwrap();
+    let _webs = [
+        Web::start(&s.web1, "192.168.1.21:8080", "web1"),
+        Web::start(&s.web2, "192.168.1.22:8080", "web2"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // 300 servers on closed ports, checked every 100 ms: 3 000 failed
+    // checks a second, each a debug line — the pipe is full in moments.
+    let servers: Vec<String> = (1..=300)
+        .map(|p| format!(r#"{{ name = "s{p}", addr = "127.0.0.1:{p}" }}"#))
+        .collect();
+    let noisy = format!(
+        "{}\n[[backend]]\nname = \"noise\"\nhealth = {{ check = \"tcp\", interval = \"100ms\" }}\nservers = [{}]\n",
+        config(1, 20),
+        servers.join(", ")
+    );
+    std::fs::write(d.join("lb1.toml"), noisy).unwrap();
+    let mut cmd = s.lb1.command(env!("CARGO_BIN_EXE_rampart"));
+    cmd.args(["run", "-c"])
+        .arg(d.join("lb1.toml"))
+        .arg("--runtime-dir")
+        .arg(d.join("lb1.run"))
+        .arg("--control")
+        .arg(d.join("lb1.sock"))
+        .env("RUST_LOG", "trace")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let _lb1 = rampart_lab::Proc::spawn(&mut cmd).unwrap();
+    let ok = wait_for(Duration::from_secs(10), || {
+        holder(&s, lab::vip()) == ["lb1"] && holder(&s, lab::gateway()) == ["lb1"]
+    });
+    assert!(ok, "lb1 never became master");
+    let _lb2 = start_rampart(&s.lb2, d, "lb2", &config(2, 20));
+    let t0 = Instant::now();
+    while t0.elapsed() < phase_length() {
+        assert_eq!(
+            holder(&s, lab::vip()),
+            ["lb1"],
+            "lb2 claimed:\n{}",
+            log(d, "lb2")
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    status_once(&d.join("lb1.sock"));
+    assert_eq!(
+        became_master(d, 2),
+        vec![0, 0],
+        "lb2 took over:\n{}",
+        log(d, "lb2")
+    );
+}

@@ -1,0 +1,57 @@
+//! Logging: tracing to stderr through a writer thread. A log line never
+//! blocks the thread that writes it: when stderr is a pipe that stalls
+//! (journald busy, a terminal scrolled back, a full disk behind a
+//! redirect), a synchronous write would stop the VRRP thread mid-advert
+//! and a backup would take over. Lines are queued instead; when the queue
+//! is full they are dropped and counted, and the count is logged once the
+//! output keeps up again.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
+
+/// Lines queued for the writer thread before new ones are dropped: a few
+/// seconds of a connection log at tens of thousands of connections/s.
+const QUEUED_LINES: usize = 128 * 1024;
+
+static DROPPED: OnceLock<ErrorCounter> = OnceLock::new();
+/// Drops already reported.
+static REPORTED: AtomicUsize = AtomicUsize::new(0);
+
+/// Installs the subscriber at `level` (an EnvFilter directive). Keep the
+/// guard until the process ends: dropping it flushes the queue.
+pub fn init(level: &str) -> WorkerGuard {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let (writer, guard) = NonBlockingBuilder::default()
+        .lossy(true)
+        .buffered_lines_limit(QUEUED_LINES)
+        .thread_name("rampart-log")
+        .finish(std::io::stderr());
+    let _ = DROPPED.set(writer.error_counter());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_target(false)
+        // Colours only on a terminal: logs piped to files or journald stay plain.
+        .with_ansi(ansi)
+        .init();
+    guard
+}
+
+/// Logs how many lines were dropped since the last report, if any.
+pub fn report_drops() {
+    let Some(counter) = DROPPED.get() else {
+        return;
+    };
+    let now = counter.dropped_lines();
+    let before = REPORTED.swap(now, Ordering::Relaxed);
+    if now > before {
+        tracing::warn!(
+            "{} log line(s) dropped: the log output did not keep up",
+            now - before
+        );
+    }
+}
