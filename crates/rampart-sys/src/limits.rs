@@ -15,3 +15,10 @@ pub fn raise_nofile() -> io::Result<u64> {
     }
     Ok(hard)
 }
+
+/// The current soft descriptor limit: what `open`, `socket` and `accept`
+/// are held to. Budgets for descriptor-hungry work (health checks) are
+/// sized from it, so the rest of the process always has descriptors left.
+pub fn nofile() -> io::Result<u64> {
+    Ok(getrlimit(Resource::RLIMIT_NOFILE)?.0)
+}

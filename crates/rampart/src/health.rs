@@ -1,12 +1,19 @@
 //! The supervisor's side of health checking: one checker task per server,
 //! kept across reloads when the server and its check are unchanged, and
 //! the current up/down map that every new worker starts from.
+//!
+//! The supervisor also runs VRRP on the same single-threaded runtime, and a
+//! node may have tens of thousands of servers. So the checkers share one cap
+//! on checks in flight, sized from the descriptor limit, and their first
+//! checks are spread over the interval ([`rampart_proxy::health::Pace`]).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use rampart_config::{Check, Config, Health};
+use rampart_proxy::health::{Pace, checks_in_flight, first_check_offset};
+use tokio::sync::Semaphore;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use tokio::task::JoinHandle;
 
@@ -32,6 +39,8 @@ pub struct Hub {
     tx: UnboundedSender<HealthChange>,
     checkers: HashMap<Key, Checker>,
     up: Arc<Mutex<HashMap<Key, bool>>>,
+    /// Slots for checks in flight, shared by every checker.
+    slots: Arc<Semaphore>,
 }
 
 /// The check a server gets: its backend's, unless `check = false`.
@@ -47,33 +56,60 @@ fn effective(health: &Health, check: bool) -> Health {
 }
 
 impl Hub {
+    /// A hub whose checks in flight are capped from the current descriptor
+    /// limit (so call it after raising the limit).
     pub fn new(tx: UnboundedSender<HealthChange>) -> Hub {
+        let cap = match rampart_sys::limits::nofile() {
+            Ok(n) => {
+                let cap = checks_in_flight(n);
+                tracing::debug!("at most {cap} health checks in flight (descriptor limit {n})");
+                cap
+            }
+            Err(e) => {
+                // The limit is unknown; assume the common soft default.
+                tracing::warn!("cannot read the descriptor limit: {e}");
+                checks_in_flight(1024)
+            }
+        };
+        Hub::with_cap(tx, cap)
+    }
+
+    /// A hub that runs at most `cap` checks at once.
+    pub fn with_cap(tx: UnboundedSender<HealthChange>, cap: usize) -> Hub {
         Hub {
             tx,
             checkers: HashMap::new(),
             up: Arc::default(),
+            slots: Arc::new(Semaphore::new(cap.max(1))),
         }
     }
 
     /// Brings the checkers in line with `cfg`: unchanged servers keep their
     /// checker and state, changed ones restart from down, removed ones stop.
+    /// A new checker's first check is offset by the server's position among
+    /// all servers of the file, so a large pool is spread over the interval.
     pub fn sync(&mut self, cfg: &Config) {
         let mut keep = HashMap::new();
-        for b in &cfg.backends {
-            for s in &b.servers {
-                let key = (b.name.clone(), s.name.clone());
-                let health = effective(&b.health, s.check);
-                match self.checkers.remove(&key) {
-                    Some(c) if c.addr == s.addr && c.health == health => {
-                        keep.insert(key, c);
+        let count = cfg.backends.iter().map(|b| b.servers.len()).sum();
+        let servers = cfg
+            .backends
+            .iter()
+            .flat_map(|b| b.servers.iter().map(move |s| (b, s)));
+        for (index, (b, s)) in servers.enumerate() {
+            let key = (b.name.clone(), s.name.clone());
+            let health = effective(&b.health, s.check);
+            match self.checkers.remove(&key) {
+                Some(c) if c.addr == s.addr && c.health == health => {
+                    keep.insert(key, c);
+                }
+                old => {
+                    if let Some(c) = old {
+                        c.task.abort();
                     }
-                    old => {
-                        if let Some(c) = old {
-                            c.task.abort();
-                        }
-                        self.lock().remove(&key);
-                        keep.insert(key.clone(), self.start(key, s.addr, health));
-                    }
+                    self.lock().remove(&key);
+                    let first = first_check_offset(health.interval, index, count);
+                    let pace = Pace::new(self.slots.clone(), first);
+                    keep.insert(key.clone(), self.start(key, s.addr, health, pace));
                 }
             }
         }
@@ -92,7 +128,7 @@ impl Hub {
         self.up.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn start(&self, key: Key, addr: SocketAddr, health: Health) -> Checker {
+    fn start(&self, key: Key, addr: SocketAddr, health: Health, pace: Pace) -> Checker {
         let (passive, passive_rx) = unbounded_channel();
         let tx = self.tx.clone();
         let up = self.up.clone();
@@ -109,7 +145,7 @@ impl Hub {
                     up: is_up,
                 });
             };
-            rampart_proxy::health::run_checker(b, s, addr, h, passive_rx, on_change).await;
+            rampart_proxy::health::run_checker(b, s, addr, h, pace, passive_rx, on_change).await;
         });
         Checker {
             addr,
@@ -157,62 +193,4 @@ impl Hub {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::*;
-
-    fn cfg(servers: &str) -> Config {
-        let text = format!(
-            "[[frontend]]\nname = \"f\"\nbind = [\"127.0.0.1:1\"]\nbackend = \"b\"\n[[backend]]\nname = \"b\"\nhealth = {{ check = \"tcp\", interval = \"1h\", timeout = \"500ms\" }}\nservers = [ {servers} ]\n"
-        );
-        rampart_config::parse("t.toml", &text).unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    #[tokio::test]
-    async fn reload_keeps_the_state_of_unchanged_servers_only() {
-        let (tx, mut rx) = unbounded_channel();
-        let mut hub = Hub::new(tx);
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let a = l.local_addr().unwrap();
-        hub.sync(&cfg(&format!(r#"{{ name = "a", addr = "{a}" }}"#)));
-        // The checker reports its initial state (down), then the first check.
-        let up = async {
-            while let Some(c) = rx.recv().await {
-                if c.up && c.server == "a" {
-                    return true;
-                }
-            }
-            false
-        };
-        assert!(
-            tokio::time::timeout(Duration::from_secs(5), up)
-                .await
-                .unwrap()
-        );
-        // From now on any new check of `a` would fail.
-        drop(l);
-
-        // `a` unchanged, `c` added: `a` keeps its checker and its UP state
-        // (the next check is an hour away).
-        hub.sync(&cfg(&format!(
-            r#"{{ name = "a", addr = "{a}" }}, {{ name = "c", addr = "{a}" }}"#
-        )));
-        assert!(
-            hub.up_servers()
-                .contains(&("b".to_string(), "a".to_string()))
-        );
-
-        // `a` changed (new address): a new checker, state starts over.
-        let moved = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
-        hub.sync(&cfg(&format!(r#"{{ name = "a", addr = "{moved}" }}"#)));
-        assert!(
-            !hub.up_servers()
-                .contains(&("b".to_string(), "a".to_string()))
-        );
-        hub.stop();
-    }
-}
+mod tests;
