@@ -158,12 +158,12 @@ async fn first_checks_are_spread_over_the_interval() {
     tokio::spawn(async move {
         let mut at = Vec::with_capacity(SERVERS);
         let mut first_tx = Some(first_tx);
-        while let Ok(_) = l.accept().await {
+        while l.accept().await.is_ok() {
             at.push(start.elapsed());
-            if at.len() == SERVERS {
-                if let Some(tx) = first_tx.take() {
-                    let _ = tx.send(std::mem::take(&mut at));
-                }
+            if at.len() == SERVERS
+                && let Some(tx) = first_tx.take()
+            {
+                let _ = tx.send(std::mem::take(&mut at));
             }
         }
     });
