@@ -48,7 +48,9 @@ pub enum End {
     Closed,
     ClientTimeout,
     ServerTimeout,
+    /// The client reset or failed; the server gets a reset on close.
     ClientAbort,
+    /// The server reset or failed; the client gets a reset on close.
     ServerAbort,
 }
 
@@ -104,7 +106,8 @@ impl Flow<'_> {
 }
 
 /// Forwards both directions until both are closed, one side aborts, or one
-/// side is idle longer than its limit.
+/// side is idle longer than its limit. After an abort, the other side's
+/// socket is set to reset when it is closed.
 pub async fn forward(
     client: &mut TcpStream,
     server: &mut TcpStream,
@@ -133,10 +136,33 @@ pub async fn forward(
     // and then moved in would take its space twice in this one (the
     // compiler keeps the moved-from slot), and every idle connection pays
     // for this future's size.
-    tokio::select! {
+    let end = tokio::select! {
         end = both(mode, (cr, sw, up), (sr, cw, down)) => end,
         end = watchdog(start, &c_act, &s_act, idle) => end,
+    };
+    // An abort is passed on as an abort: closed normally, the other side
+    // would take a response (or request) cut short for a complete one.
+    // With SO_LINGER 0 the caller's close sends a reset (HAProxy's
+    // `option nolinger`, here only on aborts); bytes still queued towards
+    // that side are dropped, which is what a reset means.
+    match end {
+        End::ServerAbort => reset_on_close(client),
+        End::ClientAbort => reset_on_close(server),
+        End::Closed | End::ClientTimeout | End::ServerTimeout => {}
     }
+    end
+}
+
+/// Makes closing `s` send a reset instead of a FIN. Bytes that wait in its
+/// send queue for a FIN (`write_last`'s MSG_MORE) are pushed out first:
+/// setting TCP_NODELAY sends what is corked, and those bytes arrived before
+/// the abort, so they are the peer's.
+fn reset_on_close(s: &TcpStream) {
+    let sock = socket2::SockRef::from(s);
+    // Both fail only on a descriptor that is not a socket; the close then
+    // sends a FIN, as before.
+    let _ = sock.set_tcp_nodelay(true);
+    let _ = sock.set_linger(Some(Duration::ZERO));
 }
 
 type Dir<'a> = (ReadHalf<'a>, WriteHalf<'a>, Flow<'a>);

@@ -5,7 +5,9 @@
 //! - [`HealthState`]: fall/rise hysteresis over a stream of results (pure);
 //! - [`run_checker`]: the clock and the sockets for one server — probes every
 //!   interval, folds in passive failures from the data plane, and reports
-//!   transitions.
+//!   transitions;
+//! - [`Pace`]: what keeps many checkers from starting together or holding
+//!   more descriptors than the node can spare.
 //!
 //! The supervisor runs one checker per checked server; its transitions feed
 //! the worker's server table and, through backend health, VRRP tracking and
@@ -20,11 +22,15 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::MissedTickBehavior;
 use tracing::{debug, info};
 
+mod pace;
 mod probe;
 mod state;
 #[cfg(test)]
 mod tests;
 
+pub use pace::{
+    MAX_CHECKS_IN_FLIGHT, NOFILE_SHARE, Pace, SPREAD_STEP, checks_in_flight, first_check_offset,
+};
 pub use probe::{MAX_REPLY, ProbeError, probe};
 pub use state::HealthState;
 
@@ -40,9 +46,14 @@ const PASSIVE_REASON: &str = "connection failures seen by the proxy";
 /// the initial state at once and then on every transition.
 ///
 /// - Active checks ([`probe`]) run every `health.interval`, the first one
-///   immediately so that a new server is usable after one round trip rather
-///   than one interval. A slow check delays the next one instead of
-///   overlapping it (the interval's missed-tick behaviour is `Delay`).
+///   after `pace.first()` (at most milliseconds for a small pool, so a new
+///   server is usable after about one round trip rather than one interval;
+///   see [`Pace`]). Each check holds one of the pace's slots while it runs,
+///   so a cap on checks in flight is a cap on their sockets; time spent
+///   waiting for a slot is not part of the check's timeout. A slow check
+///   delays the next one instead of overlapping it (the interval's
+///   missed-tick behaviour is `Delay`). The checker returns if the pace's
+///   slots are closed.
 /// - Each message on `passive` is a connection failure seen by the data
 ///   plane; it counts as one failed check, so a dead server is taken out as
 ///   soon as `fall` clients have failed on it, without waiting for checks.
@@ -61,6 +72,7 @@ pub async fn run_checker(
     server: String,
     addr: SocketAddr,
     health: Health,
+    pace: Pace,
     mut passive: UnboundedReceiver<()>,
     mut on_change: impl FnMut(bool) + Send,
 ) {
@@ -68,7 +80,8 @@ pub async fn run_checker(
     let mut state = HealthState::new(&health);
     on_change(state.is_up());
 
-    let mut ticks = tokio::time::interval(health.interval.max(MIN_INTERVAL));
+    let start = tokio::time::Instant::now() + pace.first();
+    let mut ticks = tokio::time::interval_at(start, health.interval.max(MIN_INTERVAL));
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut passive_open = true;
     // Checkless only: no passive failure since the last tick.
@@ -83,6 +96,7 @@ pub async fn run_checker(
                     let quiet_interval = std::mem::replace(&mut quiet, true);
                     if quiet_interval { state.assume_up() } else { None }
                 } else {
+                    let Some(_slot) = pace.slot().await else { return };
                     match probe(&health.check, addr, health.timeout).await {
                         Ok(()) => state.record(true),
                         Err(e) => {

@@ -16,6 +16,13 @@ pub fn raise_nofile() -> io::Result<u64> {
     Ok(hard)
 }
 
+/// The current soft descriptor limit: what `open`, `socket` and `accept`
+/// are held to. Budgets for descriptor-hungry work (health checks) are
+/// sized from it, so the rest of the process always has descriptors left.
+pub fn nofile() -> io::Result<u64> {
+    Ok(getrlimit(Resource::RLIMIT_NOFILE)?.0)
+}
+
 /// Real-time priority of the VRRP thread (SCHED_RR, 1–99): low, so that
 /// anything an operator runs at a real-time priority of their own still
 /// comes first. keepalived's `vrrp_rt_priority` is the same knob.

@@ -120,6 +120,7 @@ async fn demo() -> Result<ExitCode> {
             s.name.clone(),
             s.addr,
             backend.health.clone(),
+            rampart_proxy::health::Pace::unpaced(),
             rx,
             move |up| {
                 let _ = change_tx.send((name.clone(), up));

@@ -1,14 +1,26 @@
 //! The supervisor's side of health checking: one checker task per server,
 //! kept across reloads when the server and its check are unchanged, and
 //! the current up/down map that every new worker starts from.
+//!
+//! The supervisor also runs VRRP, and a node may have tens of thousands of
+//! servers. So the checkers run on a thread of their own, share one cap on
+//! checks in flight, sized from the descriptor limit, and have their first
+//! checks spread over the interval ([`rampart_proxy::health::Pace`]).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use rampart_config::{Check, Config, Health};
+use rampart_proxy::health::{Pace, checks_in_flight, first_check_offset};
+use tokio::runtime::Handle;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
+
+mod table;
+
+use table::Table;
 
 /// A server went up or down.
 #[derive(Debug, Clone)]
@@ -31,7 +43,13 @@ struct Checker {
 pub struct Hub {
     tx: UnboundedSender<HealthChange>,
     checkers: HashMap<Key, Checker>,
-    up: Arc<Mutex<HashMap<Key, bool>>>,
+    table: Arc<Mutex<Table>>,
+    /// Slots for checks in flight, shared by every checker.
+    slots: Arc<Semaphore>,
+    /// Where checkers run.
+    runtime: Handle,
+    /// Dropped with the hub, which ends the checkers' thread.
+    _stop: Option<oneshot::Sender<()>>,
 }
 
 /// The check a server gets: its backend's, unless `check = false`.
@@ -46,71 +64,132 @@ fn effective(health: &Health, check: bool) -> Health {
     }
 }
 
+fn lock(table: &Mutex<Table>) -> std::sync::MutexGuard<'_, Table> {
+    // A panic while holding this lock cannot leave the table inconsistent
+    // (each change is one map update and one count), so a poisoned lock is
+    // still usable.
+    table.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A thread with its own runtime for the checkers, so that however many
+/// there are, their timers, connects and reports never delay the
+/// supervisor's runtime, where VRRP adverts and the control socket are
+/// served. The runtime ends when the returned sender is dropped.
+fn checkers_thread() -> std::io::Result<(Handle, oneshot::Sender<()>)> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let handle = rt.handle().clone();
+    let (stop, stopped) = oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name("health".into())
+        .spawn(move || {
+            rt.block_on(async {
+                let _ = stopped.await;
+            })
+        })?;
+    Ok((handle, stop))
+}
+
 impl Hub {
+    /// A hub whose checks in flight are capped from the current descriptor
+    /// limit (so call it after raising the limit).
     pub fn new(tx: UnboundedSender<HealthChange>) -> Hub {
+        let cap = match rampart_sys::limits::nofile() {
+            Ok(n) => {
+                let cap = checks_in_flight(n);
+                tracing::debug!("at most {cap} health checks in flight (descriptor limit {n})");
+                cap
+            }
+            Err(e) => {
+                // The limit is unknown; assume the common soft default.
+                tracing::warn!("cannot read the descriptor limit: {e}");
+                checks_in_flight(1024)
+            }
+        };
+        Hub::with_cap(tx, cap)
+    }
+
+    /// A hub that runs at most `cap` checks at once. Must be called within
+    /// a tokio runtime, which runs the checkers if their own thread cannot
+    /// be started.
+    pub fn with_cap(tx: UnboundedSender<HealthChange>, cap: usize) -> Hub {
+        let (runtime, stop) = match checkers_thread() {
+            Ok((handle, stop)) => (handle, Some(stop)),
+            Err(e) => {
+                tracing::warn!("health checks share the supervisor's thread: {e}");
+                (Handle::current(), None)
+            }
+        };
         Hub {
             tx,
             checkers: HashMap::new(),
-            up: Arc::default(),
+            table: Arc::default(),
+            slots: Arc::new(Semaphore::new(cap.max(1))),
+            runtime,
+            _stop: stop,
         }
     }
 
     /// Brings the checkers in line with `cfg`: unchanged servers keep their
     /// checker and state, changed ones restart from down, removed ones stop.
+    /// A new checker's first check is offset by the server's position among
+    /// all servers of the file, so a large pool is spread over the interval.
     pub fn sync(&mut self, cfg: &Config) {
         let mut keep = HashMap::new();
-        for b in &cfg.backends {
-            for s in &b.servers {
-                let key = (b.name.clone(), s.name.clone());
-                let health = effective(&b.health, s.check);
-                match self.checkers.remove(&key) {
-                    Some(c) if c.addr == s.addr && c.health == health => {
-                        keep.insert(key, c);
+        let count = cfg.backends.iter().map(|b| b.servers.len()).sum();
+        let servers = cfg
+            .backends
+            .iter()
+            .flat_map(|b| b.servers.iter().map(move |s| (b, s)));
+        for (index, (b, s)) in servers.enumerate() {
+            let key = (b.name.clone(), s.name.clone());
+            let health = effective(&b.health, s.check);
+            match self.checkers.remove(&key) {
+                Some(c) if c.addr == s.addr && c.health == health => {
+                    keep.insert(key, c);
+                }
+                old => {
+                    if let Some(c) = old {
+                        c.task.abort();
                     }
-                    old => {
-                        if let Some(c) = old {
-                            c.task.abort();
-                        }
-                        self.lock().remove(&key);
-                        keep.insert(key.clone(), self.start(key, s.addr, health));
-                    }
+                    let first = first_check_offset(health.interval, index, count);
+                    let pace = Pace::new(self.slots.clone(), first);
+                    keep.insert(key.clone(), self.start(key, s.addr, health, pace));
                 }
             }
         }
+        let mut table = lock(&self.table);
         for (key, c) in self.checkers.drain() {
             c.task.abort();
-            if let Ok(mut up) = self.up.lock() {
-                up.remove(&key);
-            }
+            table.remove(&key);
         }
+        drop(table);
         self.checkers = keep;
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, bool>> {
-        // A panic while holding this lock cannot leave the map inconsistent
-        // (single inserts/removes), so a poisoned lock is still usable.
-        self.up.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn start(&self, key: Key, addr: SocketAddr, health: Health) -> Checker {
+    fn start(&self, key: Key, addr: SocketAddr, health: Health, pace: Pace) -> Checker {
         let (passive, passive_rx) = unbounded_channel();
         let tx = self.tx.clone();
-        let up = self.up.clone();
+        let table = self.table.clone();
+        let owner = lock(&self.table).claim(key.clone());
         let (b, s) = key.clone();
         let h = health.clone();
-        let task = tokio::spawn(async move {
-            let on_change = move |is_up: bool| {
-                up.lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(key.clone(), is_up);
+        let on_change = move |is_up: bool| {
+            let mut table = lock(&table);
+            // Sent under the lock, so reports reach the supervisor in the
+            // order the table saw them.
+            if table.set(&key, owner, is_up) {
                 let _ = tx.send(HealthChange {
                     backend: key.0.clone(),
                     server: key.1.clone(),
                     up: is_up,
                 });
-            };
-            rampart_proxy::health::run_checker(b, s, addr, h, passive_rx, on_change).await;
-        });
+            }
+        };
+        let task = self.runtime.spawn(rampart_proxy::health::run_checker(
+            b, s, addr, h, pace, passive_rx, on_change,
+        ));
         Checker {
             addr,
             health,
@@ -121,19 +200,24 @@ impl Hub {
 
     /// Servers currently up, as (backend, server).
     pub fn up_servers(&self) -> Vec<(String, String)> {
-        self.lock()
-            .iter()
-            .filter(|(_, up)| **up)
+        lock(&self.table)
+            .states()
+            .filter(|(_, up)| *up)
             .map(|(k, _)| k.clone())
             .collect()
     }
 
+    /// Servers up per backend (backends with none up are absent). Kept as
+    /// transitions happen: cheap however many servers there are.
+    pub fn up_per_backend(&self) -> HashMap<String, u32> {
+        lock(&self.table).up_per_backend()
+    }
+
     /// Every server with a known state, sorted.
     pub fn states(&self) -> Vec<(String, String, bool)> {
-        let mut v: Vec<_> = self
-            .lock()
-            .iter()
-            .map(|((b, s), up)| (b.clone(), s.clone(), *up))
+        let mut v: Vec<_> = lock(&self.table)
+            .states()
+            .map(|((b, s), up)| (b.clone(), s.clone(), up))
             .collect();
         v.sort();
         v
@@ -150,69 +234,13 @@ impl Hub {
     }
 
     pub fn stop(&mut self) {
-        for (_, c) in self.checkers.drain() {
+        let mut table = lock(&self.table);
+        for (key, c) in self.checkers.drain() {
             c.task.abort();
+            table.remove(&key);
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::*;
-
-    fn cfg(servers: &str) -> Config {
-        let text = format!(
-            "[[frontend]]\nname = \"f\"\nbind = [\"127.0.0.1:1\"]\nbackend = \"b\"\n[[backend]]\nname = \"b\"\nhealth = {{ check = \"tcp\", interval = \"1h\", timeout = \"500ms\" }}\nservers = [ {servers} ]\n"
-        );
-        rampart_config::parse("t.toml", &text).unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    #[tokio::test]
-    async fn reload_keeps_the_state_of_unchanged_servers_only() {
-        let (tx, mut rx) = unbounded_channel();
-        let mut hub = Hub::new(tx);
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let a = l.local_addr().unwrap();
-        hub.sync(&cfg(&format!(r#"{{ name = "a", addr = "{a}" }}"#)));
-        // The checker reports its initial state (down), then the first check.
-        let up = async {
-            while let Some(c) = rx.recv().await {
-                if c.up && c.server == "a" {
-                    return true;
-                }
-            }
-            false
-        };
-        assert!(
-            tokio::time::timeout(Duration::from_secs(5), up)
-                .await
-                .unwrap()
-        );
-        // From now on any new check of `a` would fail.
-        drop(l);
-
-        // `a` unchanged, `c` added: `a` keeps its checker and its UP state
-        // (the next check is an hour away).
-        hub.sync(&cfg(&format!(
-            r#"{{ name = "a", addr = "{a}" }}, {{ name = "c", addr = "{a}" }}"#
-        )));
-        assert!(
-            hub.up_servers()
-                .contains(&("b".to_string(), "a".to_string()))
-        );
-
-        // `a` changed (new address): a new checker, state starts over.
-        let moved = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
-        hub.sync(&cfg(&format!(r#"{{ name = "a", addr = "{moved}" }}"#)));
-        assert!(
-            !hub.up_servers()
-                .contains(&("b".to_string(), "a".to_string()))
-        );
-        hub.stop();
-    }
-}
+mod tests;

@@ -329,12 +329,8 @@ impl Supervisor {
     /// the worker is healthy (a single crash is repaired in milliseconds
     /// and is no reason to fail over; a crash loop is).
     fn proxy_health(&self) -> vrrp::ProxyHealth {
-        let mut up = HashMap::new();
-        for (backend, _) in self.health.up_servers() {
-            *up.entry(backend).or_insert(0) += 1;
-        }
         vrrp::ProxyHealth {
-            up,
+            up: self.health.up_per_backend(),
             worker_ok: !self.crash_looping(),
         }
     }

@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-use super::{ProbeError, probe, run_checker};
+use super::{Pace, ProbeError, probe, run_checker};
 
 /// Long enough never to fire in tests that are not about timeouts.
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -256,6 +256,7 @@ fn start(
         "web1".into(),
         addr,
         health,
+        Pace::unpaced(),
         passive_rx,
         on_change,
     ));

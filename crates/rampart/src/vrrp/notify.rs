@@ -5,12 +5,20 @@
 //! Hooks run one at a time and in order, each with a time limit, so a
 //! hook for "backup" never overtakes the one for "master" before it.
 
+use std::io;
 use std::time::Duration;
 
 use rampart_config::Notify;
 use rampart_vrrp::State;
-use tokio::process::Command;
+use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
+
+/// Attempts to start a hook or script whose file is busy (ETXTBSY).
+const BUSY_ATTEMPTS: u32 = 6;
+/// The wait after the first busy attempt, doubled after each (10 ms to
+/// 160 ms, 310 ms in all): the file is busy only while some process holds it
+/// open for writing, which is brief.
+const BUSY_BACKOFF: Duration = Duration::from_millis(10);
 
 /// One hook run to do.
 #[derive(Debug)]
@@ -58,15 +66,44 @@ impl Notifier {
     }
 }
 
+/// Starts `cmd`, retrying while its program file is busy (ETXTBSY). A file
+/// is busy while any process holds it open for writing: an operator's
+/// editor saving the hook at that moment, or — the usual case — a child
+/// forked by another thread in the instant between its fork and its exec,
+/// holding a copy of every descriptor the parent had open, including a
+/// script another thread has just written. Either passes within
+/// milliseconds; failing at once would skip the hook for good.
+pub(super) async fn spawn(cmd: &mut Command) -> io::Result<Child> {
+    let mut wait = BUSY_BACKOFF;
+    let mut attempt = 1;
+    loop {
+        match cmd.spawn() {
+            Err(e) if is_busy(&e) && attempt < BUSY_ATTEMPTS => {
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+fn is_busy(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::ExecutableFileBusy
+        || e.raw_os_error() == Some(nix::errno::Errno::ETXTBSY as i32)
+}
+
 async fn run(job: Job, timeout: Duration) {
     let Some((program, args)) = job.argv.split_first() else {
         return;
     };
-    let child = Command::new(program)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn();
+    let child = spawn(
+        Command::new(program)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true),
+    )
+    .await;
     let mut child = match child {
         Ok(c) => c,
         Err(e) => return tracing::warn!(hook = %program, "cannot run notify hook: {e}"),
@@ -90,22 +127,50 @@ async fn run(job: Job, timeout: Duration) {
 mod tests {
     use super::*;
 
+    /// Writes an executable script: the file is closed before it is made
+    /// executable and before anything runs it.
+    fn write_script(path: &std::path::Path, text: &str) {
+        std::fs::write(path, text).unwrap();
+        let perm = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+        std::fs::set_permissions(path, perm).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_hook_whose_file_is_busy_for_a_moment_still_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let ran = dir.path().join("ran");
+        let hook = dir.path().join("hook.sh");
+        write_script(&hook, "#!/bin/sh\ntouch \"$1\"\n");
+        // Held open for writing, the file cannot be executed (ETXTBSY),
+        // as when a child forked by another thread still holds it.
+        let writer = std::fs::OpenOptions::new().write(true).open(&hook).unwrap();
+        let e = std::process::Command::new(&hook)
+            .arg(&ran)
+            .spawn()
+            .unwrap_err();
+        assert!(is_busy(&e), "{e}");
+        let release = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            drop(writer);
+        });
+        let mut child = spawn(Command::new(&hook).arg(&ran)).await.unwrap();
+        assert!(child.wait().await.unwrap().success());
+        assert!(ran.exists());
+        release.await.unwrap();
+    }
+
     #[tokio::test]
     async fn hooks_run_in_order_with_arguments_and_a_time_limit() {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("log");
         let script = dir.path().join("hook.sh");
-        std::fs::write(
+        write_script(
             &script,
-            format!(
+            &format!(
                 "#!/bin/sh\necho \"$*\" >> {}\n[ \"$1\" = slow ] && sleep 5\nexit 0\n",
                 log.display()
             ),
-        )
-        .unwrap();
-        let mut perm = std::fs::metadata(&script).unwrap().permissions();
-        std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
-        std::fs::set_permissions(&script, perm).unwrap();
+        );
         let hook = vec![script.display().to_string(), "tag".to_string()];
         let notify = Notify {
             master: Some(hook.clone()),

@@ -108,13 +108,15 @@ async fn run_once(argv: &[String], timeout: Duration) -> bool {
     let Some((program, args)) = argv.split_first() else {
         return false;
     };
-    let child = Command::new(program)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn();
+    let child = super::notify::spawn(
+        Command::new(program)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true),
+    )
+    .await;
     match child {
         Ok(mut c) => match tokio::time::timeout(timeout, c.wait()).await {
             Ok(Ok(status)) => status.success(),
