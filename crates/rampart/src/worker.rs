@@ -113,14 +113,19 @@ async fn serve(
             _ = signals.stop() => break false,
         }
     };
-    // SIGTERM is the supervisor's drain, or its parent-death signal, which
-    // comes after the reparenting: no wait needed then.
-    let wait = if closed {
-        REPARENT_WAIT
-    } else {
-        Duration::ZERO
-    };
-    if orphaned(wait).await {
+    // SIGTERM is the supervisor's drain, or its parent-death signal. The
+    // latter comes as soon as the thread that started us exits, while the
+    // supervisor's other threads may still live (we are then the child of
+    // one of them, and getppid has not changed). A dying supervisor closes
+    // our control socket once its last thread is gone; a live one never
+    // does: wait a moment for that.
+    let closed = closed
+        || tokio::time::timeout(EOF_WAIT, async {
+            while let Ok(Some(_)) = lines.next_line().await {}
+        })
+        .await
+        .is_ok();
+    if closed && orphaned(REPARENT_WAIT).await {
         clean_up_for_dead_supervisor(&cfg).await;
     }
     let _ = stop_tx.send(true);
@@ -140,6 +145,10 @@ async fn serve(
     Ok(())
 }
 
+/// How long a worker told to stop waits for its control socket to close,
+/// to tell the supervisor's death from its drain request (see `serve`).
+const EOF_WAIT: Duration = Duration::from_millis(100);
+
 /// How long a worker whose control socket closed waits to be reparented
 /// before it concludes that its supervisor lives (see [`orphaned`]).
 const REPARENT_WAIT: Duration = Duration::from_millis(200);
@@ -147,10 +156,9 @@ const REPARENT_WAIT: Duration = Duration::from_millis(200);
 /// Whether the supervisor that started us is gone: we were reparented.
 /// A dying process closes its descriptors before its children are
 /// reparented, so the control socket's EOF can come a moment before
-/// `getppid` changes: wait for it a little (the parent-death signal comes
-/// only after the reparenting). A live supervisor never closes the control
-/// socket of a worker that still runs, so the wait is only ever spent
-/// when it is dying.
+/// `getppid` changes: wait for it a little. A live supervisor never closes
+/// the control socket of a worker that still runs, so the wait is only
+/// ever spent when it is dying.
 async fn orphaned(wait: Duration) -> bool {
     let supervisor: i32 = std::env::var(ipc::ENV_SUPERVISOR_PID)
         .ok()

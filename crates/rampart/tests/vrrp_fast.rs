@@ -122,6 +122,21 @@ fn status_once(sock: &Path) {
     assert!(line.contains("vrrp"), "bad status answer: {line}");
 }
 
+/// A backend of `n` servers on closed loopback ports of the node's own
+/// namespace (every check fails at once), to load its health checker.
+fn noise_backend(n: u16, interval: &str) -> String {
+    let servers: Vec<String> = (0..n)
+        .map(|i| {
+            let (host, port) = (i / 60_000, 1 + i % 60_000);
+            format!(r#"{{ name = "s{i}", addr = "127.0.{host}.1:{port}" }}"#)
+        })
+        .collect();
+    format!(
+        "\n[[backend]]\nname = \"noise\"\nhealth = {{ check = \"tcp\", interval = \"{interval}\" }}\nservers = [{}]\n",
+        servers.join(", ")
+    )
+}
+
 /// `became_master` of every instance of node `n`.
 fn became_master(dir: &Path, n: u8) -> Vec<u64> {
     let st = lab::bgp::status(dir, n);
@@ -146,7 +161,16 @@ fn no_flap_at(interval_ms: u64) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let listener = Listener::start(&s.lb2);
-    let mut lb1 = start_rampart(&s.lb1, d, "lb1", &config(1, interval_ms));
+    // RAMPART_FLAP_SERVERS=50000: lb1 also health-checks that many servers.
+    let servers: u16 = std::env::var("RAMPART_FLAP_SERVERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let mut lb1_config = config(1, interval_ms);
+    if servers > 0 {
+        lb1_config += &noise_backend(servers, "2s");
+    }
+    let mut lb1 = start_rampart(&s.lb1, d, "lb1", &lb1_config);
     let ok = wait_for(Duration::from_secs(10), || {
         holder(&s, lab::vip()) == ["lb1"] && holder(&s, lab::gateway()) == ["lb1"]
     });
@@ -220,6 +244,16 @@ fn no_flap_at(interval_ms: u64) {
         );
     }
     println!("status flood: {requests} requests");
+    if servers > 0 {
+        let pid = lb1.pid();
+        let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count());
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let mem: Vec<&str> = status
+            .lines()
+            .filter(|l| l.starts_with("VmRSS") || l.starts_with("VmHWM"))
+            .collect();
+        println!("lb1 supervisor with {servers} servers: {fds} fds, {mem:?}");
+    }
     let st = lab::bgp::status(d, 1);
     println!(
         "lb1's own measure (send vs due): {}",
@@ -255,14 +289,7 @@ fn a_stalled_log_output_holds_no_advert_back() {
     let d = dir.path();
     // 300 servers on closed ports, checked every 100 ms: 3 000 failed
     // checks a second, each a debug line — the pipe is full in moments.
-    let servers: Vec<String> = (1..=300)
-        .map(|p| format!(r#"{{ name = "s{p}", addr = "127.0.0.1:{p}" }}"#))
-        .collect();
-    let noisy = format!(
-        "{}\n[[backend]]\nname = \"noise\"\nhealth = {{ check = \"tcp\", interval = \"100ms\" }}\nservers = [{}]\n",
-        config(1, 20),
-        servers.join(", ")
-    );
+    let noisy = config(1, 20) + &noise_backend(300, "100ms");
     std::fs::write(d.join("lb1.toml"), noisy).unwrap();
     let mut cmd = s.lb1.command(env!("CARGO_BIN_EXE_rampart"));
     cmd.args(["run", "-c"])
