@@ -250,3 +250,20 @@ fn unknown_vrids_on_per_instance_sockets_are_counted_once() {
     assert_eq!(no_instance(&node), vec![1, 0, 1]);
     assert!(node.instances()[1].stats().adverts_rx >= 1);
 }
+
+/// Only a master sends priority 0 when it stops (RFC 5798 §6.4.3); a
+/// backup stops in silence, and the driver's log must not claim otherwise.
+#[test]
+fn a_stopping_backup_sends_nothing() {
+    let (mut i, t0) = backup(cfg(Version::V2, true));
+    i.stop(t0, Duration::from_secs(1));
+    let mut sent = 0;
+    while let Some(a) = i.poll_action() {
+        if matches!(a, Action::Transmit { .. }) {
+            sent += 1;
+        }
+    }
+    assert_eq!(sent, 0);
+    assert_eq!(i.state(), State::Stopped);
+    assert_eq!(i.stats().priority0_tx, 0);
+}

@@ -388,6 +388,15 @@ pub fn render(s: &Status) -> String {
             "  adverts in {} out {}, priority 0 in {} out {}, became master {} times\n",
             v.adverts_rx, v.adverts_tx, v.priority0_rx, v.priority0_tx, v.became_master
         ));
+        let late = &v.advert_late;
+        if late.adverts > 0 {
+            out.push_str(&format!(
+                "  adverts sent late by p99 {:.2} ms, at most {:.2} ms ({} timed)\n",
+                f64::from(late.p99_us) / 1e3,
+                f64::from(late.max_us) / 1e3,
+                late.adverts
+            ));
+        }
         let drops: Vec<String> = v
             .drops
             .iter()

@@ -255,10 +255,17 @@ fn no_flap_at(interval_ms: u64) {
         println!("lb1 supervisor with {servers} servers: {fds} fds, {mem:?}");
     }
     let st = lab::bgp::status(d, 1);
-    println!(
-        "lb1's own measure (send vs due): {}",
-        st["vrrp"][0]["advert_late"]
+    let late = &st["vrrp"][0]["advert_late"];
+    println!("lb1's own measure (send vs due): {late}");
+    // Every timer-driven advert of the master is measured (three phases at
+    // one per interval, and more before them).
+    let expected = 3 * len.as_millis() as u64 / interval_ms;
+    let measured = late["adverts"].as_u64().unwrap();
+    assert!(
+        measured >= expected * 9 / 10,
+        "{measured} of ~{expected} adverts measured"
     );
+    assert!(late["max_us"].as_u64() >= late["p99_us"].as_u64());
 }
 
 #[test]
