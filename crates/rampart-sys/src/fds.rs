@@ -83,3 +83,9 @@ pub fn inherited_unix_stream(fd: RawFd) -> io::Result<UnixStream> {
     s.peer_addr()?;
     Ok(s)
 }
+
+/// An inherited descriptor of any other kind (the runtime directory's
+/// lock file), owned: dropping it closes it.
+pub fn inherited_fd(fd: RawFd) -> io::Result<OwnedFd> {
+    take_inherited(fd)
+}

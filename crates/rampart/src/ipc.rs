@@ -22,6 +22,12 @@ pub enum ToWorker {
         server: String,
         up: bool,
     },
+    /// Stop accepting, let open connections finish (up to `grace`), exit.
+    /// A message, not SIGTERM: a worker ignores a SIGTERM that does not
+    /// come with its supervisor's death (`systemctl stop` signals the
+    /// whole group, `pkill rampart` every process), so its listeners stay
+    /// open while VRRP hands the addresses over.
+    Drain,
 }
 
 /// Worker → supervisor.
@@ -42,6 +48,10 @@ pub const ENV_SUPERVISOR_PID: &str = "RAMPART_SUPERVISOR_PID";
 /// Environment variable with the node's runtime directory, where the
 /// gateway records what it changed: an orphaned worker sets that back.
 pub const ENV_RUNTIME_DIR: &str = "RAMPART_RUNTIME_DIR";
+/// Environment variable naming the descriptor of the runtime directory's
+/// lock: an orphaned worker keeps the lock until its clean-up is done, so
+/// a node restarted at once waits for it instead of racing it.
+pub const ENV_LOCK_FD: &str = "RAMPART_LOCK_FD";
 /// Environment variable listing the listening sockets:
 /// `thread:frontend:fd` items separated by commas.
 pub const ENV_LISTEN_FDS: &str = "RAMPART_LISTEN_FDS";

@@ -54,8 +54,22 @@ pub fn control_path(control: Option<PathBuf>, runtime_dir: &Path) -> PathBuf {
 /// The held lock; dropping it (or exiting) releases it.
 #[derive(Debug)]
 pub struct Lock {
-    _file: File,
+    file: File,
 }
+
+impl Lock {
+    /// The lock's descriptor, for a worker to inherit (see
+    /// `ipc::ENV_LOCK_FD`): a flock belongs to the open file, so it is held
+    /// until every process that has it has closed it.
+    pub fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.file)
+    }
+}
+
+/// How long `run` waits for the lock before giving up: long enough for
+/// the worker of a killed node to finish its clean-up (see `worker.rs`),
+/// short enough that a second node on the same directory is told at once.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Takes the runtime directory for this process, creating it if needed.
 /// Fails, naming the holder's pid, if another node holds it.
@@ -73,7 +87,7 @@ pub fn lock(dir: &Path) -> Result<Lock> {
     let path = dir.join(LOCK_FILE);
     // Opened without truncating: the pid in it belongs to the holder until
     // we hold the lock ourselves. The descriptor is close-on-exec (std's
-    // default), so workers do not share the lock and it ends with us.
+    // default); workers are handed it on purpose (`Lock::as_raw_fd`).
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -87,7 +101,16 @@ pub fn lock(dir: &Path) -> Result<Lock> {
                 path.display()
             )
         })?;
-    match file.try_lock() {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    let taken = loop {
+        match file.try_lock() {
+            Err(TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            other => break other,
+        }
+    };
+    match taken {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
             let mut pid = String::new();
@@ -109,7 +132,7 @@ pub fn lock(dir: &Path) -> Result<Lock> {
     file.set_len(0)?;
     file.rewind()?;
     writeln!(file, "{}", std::process::id())?;
-    Ok(Lock { _file: file })
+    Ok(Lock { file })
 }
 
 #[cfg(test)]

@@ -111,7 +111,10 @@ impl SupervisorSignals {
     }
 }
 
-/// The worker's handlers: [`WorkerSignals::stop`] resolves on SIGTERM only.
+/// The worker's handlers: [`WorkerSignals::stop`] resolves on SIGTERM only,
+/// which the worker then checks for its supervisor's death (see
+/// `worker::supervisor_dying`); the supervisor asks for a drain through
+/// the control socket instead.
 pub struct WorkerSignals {
     term: Signal,
     /// `pkill -HUP rampart` reaches workers too; reload is the supervisor's.
@@ -138,7 +141,7 @@ impl WorkerSignals {
         })
     }
 
-    /// Resolves when the supervisor asks this worker to drain and exit.
+    /// Resolves on SIGTERM: the parent-death signal, or a stray one.
     /// Cancel-safe, like [`SupervisorSignals::next`].
     pub async fn stop(&mut self) {
         const ME: &str = "worker";

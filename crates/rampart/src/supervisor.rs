@@ -11,7 +11,8 @@
 //!   kept. If the new worker fails to start, the old one keeps serving.
 //!   Requests during a reload are coalesced into one more reload after it,
 //!   which reads the file as it is then;
-//! - SIGTERM/SIGINT/SIGQUIT → the worker stops accepting and drains, then
+//! - SIGTERM/SIGINT/SIGQUIT → VRRP, BGP and the gateway stop in order, then
+//!   the worker is told to drain (a control message, not a signal) and
 //!   we exit. Other signals: see `signals.rs`.
 
 use std::collections::{HashMap, VecDeque};
@@ -95,6 +96,9 @@ pub struct Supervisor {
     queued: Option<Vec<Waiter>>,
     /// State files (`[gateway]`) live here.
     runtime_dir: PathBuf,
+    /// The runtime directory's lock (held by `run` for the process's life),
+    /// shared with every worker.
+    lock_fd: std::os::fd::RawFd,
     next_id: u64,
     from_workers: mpsc::UnboundedSender<(u64, FromWorker)>,
     crashes: VecDeque<Instant>,
@@ -131,7 +135,7 @@ pub async fn run(
     let mut signals = SupervisorSignals::install()?;
     // Then the runtime directory, before any socket is opened: a second
     // node on it stops here instead of sharing the ports (SO_REUSEPORT).
-    let _lock = crate::runtime::lock(&paths.runtime_dir)?;
+    let lock = crate::runtime::lock(&paths.runtime_dir)?;
     match rampart_sys::limits::raise_nofile() {
         Ok(n) => tracing::debug!("descriptor limit {n}"),
         Err(e) => tracing::warn!("cannot raise the descriptor limit: {e}"),
@@ -150,6 +154,7 @@ pub async fn run(
         pending: None,
         queued: None,
         runtime_dir: paths.runtime_dir.clone(),
+        lock_fd: lock.as_raw_fd(),
         next_id: 0,
         from_workers: from_tx,
         crashes: VecDeque::new(),
@@ -412,12 +417,14 @@ impl Supervisor {
             }
         }
         fds.push(theirs.as_raw_fd());
+        fds.push(self.lock_fd);
         let mut cmd = std::process::Command::new(SELF_EXE);
         cmd.arg("worker")
             .env(ipc::ENV_IPC_FD, theirs.as_raw_fd().to_string())
             .env(ipc::ENV_LISTEN_FDS, listen.join(","))
             .env(ipc::ENV_SUPERVISOR_PID, std::process::id().to_string())
             .env(ipc::ENV_RUNTIME_DIR, &self.runtime_dir)
+            .env(ipc::ENV_LOCK_FD, self.lock_fd.to_string())
             .env(
                 "RUST_LOG",
                 self.log_override
@@ -670,7 +677,7 @@ impl Supervisor {
             return;
         };
         tracing::info!("stopping");
-        signal_child(&w.child, Signal::SIGTERM);
+        drain(&mut w).await;
         // Close our copies of the listeners: once the worker has closed its
         // own, new clients are refused at once instead of waiting in a
         // backlog nobody will accept from.
@@ -711,10 +718,23 @@ fn vrrp_change(old: &Config, new: &Config) -> Option<String> {
         })
 }
 
+/// Tells a worker to drain (see `ToWorker::Drain`); one that cannot be
+/// told is killed.
+async fn drain(w: &mut Worker) {
+    let msg = ipc::line(&ToWorker::Drain);
+    if let Err(e) = w.control.write_all(msg.as_bytes()).await {
+        tracing::warn!(
+            worker = w.id,
+            "cannot tell the worker to drain ({e}): killing it"
+        );
+        signal_child(&w.child, Signal::SIGKILL);
+    }
+}
+
 /// Tells a replaced worker to drain, and reaps it when it exits.
 fn retire(mut old: Worker) {
-    signal_child(&old.child, Signal::SIGTERM);
     tokio::spawn(async move {
+        drain(&mut old).await;
         let status = old.child.wait().await;
         tracing::info!(
             worker = old.id,

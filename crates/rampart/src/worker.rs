@@ -53,17 +53,51 @@ pub fn main() -> Result<()> {
         threads[t].push((fe, l));
     }
     control.set_nonblocking(true)?;
+    // The runtime directory's lock, shared with the supervisor (optional:
+    // an older supervisor during an upgrade does not pass it).
+    let lock = match std::env::var(ipc::ENV_LOCK_FD)
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        Some(fd) => Some(rampart_sys::fds::inherited_fd(fd).context("lock descriptor")?),
+        None => None,
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    rt.block_on(serve(control, threads))
+    rt.block_on(serve(
+        control,
+        threads,
+        Parent {
+            pid: supervisor,
+            lock,
+        },
+    ))
+}
+
+/// The supervisor that started this worker, and the runtime directory's
+/// lock it shares with it.
+struct Parent {
+    pid: i32,
+    lock: Option<std::os::fd::OwnedFd>,
+}
+
+/// Why the worker's main loop ended.
+enum Exit {
+    /// The supervisor asked for it (`ToWorker::Drain`).
+    Drain,
+    /// The control socket closed: the supervisor is gone or going.
+    Closed,
+    /// SIGTERM while the supervisor is dying: its parent-death signal.
+    Orphaned,
 }
 
 async fn serve(
     control: std::os::unix::net::UnixStream,
     threads: Vec<ThreadListeners>,
+    mut parent: Parent,
 ) -> Result<()> {
-    // Only SIGTERM (the supervisor's "drain") ends us: see signals.rs.
+    // Stray signals are ignored (signals.rs); SIGTERM is looked at below.
     // First, so that no stray signal finds its default action.
     let mut signals = crate::signals::WorkerSignals::install()?;
     let (read, mut write) = UnixStream::from_std(control)?.into_split();
@@ -89,8 +123,7 @@ async fn serve(
     let _ = events_tx.send(FromWorker::Ready);
     tracing::info!(pid = std::process::id(), "worker serving");
 
-    // Whether the loop ended because the control socket closed.
-    let closed = loop {
+    let exit = loop {
         tokio::select! {
             line = lines.next_line() => match line {
                 Ok(Some(l)) => match serde_json::from_str::<ToWorker>(&l) {
@@ -99,34 +132,34 @@ async fn serve(
                             tracing::warn!("state for unknown server {backend}/{server}");
                         }
                     }
+                    Ok(ToWorker::Drain) => break Exit::Drain,
                     Ok(other) => tracing::warn!("unexpected control message {other:?}"),
                     Err(e) => tracing::warn!("bad control message: {e}"),
                 },
-                // The supervisor is gone: finish what is open and leave.
-                _ => break true,
+                _ => break Exit::Closed,
             },
             Some(ev) = events_rx.recv() => {
                 if write.write_all(ipc::line(&ev).as_bytes()).await.is_err() {
-                    break true;
+                    break Exit::Closed;
                 }
             }
-            _ = signals.stop() => break false,
+            _ = signals.stop() => {
+                if supervisor_dying(parent.pid).await {
+                    break Exit::Orphaned;
+                }
+                tracing::warn!("SIGTERM ignored: the supervisor (pid {}) stops its workers itself; stop the node through it", parent.pid);
+            }
         }
     };
-    // SIGTERM is the supervisor's drain, or its parent-death signal. The
-    // latter comes as soon as the thread that started us exits, while the
-    // supervisor's other threads may still live (we are then the child of
-    // one of them, and getppid has not changed). A dying supervisor closes
-    // our control socket once its last thread is gone; a live one never
-    // does: wait a moment for that.
-    let closed = closed
-        || tokio::time::timeout(EOF_WAIT, async {
-            while let Ok(Some(_)) = lines.next_line().await {}
-        })
-        .await
-        .is_ok();
-    if closed && orphaned(REPARENT_WAIT).await {
+    let orphaned = match exit {
+        Exit::Drain => false,
+        Exit::Orphaned => true,
+        Exit::Closed => reparented(parent.pid, REPARENT_WAIT).await,
+    };
+    if orphaned {
         clean_up_for_dead_supervisor(&cfg).await;
+        // A node restarted meanwhile waited for this (runtime::lock).
+        drop(parent.lock.take());
     }
     let _ = stop_tx.send(true);
     let grace = cfg.global.grace;
@@ -145,25 +178,18 @@ async fn serve(
     Ok(())
 }
 
-/// How long a worker told to stop waits for its control socket to close,
-/// to tell the supervisor's death from its drain request (see `serve`).
-const EOF_WAIT: Duration = Duration::from_millis(100);
-
 /// How long a worker whose control socket closed waits to be reparented
-/// before it concludes that its supervisor lives (see [`orphaned`]).
-const REPARENT_WAIT: Duration = Duration::from_millis(200);
+/// before it concludes that its supervisor lives: a dying process closes
+/// its descriptors a moment before its children get a new parent. A live
+/// supervisor never closes the control socket of a running worker, so the
+/// wait is only ever spent when it is dying.
+const REPARENT_WAIT: Duration = Duration::from_secs(2);
 
-/// Whether the supervisor that started us is gone: we were reparented.
-/// A dying process closes its descriptors before its children are
-/// reparented, so the control socket's EOF can come a moment before
-/// `getppid` changes: wait for it a little. A live supervisor never closes
-/// the control socket of a worker that still runs, so the wait is only
-/// ever spent when it is dying.
-async fn orphaned(wait: Duration) -> bool {
-    let supervisor: i32 = std::env::var(ipc::ENV_SUPERVISOR_PID)
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(-1);
+/// How long a SIGTERM is looked at for signs of the supervisor's death.
+const DYING_WAIT: Duration = Duration::from_millis(50);
+
+/// Whether our parent is no longer `supervisor`, waiting up to `wait`.
+async fn reparented(supervisor: i32, wait: Duration) -> bool {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         if nix::unistd::getppid().as_raw() != supervisor {
@@ -174,6 +200,38 @@ async fn orphaned(wait: Duration) -> bool {
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
+}
+
+/// Whether a SIGTERM is the parent-death signal. The kernel sends it when
+/// the thread that forked us (the supervisor's main thread) exits, which it
+/// does only when the process ends; the supervisor's other threads may
+/// still be finishing, so getppid may not have changed yet, but the main
+/// thread is a zombie (or the process gone). Anything else is a stray
+/// SIGTERM (`systemctl stop` signals the whole group, `pkill` every
+/// rampart process), and the supervisor runs the stop itself.
+async fn supervisor_dying(supervisor: i32) -> bool {
+    let deadline = tokio::time::Instant::now() + DYING_WAIT;
+    loop {
+        if nix::unistd::getppid().as_raw() != supervisor || main_thread_ended(supervisor) {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// Whether `pid`'s main thread has exited: `/proc/PID/stat` gone, or its
+/// state (the field after the command name's closing parenthesis) Z or X.
+fn main_thread_ended(pid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return true;
+    };
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next());
+    matches!(state, Some("Z" | "X") | None)
 }
 
 /// The supervisor died without stopping (kill -9, the OOM killer): what it

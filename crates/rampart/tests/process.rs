@@ -644,9 +644,12 @@ fn stray_signals_leave_the_node_serving_and_usr1_dumps_its_state() {
         assert_eq!(who(node.addr).unwrap(), "a", "after SIG{sig}");
     }
     // To the worker: it holds the connections, so only the supervisor's
-    // SIGTERM ends it.
+    // drain request (or its death) ends it — SIGTERM too, as `systemctl
+    // stop` sends it to every process of the unit at once.
     use nix::sys::signal::Signal::*;
-    for sig in [SIGUSR1, SIGUSR2, SIGALRM, SIGPIPE, SIGHUP, SIGINT, SIGQUIT] {
+    for sig in [
+        SIGUSR1, SIGUSR2, SIGALRM, SIGPIPE, SIGHUP, SIGINT, SIGQUIT, SIGTERM,
+    ] {
         send(worker, sig);
         std::thread::sleep(Duration::from_millis(100));
         assert!(

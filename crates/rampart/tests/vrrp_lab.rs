@@ -310,6 +310,39 @@ fn a_killed_supervisor_leaves_no_address_or_nat_behind() {
         !std::path::Path::new(&format!("/proc/{}", workers[0])).exists()
     });
     assert!(gone, "the orphaned worker did not exit");
+
+    // Killed again and restarted at once (systemd's Restart=): the new run
+    // waits for the orphan's clean-up (it holds the runtime directory's
+    // lock until done), so the clean-up cannot undo the new run's NAT.
+    let mut lb1 = start_rampart(&s.lb1, d, "lb1", &lb1_config);
+    assert!(
+        wait_for(SETTLE, || holder(&s, lab::vip()) == ["lb1"]),
+        "{}",
+        log(d, "lb1")
+    );
+    lb1.kill().unwrap();
+    let _lb1 = start_rampart(&s.lb1, d, "lb1", &lb1_config);
+    let back = wait_for(SETTLE, || {
+        holder(&s, lab::vip()) == ["lb1"] && holder(&s, lab::gateway()) == ["lb1"]
+    });
+    assert!(
+        back,
+        "the restarted lb1 did not take over:\n{}",
+        log(d, "lb1")
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        table(&s.lb1),
+        "the restarted node lost its NAT table:\n{}",
+        log(d, "lb1")
+    );
+    assert_eq!(
+        s.lb1
+            .ok(&["sysctl", "-n", "net.ipv4.ip_forward"])
+            .unwrap()
+            .trim(),
+        "1"
+    );
 }
 
 #[test]
