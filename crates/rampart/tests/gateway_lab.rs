@@ -169,10 +169,17 @@ fn the_pair_is_the_subnets_nat_gateway_and_fails_over() {
     }
     assert_eq!(ip_forward(&s.lb2), "1");
 
-    // Killed without a chance to clean up, then started again without
+    // Killed without a chance to clean up — supervisor and worker at once,
+    // the worker frozen first so that it cannot take the table down as an
+    // orphan does (vrrp_lab tests that) — then started again without
     // [gateway]: the new run removes the old table and sets forwarding
     // back to what the first run found (0), not to its own 1.
+    let workers = lab::children(lb2.pid());
+    assert_eq!(workers.len(), 1, "{}", log(dir.path(), "lb2"));
+    let worker = nix::unistd::Pid::from_raw(workers[0] as i32);
+    nix::sys::signal::kill(worker, Signal::SIGSTOP).unwrap();
     lb2.kill().unwrap();
+    nix::sys::signal::kill(worker, Signal::SIGKILL).unwrap();
     assert!(!nft_table(&s.lb2).is_empty());
     assert_eq!(ip_forward(&s.lb2), "1");
     let mut lb2 = start_rampart(

@@ -191,3 +191,88 @@ pub fn remove_planned_vips(plan: &Plan) -> Vec<String> {
     }
     removed
 }
+
+// === the kernel thread ===
+
+/// What the driver asks of the kernel, carried out in order on a thread of
+/// its own.
+#[derive(Debug)]
+pub enum Op {
+    Add(usize),
+    Remove(usize),
+    Announce(usize),
+    /// Per instance, whether it should hold its addresses now.
+    Audit(Vec<bool>),
+    /// Every configured address off; the sender hears when it is done.
+    RemoveAll(Option<tokio::sync::oneshot::Sender<()>>),
+}
+
+/// The driver's side of the kernel thread. Why a thread: every netlink
+/// request takes the kernel's RTNL lock, which anything else on the host
+/// may hold for a long time (a network namespace being torn down held it
+/// long enough for two 10–20 ms backups to take over at once). Adverts
+/// must never wait for it, so the driver only queues; the order of
+/// operations (address, then its GARPs) is kept by the queue.
+pub struct KernelThread {
+    tx: tokio::sync::mpsc::UnboundedSender<Op>,
+}
+
+impl KernelThread {
+    pub fn spawn(kernel: Kernel) -> std::io::Result<KernelThread> {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Op>();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::thread::Builder::new()
+            .name("rampart-vrrp-kernel".into())
+            .spawn(move || {
+                // Address changes at failover are as urgent as adverts.
+                let _ =
+                    rampart_sys::limits::set_thread_realtime(rampart_sys::limits::VRRP_RT_PRIORITY);
+                rt.block_on(async move {
+                    while let Some(op) = rx.recv().await {
+                        kernel.carry_out(op);
+                    }
+                    // The driver is gone: let the last GARP bursts finish.
+                    tokio::task::yield_now().await;
+                });
+            })?;
+        Ok(KernelThread { tx })
+    }
+
+    pub fn send(&self, op: Op) {
+        if self.tx.send(op).is_err() {
+            tracing::error!("the VRRP kernel thread is gone");
+        }
+    }
+
+    /// Removes every configured address and waits until it is done.
+    pub async fn remove_all(&self) {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        self.send(Op::RemoveAll(Some(done)));
+        let _ = wait.await;
+    }
+}
+
+impl Kernel {
+    fn carry_out(&self, op: Op) {
+        match op {
+            Op::Add(id) => self.add_vips(id),
+            Op::Remove(id) => self.remove_vips(id),
+            Op::Announce(id) => self.announce(id),
+            Op::Audit(hold) => {
+                for (id, hold) in hold.into_iter().enumerate() {
+                    if self.reconcile(id, hold) {
+                        self.announce(id);
+                    }
+                }
+            }
+            Op::RemoveAll(done) => {
+                self.remove_all_vips();
+                if let Some(done) = done {
+                    let _ = done.send(());
+                }
+            }
+        }
+    }
+}

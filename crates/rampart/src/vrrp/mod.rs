@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::control::VrrpStatus;
 use crate::task::{Inbox, TaskHandle};
 use build::Plan;
-use kernel::Kernel;
+use kernel::{Kernel, KernelThread, Op};
 use notify::Notifier;
 pub use track::ProxyHealth;
 use track::Tracker;
@@ -136,6 +136,19 @@ fn async_fd<T: std::os::fd::AsRawFd>(inner: T) -> std::io::Result<AsyncFd<T>> {
     AsyncFd::new(inner)
 }
 
+/// Reads one queued packet from instance `id`'s socket (`WouldBlock`
+/// when there is none).
+fn read_packet(id: usize, sock: &VrrpSocket, buf: &mut [u8]) -> std::io::Result<Packet> {
+    sock.recv(buf).map(|r| Packet {
+        id,
+        at: Instant::now(),
+        src: r.src,
+        dst: r.dst,
+        ttl: r.ttl,
+        payload: r.payload.to_vec(),
+    })
+}
+
 fn spawn_reader(id: usize, sock: Arc<AsyncFd<VrrpSocket>>, tx: mpsc::UnboundedSender<Packet>) {
     tokio::spawn(async move {
         let mut buf = vec![0u8; MAX_PACKET];
@@ -143,16 +156,7 @@ fn spawn_reader(id: usize, sock: Arc<AsyncFd<VrrpSocket>>, tx: mpsc::UnboundedSe
             let Ok(mut guard) = sock.readable().await else {
                 return;
             };
-            match guard.try_io(|s| {
-                s.get_ref().recv(&mut buf).map(|r| Packet {
-                    id,
-                    at: Instant::now(),
-                    src: r.src,
-                    dst: r.dst,
-                    ttl: r.ttl,
-                    payload: r.payload.to_vec(),
-                })
-            }) {
+            match guard.try_io(|s| read_packet(id, s.get_ref(), &mut buf)) {
                 Ok(Ok(p)) => {
                     if tx.send(p).is_err() {
                         return;
@@ -169,7 +173,10 @@ struct Driver {
     plan: Plan,
     node: Node,
     sockets: Vec<Arc<AsyncFd<VrrpSocket>>>,
-    kernel: Kernel,
+    /// Addresses and GARPs, carried out on a thread of their own.
+    kernel: KernelThread,
+    /// Every interface whose link state matters.
+    interfaces: Vec<String>,
     tracker: Tracker,
     stopping: Option<oneshot::Sender<()>>,
     notifier: Option<Notifier>,
@@ -179,6 +186,8 @@ struct Driver {
     due: Option<Instant>,
     /// Per instance, how late its timer-driven adverts left.
     lateness: Vec<jitter::Lateness>,
+    /// Receive buffer for `take_queued`.
+    buf: Vec<u8>,
 }
 
 impl Driver {
@@ -208,6 +217,8 @@ impl Driver {
         }
         let links = async_fd(LinkWatcher::new().context("netlink link watcher")?)?;
         let kernel = Kernel::new(&plan)?;
+        let interfaces = kernel.interfaces();
+        let kernel = KernelThread::spawn(kernel).context("cannot start the VRRP kernel thread")?;
         let tracker = Tracker::new(proxy.borrow().clone(), &plan.scripts);
         let node = Node::new(
             plan.instances.iter().map(|i| i.core.clone()).collect(),
@@ -219,12 +230,14 @@ impl Driver {
             node,
             sockets,
             kernel,
+            interfaces,
             tracker,
             stopping: None,
             notifier: None,
             masters,
             due: None,
             lateness,
+            buf: vec![0u8; MAX_PACKET],
         };
         Ok((driver, pkt_rx, links))
     }
@@ -259,8 +272,8 @@ impl Driver {
 
         // Addresses left behind by a previous run (killed before it could
         // remove them) go first: only a master may hold them.
-        self.kernel.remove_all_vips();
-        for name in self.kernel.interfaces() {
+        self.kernel.send(Op::RemoveAll(None));
+        for name in self.interfaces.clone() {
             let up = rampart_sys::netlink::link_is_up(&name).unwrap_or(false);
             self.tracker.set_link(&name, up);
         }
@@ -277,11 +290,9 @@ impl Driver {
             let sleep = tokio::time::sleep_until(crate::task::deadline(deadline));
             tokio::select! {
                 biased;
-                Some(p) = packets.recv() => {
-                    tracing::trace!(id = p.id, src = %p.src, lag_us = p.at.elapsed().as_micros() as u64, "VRRP packet");
-                    self.node.handle_packet_for(p.at, p.id, p.src, p.dst, p.ttl, &p.payload);
-                }
+                Some(p) = packets.recv() => self.packet(p),
                 _ = sleep, if deadline.is_some() => {
+                    self.take_queued(&mut packets);
                     let now = Instant::now();
                     tracing::trace!(late_us = deadline.map_or(0, |d| now.saturating_duration_since(d).as_micros() as u64), "VRRP timer");
                     self.due = deadline;
@@ -346,7 +357,7 @@ impl Driver {
             }
         }
         scripts.iter().for_each(|s| s.abort());
-        self.kernel.remove_all_vips();
+        self.kernel.remove_all().await;
         // Let queued stop hooks run (each is bounded by its timeout).
         drop(self.notifier.take());
         let _ = notify_task.await;
@@ -355,14 +366,48 @@ impl Driver {
         }
     }
 
-    /// Every instance's addresses as its state says they should be.
-    fn audit_addresses(&self) {
-        for (id, i) in self.node.instances().iter().enumerate() {
-            let hold = matches!(i.state(), State::Master | State::Stopping);
-            if self.kernel.reconcile(id, hold) {
-                self.kernel.announce(id);
+    fn packet(&mut self, p: Packet) {
+        tracing::trace!(id = p.id, src = %p.src, lag_us = p.at.elapsed().as_micros() as u64, "VRRP packet");
+        self.node
+            .handle_packet_for(p.at, p.id, p.src, p.dst, p.ttl, &p.payload);
+    }
+
+    /// Gives the core every packet already here — in the channel or still
+    /// in a socket — before a timer. After a stall of this thread or of the
+    /// whole machine, a backup's master-down timer and the master's adverts
+    /// fall due together; the adverts came first and must count, or the
+    /// backup takes over from a live master.
+    fn take_queued(&mut self, packets: &mut mpsc::UnboundedReceiver<Packet>) {
+        /// Bounds the loop should a socket keep failing.
+        const MAX_PER_SOCKET: usize = 256;
+        while let Ok(p) = packets.try_recv() {
+            self.packet(p);
+        }
+        let mut buf = std::mem::take(&mut self.buf);
+        for id in 0..self.sockets.len() {
+            for _ in 0..MAX_PER_SOCKET {
+                let Some(sock) = self.sockets.get(id) else {
+                    break;
+                };
+                match read_packet(id, sock.get_ref(), &mut buf) {
+                    Ok(p) => self.packet(p),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(e) => tracing::debug!("VRRP receive: {e}"),
+                }
             }
         }
+        self.buf = buf;
+    }
+
+    /// Every instance's addresses as its state says they should be.
+    fn audit_addresses(&self) {
+        let hold = self
+            .node
+            .instances()
+            .iter()
+            .map(|i| matches!(i.state(), State::Master | State::Stopping))
+            .collect();
+        self.kernel.send(Op::Audit(hold));
     }
 
     /// How long a stopping master waits for a new one: enough for a
@@ -502,9 +547,9 @@ impl Driver {
                     l.record(Instant::now().saturating_duration_since(due));
                 }
             }
-            Action::AddAddresses => self.kernel.add_vips(id),
-            Action::RemoveAddresses => self.kernel.remove_vips(id),
-            Action::SendGarp => self.kernel.announce(id),
+            Action::AddAddresses => self.kernel.send(Op::Add(id)),
+            Action::RemoveAddresses => self.kernel.send(Op::Remove(id)),
+            Action::SendGarp => self.kernel.send(Op::Announce(id)),
             Action::StateChanged { from, to, priority } => {
                 tracing::info!(
                     instance = name,
