@@ -303,3 +303,45 @@ fn check_refuses_a_file_past_the_size_limit_at_once() {
     );
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+/// An address owner (priority 255) holds the host's own address: it is
+/// master at once and announces it, but nothing rampart does — start,
+/// the address audit, a graceful stop, a kill -9 of the supervisor whose
+/// worker then cleans up as an orphan — may take that address away.
+#[test]
+fn an_address_owner_never_removes_its_own_address() {
+    let Some((_lab, lb1)) = guide_host() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let own: std::net::IpAddr = "10.99.181.141".parse().unwrap();
+    let text = format!(
+        "{}\n[vrrp]\nversion = 3\n\n[[vrrp.instance]]\nname = \"VI_own\"\ninterface = \"bond0\"\n\
+         vrid = 7\npriority = 255\nadvert_interval = \"100ms\"\nunicast_src = \"10.99.181.141\"\n\
+         unicast_peers = [\"10.99.181.129\"]\nvirtual_addresses = [\"10.99.181.141/24\"]\n",
+        proxy("10.99.181.141:8080")
+    );
+    for stop in [Signal::SIGTERM, Signal::SIGKILL] {
+        let mut node = start_rampart(&lb1, d, "lb", &text);
+        let master = wait_for(Duration::from_secs(5), || {
+            log(d, "lb").contains("VRRP init -> master")
+        });
+        assert!(master, "{}", log(d, "lb"));
+        // Two audits (once a second) with the address in place.
+        std::thread::sleep(Duration::from_millis(2200));
+        assert!(lb1.has_addr(own).unwrap(), "{}", log(d, "lb"));
+        let workers = lab::children(node.pid());
+        node.signal(stop).unwrap();
+        let _ = node.wait_timeout(Duration::from_secs(10)).unwrap();
+        // The orphaned worker (after SIGKILL) has finished its clean-up.
+        assert!(wait_for(Duration::from_secs(5), || workers
+            .iter()
+            .all(|w| !Path::new(&format!("/proc/{w}")).exists())));
+        assert!(
+            lb1.has_addr(own).unwrap(),
+            "{stop:?} took the host's own address away:\n{}",
+            log(d, "lb")
+        );
+    }
+}

@@ -23,6 +23,10 @@ struct Vip {
 pub struct Kernel {
     /// Per instance, in plan order.
     vips: Vec<Vec<Vip>>,
+    /// Per instance: the address owner (priority 255), whose addresses are
+    /// this host's own (RFC 5798 §3); announced, but never added or taken
+    /// away, whatever the state.
+    owner: Vec<bool>,
     garp: Vec<Garp>,
     interfaces: BTreeSet<String>,
     /// Opened once: a socket per frame would stall the driver (see
@@ -61,6 +65,7 @@ impl Kernel {
         }
         Ok(Kernel {
             vips,
+            owner: plan.instances.iter().map(is_owner).collect(),
             garp: plan.instances.iter().map(|i| i.garp).collect(),
             interfaces,
             announcer: Arc::new(garp::Announcer::new().context("socket for gratuitous ARP / NA")?),
@@ -72,8 +77,17 @@ impl Kernel {
         self.interfaces.iter().cloned().collect()
     }
 
+    /// The addresses of instance `id` that it adds and removes: none for an
+    /// address owner.
+    fn managed(&self, id: usize) -> &[Vip] {
+        match (self.owner.get(id), self.vips.get(id)) {
+            (Some(false), Some(v)) => v,
+            _ => &[],
+        }
+    }
+
     pub fn add_vips(&self, id: usize) {
-        for v in self.vips.get(id).into_iter().flatten() {
+        for v in self.managed(id) {
             let s = &v.spec;
             match netlink::add_address(v.ifindex, s.addr, s.prefix_len, s.label.as_deref()) {
                 Ok(()) => tracing::info!("added {}/{} on {}", s.addr, s.prefix_len, s.ifname),
@@ -88,7 +102,7 @@ impl Kernel {
     }
 
     pub fn remove_vips(&self, id: usize) {
-        for v in self.vips.get(id).into_iter().flatten() {
+        for v in self.managed(id) {
             let s = &v.spec;
             match netlink::del_address(v.ifindex, s.addr, s.prefix_len) {
                 Ok(()) => tracing::info!("removed {}/{} from {}", s.addr, s.prefix_len, s.ifname),
@@ -110,7 +124,7 @@ impl Kernel {
     /// Returns whether an address was added (to re-announce it).
     pub fn reconcile(&self, id: usize, hold: bool) -> bool {
         let mut added = false;
-        for v in self.vips.get(id).into_iter().flatten() {
+        for v in self.managed(id) {
             let s = &v.spec;
             let present = match netlink::addresses(v.ifindex) {
                 Ok(list) => list.iter().any(|a| a.addr == s.addr),
@@ -143,7 +157,7 @@ impl Kernel {
 
     /// Removes every configured virtual address, quietly (most are absent).
     pub fn remove_all_vips(&self) {
-        for v in self.vips.iter().flatten() {
+        for v in (0..self.vips.len()).flat_map(|id| self.managed(id)) {
             let _ = netlink::del_address(v.ifindex, v.spec.addr, v.spec.prefix_len);
         }
     }
@@ -176,12 +190,18 @@ impl Kernel {
     }
 }
 
+/// An address owner's addresses are the host's own (see `Kernel::owner`).
+fn is_owner(i: &super::build::InstancePlan) -> bool {
+    i.core.priority == rampart_vrrp::PRIORITY_OWNER
+}
+
 /// Removes every virtual address `plan` configures, without a driver: for
 /// a worker whose supervisor died (kill -9, OOM) and so can neither send
 /// priority 0 nor take its addresses down. Returns the addresses removed.
 pub fn remove_planned_vips(plan: &Plan) -> Vec<String> {
     let mut removed = Vec::new();
-    for v in plan.instances.iter().flat_map(|i| &i.vips) {
+    let managed = plan.instances.iter().filter(|i| !is_owner(i));
+    for v in managed.flat_map(|i| &i.vips) {
         let Ok(ifindex) = netlink::link_index(&v.ifname) else {
             continue;
         };
