@@ -267,3 +267,44 @@ fn a_stopping_backup_sends_nothing() {
     assert_eq!(i.state(), State::Stopped);
     assert_eq!(i.stats().priority0_tx, 0);
 }
+
+/// A master answers a lower-priority master at once, but a flood of such
+/// adverts (spoofed, or a peer gone mad) gets one answer per quarter
+/// interval, not one each.
+#[test]
+fn answers_to_a_lower_master_are_rate_limited() {
+    let mut c = cfg(Version::V2, true);
+    c.priority = 200;
+    c.start_as_master = true;
+    let t0 = Instant::now();
+    let mut i = Instance::new(c);
+    i.start(t0);
+    let mut now = t0;
+    while i.state() != State::Master {
+        now = i.poll_timeout().unwrap();
+        i.handle_timeout(now);
+    }
+    while i.poll_action().is_some() {}
+    let lower = Advert {
+        priority: 50,
+        ..advert(Version::V2)
+    };
+    let bytes = bytes(&lower, PEER, ME);
+    let mut answers = 0;
+    // 100 lower adverts within 100 ms (one interval is 1 s here).
+    for n in 0..100u64 {
+        let at = now + Duration::from_millis(n);
+        i.handle_packet(at, PEER, ME, 255, &bytes);
+        while let Some(a) = i.poll_action() {
+            if matches!(a, Action::Transmit { .. }) {
+                answers += 1;
+            }
+        }
+    }
+    assert_eq!(answers, 1, "one answer per quarter interval");
+    i.handle_packet(now + Duration::from_millis(260), PEER, ME, 255, &bytes);
+    let again = std::iter::from_fn(|| i.poll_action())
+        .filter(|a| matches!(a, Action::Transmit { .. }))
+        .count();
+    assert_eq!(again, 1, "answered again after a quarter interval");
+}

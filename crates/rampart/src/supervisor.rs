@@ -203,6 +203,8 @@ pub async fn run(
     let mut tick = tokio::time::interval(Duration::from_secs(1));
 
     let mut restart_at: Option<Instant> = None;
+    // Why the node stops, if not because it was asked to.
+    let mut failure: Option<anyhow::Error> = None;
     loop {
         // A reload asked for while another ran: its turn has come.
         if sup.pending.is_none()
@@ -261,6 +263,18 @@ pub async fn run(
                 Request::Reload(waiter) => sup.request_reload(Some(waiter)).await,
             },
             Some((id, msg)) = from_rx.recv() => sup.on_worker_message(id, msg),
+            _ = vrrp_ended(sup.vrrp.as_mut()) => {
+                // Adverts have stopped: the peer takes over, and this node
+                // must not keep the addresses. Stop, and say why (a service
+                // manager restarts us).
+                tracing::error!("the VRRP driver ended unexpectedly: removing its addresses and stopping");
+                match crate::vrrp::remove_orphaned_addresses(&sup.cfg) {
+                    Ok(removed) => removed.iter().for_each(|a| tracing::warn!("removed {a}")),
+                    Err(e) => tracing::error!("cannot remove the VRRP addresses: {e:#}"),
+                }
+                failure = Some(anyhow!("the VRRP driver ended unexpectedly"));
+                break;
+            }
             event = signals.next() => match event {
                 Event::Reload => sup.request_reload(None).await,
                 Event::DumpState => crate::signals::log_state(&sup.status().await),
@@ -274,7 +288,16 @@ pub async fn run(
     }
     sup.stop().await;
     let _ = std::fs::remove_file(&control_path);
-    Ok(())
+    failure.map_or(Ok(()), Err)
+}
+
+/// Resolves if the VRRP driver ends without being stopped; never if there
+/// is none.
+async fn vrrp_ended(v: Option<&mut vrrp::Handle>) {
+    match v {
+        Some(v) => v.ended().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Logs a reload's outcome (as SIGHUP always did) and answers the clients

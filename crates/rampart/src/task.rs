@@ -20,6 +20,8 @@ pub struct TaskHandle<S> {
     status: mpsc::UnboundedSender<oneshot::Sender<S>>,
     /// Resolves (Ok or Err) once the task has ended, wherever it ran.
     done: oneshot::Receiver<()>,
+    /// `done` has resolved (it must not be polled again).
+    ended: bool,
 }
 
 impl<S: Default + Send + 'static> TaskHandle<S> {
@@ -70,6 +72,7 @@ impl<S: Default + Send + 'static> TaskHandle<S> {
             stop: Some(stop_tx),
             status: status_tx,
             done,
+            ended: false,
         };
         (handle, Inbox { stop, status }, done_tx)
     }
@@ -83,6 +86,17 @@ impl<S: Default + Send + 'static> TaskHandle<S> {
         rx.await.unwrap_or_default()
     }
 
+    /// Resolves when the task has ended without being asked to stop (it
+    /// panicked); never otherwise. Cancel-safe; once it has resolved, it
+    /// never resolves again.
+    pub async fn ended(&mut self) {
+        if self.stop.is_none() || self.ended {
+            return std::future::pending().await;
+        }
+        let _ = (&mut self.done).await;
+        self.ended = true;
+    }
+
     /// Asks the task to stop gracefully and waits until it has.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
@@ -92,7 +106,9 @@ impl<S: Default + Send + 'static> TaskHandle<S> {
             }
         }
         // Err: the task ended without a word (it panicked): done as well.
-        let _ = self.done.await;
+        if !self.ended {
+            let _ = self.done.await;
+        }
     }
 }
 
@@ -103,4 +119,38 @@ pub fn deadline(at: Option<std::time::Instant>) -> tokio::time::Instant {
         || tokio::time::Instant::now() + Duration::from_secs(86_400),
         tokio::time::Instant::from_std,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A task on its own thread that panics is noticed (`ended`), and one
+    /// that is stopped is not mistaken for it.
+    #[tokio::test]
+    async fn a_panicking_thread_task_is_noticed_and_a_stopped_one_is_not() {
+        let mut crashing = TaskHandle::<u8>::spawn_thread("t-crash", |_inbox| async {
+            panic!("the driver broke");
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        let noticed = tokio::time::timeout(Duration::from_secs(5), crashing.ended()).await;
+        assert!(noticed.is_ok(), "a panicked task went unnoticed");
+        // Stopping it afterwards returns at once.
+        tokio::time::timeout(Duration::from_secs(5), crashing.stop())
+            .await
+            .unwrap_or_else(|_| panic!("stop hung after the panic"));
+
+        let mut healthy = TaskHandle::<u8>::spawn_thread("t-ok", |inbox| async move {
+            let Inbox { stop, .. } = inbox;
+            if let Ok(reply) = stop.await {
+                let _ = reply.send(());
+            }
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        let early = tokio::time::timeout(Duration::from_millis(200), healthy.ended()).await;
+        assert!(early.is_err(), "a running task was reported ended");
+        tokio::time::timeout(Duration::from_secs(5), healthy.stop())
+            .await
+            .unwrap_or_else(|_| panic!("stop hung"));
+    }
 }

@@ -208,6 +208,8 @@ pub struct Instance {
     garp_at: Option<Instant>,
     /// Last burst sent because a lower-priority master was heard.
     lower_prio_garp: Option<Instant>,
+    /// Last advert sent at once to answer a lower-priority master.
+    lower_prio_answer: Option<Instant>,
     stop_deadline: Option<Instant>,
     /// Member of a sync group: a Master_Down expiry only asks the group.
     grouped: bool,
@@ -240,6 +242,7 @@ impl Instance {
             preempt_at: None,
             garp_at: None,
             lower_prio_garp: None,
+            lower_prio_answer: None,
             stop_deadline: None,
             grouped: false,
             wants_master: false,
@@ -597,8 +600,14 @@ impl Instance {
                     // interval, so the dual-master moment is one RTT
                     // (keepalived's `higher_prio_send_advert`), and take
                     // the clients back: they may have followed its GARPs.
-                    self.send_advert(now, self.priority);
-                    self.adver_at = Some(now + self.interval(self.cfg.interval_cs));
+                    // At most one answer per quarter interval: a flood of
+                    // spoofed lower adverts must not be reflected 1:1.
+                    let quarter = self.interval(self.cfg.interval_cs) / 4;
+                    if self.lower_prio_answer.is_none_or(|t| now >= t + quarter) {
+                        self.lower_prio_answer = Some(now);
+                        self.send_advert(now, self.priority);
+                        self.adver_at = Some(now + self.interval(self.cfg.interval_cs));
+                    }
                     if self
                         .lower_prio_garp
                         .is_none_or(|t| now >= t + LOWER_PRIO_GARP_EVERY)

@@ -56,6 +56,12 @@ impl Handle {
         self.task.status().await
     }
 
+    /// Resolves if the driver ends on its own (a panic): VRRP is then
+    /// gone while its addresses may still be here.
+    pub async fn ended(&mut self) {
+        self.task.ended().await
+    }
+
     /// Graceful stop: masters send priority 0 and keep their addresses
     /// until a peer takes over or the bound passes. Returns when done.
     pub async fn stop(self) {
