@@ -29,6 +29,14 @@ pub fn read_file(path: &Path) -> Result<String, Errors> {
         sink.error(0..0, format!("cannot read the file: {e}"));
         sink.into_errors(&origin)
     };
+    // A FIFO would block the open (and the supervisor with it, on a
+    // reload) until someone writes to it: refuse it before opening.
+    let meta = std::fs::metadata(path).map_err(unreadable)?;
+    if std::os::unix::fs::FileTypeExt::is_fifo(&meta.file_type()) {
+        let mut sink = Sink::new("");
+        sink.error(0..0, "the file is a FIFO, not a configuration file");
+        return Err(sink.into_errors(&origin));
+    }
     let file = std::fs::File::open(path).map_err(unreadable)?;
     // One byte more than allowed tells "exactly the limit" from "more".
     let mut bytes = Vec::new();
@@ -69,6 +77,20 @@ fn text(origin: &str, bytes: Vec<u8>) -> Result<String, Errors> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fifo_is_refused_without_blocking() {
+        let dir = std::env::temp_dir().join(format!("rampart-fifo-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let fifo = dir.join("node.toml");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo failed");
+        let Err(e) = read_file(&fifo) else {
+            panic!("a FIFO was read")
+        };
+        assert!(e.to_string().contains("FIFO"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn invalid_utf8_is_reported_at_the_first_bad_byte() {

@@ -175,7 +175,15 @@ fn may_change_state(peer: u32, own: u32) -> bool {
 /// given), replacing a stale file (one no process listens on) but refusing
 /// to take over a live one.
 pub fn bind(path: &Path, group: Option<u32>) -> Result<UnixListener> {
-    if path.exists() {
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        // Only a stale socket is replaced: a typo in --control must not
+        // delete a config file or anything else that sits there.
+        if !std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()) {
+            bail!(
+                "{} exists and is not a socket: refusing to replace it",
+                path.display()
+            );
+        }
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
             bail!("{} is in use by a running rampart", path.display());
         }
@@ -280,7 +288,8 @@ async fn handle(stream: UnixStream, requests: &mpsc::Sender<Request>, own: u32) 
             None => return,
         },
     };
-    let _ = w.write_all(answer.as_bytes()).await;
+    // A client that asks and never reads must not hold its slot forever.
+    let _ = tokio::time::timeout(REQUEST_TIMEOUT, w.write_all(answer.as_bytes())).await;
 }
 
 /// Reads one line of at most MAX_REQUEST bytes: never more is buffered.
@@ -623,5 +632,18 @@ mod tests {
         assert_eq!(column(rows[1], "UP"), at, "{text}");
         assert_eq!(column(rows[2], "DOWN"), at, "{text}");
         assert_eq!(column(rows[3], "UP"), at, "{text}");
+    }
+
+    #[tokio::test]
+    async fn bind_never_replaces_what_is_not_a_socket() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, "precious").unwrap_or_else(|e| panic!("{e}"));
+        let err = bind(&path, None).err().map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("not a socket")));
+        assert_eq!(
+            std::fs::read_to_string(&path).ok().as_deref(),
+            Some("precious")
+        );
     }
 }
