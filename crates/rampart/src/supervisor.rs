@@ -68,6 +68,16 @@ struct Pending {
     summary: ReloadSummary,
     /// Clients waiting for this reload's outcome.
     waiters: Vec<Waiter>,
+    /// What serves until the new worker is ready, put back if it never is.
+    previous: Previous,
+}
+
+/// The running config a reload replaces, kept until its worker is ready.
+struct Previous {
+    cfg: Config,
+    text: String,
+    threads: usize,
+    sockets: HashMap<(SocketAddr, usize), std::net::TcpListener>,
 }
 
 /// Where `rampart run` keeps and listens, from the command line.
@@ -220,10 +230,7 @@ pub async fn run(
                 match sup.pending.take() {
                     // A reload was under way: its worker, on the new
                     // config, takes over now.
-                    Some(p) => {
-                        sup.worker = Some(p.worker);
-                        conclude(p.waiters, ReloadOutcome::Reloaded(p.summary));
-                    }
+                    Some(p) => sup.commit(p).await,
                     None => restart_at = Some(sup.note_crash()),
                 }
                 sup.publish_proxy_health();
@@ -231,14 +238,14 @@ pub async fn run(
             status = wait_worker(sup.pending.as_mut().map(|p| &mut p.worker)) => {
                 if let Some(p) = sup.pending.take() {
                     let why = format!("the new worker exited before it was ready ({}); the previous one keeps serving", describe(status));
-                    conclude(p.waiters, ReloadOutcome::failed(why));
+                    sup.roll_back(p, why);
                 }
             }
             _ = tokio::time::sleep_until(pending_deadline.unwrap_or_else(Instant::now)), if pending_deadline.is_some() => {
                 if let Some(mut p) = sup.pending.take() {
                     let _ = p.worker.child.kill().await;
                     let why = format!("the new worker was not ready within {READY_TIMEOUT:?}; the previous one keeps serving");
-                    conclude(p.waiters, ReloadOutcome::failed(why));
+                    sup.roll_back(p, why);
                 }
             }
             _ = tokio::time::sleep_until(restart_at.unwrap_or_else(Instant::now)), if restart_at.is_some() => {
@@ -262,7 +269,7 @@ pub async fn run(
                 }
                 Request::Reload(waiter) => sup.request_reload(Some(waiter)).await,
             },
-            Some((id, msg)) = from_rx.recv() => sup.on_worker_message(id, msg),
+            Some((id, msg)) = from_rx.recv() => sup.on_worker_message(id, msg).await,
             _ = vrrp_ended(sup.vrrp.as_mut()) => {
                 // Adverts have stopped: the peer takes over, and this node
                 // must not keep the addresses. Stop, and say why (a service
@@ -505,22 +512,48 @@ impl Supervisor {
         }
     }
 
-    fn on_worker_message(&mut self, id: u64, msg: FromWorker) {
+    async fn on_worker_message(&mut self, id: u64, msg: FromWorker) {
         match msg {
             FromWorker::Ready => {
                 tracing::debug!(worker = id, "worker ready");
                 if let Some(p) = self.pending.take_if(|p| p.worker.id == id) {
-                    if let Some(old) = self.worker.replace(p.worker) {
-                        retire(old);
-                    }
                     tracing::debug!(worker = id, "the reloaded config serves");
-                    conclude(p.waiters, ReloadOutcome::Reloaded(p.summary));
+                    self.commit(p).await;
                 }
             }
             FromWorker::Passive { backend, server } => {
                 self.health.passive_failure(&backend, &server)
             }
         }
+    }
+
+    /// The reloaded worker serves: the previous one drains, what only the
+    /// old config needed goes, and BGP and the gateway follow the new one
+    /// (not before: until now the old config was the one serving).
+    async fn commit(&mut self, p: Pending) {
+        if let Some(old) = self.worker.replace(p.worker) {
+            retire(old);
+        }
+        // Old-only sockets are dropped here; a draining worker holds its
+        // own copies.
+        drop(p.previous);
+        self.reload_bgp().await;
+        self.reload_gateway().await;
+        conclude(p.waiters, ReloadOutcome::Reloaded(p.summary));
+    }
+
+    /// The reloaded worker never got ready: the previous config is put
+    /// back whole (what a later worker restart runs, what the next reload
+    /// is compared with), so "unchanged" is true.
+    fn roll_back(&mut self, p: Pending, why: String) {
+        let prev = p.previous;
+        self.cfg = prev.cfg;
+        self.text = prev.text;
+        self.threads = prev.threads;
+        self.sockets = prev.sockets;
+        self.health.sync(&self.cfg);
+        self.publish_proxy_health();
+        conclude(p.waiters, ReloadOutcome::failed(why));
     }
 
     /// SIGHUP (`waiter` None) or `rampart reload`: a reload now, or one
@@ -589,13 +622,13 @@ impl Supervisor {
                     deadline: Instant::now() + READY_TIMEOUT,
                     summary: ReloadSummary::new(&old_cfg, &self.cfg),
                     waiters: Vec::new(),
+                    previous: Previous {
+                        cfg: old_cfg,
+                        text: old_text,
+                        threads: old_threads,
+                        sockets: old_sockets,
+                    },
                 });
-                // Old-only sockets are dropped here; the serving worker holds
-                // its own copies until it drains.
-                drop(old_sockets);
-                drop(old_text);
-                self.reload_bgp().await;
-                self.reload_gateway().await;
                 Ok(())
             }
             Err(e) => {
