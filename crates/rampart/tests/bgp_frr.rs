@@ -114,7 +114,13 @@ fn frr_receives_the_route_and_rampart_sees_frr_capabilities() {
         "{nb:#}"
     );
 
-    // The route as bgpd holds it.
+    // The route as bgpd holds it, once best-path selection has run (it
+    // lists a path a moment before).
+    assert!(wait_for(Duration::from_secs(5), || {
+        frr_paths(d, VIP32)
+            .first()
+            .is_some_and(|p| p["bestpath"]["overall"] == true)
+    }));
     let paths = frr_paths(d, VIP32);
     assert_eq!(paths.len(), 1, "{paths:#?}");
     let p = &paths[0];
@@ -361,7 +367,11 @@ fn ipv6_host_route_to_frr() {
     let _frr = start_router(&rtr, d, &[(LB1_6, LB_AS, None)]);
     let announce = format!("prefix = \"{VIP128}\"");
     let _lb1 = start_node(&s, d, 1, &node_config(1, ROUTER6, "", &announce));
-    let ok = wait_for(Duration::from_secs(15), || frr_paths(d, VIP128).len() == 1);
+    // bgpd lists a path a moment before it has run best-path selection.
+    let ok = wait_for(Duration::from_secs(15), || {
+        let paths = frr_paths(d, VIP128);
+        paths.len() == 1 && paths[0]["bestpath"]["overall"] == true
+    });
     assert!(
         ok,
         "{}\n{}",
