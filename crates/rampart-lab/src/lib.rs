@@ -49,7 +49,7 @@ mod seed;
 pub use lab::{Lab, Switch};
 pub use ns::{Addr, Ns};
 pub use proc::{Proc, Signal};
-pub use seed::{GATEWAY_VIP, SeedLab, seed_lab};
+pub use seed::{GATEWAY_VIP, SeedLab, route_via_gateway, seed_lab};
 
 /// Environment variable that lets namespace tests be skipped (loudly)
 /// where they cannot run.

@@ -51,16 +51,7 @@ pub fn seed_lab() -> io::Result<SeedLab> {
     lab.attach(&private, &web1, "eth0", &["192.168.1.21/24"])?;
     lab.attach(&private, &web2, "eth0", &["192.168.1.22/24"])?;
     for web in [&web1, &web2] {
-        web.ip(&[
-            "route",
-            "add",
-            "default",
-            "via",
-            GATEWAY_VIP,
-            "dev",
-            "eth0",
-            "onlink",
-        ])?;
+        route_via_gateway(web)?;
     }
 
     Ok(SeedLab {
@@ -71,4 +62,20 @@ pub fn seed_lab() -> io::Result<SeedLab> {
         web1,
         web2,
     })
+}
+
+/// A web server's default route: the gateway VIP on `eth0`, `onlink` so
+/// it is installed before any LB holds the VIP.
+pub fn route_via_gateway(web: &Ns) -> io::Result<()> {
+    web.ip(&[
+        "route",
+        "add",
+        "default",
+        "via",
+        GATEWAY_VIP,
+        "dev",
+        "eth0",
+        "onlink",
+    ])?;
+    Ok(())
 }

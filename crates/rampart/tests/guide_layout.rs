@@ -32,7 +32,7 @@ use lab::{Web, log, start_rampart, wait_for};
 use rampart_lab::{Lab, Ns, Proc, Signal};
 
 const ELASTIC_IP: &str = "147.75.78.116";
-const GATEWAY_VIP: &str = "192.168.1.1";
+use rampart_lab::GATEWAY_VIP;
 
 /// The guide's lb2 `keepalived.conf`, as printed in the guide.
 const LB2_KEEPALIVED_CONF: &str = r#"vrrp_script chk_haproxy {
@@ -144,17 +144,7 @@ fn guide() -> Option<Guide> {
         .ip(&["route", "add", ELASTIC_IP, "dev", "eth0"])
         .unwrap();
     for web in [&web1, &web2] {
-        web.ip(&[
-            "route",
-            "add",
-            "default",
-            "via",
-            GATEWAY_VIP,
-            "dev",
-            "eth0",
-            "onlink",
-        ])
-        .unwrap();
+        rampart_lab::route_via_gateway(web).unwrap();
     }
     let webs = [
         Web::start(&web1, "192.168.1.10:80", "web1"),

@@ -25,9 +25,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use lab::{Timing, Web, holder, log, rampart_config, start_rampart, wait_for};
+use lab::{Timing, holder, log, rampart_config, start_rampart, wait_for};
 use nix::poll::{PollFd, PollFlags, poll};
-use rampart_lab::{Ns, Signal, seed_lab};
+use rampart_lab::{Ns, Signal};
 use rampart_sys::vrrp_socket::VrrpSocket;
 
 const LB1: Ipv4Addr = Ipv4Addr::new(10, 10, 0, 11);
@@ -150,15 +150,10 @@ fn became_master(dir: &Path, n: u8) -> Vec<u64> {
 }
 
 fn no_flap_at(interval_ms: u64) {
-    if !rampart_lab::require_root() {
+    let Some((s, _webs)) = lab::seed_with_webs() else {
         return;
-    }
+    };
     let interval = Duration::from_millis(interval_ms);
-    let s = seed_lab().unwrap();
-    let _webs = [
-        Web::start(&s.web1, "192.168.1.21:8080", "web1"),
-        Web::start(&s.web2, "192.168.1.22:8080", "web2"),
-    ];
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let listener = Listener::start(&s.lb2);
@@ -172,9 +167,7 @@ fn no_flap_at(interval_ms: u64) {
         lb1_config += &noise_backend(servers, "2s");
     }
     let mut lb1 = start_rampart(&s.lb1, d, "lb1", &lb1_config);
-    let ok = wait_for(Duration::from_secs(10), || {
-        holder(&s, lab::vip()) == ["lb1"] && holder(&s, lab::gateway()) == ["lb1"]
-    });
+    let ok = wait_for(Duration::from_secs(10), || lab::holds_both(&s, "lb1"));
     assert!(ok, "lb1 never became master:\n{}", log(d, "lb1"));
     // lb2 joins while lb1 is master: from here on, lb2 must never claim.
     let mut lb2 = start_rampart(&s.lb2, d, "lb2", &config(2, interval_ms));
@@ -311,14 +304,9 @@ fn no_spurious_takeover_at_10ms() {
 /// and so must its control socket.
 #[test]
 fn a_stalled_log_output_holds_no_advert_back() {
-    if !rampart_lab::require_root() {
+    let Some((s, _webs)) = lab::seed_with_webs() else {
         return;
-    }
-    let s = seed_lab().unwrap();
-    let _webs = [
-        Web::start(&s.web1, "192.168.1.21:8080", "web1"),
-        Web::start(&s.web2, "192.168.1.22:8080", "web2"),
-    ];
+    };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     // 300 servers on closed ports, checked every 100 ms: 3 000 failed
@@ -336,9 +324,7 @@ fn a_stalled_log_output_holds_no_advert_back() {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped());
     let _lb1 = rampart_lab::Proc::spawn(&mut cmd).unwrap();
-    let ok = wait_for(Duration::from_secs(10), || {
-        holder(&s, lab::vip()) == ["lb1"] && holder(&s, lab::gateway()) == ["lb1"]
-    });
+    let ok = wait_for(Duration::from_secs(10), || lab::holds_both(&s, "lb1"));
     assert!(ok, "lb1 never became master");
     let _lb2 = start_rampart(&s.lb2, d, "lb2", &config(2, 20));
     let t0 = Instant::now();

@@ -22,20 +22,11 @@ struct Cluster {
 
 /// Both nodes up, lb1 master of both instances, the client probing ok.
 fn cluster(timing: Timing) -> Option<Cluster> {
-    if !rampart_lab::require_root() {
-        return None;
-    }
-    let s = seed_lab().unwrap();
-    let webs = [
-        Web::start(&s.web1, "192.168.1.21:8080", "web1"),
-        Web::start(&s.web2, "192.168.1.22:8080", "web2"),
-    ];
+    let (s, webs) = lab::seed_with_webs()?;
     let dir = tempfile::tempdir().unwrap();
     let lb1 = start_rampart(&s.lb1, dir.path(), "lb1", &rampart_config(1, timing, ""));
     let lb2 = start_rampart(&s.lb2, dir.path(), "lb2", &rampart_config(2, timing, ""));
-    let ready = wait_for(SETTLE, || {
-        holder(&s, lab::vip()) == ["lb1"] && holder(&s, lab::gateway()) == ["lb1"]
-    });
+    let ready = wait_for(SETTLE, || lab::holds_both(&s, "lb1"));
     assert!(
         ready,
         "lb1 never became master:\n{}",
@@ -244,23 +235,16 @@ fn failover_when_the_whole_process_is_killed() {
 /// them after the takeover.
 #[test]
 fn a_killed_supervisor_leaves_no_address_or_nat_behind() {
-    if !rampart_lab::require_root() {
+    let Some((s, _webs)) = lab::seed_with_webs() else {
         return;
-    }
-    let s = seed_lab().unwrap();
-    let _webs = [
-        Web::start(&s.web1, "192.168.1.21:8080", "web1"),
-        Web::start(&s.web2, "192.168.1.22:8080", "web2"),
-    ];
+    };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let gateway = "\n[gateway]\nmasquerade = [{ source = \"192.168.1.0/24\", out = \"eth0\" }]\n";
     let lb1_config = rampart_config(1, Timing::V3Fast, "") + gateway;
     let mut lb1 = start_rampart(&s.lb1, d, "lb1", &lb1_config);
     let _lb2 = start_rampart(&s.lb2, d, "lb2", &rampart_config(2, Timing::V3Fast, ""));
-    let ready = wait_for(SETTLE, || {
-        holder(&s, lab::vip()) == ["lb1"] && holder(&s, lab::gateway()) == ["lb1"]
-    });
+    let ready = wait_for(SETTLE, || lab::holds_both(&s, "lb1"));
     assert!(ready, "lb1 never became master:\n{}", log(d, "lb1"));
     let table = |ns: &rampart_lab::Ns| {
         ns.exec(&["nft", "list", "table", "inet", "rampart"])
@@ -322,9 +306,7 @@ fn a_killed_supervisor_leaves_no_address_or_nat_behind() {
     );
     lb1.kill().unwrap();
     let _lb1 = start_rampart(&s.lb1, d, "lb1", &lb1_config);
-    let back = wait_for(SETTLE, || {
-        holder(&s, lab::vip()) == ["lb1"] && holder(&s, lab::gateway()) == ["lb1"]
-    });
+    let back = wait_for(SETTLE, || lab::holds_both(&s, "lb1"));
     assert!(
         back,
         "the restarted lb1 did not take over:\n{}",
@@ -347,14 +329,9 @@ fn a_killed_supervisor_leaves_no_address_or_nat_behind() {
 
 #[test]
 fn a_failing_track_script_moves_the_vips() {
-    if !rampart_lab::require_root() {
+    let Some((s, _webs)) = lab::seed_with_webs() else {
         return;
-    }
-    let s = seed_lab().unwrap();
-    let _webs = [
-        Web::start(&s.web1, "192.168.1.21:8080", "web1"),
-        Web::start(&s.web2, "192.168.1.22:8080", "web2"),
-    ];
+    };
     let dir = tempfile::tempdir().unwrap();
     let flag = dir.path().join("healthy");
     std::fs::write(&flag, "").unwrap();
@@ -384,9 +361,7 @@ fn a_failing_track_script_moves_the_vips() {
     });
     assert!(moved, "{}", log(dir.path(), "lb1"));
     std::fs::write(&flag, "").unwrap();
-    let back = wait_for(Duration::from_secs(5), || {
-        holder(&s, lab::vip()) == ["lb1"] && holder(&s, lab::gateway()) == ["lb1"]
-    });
+    let back = wait_for(Duration::from_secs(5), || lab::holds_both(&s, "lb1"));
     assert!(back, "{}", log(dir.path(), "lb1"));
 }
 

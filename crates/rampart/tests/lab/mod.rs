@@ -344,6 +344,28 @@ pub fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     cond()
 }
 
+/// The seed lab with both web backends up (rampart's `track_proxy` needs
+/// a healthy backend), or `None` when the test is skipped (no root and
+/// RAMPART_SKIP_NETNS=1; without either it fails).
+pub fn seed_with_webs() -> Option<(SeedLab, [Web; 2])> {
+    if !rampart_lab::require_root() {
+        return None;
+    }
+    let s = rampart_lab::seed_lab().unwrap();
+    let webs = [
+        Web::start(&s.web1, "192.168.1.21:8080", "web1"),
+        Web::start(&s.web2, "192.168.1.22:8080", "web2"),
+    ];
+    Some((s, webs))
+}
+
+/// `node` ("lb1" / "lb2") alone holds both VIPs.
+pub fn holds_both(s: &SeedLab, node: &str) -> bool {
+    [vip(), gateway()]
+        .into_iter()
+        .all(|ip| holder(s, ip) == [node])
+}
+
 /// Which LB holds an address, read from the kernel.
 pub fn holder(s: &SeedLab, ip: IpAddr) -> Vec<&'static str> {
     let mut v = Vec::new();
