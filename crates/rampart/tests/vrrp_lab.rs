@@ -327,6 +327,42 @@ fn a_killed_supervisor_leaves_no_address_or_nat_behind() {
     );
 }
 
+/// Addresses follow the states, not only at transitions: a VIP put on the
+/// backup by hand (or left there by a crash) goes within the second, and
+/// one taken off the master by hand comes back.
+#[test]
+fn stray_and_missing_addresses_are_put_right() {
+    let Some(c) = cluster(Timing::V3Fast) else {
+        return;
+    };
+    let d = c.dir.path();
+    c.s.lb2
+        .ip(&["addr", "add", &format!("{}/24", lab::VIP), "dev", "eth0"])
+        .unwrap();
+    let gone = wait_for(Duration::from_secs(3), || {
+        holder(&c.s, lab::vip()) == ["lb1"]
+    });
+    assert!(
+        gone,
+        "the stray VIP stayed on the backup:\n{}",
+        log(d, "lb2")
+    );
+    assert!(log(d, "lb2").contains("found on eth0 while not master: removing it"));
+
+    c.s.lb1
+        .ip(&["addr", "del", &format!("{}/24", lab::VIP), "dev", "eth0"])
+        .unwrap();
+    let back = wait_for(Duration::from_secs(3), || {
+        holder(&c.s, lab::vip()) == ["lb1"]
+    });
+    assert!(
+        back,
+        "the master did not put its VIP back:\n{}",
+        log(d, "lb1")
+    );
+    assert!(log(d, "lb1").contains("missing from eth0 while master: adding it back"));
+}
+
 #[test]
 fn a_failing_track_script_moves_the_vips() {
     let Some((s, _webs)) = lab::seed_with_webs() else {

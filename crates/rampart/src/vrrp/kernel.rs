@@ -121,27 +121,32 @@ impl Kernel {
     /// by hand, or missed by a netlink request that failed), and a master
     /// must hold them (someone ran `ip addr del`). Called every second, so
     /// a node never answers ARP for a VIP it does not own for longer.
-    /// Returns whether an address was added (to re-announce it).
-    pub fn reconcile(&self, id: usize, hold: bool) -> bool {
+    /// `present` is every address of the namespace with its interface
+    /// index (one netlink dump serves every instance). Returns whether an
+    /// address was added (to re-announce it).
+    pub fn reconcile(&self, id: usize, hold: bool, present: &[(u32, netlink::AddrInfo)]) -> bool {
         let mut added = false;
         for v in self.managed(id) {
             let s = &v.spec;
-            let present = match netlink::addresses(v.ifindex) {
-                Ok(list) => list.iter().any(|a| a.addr == s.addr),
-                Err(e) => {
-                    tracing::debug!("cannot list the addresses of {}: {e}", s.ifname);
-                    continue;
-                }
-            };
-            if present && !hold {
+            let here = present
+                .iter()
+                .any(|(ifindex, a)| *ifindex == v.ifindex && a.addr == s.addr);
+            if here && !hold {
                 tracing::warn!(
                     "{}/{} found on {} while not master: removing it",
                     s.addr,
                     s.prefix_len,
                     s.ifname
                 );
-                let _ = netlink::del_address(v.ifindex, s.addr, s.prefix_len);
-            } else if !present && hold {
+                if let Err(e) = netlink::del_address(v.ifindex, s.addr, s.prefix_len) {
+                    tracing::error!(
+                        "cannot remove {}/{} from {}: {e}",
+                        s.addr,
+                        s.prefix_len,
+                        s.ifname
+                    );
+                }
+            } else if !here && hold {
                 tracing::warn!(
                     "{}/{} missing from {} while master: adding it back",
                     s.addr,
@@ -281,8 +286,12 @@ impl Kernel {
             Op::Remove(id) => self.remove_vips(id),
             Op::Announce(id) => self.announce(id),
             Op::Audit(hold) => {
+                let present = match netlink::all_addresses() {
+                    Ok(p) => p,
+                    Err(e) => return tracing::debug!("cannot list the addresses: {e}"),
+                };
                 for (id, hold) in hold.into_iter().enumerate() {
-                    if self.reconcile(id, hold) {
+                    if self.reconcile(id, hold, &present) {
                         self.announce(id);
                     }
                 }
