@@ -123,8 +123,11 @@ async fn serve(
     let _ = events_tx.send(FromWorker::Ready);
     tracing::info!(pid = std::process::id(), "worker serving");
 
+    // The connection log can outrun stderr: say when lines were dropped.
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
     let exit = loop {
         tokio::select! {
+            _ = tick.tick() => crate::logging::report_drops(),
             line = lines.next_line() => match line {
                 Ok(Some(l)) => match serde_json::from_str::<ToWorker>(&l) {
                     Ok(ToWorker::Server { backend, server, up }) => {
