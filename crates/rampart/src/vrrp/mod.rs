@@ -188,8 +188,9 @@ struct Driver {
     notifier: Option<Notifier>,
     /// Mastership per instance name, for BGP's `while_master`.
     masters: watch::Sender<BTreeMap<String, bool>>,
-    /// While the actions of a timer are carried out: when it was due.
-    due: Option<Instant>,
+    /// While the actions of a timer are carried out: when each instance's
+    /// own timer was due (empty otherwise).
+    due: Vec<Option<Instant>>,
     /// Per instance, how late its timer-driven adverts left.
     lateness: Vec<jitter::Lateness>,
     /// Receive buffer for `take_queued`.
@@ -241,7 +242,7 @@ impl Driver {
             stopping: None,
             notifier: None,
             masters,
-            due: None,
+            due: Vec::new(),
             lateness,
             buf: vec![0u8; MAX_PACKET],
         };
@@ -301,7 +302,7 @@ impl Driver {
                     self.take_queued(&mut packets);
                     let now = Instant::now();
                     tracing::trace!(late_us = deadline.map_or(0, |d| now.saturating_duration_since(d).as_micros() as u64), "VRRP timer");
-                    self.due = deadline;
+                    self.due = self.node.instances().iter().map(|i| i.poll_timeout()).collect();
                     self.node.handle_timeout(now);
                 }
                 guard = links.readable() => {
@@ -357,7 +358,7 @@ impl Driver {
                 }
             }
             self.drain();
-            self.due = None;
+            self.due.clear();
             if self.stopping.is_some() && self.node.stopped() {
                 break;
             }
@@ -549,8 +550,8 @@ impl Driver {
                 {
                     tracing::debug!(instance = name, "VRRP send to {dst}: {e}");
                 }
-                if let (Some(due), Some(l)) = (self.due, self.lateness.get_mut(id)) {
-                    l.record(Instant::now().saturating_duration_since(due));
+                if let (Some(Some(due)), Some(l)) = (self.due.get(id), self.lateness.get_mut(id)) {
+                    l.record(Instant::now().saturating_duration_since(*due));
                 }
             }
             Action::AddAddresses => self.kernel.send(Op::Add(id)),
