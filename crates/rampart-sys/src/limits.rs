@@ -53,6 +53,37 @@ pub fn set_thread_realtime(priority: i32) -> io::Result<()> {
     }
 }
 
+/// Puts the calling thread back in the normal class (SCHED_OTHER).
+pub fn set_thread_normal() -> io::Result<()> {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: as in `set_thread_realtime`.
+    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &param) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Runs `f` with the calling thread at real-time priority (if allowed),
+/// then puts it back in the normal class.
+///
+/// Why: `fork(2)` copies the parent's page tables holding its memory map
+/// lock for writing, and every other thread of the process that faults a
+/// page in meanwhile waits for it. A normal-priority thread forking on a
+/// busy machine can be preempted inside that section for hundreds of
+/// milliseconds (measured: an advert 374 ms late on the VRRP thread while
+/// the supervisor forked a worker on 2 loaded cores) — priority inversion.
+/// At real-time priority the section runs through.
+pub fn with_realtime<T>(f: impl FnOnce() -> T) -> T {
+    let raised = set_thread_realtime(VRRP_RT_PRIORITY).is_ok();
+    let out = f();
+    if raised {
+        let _ = set_thread_normal();
+    }
+    out
+}
+
 /// The calling thread's scheduling class (`SCHED_*`, without the
 /// reset-on-fork flag), for tests and status.
 pub fn thread_scheduler() -> io::Result<i32> {
@@ -99,5 +130,18 @@ mod tests {
             assert_eq!(set, Err(Some(libc::EPERM)));
         }
         assert_eq!(thread_scheduler().ok(), Some(libc::SCHED_OTHER));
+        // with_realtime: raised inside (when allowed), normal after.
+        let inside = std::thread::spawn(|| {
+            let during = with_realtime(|| thread_scheduler().ok());
+            (during, thread_scheduler().ok())
+        })
+        .join()
+        .unwrap_or((None, None));
+        let expected = if capable {
+            libc::SCHED_RR
+        } else {
+            libc::SCHED_OTHER
+        };
+        assert_eq!(inside, (Some(expected), Some(libc::SCHED_OTHER)));
     }
 }

@@ -463,10 +463,13 @@ impl Supervisor {
             )
             .stdin(std::process::Stdio::null());
         rampart_sys::fds::inherit_in_child(&mut cmd, fds);
-        let child = tokio::process::Command::from(cmd)
-            .kill_on_drop(false)
-            .spawn()
-            .context("cannot start worker")?;
+        // The fork (a full one: the child runs code before exec) must not
+        // be preempted while it holds the memory map lock the VRRP thread
+        // may need: see `with_realtime`.
+        let mut cmd = tokio::process::Command::from(cmd);
+        cmd.kill_on_drop(false);
+        let child =
+            rampart_sys::limits::with_realtime(|| cmd.spawn()).context("cannot start worker")?;
         drop(theirs);
 
         self.next_id += 1;
