@@ -19,6 +19,7 @@ mod reload;
 mod runtime;
 mod signals;
 mod supervisor;
+mod systemd;
 mod task;
 mod vrrp;
 mod worker;

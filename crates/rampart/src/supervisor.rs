@@ -124,6 +124,8 @@ pub struct Supervisor {
     gateway: Option<crate::gateway::Active>,
     /// Proxy health as VRRP's tracker and BGP's `while_healthy` see it.
     proxy: tokio::sync::watch::Sender<vrrp::ProxyHealth>,
+    /// `Type=notify`: what systemd is told (nothing without NOTIFY_SOCKET).
+    systemd: crate::systemd::Systemd,
 }
 
 /// Threads to use: the configured number, or one per CPU.
@@ -174,6 +176,7 @@ pub async fn run(
         bgp_stopping: None,
         gateway: None,
         proxy: tokio::sync::watch::channel(vrrp::ProxyHealth::default()).0,
+        systemd: crate::systemd::Systemd::from_env(),
     };
     sup.sockets = sup.open_sockets()?;
     sup.health.sync(&sup.cfg);
@@ -211,6 +214,15 @@ pub async fn run(
     }
     // Crash-loop state ages out with time, not with events.
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    // Everything runs: tell systemd (`Type=notify`), and keep telling its
+    // watchdog that this loop turns.
+    sup.systemd.ready();
+    let watchdog_on = sup.systemd.watchdog_interval().is_some();
+    let mut watchdog = tokio::time::interval(
+        sup.systemd
+            .watchdog_interval()
+            .unwrap_or(Duration::from_secs(3600)),
+    );
 
     let mut restart_at: Option<Instant> = None;
     // Why the node stops, if not because it was asked to.
@@ -262,7 +274,10 @@ pub async fn run(
             _ = tick.tick() => {
                 sup.publish_proxy_health();
                 crate::logging::report_drops();
+                let line = sup.summary().await;
+                sup.systemd.status(line);
             }
+            _ = watchdog.tick(), if watchdog_on => sup.systemd.watchdog(),
             Some(req) = control_rx.recv() => match req {
                 Request::Status(reply) => {
                     let _ = reply.send(sup.status().await);
@@ -288,6 +303,7 @@ pub async fn run(
                 Event::DumpStats => crate::signals::log_stats(&sup.status().await),
                 Event::Stop(name) => {
                     tracing::info!("{name}: stopping gracefully");
+                    sup.systemd.stopping();
                     break;
                 }
             },
@@ -397,6 +413,23 @@ impl Supervisor {
         }
     }
 
+    /// The one-line state for systemd's `STATUS=`: cheap enough for every
+    /// second (counts, not the server list).
+    async fn summary(&self) -> String {
+        let vrrp: Vec<(String, bool)> = match &self.vrrp {
+            Some(v) => v.masters().borrow().clone().into_iter().collect(),
+            None => Vec::new(),
+        };
+        let up: u32 = self.health.up_per_backend().values().sum();
+        let total: usize = self.cfg.backends.iter().map(|b| b.servers.len()).sum();
+        let bgp = match &self.bgp {
+            Some(b) => b.status().await,
+            None => Vec::new(),
+        };
+        let established = bgp.iter().filter(|n| n["state"] == "Established").count();
+        crate::systemd::summary(&vrrp, (up as usize, total), (established, bgp.len()))
+    }
+
     /// Publishes proxy health to VRRP and BGP (only when it changed).
     fn publish_proxy_health(&self) {
         let p = self.proxy_health();
@@ -462,6 +495,9 @@ impl Supervisor {
                     .unwrap_or(&self.cfg.global.log_level),
             )
             .stdin(std::process::Stdio::null());
+        for var in crate::systemd::ENV {
+            cmd.env_remove(var);
+        }
         rampart_sys::fds::inherit_in_child(&mut cmd, fds);
         // The fork (a full one: the child runs code before exec) must not
         // be preempted while it holds the memory map lock the VRRP thread
@@ -542,6 +578,7 @@ impl Supervisor {
         drop(p.previous);
         self.reload_bgp().await;
         self.reload_gateway().await;
+        self.systemd.ready();
         conclude(p.waiters, ReloadOutcome::Reloaded(p.summary));
     }
 
@@ -556,6 +593,7 @@ impl Supervisor {
         self.sockets = prev.sockets;
         self.health.sync(&self.cfg);
         self.publish_proxy_health();
+        self.systemd.ready();
         conclude(p.waiters, ReloadOutcome::failed(why));
     }
 
@@ -575,12 +613,19 @@ impl Supervisor {
     /// Starts a reload for `waiters`: they are answered now if it fails,
     /// else when its worker is ready (or fails to be).
     async fn begin_reload(&mut self, waiters: Vec<Waiter>) {
+        self.systemd.reloading();
         match self.reload().await {
             Ok(()) => match self.pending.as_mut() {
                 Some(p) => p.waiters = waiters,
-                None => conclude(waiters, ReloadOutcome::failed("no new worker")),
+                None => {
+                    self.systemd.ready();
+                    conclude(waiters, ReloadOutcome::failed("no new worker"));
+                }
             },
-            Err(errors) => conclude(waiters, ReloadOutcome::Failed { errors }),
+            Err(errors) => {
+                self.systemd.ready();
+                conclude(waiters, ReloadOutcome::Failed { errors });
+            }
         }
     }
 
