@@ -24,6 +24,11 @@ mod task;
 mod vrrp;
 mod worker;
 
+/// Where an installed node's config lives, so `rampart run` and `rampart
+/// check` need no `-c` (as `haproxy` and `keepalived` read theirs from
+/// /etc by default).
+const DEFAULT_CONFIG: &str = "/etc/rampart/rampart.toml";
+
 #[derive(Parser)]
 #[command(
     name = "rampart",
@@ -43,7 +48,8 @@ struct Cli {
 enum Cmd {
     /// Run the node described by a config file (supervisor + proxy worker).
     Run {
-        #[arg(short, long)]
+        /// The config file.
+        #[arg(short, long, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
         /// Lock, control socket and state files; one node per directory
         /// [default: /run/rampart; $XDG_RUNTIME_DIR/rampart if not root].
@@ -73,7 +79,8 @@ enum Cmd {
     },
     /// Validate a config file: exit 0 if valid, 1 with every error otherwise.
     Check {
-        #[arg(short, long)]
+        /// The config file.
+        #[arg(short, long, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
         /// Also check the file against this host, as `keepalived -t` does:
         /// interfaces exist, source addresses are local, bind addresses are

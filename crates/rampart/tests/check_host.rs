@@ -345,3 +345,28 @@ fn an_address_owner_never_removes_its_own_address() {
         );
     }
 }
+
+/// An installed node needs no `-c`: `check` (and `run`) read
+/// /etc/rampart/rampart.toml, and say so whether it is there or not.
+#[test]
+fn check_reads_the_installed_config_by_default() {
+    let out = std::process::Command::new(BIN)
+        .arg("check")
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("/etc/rampart/rampart.toml"), "{said}");
+    let help = std::process::Command::new(BIN)
+        .args(["run", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("[default: /etc/rampart/rampart.toml]"),
+        "{help}"
+    );
+}
