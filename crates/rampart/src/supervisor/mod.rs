@@ -15,6 +15,8 @@
 //!   the worker is told to drain (a control message, not a signal) and
 //!   we exit. Other signals: see `signals.rs`.
 
+mod reloading;
+
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
@@ -37,6 +39,7 @@ use crate::ipc::{self, FromWorker, ToWorker};
 use crate::reload::{ReloadOutcome, ReloadSummary, Waiter};
 use crate::signals::{Event, SupervisorSignals};
 use crate::vrrp;
+use reloading::conclude;
 
 /// Worker exits within this window that count as a crash loop.
 const CRASH_WINDOW: Duration = Duration::from_secs(10);
@@ -323,23 +326,6 @@ async fn vrrp_ended(v: Option<&mut vrrp::Handle>) {
     }
 }
 
-/// Logs a reload's outcome (as SIGHUP always did) and answers the clients
-/// that asked for it.
-fn conclude(waiters: Vec<Waiter>, outcome: ReloadOutcome) {
-    match &outcome {
-        ReloadOutcome::Reloaded(summary) => tracing::info!("{summary}"),
-        ReloadOutcome::Failed { errors } => {
-            for line in errors.iter().flat_map(|e| e.lines()) {
-                tracing::error!("{line}");
-            }
-            tracing::error!("reload failed, keeping the running config");
-        }
-    }
-    for w in waiters {
-        let _ = w.send(outcome.clone());
-    }
-}
-
 fn describe(status: std::io::Result<std::process::ExitStatus>) -> String {
     status.map_or_else(|e| e.to_string(), |s| s.to_string())
 }
@@ -566,188 +552,6 @@ impl Supervisor {
         }
     }
 
-    /// The reloaded worker serves: the previous one drains, what only the
-    /// old config needed goes, and BGP and the gateway follow the new one
-    /// (not before: until now the old config was the one serving).
-    async fn commit(&mut self, p: Pending) {
-        if let Some(old) = self.worker.replace(p.worker) {
-            retire(old);
-        }
-        // Old-only sockets are dropped here; a draining worker holds its
-        // own copies.
-        drop(p.previous);
-        self.reload_bgp().await;
-        self.reload_gateway().await;
-        self.systemd.ready();
-        conclude(p.waiters, ReloadOutcome::Reloaded(p.summary));
-    }
-
-    /// The reloaded worker never got ready: the previous config is put
-    /// back whole (what a later worker restart runs, what the next reload
-    /// is compared with), so "unchanged" is true.
-    fn roll_back(&mut self, p: Pending, why: String) {
-        let prev = p.previous;
-        self.cfg = prev.cfg;
-        self.text = prev.text;
-        self.threads = prev.threads;
-        self.sockets = prev.sockets;
-        self.health.sync(&self.cfg);
-        self.publish_proxy_health();
-        self.systemd.ready();
-        conclude(p.waiters, ReloadOutcome::failed(why));
-    }
-
-    /// SIGHUP (`waiter` None) or `rampart reload`: a reload now, or one
-    /// more after the one under way (many requests meanwhile make one).
-    async fn request_reload(&mut self, waiter: Option<Waiter>) {
-        if self.pending.is_some() {
-            tracing::info!(
-                "reload requested during a reload: the file is read again once it is done"
-            );
-            self.queued.get_or_insert_with(Vec::new).extend(waiter);
-            return;
-        }
-        self.begin_reload(waiter.into_iter().collect()).await;
-    }
-
-    /// Starts a reload for `waiters`: they are answered now if it fails,
-    /// else when its worker is ready (or fails to be).
-    async fn begin_reload(&mut self, waiters: Vec<Waiter>) {
-        self.systemd.reloading();
-        match self.reload().await {
-            Ok(()) => match self.pending.as_mut() {
-                Some(p) => p.waiters = waiters,
-                None => {
-                    self.systemd.ready();
-                    conclude(waiters, ReloadOutcome::failed("no new worker"));
-                }
-            },
-            Err(errors) => {
-                self.systemd.ready();
-                conclude(waiters, ReloadOutcome::Failed { errors });
-            }
-        }
-    }
-
-    /// Applies the file if it is valid and starts its worker (then
-    /// `pending`); keeps everything otherwise and returns every error.
-    async fn reload(&mut self) -> Result<(), Vec<String>> {
-        tracing::info!(file = %self.path.display(), "reload requested");
-        // Size limit and UTF-8 as at start: `rampart_config::read_file`.
-        let origin = self.path.display().to_string();
-        let (cfg, text) = rampart_config::read_file(&self.path)
-            .and_then(|text| Ok((rampart_config::parse(&origin, &text)?, text)))
-            .map_err(|errors| vec![errors.render()])?;
-        // IP_FREEBIND binds any address: a typo would move the service
-        // away in silence.
-        let scope = crate::hostcheck::Scope::Reload { running: &self.cfg };
-        crate::hostcheck::check(&origin, &text, &cfg, scope)
-            .map_err(|errors| vec![errors.render()])?;
-        if let Some(why) = vrrp_change(&self.cfg, &cfg) {
-            return Err(vec![format!(
-                "reload refused: {why}; VRRP changes need a restart"
-            )]);
-        }
-        let old_cfg = std::mem::replace(&mut self.cfg, cfg);
-        let old_threads = std::mem::replace(&mut self.threads, thread_count(&self.cfg));
-        let sockets = match self.open_sockets() {
-            Ok(s) => s,
-            Err(e) => {
-                self.cfg = old_cfg;
-                self.threads = old_threads;
-                return Err(vec![format!("{e:#}")]);
-            }
-        };
-        // Keep the old sockets too until the new worker is ready: the
-        // old worker may need a restart meanwhile.
-        let old_sockets = std::mem::replace(&mut self.sockets, sockets);
-        let old_text = std::mem::replace(&mut self.text, text);
-        self.health.sync(&self.cfg);
-        match self.spawn_worker().await {
-            Ok(worker) => {
-                self.pending = Some(Pending {
-                    worker,
-                    deadline: Instant::now() + READY_TIMEOUT,
-                    summary: ReloadSummary::new(&old_cfg, &self.cfg),
-                    waiters: Vec::new(),
-                    previous: Previous {
-                        cfg: old_cfg,
-                        text: old_text,
-                        threads: old_threads,
-                        sockets: old_sockets,
-                    },
-                });
-                Ok(())
-            }
-            Err(e) => {
-                self.cfg = old_cfg;
-                self.threads = old_threads;
-                self.sockets = old_sockets;
-                self.text = old_text;
-                self.health.sync(&self.cfg);
-                Err(vec![format!("cannot start the new worker: {e:#}")])
-            }
-        }
-    }
-
-    /// Brings BGP in line with the config just applied: reconfigured in
-    /// place, started if the reload added the first neighbor, stopped
-    /// gracefully (in the background) if it removed the last.
-    async fn reload_bgp(&mut self) {
-        // A driver still stopping from an earlier reload finishes first: its
-        // sessions and port-179 listeners must be gone before new ones.
-        if self.bgp.is_none()
-            && self.cfg.bgp.is_enabled()
-            && let Some(stopping) = self.bgp_stopping.take()
-        {
-            let _ = stopping.await;
-        }
-        match (self.bgp.take(), self.cfg.bgp.is_enabled()) {
-            (Some(b), true) => {
-                b.reconfigure(&self.cfg);
-                self.bgp = Some(b);
-            }
-            (Some(b), false) => {
-                tracing::info!("BGP removed from the configuration: stopping it");
-                self.bgp_stopping = Some(tokio::spawn(b.stop()));
-            }
-            (None, true) => {
-                let masters = match &self.vrrp {
-                    Some(v) => v.masters(),
-                    None => tokio::sync::watch::channel(Default::default()).1,
-                };
-                match crate::bgp::start(&self.cfg, self.proxy.subscribe(), masters) {
-                    Ok(b) => self.bgp = b,
-                    Err(e) => tracing::error!("BGP could not start after the reload: {e:#}"),
-                }
-            }
-            (None, false) => {}
-        }
-    }
-
-    /// Brings forwarding and NAT in line with the config just applied. If
-    /// nft refuses the new rules, the previous ones stay (one transaction).
-    async fn reload_gateway(&mut self) {
-        if !self.cfg.gateway.is_enabled() {
-            if let Some(g) = self.gateway.take() {
-                tracing::info!(
-                    "[gateway] removed from the configuration: NAT off, forwarding as found"
-                );
-                g.stop().await;
-            }
-            return;
-        }
-        let result = match self.gateway.as_mut() {
-            Some(g) => g.apply(&self.cfg.gateway).await,
-            None => crate::gateway::start(&self.cfg.gateway, &self.runtime_dir)
-                .await
-                .map(|g| self.gateway = g),
-        };
-        if let Err(e) = result {
-            tracing::error!("[gateway] after the reload: {e:#}");
-        }
-    }
-
     /// Graceful stop: the worker stops accepting and drains; we wait a
     /// little longer than its grace, then kill it.
     async fn stop(&mut self) {
@@ -795,33 +599,6 @@ impl Supervisor {
     }
 }
 
-/// Why `new` cannot be applied to the running VRRP driver started from
-/// `old`, if it cannot: its `[vrrp]` section differs, or a frontend that
-/// an instance tracks now forwards to another backend. (`[bgp]` changes
-/// are applied in place: `bgp::Handle::reconfigure`.)
-fn vrrp_change(old: &Config, new: &Config) -> Option<String> {
-    if old.vrrp != new.vrrp {
-        return Some("the [vrrp] section changed".into());
-    }
-    let backend_of = |cfg: &Config, fe: &str| {
-        cfg.frontends
-            .iter()
-            .find(|f| f.name == fe)
-            .map(|f| f.backend.clone())
-    };
-    new.vrrp
-        .instances
-        .iter()
-        .filter_map(|i| i.track_proxy.as_ref())
-        .find(|t| backend_of(old, &t.frontend) != backend_of(new, &t.frontend))
-        .map(|t| {
-            format!(
-                "frontend {} (tracked by VRRP) changed its backend",
-                t.frontend
-            )
-        })
-}
-
 /// Tells a worker to drain (see `ToWorker::Drain`); one that cannot be
 /// told is killed.
 async fn drain(w: &mut Worker) {
@@ -859,48 +636,5 @@ async fn wait_worker(w: Option<&mut Worker>) -> std::io::Result<std::process::Ex
     match w {
         Some(w) => w.child.wait().await,
         None => std::future::pending().await,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cfg(priority: u8, backend: &str) -> Config {
-        let text = format!(
-            r#"
-[[frontend]]
-name = "www"
-bind = ["127.0.0.1:1"]
-backend = "{backend}"
-[[backend]]
-name = "a"
-servers = [{{ name = "s", addr = "127.0.0.1:2" }}]
-[[backend]]
-name = "b"
-servers = [{{ name = "s", addr = "127.0.0.1:3" }}]
-[[vrrp.instance]]
-name = "VI_1"
-interface = "eth0"
-vrid = 1
-priority = {priority}
-virtual_addresses = ["192.0.2.1"]
-track_proxy = {{ frontend = "www" }}
-"#
-        );
-        rampart_config::parse("t.toml", &text).unwrap_or_else(|e| panic!("{}", e.render()))
-    }
-
-    #[test]
-    fn reloads_that_would_change_vrrp_are_named() {
-        assert_eq!(vrrp_change(&cfg(100, "a"), &cfg(100, "a")), None);
-        assert_eq!(
-            vrrp_change(&cfg(100, "a"), &cfg(101, "a")).as_deref(),
-            Some("the [vrrp] section changed")
-        );
-        assert_eq!(
-            vrrp_change(&cfg(100, "a"), &cfg(100, "b")).as_deref(),
-            Some("frontend www (tracked by VRRP) changed its backend")
-        );
     }
 }
