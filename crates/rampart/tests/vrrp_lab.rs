@@ -336,32 +336,30 @@ fn stray_and_missing_addresses_are_put_right() {
         return;
     };
     let d = c.dir.path();
-    c.s.lb2
-        .ip(&["addr", "add", &format!("{}/24", lab::VIP), "dev", "eth0"])
-        .unwrap();
-    // (The log has a writer thread of its own: it may trail the kernel.)
-    let gone = wait_for(Duration::from_secs(3), || {
-        holder(&c.s, lab::vip()) == ["lb1"]
-            && log(d, "lb2").contains("found on eth0 while not master: removing it")
-    });
-    assert!(
-        gone,
-        "the stray VIP stayed on the backup:\n{}",
-        log(d, "lb2")
-    );
-
-    c.s.lb1
-        .ip(&["addr", "del", &format!("{}/24", lab::VIP), "dev", "eth0"])
-        .unwrap();
-    let back = wait_for(Duration::from_secs(3), || {
-        holder(&c.s, lab::vip()) == ["lb1"]
-            && log(d, "lb1").contains("missing from eth0 while master: adding it back")
-    });
-    assert!(
-        back,
-        "the master did not put its VIP back:\n{}",
-        log(d, "lb1")
-    );
+    let vip = format!("{}/24", lab::VIP);
+    // (node, what is done to it by hand, what it must log as it puts it
+    // right). The log has a writer thread of its own: it may trail.
+    let cases = [
+        (
+            &c.s.lb2,
+            "lb2",
+            "add",
+            "found on eth0 while not master: removing it",
+        ),
+        (
+            &c.s.lb1,
+            "lb1",
+            "del",
+            "missing from eth0 while master: adding it back",
+        ),
+    ];
+    for (ns, name, op, said) in cases {
+        ns.ip(&["addr", op, &vip, "dev", "eth0"]).unwrap();
+        let right = wait_for(Duration::from_secs(3), || {
+            holder(&c.s, lab::vip()) == ["lb1"] && log(d, name).contains(said)
+        });
+        assert!(right, "after `ip addr {op}` on {name}:\n{}", log(d, name));
+    }
 }
 
 #[test]
