@@ -30,7 +30,7 @@ pub(crate) const THREADS_MAX: u32 = 1024;
 // === [global] ===
 
 pub(crate) fn global(t: &Table, sink: &mut Sink) -> Global {
-    t.deny_unknown(&["threads", "grace", "log_level"], sink);
+    t.deny_unknown(&["threads", "grace", "log_level", "user", "group"], sink);
     let mut g = Global::default();
     if let Some(n) = t
         .get("threads")
@@ -53,7 +53,38 @@ pub(crate) fn global(t: &Table, sink: &mut Sink) -> Global {
             None => {}
         }
     }
+    g.user = account(t, "user", sink);
+    g.group = account(t, "group", sink);
     g
+}
+
+/// Longest user or group name Linux tools accept (`useradd`: 32).
+const ACCOUNT_MAX: usize = 32;
+
+/// `user` or `group`: a name as `useradd` takes it (letters, digits, `_`,
+/// `-`, `.`, not starting with `-`), or a numeric id. Whether it exists is
+/// the host's business (`check --host`, and the start).
+fn account(t: &Table, key: &str, sink: &mut Sink) -> Option<String> {
+    let v = t.get(key)?;
+    let name = walk::string(v, key, sink)?;
+    let valid = !name.is_empty()
+        && name.len() <= ACCOUNT_MAX
+        && !name.starts_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if valid {
+        Some(name.to_string())
+    } else {
+        sink.error(
+            v.span(),
+            format!(
+                "invalid `{key}` `{name}`: a user or group name (letters, digits, `_`, `-`, `.`, \
+                 at most {ACCOUNT_MAX} characters, not starting with `-`) or a numeric id"
+            ),
+        );
+        None
+    }
 }
 
 // === [[frontend]] ===

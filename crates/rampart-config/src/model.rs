@@ -72,6 +72,12 @@ pub struct Global {
     pub grace: Duration,
     /// Log level for `tracing` when `RUST_LOG` is not set.
     pub log_level: String,
+    /// The user the worker (the process that handles client bytes) runs
+    /// as; `None`: the supervisor's. A name or a numeric uid.
+    pub user: Option<String>,
+    /// The worker's group; `None`: `user`'s primary group (or the
+    /// supervisor's, without `user`).
+    pub group: Option<String>,
 }
 
 impl Default for Global {
@@ -80,6 +86,8 @@ impl Default for Global {
             threads: 0,
             grace: defaults::GRACE,
             log_level: defaults::LOG_LEVEL.to_string(),
+            user: None,
+            group: None,
         }
     }
 }

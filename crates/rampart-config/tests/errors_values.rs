@@ -386,3 +386,28 @@ fn bad_log_level() {
         &[(2, 13, "invalid `log_level` `INFO`")],
     );
 }
+
+#[test]
+fn worker_user_and_group() {
+    let c = ok(&format!(
+        "[global]\nuser = \"rampart\"\ngroup = \"65534\"\n{WWW}{POOL}"
+    ));
+    assert_eq!(c.global.user.as_deref(), Some("rampart"));
+    assert_eq!(c.global.group.as_deref(), Some("65534"));
+    let c = ok(&format!("{WWW}{POOL}"));
+    assert_eq!((c.global.user, c.global.group), (None, None));
+    expect(
+        "[global]\nuser = \"-rf\"\n",
+        &[(2, 8, "invalid `user` `-rf`: a user or group name")],
+    );
+    expect(
+        "[global]\ngroup = \"wheel users\"\n",
+        &[(2, 9, "invalid `group` `wheel users`")],
+    );
+    expect("[global]\nuser = \"\"\n", &[(2, 8, "invalid `user` ``")]);
+    expect(
+        &format!("[global]\nuser = \"{}\"\n", "u".repeat(33)),
+        &[(2, 8, "at most 32 characters")],
+    );
+    expect("[global]\nuser = 0\n", &[(2, 8, "`user`")]);
+}

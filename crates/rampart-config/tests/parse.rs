@@ -62,6 +62,8 @@ fn full_example_gives_the_expected_model() {
             threads: 4,
             grace: Duration::from_secs(10),
             log_level: "debug".to_string(),
+            user: None,
+            group: None,
         },
         frontends: vec![Frontend {
             name: "www".to_string(),

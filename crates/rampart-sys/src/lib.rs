@@ -12,6 +12,7 @@ pub mod fds;
 pub mod garp;
 pub mod limits;
 pub mod netlink;
+pub mod privilege;
 pub mod socket;
 pub mod splice;
 pub mod vrrp_socket;

@@ -19,7 +19,9 @@
 //!   to the router whose real addresses they are ([`Scope::Start`] checks
 //!   only this);
 //! - every listen port is free. A port the running rampart holds shows as
-//!   busy: run `check --host` before starting the node, not beside it.
+//!   busy: run `check --host` before starting the node, not beside it;
+//! - `[global] user` and `group` exist and this process may start its
+//!   worker as them (every scope: each reload starts a new worker).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -87,9 +89,10 @@ fn link_index(name: &str) -> Option<u32> {
 /// this host.
 pub fn check(origin: &str, text: &str, cfg: &Config, scope: Scope<'_>) -> Result<(), Errors> {
     let mut report = Report::new(origin, text);
+    accounts(cfg, &mut report);
     let owner = cfg.vrrp.instances.iter().any(|i| i.priority == 255);
     if scope == Scope::Start && !owner {
-        return Ok(());
+        return report.finish();
     }
     match Host::probe(cfg) {
         Ok(host) => against(cfg, &host, scope, &mut report),
@@ -119,6 +122,30 @@ fn against(cfg: &Config, host: &Host, scope: Scope<'_>, report: &mut Report) {
         }
         Scope::Reload { running } => binds(cfg, host, Some(running), report),
         Scope::Start => owners(cfg, host, report),
+    }
+}
+
+/// `[global] user`/`group` exist, and this process may start a worker as
+/// them (every scope: a reload starts a new worker).
+fn accounts(cfg: &Config, report: &mut Report) {
+    use crate::privilege::{Key, can_become, resolve};
+    let at = |key| match key {
+        Key::User => [K("global"), K("user")],
+        Key::Group => [K("global"), K("group")],
+    };
+    match resolve(&cfg.global) {
+        Ok(None) => {}
+        Ok(Some(id)) => {
+            if let Err(e) = can_become(id) {
+                let key = if cfg.global.user.is_some() {
+                    Key::User
+                } else {
+                    Key::Group
+                };
+                report.error(&at(key), e);
+            }
+        }
+        Err((key, e)) => report.error(&at(key), e),
     }
 }
 

@@ -55,6 +55,15 @@ pub const ENV_LOCK_FD: &str = "RAMPART_LOCK_FD";
 /// Environment variable listing the listening sockets:
 /// `thread:frontend:fd` items separated by commas.
 pub const ENV_LISTEN_FDS: &str = "RAMPART_LISTEN_FDS";
+/// Environment variable with the `uid:gid` the worker drops to
+/// (`[global] user`/`group`); absent: it stays the supervisor's user.
+pub const ENV_WORKER_IDENTITY: &str = "RAMPART_WORKER_IDENTITY";
+
+/// The worker's `argv[0]`: what `ps` shows for it, and how `main` knows
+/// it is one (the supervisor's is [`SUPERVISOR_ARG0`]).
+pub const WORKER_ARG0: &str = "rampart: worker";
+/// The supervisor's `argv[0]` (`rampart run` re-executes itself with it).
+pub const SUPERVISOR_ARG0: &str = "rampart: supervisor";
 
 /// Encodes one message as a line.
 pub fn line<T: Serialize>(msg: &T) -> String {

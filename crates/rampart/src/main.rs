@@ -15,6 +15,7 @@ mod health;
 mod hostcheck;
 mod ipc;
 mod logging;
+mod privilege;
 mod reload;
 mod runtime;
 mod signals;
@@ -106,9 +107,6 @@ enum Cmd {
     /// A self-contained demonstration on loopback: two built-in backends,
     /// round robin, a backend stopped under load with no failed request.
     Demo,
-    /// Internal: the proxy worker process started by `run`.
-    #[command(hide = true)]
-    Worker,
 }
 
 /// Which running node a client subcommand talks to.
@@ -129,6 +127,13 @@ impl NodeArgs {
 }
 
 fn main() -> ExitCode {
+    // The worker is this binary started by `run` under another name.
+    if std::env::args_os()
+        .next()
+        .is_some_and(|a| a == ipc::WORKER_ARG0)
+    {
+        return worker_main();
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -189,6 +194,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             control,
             control_group,
         } => {
+            name_the_supervisor();
             let paths = supervisor::Paths {
                 runtime_dir: runtime::dir(runtime_dir),
                 control,
@@ -222,11 +228,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
             rt.block_on(supervisor::run(config, cfg, text, log_override, paths))?;
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Worker => {
-            let _log = logging::init(&std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()));
-            worker::main()?;
-            Ok(ExitCode::SUCCESS)
-        }
         Cmd::Demo => {
             // Health transitions yes, one line per connection no: the demo
             // makes thousands. RUST_LOG=info shows them.
@@ -237,6 +238,65 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     .unwrap_or_else(|| "info,rampart::tcplog=warn".into()),
             );
             demo::main()
+        }
+    }
+}
+
+/// `rampart run` re-executes itself (same pid, same arguments) with
+/// `argv[0]` [`ipc::SUPERVISOR_ARG0`], so that `ps` tells the supervisor
+/// from its worker as it does nginx's and postgres's processes; exec keeps
+/// the pid, so systemd's main pid and a parent's `wait` are unchanged. It
+/// runs before anything is opened. A failed exec only costs the name.
+fn name_the_supervisor() {
+    use std::os::unix::process::CommandExt;
+    if std::env::args_os()
+        .next()
+        .is_none_or(|a| a != ipc::SUPERVISOR_ARG0)
+    {
+        let e = std::process::Command::new("/proc/self/exe")
+            .arg0(ipc::SUPERVISOR_ARG0)
+            .args(std::env::args_os().skip(1))
+            .exec();
+        eprintln!(
+            "rampart: cannot re-execute as `{}` ({e})",
+            ipc::SUPERVISOR_ARG0
+        );
+    }
+    // exec of /proc/self/exe names the task `exe` (what top and pgrep see).
+    let _ = nix::sys::prctl::set_name(c"rampart");
+}
+
+/// The worker: gives up its privileges while it has one thread (logging
+/// starts a writer thread), then runs the proxy.
+fn worker_main() -> ExitCode {
+    let _ = nix::sys::prctl::set_name(c"rampart: worker");
+    let to = match std::env::var(ipc::ENV_WORKER_IDENTITY) {
+        Ok(v) => match rampart_sys::privilege::Identity::from_env(&v) {
+            Some(id) => Some(id),
+            None => {
+                eprintln!("rampart worker: bad {} `{v}`", ipc::ENV_WORKER_IDENTITY);
+                return ExitCode::FAILURE;
+            }
+        },
+        Err(_) => None,
+    };
+    if let Err(e) = rampart_sys::privilege::drop_worker(to) {
+        eprintln!("rampart worker: cannot drop privileges: {e}");
+        return ExitCode::FAILURE;
+    }
+    let _log = logging::init(&std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()));
+    if let Ok((eff, prm)) = rampart_sys::privilege::masks() {
+        tracing::info!(
+            "worker running as uid {} gid {}, capabilities effective {eff:#x}, permitted {prm:#x}",
+            nix::unistd::Uid::effective(),
+            nix::unistd::Gid::effective()
+        );
+    }
+    match worker::main() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rampart: {e:#}");
+            ExitCode::FAILURE
         }
     }
 }

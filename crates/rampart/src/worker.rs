@@ -246,6 +246,10 @@ fn main_thread_ended(pid: i32) -> bool {
 /// and the routers withdraw its routes.
 async fn clean_up_for_dead_supervisor(cfg: &rampart_config::Config) {
     tracing::error!("the supervisor is gone: removing this node's addresses and NAT");
+    // Kept permitted for this alone (see rampart_sys::privilege).
+    if let Err(e) = rampart_sys::privilege::raise_net_admin() {
+        tracing::error!("cannot raise CAP_NET_ADMIN for the clean-up: {e}");
+    }
     match crate::vrrp::remove_orphaned_addresses(cfg) {
         Ok(removed) => {
             for a in removed {

@@ -370,3 +370,48 @@ fn check_reads_the_installed_config_by_default() {
         "{help}"
     );
 }
+
+/// `[global] user`/`group` must exist on the host (the worker runs as
+/// them); each unknown one is named at its place.
+#[test]
+fn an_unknown_worker_user_or_group_is_named_at_its_key() {
+    let Some((_lab, lb1)) = guide_host() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ok = edit(
+        &proxy("127.0.0.1:18297"),
+        "threads = 1",
+        "user = \"nobody\"\nthreads = 1",
+    );
+    let (passed, shown) = check_host(&lb1, dir.path(), &ok);
+    assert!(passed, "{shown}");
+    let bad = edit(
+        &ok,
+        "user = \"nobody\"",
+        "user = \"no-such-rampart-user\"\ngroup = \"no-such-rampart-group\"",
+    );
+    let (passed, shown) = check_host(&lb1, dir.path(), &bad);
+    assert!(!passed, "{shown}");
+    assert!(
+        shown.contains(
+            &(at(dir.path(), &bad, "\"no-such-rampart-user\"")
+                + "user `no-such-rampart-user` does not exist on this host")
+        ),
+        "{shown}"
+    );
+    let bad = edit(
+        &ok,
+        "user = \"nobody\"",
+        "group = \"no-such-rampart-group\"",
+    );
+    let (passed, shown) = check_host(&lb1, dir.path(), &bad);
+    assert!(!passed, "{shown}");
+    assert!(
+        shown.contains(
+            &(at(dir.path(), &bad, "\"no-such-rampart-group\"")
+                + "group `no-such-rampart-group` does not exist on this host")
+        ),
+        "{shown}"
+    );
+}

@@ -620,11 +620,10 @@ fn health_state_flows_from_supervisor_to_worker() {
     );
 }
 
-/// Whether `pid` has exec'd `rampart worker` (a fork not yet exec'd still
-/// shows the supervisor's command line).
+/// Whether `pid` has exec'd the worker (a fork not yet exec'd still shows
+/// the supervisor's command line).
 fn is_worker(pid: u32) -> bool {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .is_ok_and(|c| c.split(|b| *b == 0).any(|arg| arg == b"worker"))
+    std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == b"rampart: worker\0")
 }
 
 fn send(pid: u32, sig: nix::sys::signal::Signal) {

@@ -20,10 +20,11 @@ mod reloading;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use rampart_config::Config;
@@ -468,7 +469,7 @@ impl Supervisor {
         fds.push(theirs.as_raw_fd());
         fds.push(self.lock_fd);
         let mut cmd = std::process::Command::new(SELF_EXE);
-        cmd.arg("worker")
+        cmd.arg0(ipc::WORKER_ARG0)
             .env(ipc::ENV_IPC_FD, theirs.as_raw_fd().to_string())
             .env(ipc::ENV_LISTEN_FDS, listen.join(","))
             .env(ipc::ENV_SUPERVISOR_PID, std::process::id().to_string())
@@ -483,6 +484,17 @@ impl Supervisor {
             .stdin(std::process::Stdio::null());
         for var in crate::systemd::ENV {
             cmd.env_remove(var);
+        }
+        // Looked up again for each worker: a reload may change the user.
+        match crate::privilege::resolve(&self.cfg.global) {
+            Ok(Some(id)) => {
+                crate::privilege::can_become(id).map_err(|e| anyhow!(e))?;
+                cmd.env(ipc::ENV_WORKER_IDENTITY, id.to_env());
+            }
+            Ok(None) => {
+                cmd.env_remove(ipc::ENV_WORKER_IDENTITY);
+            }
+            Err((_, e)) => bail!("{e}"),
         }
         rampart_sys::fds::inherit_in_child(&mut cmd, fds);
         // The fork (a full one: the child runs code before exec) must not
