@@ -85,6 +85,34 @@ impl Export {
         out
     }
 
+    /// The prefixes the peer has from us (for a handover).
+    pub(crate) fn sent_prefixes(&self) -> Vec<IpNet> {
+        self.sent.keys().copied().collect()
+    }
+
+    /// A session taken over from another process, whose peer has
+    /// `had` with attributes this process does not know: every desired
+    /// route is announced (the same attributes again change nothing at
+    /// the peer) and what it had and is no longer desired is withdrawn.
+    pub(crate) fn take_over(
+        &mut self,
+        had: &[IpNet],
+        ctx: &ExportCtx,
+        families: &[Family],
+    ) -> Vec<Update> {
+        self.sent.clear();
+        let mut out = self.sync(ctx, families);
+        let gone: Vec<IpNet> = had
+            .iter()
+            .filter(|p| !self.sent.contains_key(p))
+            .copied()
+            .collect();
+        // Withdrawals first, as `sync` orders them.
+        let mut all = withdrawals(&gone);
+        all.append(&mut out);
+        all
+    }
+
     /// Withdraws everything the peer has.
     pub(crate) fn withdraw_all(&mut self) -> Vec<Update> {
         let all: Vec<IpNet> = self.sent.keys().copied().collect();

@@ -88,6 +88,6 @@ pub use notification::{Notification, SHUTDOWN_MESSAGE_MAX, code, names, subcode}
 pub use open::{AS_TRANS, BGP_VERSION, Capability, Open};
 pub use policy::{Condition, HoldDown};
 pub use route::{DEFAULT_LOCAL_PREF, Route};
-pub use session::{Action, Incoming, Session, State};
+pub use session::{Action, Handover, Incoming, Session, State};
 pub use status::{Counters, Direction, LastError, Status};
 pub use update::Update;

@@ -177,6 +177,9 @@ pub struct Session {
 }
 
 mod fsm;
+mod handover;
+
+pub use handover::Handover;
 
 impl Session {
     /// A session in Idle; call [`start`](Self::start).

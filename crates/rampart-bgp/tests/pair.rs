@@ -350,3 +350,104 @@ fn graceful_shutdown_withdraws_before_the_cease_reaches_the_peer() {
     assert_eq!(p.state(A), State::Established);
     assert_eq!(p.state(B), State::Established);
 }
+
+/// `rampart upgrade`: the session moves to a new process on the same
+/// connection. The peer sees a KEEPALIVE and the route differences, no
+/// OPEN, no NOTIFICATION, no state change, and the session holds on.
+#[test]
+fn an_established_session_moves_to_another_process_unnoticed() {
+    let mut p = established();
+    p.run(Duration::from_secs(45));
+    let t = p.elapsed();
+    let h = p.nodes[A].handover().unwrap();
+    assert_eq!(
+        h.exported,
+        vec![net("192.0.2.10/32"), net("2001:db8:100::1/128")]
+    );
+    let (a, _) = configs();
+    let wanted = vec![
+        Route::new(net("192.0.2.10/32")),
+        Route::new(net("192.0.2.12/32")),
+    ];
+    // The old process is gone; the connection (the Pair's link) stays.
+    p.nodes[A] = Session::resume(a, p.now, wanted, h).unwrap();
+    assert_eq!(p.state(A), State::Established);
+    p.run(Duration::from_secs(3600));
+    let after: Vec<&Message> = p.received[B]
+        .iter()
+        .filter(|(at, _)| *at >= t)
+        .map(|(_, m)| m)
+        .collect();
+    assert!(
+        matches!(after.first(), Some(Message::Keepalive)),
+        "{after:?}"
+    );
+    assert!(
+        !after
+            .iter()
+            .any(|m| matches!(m, Message::Open(_) | Message::Notification(_))),
+        "{after:?}"
+    );
+    let (ann, wd) = p.routes_received(B, t);
+    assert_eq!(ann, vec![net("192.0.2.10/32"), net("192.0.2.12/32")]);
+    assert_eq!(wd, vec![net("2001:db8:100::1/128")]);
+    assert_eq!(p.state(B), State::Established);
+    assert_eq!(p.nodes[B].status().established_count, 1);
+    assert!(
+        p.states[B].iter().all(|(at, _)| *at < t),
+        "{:?}",
+        p.states[B]
+    );
+    assert!(
+        p.states[A].iter().all(|(at, _)| *at < t),
+        "{:?}",
+        p.states[A]
+    );
+    assert_eq!(p.nodes[A].status().routes_exported, 2);
+}
+
+/// Part of a message read before the handover is completed by the bytes
+/// that follow on the connection.
+#[test]
+fn a_message_split_across_the_handover_is_read_whole() {
+    let p = established();
+    let mut h = p.nodes[A].handover().unwrap();
+    let mut keepalive = Vec::new();
+    rampart_bgp::encode(
+        &Message::Keepalive,
+        Context {
+            four_octet_as: true,
+        },
+        &mut keepalive,
+    )
+    .unwrap();
+    h.pending = keepalive[..10].to_vec();
+    let (a, _) = configs();
+    let mut s = Session::resume(a, p.now, routes(), h).unwrap();
+    assert_eq!(s.status().messages_in.keepalive, 0);
+    s.handle_bytes(p.now, &keepalive[10..]);
+    assert_eq!(s.status().messages_in.keepalive, 1);
+    assert_eq!(s.state(), State::Established);
+}
+
+/// Only an Established session crosses, and only to a config that still
+/// accepts the peer's OPEN.
+#[test]
+fn a_handover_needs_an_established_session_and_a_matching_config() {
+    let (a, b) = configs();
+    let mut p = Pair::new(a, b);
+    assert_eq!(p.nodes[A].handover(), None);
+    p.start();
+    assert_eq!(p.state(A), State::Connect);
+    assert_eq!(p.nodes[A].handover(), None);
+
+    let p = established();
+    let h = p.nodes[A].handover().unwrap();
+    let (mut a, _) = configs();
+    a.peer_as = 65099;
+    assert!(Session::resume(a, p.now, routes(), h.clone()).is_err());
+    let mut broken = h;
+    broken.peer_open.truncate(20);
+    let (a, _) = configs();
+    assert!(Session::resume(a, p.now, routes(), broken).is_err());
+}

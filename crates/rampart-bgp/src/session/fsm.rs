@@ -291,7 +291,7 @@ impl Session {
         self.cfg.connect_retry.delay(self.failures, &mut self.rng)
     }
 
-    fn restart_hold(&mut self, now: Instant) {
+    pub(super) fn restart_hold(&mut self, now: Instant) {
         self.hold_at = self
             .negotiated
             .as_ref()
@@ -299,7 +299,7 @@ impl Session {
             .map(|h| now + h);
     }
 
-    fn send_all(&mut self, now: Instant, msgs: impl Iterator<Item = Message>) {
+    pub(super) fn send_all(&mut self, now: Instant, msgs: impl Iterator<Item = Message>) {
         for msg in msgs {
             self.send(now, msg);
         }
@@ -307,7 +307,7 @@ impl Session {
 
     /// Queues `msg`; a KEEPALIVE or UPDATE restarts the keepalive timer
     /// (RFC 4271 §4.4).
-    fn send(&mut self, now: Instant, msg: Message) {
+    pub(super) fn send(&mut self, now: Instant, msg: Message) {
         let mut bytes = Vec::new();
         if let Err(text) = encode_into(&msg, self.ctx, &mut bytes) {
             self.last_error = Some(LastError {
