@@ -37,6 +37,30 @@ pub fn inherit_in_child(cmd: &mut Command, fds: Vec<RawFd>) {
     }
 }
 
+/// Makes each of `fds` cross an exec (`inheritable`) or be closed by it
+/// (FD_CLOEXEC), for a process that executes a new program in place
+/// (`rampart upgrade`) and hands these descriptors to it.
+pub fn set_inheritable(fds: &[RawFd], inheritable: bool) -> io::Result<()> {
+    for &fd in fds {
+        // SAFETY: fcntl on an integer has no memory-safety requirements; a
+        // descriptor that is not open is EBADF.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        if flags < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let flags = if inheritable {
+            flags & !libc::FD_CLOEXEC
+        } else {
+            flags | libc::FD_CLOEXEC
+        };
+        // SAFETY: as above.
+        if unsafe { libc::fcntl(fd, libc::F_SETFD, flags) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 /// Takes ownership of a descriptor inherited from the supervisor. Fails
 /// unless `fd` is open; the caller checks what kind of socket it is.
 fn take_inherited(fd: RawFd) -> io::Result<OwnedFd> {

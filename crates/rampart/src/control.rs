@@ -11,6 +11,8 @@
 //! | `status` | [`Status`]                                                    |
 //! | `reload` | [`ReloadOutcome`], once that reload is done; one asked for    |
 //! |          | during a reload runs (and answers) after it                   |
+//! | `upgrade`| nothing if the new binary now runs (the connection closes);  |
+//! |          | a failed [`ReloadOutcome`] if it does not                     |
 //! | other    | [`ErrorReply`]: `{"error": "..."}`                            |
 //!
 //! The supervisor runs VRRP and BGP, so nothing a client does may exhaust
@@ -24,7 +26,7 @@
 //!   waits for a reload;
 //! - the socket's mode is set to 0600 (0660 with `--control-group`)
 //!   whatever the umask, before it is reachable at its path;
-//! - a request that changes state (`reload`) is served only to uid 0 or
+//! - a request that changes state (`reload`, `upgrade`) is served only to uid 0 or
 //!   the daemon's own uid, by the peer's credentials (SO_PEERCRED);
 //!   `status` to anyone who can connect.
 
@@ -59,6 +61,12 @@ pub const MAX_CONNECTIONS: usize = 32;
 /// Everything `rampart status` shows.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Status {
+    /// The running program's version.
+    #[serde(default)]
+    pub version: String,
+    /// `rampart upgrade`s since the node started.
+    #[serde(default)]
+    pub upgrades: u32,
     pub servers: Vec<ServerStatus>,
     pub vrrp: Vec<VrrpStatus>,
     pub bgp: Vec<serde_json::Value>,
@@ -127,6 +135,7 @@ pub struct AdvertLateness {
 pub enum Command {
     Status,
     Reload,
+    Upgrade,
 }
 
 impl Command {
@@ -134,6 +143,7 @@ impl Command {
         match line.trim() {
             "status" => Some(Command::Status),
             "reload" => Some(Command::Reload),
+            "upgrade" => Some(Command::Upgrade),
             _ => None,
         }
     }
@@ -142,6 +152,7 @@ impl Command {
         match self {
             Command::Status => "status",
             Command::Reload => "reload",
+            Command::Upgrade => "upgrade",
         }
     }
 
@@ -149,7 +160,7 @@ impl Command {
     fn changes_state(self) -> bool {
         match self {
             Command::Status => false,
-            Command::Reload => true,
+            Command::Reload | Command::Upgrade => true,
         }
     }
 }
@@ -158,6 +169,9 @@ impl Command {
 pub enum Request {
     Status(oneshot::Sender<Status>),
     Reload(Waiter),
+    /// Answered only if the upgrade fails: on success the program is
+    /// replaced (and the connection closes).
+    Upgrade(Waiter),
 }
 
 /// The answer to a request that could not be served.
@@ -319,6 +333,11 @@ async fn ask_supervisor(cmd: Command, requests: &mpsc::Sender<Request>) -> Optio
             requests.send(Request::Reload(tx)).await.ok()?;
             serde_json::to_string(&rx.await.ok()?)
         }
+        Command::Upgrade => {
+            let (tx, rx) = oneshot::channel();
+            requests.send(Request::Upgrade(tx)).await.ok()?;
+            serde_json::to_string(&rx.await.ok()?)
+        }
     };
     json.ok().map(|j| j + "\n")
 }
@@ -334,6 +353,24 @@ pub fn reload(path: &Path) -> Result<ReloadOutcome> {
     ask(path, Command::Reload, RELOAD_WAIT)
 }
 
+/// `rampart upgrade`: asks the supervisor at `path` to replace itself with
+/// its installed binary. `None`: it did (the connection closed without an
+/// answer); the caller then waits for the new program's status.
+pub fn upgrade(path: &Path) -> Result<Option<ReloadOutcome>> {
+    let line = exchange(path, Command::Upgrade, RELOAD_WAIT)?;
+    if line.is_empty() {
+        return Ok(None);
+    }
+    parse_answer(path, &line).map(Some)
+}
+
+/// The control socket a previous program listened on (`rampart upgrade`).
+pub fn adopt(fd: std::os::fd::OwnedFd) -> Result<UnixListener> {
+    let l = std::os::unix::net::UnixListener::from(fd);
+    l.set_nonblocking(true)?;
+    Ok(UnixListener::from_std(l)?)
+}
+
 /// An answer, or the error the supervisor sent instead.
 #[derive(Deserialize)]
 #[serde(untagged)]
@@ -343,6 +380,13 @@ enum Answer<T> {
 }
 
 fn ask<T: DeserializeOwned>(path: &Path, cmd: Command, wait: Duration) -> Result<T> {
+    let line = exchange(path, cmd, wait)?;
+    parse_answer(path, &line)
+}
+
+/// Sends `cmd`, reads the answer line (empty if the connection closed
+/// without one).
+fn exchange(path: &Path, cmd: Command, wait: Duration) -> Result<String> {
     let mut s = std::os::unix::net::UnixStream::connect(path).with_context(|| {
         format!(
             "cannot reach rampart at {} (is `rampart run` running?)",
@@ -355,7 +399,11 @@ fn ask<T: DeserializeOwned>(path: &Path, cmd: Command, wait: Duration) -> Result
     BufReader::new(s)
         .read_line(&mut line)
         .with_context(|| format!("no answer from {}", path.display()))?;
-    match serde_json::from_str(&line) {
+    Ok(line)
+}
+
+fn parse_answer<T: DeserializeOwned>(path: &Path, line: &str) -> Result<T> {
+    match serde_json::from_str(line) {
         Ok(Answer::Ok(t)) => Ok(t),
         Ok(Answer::Error(e)) => bail!("{}: {}", path.display(), e.error),
         Err(e) => bail!("bad answer from {}: {e}", path.display()),
@@ -488,7 +536,7 @@ mod tests {
                             ..Status::default()
                         });
                     }
-                    Request::Reload(w) => reloads.push(w),
+                    Request::Reload(w) | Request::Upgrade(w) => reloads.push(w),
                 }
             }
         });

@@ -50,6 +50,9 @@ pub struct Hub {
     runtime: Handle,
     /// Dropped with the hub, which ends the checkers' thread.
     _stop: Option<oneshot::Sender<()>>,
+    /// Servers a previous program saw up (`rampart upgrade`): their
+    /// checkers start in the up state, as if `start_up` were set.
+    seeded_up: std::collections::HashSet<Key>,
 }
 
 /// The check a server gets: its backend's, unless `check = false`.
@@ -128,6 +131,7 @@ impl Hub {
             slots: Arc::new(Semaphore::new(cap.max(1))),
             runtime,
             _stop: stop,
+            seeded_up: Default::default(),
         }
     }
 
@@ -155,7 +159,8 @@ impl Hub {
                     }
                     let first = first_check_offset(health.interval, index, count);
                     let pace = Pace::new(self.slots.clone(), first);
-                    keep.insert(key.clone(), self.start(key, s.addr, health, pace));
+                    let up = self.seeded_up.remove(&key);
+                    keep.insert(key.clone(), self.start(key, s.addr, health, pace, up));
                 }
             }
         }
@@ -168,13 +173,22 @@ impl Hub {
         self.checkers = keep;
     }
 
-    fn start(&self, key: Key, addr: SocketAddr, health: Health, pace: Pace) -> Checker {
+    /// Servers up in the previous program (`rampart upgrade`), to call
+    /// before the first [`Hub::sync`]: their checkers start up, and go
+    /// down after `fall` failed checks, so the new worker serves them from
+    /// its first moment.
+    pub fn seed(&mut self, up: &[(String, String)]) {
+        self.seeded_up = up.iter().cloned().collect();
+    }
+
+    fn start(&self, key: Key, addr: SocketAddr, health: Health, pace: Pace, up: bool) -> Checker {
         let (passive, passive_rx) = unbounded_channel();
         let tx = self.tx.clone();
         let table = self.table.clone();
         let owner = lock(&self.table).claim(key.clone());
         let (b, s) = key.clone();
-        let h = health.clone();
+        let mut h = health.clone();
+        h.start_up |= up;
         let on_change = move |is_up: bool| {
             let mut table = lock(&table);
             // Sent under the lock, so reports reach the supervisor in the

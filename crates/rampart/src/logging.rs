@@ -16,12 +16,32 @@ use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGua
 const QUEUED_LINES: usize = 128 * 1024;
 
 static DROPPED: OnceLock<ErrorCounter> = OnceLock::new();
+/// The writer thread's guard; [`flush`] drops it.
+static GUARD: std::sync::Mutex<Option<WorkerGuard>> = std::sync::Mutex::new(None);
 /// Drops already reported.
 static REPORTED: AtomicUsize = AtomicUsize::new(0);
 
+/// Flushes the queue when dropped (keep it until the process ends).
+pub struct Flush;
+
+impl Drop for Flush {
+    fn drop(&mut self) {
+        flush();
+    }
+}
+
+/// Writes out every queued line and stops the writer thread: before an
+/// exec (`rampart upgrade`), which would lose them. Lines logged after
+/// this are dropped.
+pub fn flush() {
+    if let Ok(mut g) = GUARD.lock() {
+        drop(g.take());
+    }
+}
+
 /// Installs the subscriber at `level` (an EnvFilter directive). Keep the
-/// guard until the process ends: dropping it flushes the queue.
-pub fn init(level: &str) -> WorkerGuard {
+/// returned [`Flush`] until the process ends.
+pub fn init(level: &str) -> Flush {
     let filter = tracing_subscriber::EnvFilter::try_new(level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -38,7 +58,10 @@ pub fn init(level: &str) -> WorkerGuard {
         // Colours only on a terminal: logs piped to files or journald stay plain.
         .with_ansi(ansi)
         .init();
-    guard
+    if let Ok(mut g) = GUARD.lock() {
+        *g = Some(guard);
+    }
+    Flush
 }
 
 /// Logs how many lines were dropped since the last report, if any.

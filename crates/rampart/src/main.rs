@@ -63,6 +63,9 @@ enum Cmd {
         /// socket (mode 0660 instead of 0600) and read `status`.
         #[arg(long)]
         control_group: Option<String>,
+        /// Internal: what a previous program handed over (`rampart upgrade`).
+        #[arg(long, hide = true)]
+        upgrade_fd: Option<i32>,
     },
     /// Show the running node's state: servers, VRRP instances, BGP sessions.
     Status {
@@ -75,6 +78,13 @@ enum Cmd {
     /// Ask the running node to reload its config file and wait for the
     /// outcome: exit 0 with a summary, 1 with every error.
     Reload {
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+    /// Replace the running node's program with the binary now installed
+    /// at its path, keeping its listeners, connections, VRRP state and BGP
+    /// sessions (no failed request, no election, no route flap).
+    Upgrade {
         #[command(flatten)]
         node: NodeArgs,
     },
@@ -188,17 +198,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Reload { node } => Ok(reload(&node.socket())?),
+        Cmd::Upgrade { node } => Ok(upgrade(&node.socket())?),
         Cmd::Run {
             config,
             runtime_dir,
             control,
             control_group,
+            upgrade_fd,
         } => {
             name_the_supervisor();
             let paths = supervisor::Paths {
                 runtime_dir: runtime::dir(runtime_dir),
                 control,
                 control_group: control_group.as_deref().map(control::group).transpose()?,
+                upgrade_fd,
             };
             let parsed = rampart_config::read_file(&config).and_then(|text| {
                 Ok((
@@ -298,6 +311,38 @@ fn worker_main() -> ExitCode {
             eprintln!("rampart: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// How long `rampart upgrade` waits for the new program to answer.
+const UPGRADE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `rampart upgrade`: asks, then waits until the node answers `status`
+/// with one more upgrade counted (the new program runs everything).
+fn upgrade(socket: &std::path::Path) -> Result<ExitCode> {
+    let before = control::query(socket)?;
+    if let Some(reload::ReloadOutcome::Failed { errors }) = control::upgrade(socket)? {
+        for e in &errors {
+            eprintln!("{}", e.trim_end());
+        }
+        return Ok(ExitCode::FAILURE);
+    }
+    let deadline = std::time::Instant::now() + UPGRADE_WAIT;
+    loop {
+        if let Ok(now) = control::query(socket)
+            && now.upgrades > before.upgrades
+        {
+            println!(
+                "upgraded: rampart {} -> {} (upgrade {} of this node)",
+                before.version, now.version, now.upgrades
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        if std::time::Instant::now() > deadline {
+            eprintln!("the node did not answer within {UPGRADE_WAIT:?} after the upgrade");
+            return Ok(ExitCode::FAILURE);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
 

@@ -58,6 +58,14 @@ pub struct Lock {
 }
 
 impl Lock {
+    /// The lock a previous program of this process held (`rampart
+    /// upgrade`): the same open file, so the same flock.
+    pub fn adopt(fd: std::os::fd::OwnedFd) -> Lock {
+        Lock {
+            file: File::from(fd),
+        }
+    }
+
     /// The lock's descriptor, for a worker to inherit (see
     /// `ipc::ENV_LOCK_FD`): a flock belongs to the open file, so it is held
     /// until every process that has it has closed it.

@@ -32,7 +32,18 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 pub struct Handle {
     task: TaskHandle<Vec<serde_json::Value>>,
     reconfigure: mpsc::UnboundedSender<Config>,
+    upgrade: mpsc::UnboundedSender<Upgrade>,
 }
+
+/// `rampart upgrade`'s requests to the manager.
+enum Upgrade {
+    /// Hand every Established session over; the answer lists them.
+    Handover(oneshot::Sender<Vec<Taken>>),
+    /// Take sessions (back) over: the exec failed.
+    Adopt(Vec<Taken>),
+}
+
+pub use neighbor::Taken;
 
 impl Handle {
     pub async fn status(&self) -> Vec<serde_json::Value> {
@@ -50,6 +61,21 @@ impl Handle {
     /// anew; a removed one is shut down; an added one starts.
     pub fn reconfigure(&self, cfg: &Config) {
         let _ = self.reconfigure.send(cfg.clone());
+    }
+
+    /// Hands every Established session over (see `neighbor::Cmd::Handover`)
+    /// for `rampart upgrade`; the others close with the process.
+    pub async fn handover(&self) -> Vec<Taken> {
+        let (tx, rx) = oneshot::channel();
+        if self.upgrade.send(Upgrade::Handover(tx)).is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+
+    /// Takes handed-over sessions back (the upgrade's exec failed).
+    pub fn adopt(&self, sessions: Vec<Taken>) {
+        let _ = self.upgrade.send(Upgrade::Adopt(sessions));
     }
 }
 
@@ -75,11 +101,14 @@ struct Peer {
 /// neighbors change.
 type Routing = Arc<Mutex<HashMap<IpAddr, (mpsc::Sender<tokio::net::TcpStream>, BgpSockOpts)>>>;
 
-/// Starts the driver if the config has neighbors.
+/// Starts the driver if the config has neighbors; `adopted` are sessions
+/// a previous process handed over (`rampart upgrade`), which go on without
+/// a reset where their neighbor is still configured.
 pub fn start(
     cfg: &Config,
     proxy: watch::Receiver<ProxyHealth>,
     masters: watch::Receiver<BTreeMap<String, bool>>,
+    adopted: Vec<Taken>,
 ) -> Result<Option<Handle>> {
     let bgp = &cfg.bgp;
     if !bgp.is_enabled() {
@@ -98,15 +127,18 @@ pub fn start(
         routing: Routing::default(),
         listeners: Vec::new(),
     };
-    for n in &bgp.neighbors {
-        manager.spawn_peer(n);
-    }
-    manager.update_routing();
+    // The routes each session should carry from its first moment: a
+    // taken-over session compares them with what its peer has.
+    manager.update_announces(Instant::now(), &proxy.borrow(), &masters.borrow());
+    manager.adopt(adopted);
+    manager.start_missing();
     manager.listeners = listen(&bgp.neighbors, &manager.routing)?;
     let (tx, rx) = mpsc::unbounded_channel();
+    let (up_tx, up_rx) = mpsc::unbounded_channel();
     Ok(Some(Handle {
-        task: TaskHandle::spawn(|inbox| manager.run(proxy, masters, inbox, rx)),
+        task: TaskHandle::spawn(|inbox| manager.run(proxy, masters, inbox, rx, up_rx)),
         reconfigure: tx,
+        upgrade: up_tx,
     }))
 }
 
@@ -246,6 +278,7 @@ impl Manager {
         mut masters: watch::Receiver<BTreeMap<String, bool>>,
         inbox: Inbox<Vec<serde_json::Value>>,
         mut reconfigure: mpsc::UnboundedReceiver<Config>,
+        mut upgrade: mpsc::UnboundedReceiver<Upgrade>,
     ) {
         let Inbox {
             mut stop,
@@ -275,6 +308,16 @@ impl Manager {
                     }
                 }
                 Some(cfg) = reconfigure.recv() => self.reconfigure(&cfg).await,
+                Some(u) = upgrade.recv() => match u {
+                    Upgrade::Handover(reply) => {
+                        let taken = self.handover().await;
+                        let _ = reply.send(taken);
+                    }
+                    Upgrade::Adopt(sessions) => {
+                        self.adopt(sessions);
+                        self.start_missing();
+                    }
+                },
                 Some(done) = self.tasks.join_next_with_id() => {
                     let id = match done {
                         Ok((id, ())) => id,
@@ -330,10 +373,55 @@ impl Manager {
         }
     }
 
+    /// Asks every serving neighbor task for its Established session; those
+    /// that hand it over end, and are forgotten here.
+    async fn handover(&mut self) -> Vec<Taken> {
+        let mut taken = Vec::new();
+        for p in self.peers.iter().filter(|p| !p.retiring) {
+            let (tx, rx) = oneshot::channel();
+            if p.cmds.send(neighbor::Cmd::Handover(tx)).is_ok()
+                && let Ok(Some(t)) = rx.await
+            {
+                taken.push(t);
+            }
+        }
+        self.peers
+            .retain(|p| !taken.iter().any(|t| t.name == p.name));
+        taken
+    }
+
+    /// Starts a task for each taken-over session whose neighbor is
+    /// configured and has none; the others are closed (dropping the
+    /// descriptor), and their neighbors start anew.
+    fn adopt(&mut self, sessions: Vec<Taken>) {
+        for t in sessions {
+            let known = self
+                .bgp
+                .neighbors
+                .iter()
+                .find(|n| n.name == t.name)
+                .cloned();
+            match known {
+                Some(n) if !self.peers.iter().any(|p| p.name == n.name) => {
+                    self.spawn_peer_with(&n, Some(t));
+                }
+                _ => {
+                    tracing::info!(neighbor = %t.name, "BGP session handed over for a neighbor no longer configured: closed")
+                }
+            }
+        }
+        self.update_routing();
+    }
+
     /// Starts the task of neighbor `n`.
     fn spawn_peer(&mut self, n: &Neighbor) {
+        self.spawn_peer_with(n, None);
+    }
+
+    /// Starts the task of neighbor `n`, on a taken-over session if given.
+    fn spawn_peer_with(&mut self, n: &Neighbor, resumed: Option<Taken>) {
         let router_id = self.bgp.router_id.unwrap_or(Ipv4Addr::UNSPECIFIED);
-        let (routes_tx, routes_rx) = watch::channel(Vec::new());
+        let (routes_tx, routes_rx) = watch::channel(self.routes_for(n));
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (acc_tx, acc_rx) = mpsc::channel(4);
         let spec = neighbor::Spec {
@@ -346,7 +434,7 @@ impl Manager {
         };
         let task = self
             .tasks
-            .spawn(neighbor::run(spec, routes_rx, acc_rx, cmd_rx))
+            .spawn(neighbor::run(spec, routes_rx, acc_rx, cmd_rx, resumed))
             .id();
         self.peers.push(Peer {
             name: n.name.clone(),
@@ -496,6 +584,36 @@ impl Manager {
     /// Applies the inputs to every announce's hold-down, then gives each
     /// neighbor the routes it should have now.
     fn evaluate(&mut self, now: Instant, proxy: &ProxyHealth, masters: &BTreeMap<String, bool>) {
+        self.update_announces(now, proxy, masters);
+        for p in self.peers.iter().filter(|p| !p.retiring) {
+            let Some(n) = self.bgp.neighbors.iter().find(|n| n.name == p.name) else {
+                continue;
+            };
+            let routes = self.routes_for(n);
+            p.routes.send_if_modified(|old| {
+                let changed = *old != routes;
+                *old = routes;
+                changed
+            });
+        }
+    }
+
+    /// The routes neighbor `n` should have now.
+    fn routes_for(&self, n: &Neighbor) -> Vec<Route> {
+        self.announces
+            .iter()
+            .filter(|(a, h)| h.output() && a.neighbors.contains(&n.name))
+            .map(|(a, _)| route(a, n))
+            .collect()
+    }
+
+    /// Applies the inputs to every announce's hold-down.
+    fn update_announces(
+        &mut self,
+        now: Instant,
+        proxy: &ProxyHealth,
+        masters: &BTreeMap<String, bool>,
+    ) {
         for (a, hold) in &mut self.announces {
             let wanted = match &a.policy {
                 AnnouncePolicy::Always => true,
@@ -528,22 +646,6 @@ impl Manager {
                     }
                 );
             }
-        }
-        for p in self.peers.iter().filter(|p| !p.retiring) {
-            let Some(n) = self.bgp.neighbors.iter().find(|n| n.name == p.name) else {
-                continue;
-            };
-            let routes: Vec<Route> = self
-                .announces
-                .iter()
-                .filter(|(a, h)| h.output() && a.neighbors.contains(&p.name))
-                .map(|(a, _)| route(a, n))
-                .collect();
-            p.routes.send_if_modified(|old| {
-                let changed = *old != routes;
-                *old = routes;
-                changed
-            });
         }
     }
 }

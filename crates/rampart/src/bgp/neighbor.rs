@@ -22,6 +22,20 @@ pub enum Cmd {
     Status(oneshot::Sender<serde_json::Value>),
     /// Withdraw everything, wait `linger`, send Cease with the message.
     Shutdown(String, Duration),
+    /// `rampart upgrade`: hand the Established session and its
+    /// connection over and end the task without a word to the peer; or
+    /// answer `None` (no Established session) and go on.
+    Handover(oneshot::Sender<Option<Taken>>),
+}
+
+/// An Established session on its way to another process (or back to this
+/// one, should the exec fail): its state and a duplicate of its
+/// connection's descriptor.
+#[derive(Debug)]
+pub struct Taken {
+    pub name: String,
+    pub handover: rampart_bgp::Handover,
+    pub fd: std::os::fd::OwnedFd,
 }
 
 /// What the task needs to know about its neighbor.
@@ -45,18 +59,33 @@ pub async fn run(
     mut routes: watch::Receiver<Vec<Route>>,
     mut accepted: mpsc::Receiver<TcpStream>,
     mut cmds: mpsc::UnboundedReceiver<Cmd>,
+    resumed: Option<Taken>,
 ) {
     let name = spec.name.clone();
     let mut session = Session::new(spec.session.clone());
     let mut conn: Option<Conn> = None;
+    let now = Instant::now();
+    if let Some(t) = resumed {
+        match resume(&spec, t, routes.borrow_and_update().clone(), now) {
+            Ok((s, c)) => {
+                tracing::info!(neighbor = %name, "BGP session taken over, Established");
+                session = s;
+                conn = Some(c);
+            }
+            Err(e) => {
+                tracing::warn!(neighbor = %name, "BGP session not taken over ({e}): starting anew")
+            }
+        }
+    }
     let mut connecting: Option<JoinHandle<()>> = None;
     let (connect_tx, mut connect_rx) = mpsc::unbounded_channel::<std::io::Result<TcpStream>>();
     let mut buf = vec![0u8; READ_BUF];
     let mut shutting_down = false;
 
-    let now = Instant::now();
-    session.set_routes(now, routes.borrow_and_update().clone());
-    session.start(now);
+    if conn.is_none() {
+        session.set_routes(now, routes.borrow_and_update().clone());
+        session.start(now);
+    }
     loop {
         // Carry out what the session asked for, in order.
         while let Some(action) = session.poll_action() {
@@ -176,12 +205,54 @@ pub async fn run(
                     shutting_down = true;
                     session.shutdown(Instant::now(), &message, linger);
                 }
+                Cmd::Handover(reply) => {
+                    let taken = match (&conn, session.handover()) {
+                        (Some(c), Some(handover)) => {
+                            use std::os::fd::AsFd;
+                            match c.write.as_ref().as_fd().try_clone_to_owned() {
+                                Ok(fd) => Some(Taken { name: name.clone(), handover, fd }),
+                                Err(e) => {
+                                    tracing::warn!(neighbor = %name, "cannot hand the BGP connection over: {e}");
+                                    None
+                                }
+                            }
+                        }
+                        _ => None,
+                    };
+                    let handed = taken.is_some();
+                    let _ = reply.send(taken);
+                    if handed {
+                        // Not a byte more: the session lives on elsewhere.
+                        return;
+                    }
+                }
             },
         }
     }
     if let Some(t) = connecting {
         t.abort();
     }
+}
+
+/// The session and connection of a [`Taken`] handover.
+fn resume(
+    spec: &Spec,
+    t: Taken,
+    routes: Vec<Route>,
+    now: Instant,
+) -> Result<(Session, Conn), String> {
+    let std_stream = std::net::TcpStream::from(t.fd);
+    std_stream
+        .set_nonblocking(true)
+        .map_err(|e| e.to_string())?;
+    let stream = TcpStream::from_std(std_stream).map_err(|e| e.to_string())?;
+    if stream.peer_addr().map_err(|e| e.to_string())?.ip() != spec.peer.ip() {
+        return Err("the connection is to another address".into());
+    }
+    let session = Session::resume(spec.session.clone(), now, routes, t.handover)
+        .map_err(|e| e.to_string())?;
+    let (read, write) = stream.into_split();
+    Ok((session, Conn { read, write }))
 }
 
 /// Hands a connected stream to the session, which may refuse it.

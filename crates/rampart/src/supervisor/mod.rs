@@ -16,6 +16,7 @@
 //!   we exit. Other signals: see `signals.rs`.
 
 mod reloading;
+mod upgrade;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -91,6 +92,17 @@ pub struct Paths {
     pub control: Option<PathBuf>,
     /// `--control-group`: a group that may connect (and read `status`).
     pub control_group: Option<u32>,
+    /// `--upgrade-fd`: what the previous program handed over (see
+    /// `upgrade.rs`).
+    pub upgrade_fd: Option<std::os::fd::RawFd>,
+}
+
+/// The worker a previous program ran (`rampart upgrade`): it serves until
+/// this program's first worker is ready, then drains.
+struct AdoptedWorker {
+    id: u64,
+    pid: u32,
+    control: std::os::unix::net::UnixStream,
 }
 
 pub struct Supervisor {
@@ -130,6 +142,12 @@ pub struct Supervisor {
     proxy: tokio::sync::watch::Sender<vrrp::ProxyHealth>,
     /// `Type=notify`: what systemd is told (nothing without NOTIFY_SOCKET).
     systemd: crate::systemd::Systemd,
+    /// The control socket's listener, handed over by `rampart upgrade`.
+    control_fd: Option<std::os::fd::RawFd>,
+    /// Upgrades since the node started (shown by status).
+    upgrades: u32,
+    /// The previous program's worker, until ours is ready.
+    adopted: Option<AdoptedWorker>,
 }
 
 /// Threads to use: the configured number, or one per CPU.
@@ -149,9 +167,14 @@ pub async fn run(
 ) -> Result<()> {
     // Handlers first: a signal before they exist would kill the process.
     let mut signals = SupervisorSignals::install()?;
+    let adopted = paths.upgrade_fd.map(upgrade::adopt).transpose()?;
     // Then the runtime directory, before any socket is opened: a second
     // node on it stops here instead of sharing the ports (SO_REUSEPORT).
-    let lock = crate::runtime::lock(&paths.runtime_dir)?;
+    // An upgraded program holds it already (the lock crossed the exec).
+    let lock = match &adopted {
+        Some(a) => crate::runtime::Lock::adopt(a.lock.try_clone()?),
+        None => crate::runtime::lock(&paths.runtime_dir)?,
+    };
     match rampart_sys::limits::raise_nofile() {
         Ok(n) => tracing::debug!("descriptor limit {n}"),
         Err(e) => tracing::warn!("cannot raise the descriptor limit: {e}"),
@@ -181,7 +204,37 @@ pub async fn run(
         gateway: None,
         proxy: tokio::sync::watch::channel(vrrp::ProxyHealth::default()).0,
         systemd: crate::systemd::Systemd::from_env(),
+        control_fd: None,
+        upgrades: 0,
+        adopted: None,
     };
+    let mut adopted_bgp = Vec::new();
+    let mut adopted_control = None;
+    if let Some(a) = adopted {
+        tracing::info!(
+            "upgraded from rampart {} to {} (upgrade {} of this node)",
+            a.state.from_version,
+            env!("CARGO_PKG_VERSION"),
+            a.state.upgrades
+        );
+        sup.upgrades = a.state.upgrades;
+        for (addr, t, fd) in a.listeners {
+            sup.sockets
+                .insert((addr, t), std::net::TcpListener::from(fd));
+        }
+        if let Some((id, pid, fd)) = a.worker {
+            sup.next_id = id;
+            sup.adopted = Some(AdoptedWorker {
+                id,
+                pid,
+                control: std::os::unix::net::UnixStream::from(fd),
+            });
+        }
+        adopted_bgp = a.bgp;
+        adopted_control = Some(a.control);
+        sup.health.seed(&a.state.up);
+        sup.lock_fd = lock.as_raw_fd();
+    }
     sup.sockets = sup.open_sockets()?;
     sup.health.sync(&sup.cfg);
     // VRRP before the worker: a node that cannot run its VRRP instances
@@ -192,7 +245,7 @@ pub async fn run(
         Some(v) => v.masters(),
         None => tokio::sync::watch::channel(Default::default()).1,
     };
-    sup.bgp = crate::bgp::start(&sup.cfg, sup.proxy.subscribe(), masters)?;
+    sup.bgp = crate::bgp::start(&sup.cfg, sup.proxy.subscribe(), masters, adopted_bgp)?;
     sup.worker = Some(sup.spawn_worker().await?);
     // Forwarding and NAT once the rest runs; a failure here (or below)
     // stops what runs already, which sets them back.
@@ -207,8 +260,13 @@ pub async fn run(
     let control_path = crate::runtime::control_path(paths.control, &paths.runtime_dir);
     // The runtime directory is ours (locked), so its socket must work too:
     // a node nobody can reload or ask is not started.
-    match crate::control::bind(&control_path, paths.control_group) {
+    let bound = match adopted_control {
+        Some(fd) => crate::control::adopt(fd),
+        None => crate::control::bind(&control_path, paths.control_group),
+    };
+    match bound {
         Ok(l) => {
+            sup.control_fd = Some(l.as_raw_fd());
             tokio::spawn(crate::control::serve(l, control_tx));
         }
         Err(e) => {
@@ -286,7 +344,13 @@ pub async fn run(
                 Request::Status(reply) => {
                     let _ = reply.send(sup.status().await);
                 }
+                Request::Reload(waiter) if upgrade::binary_replaced() => {
+                    // `systemctl reload` after a package upgrade.
+                    tracing::info!("reload asked for and the binary was replaced: upgrading");
+                    sup.upgrade_for(waiter).await;
+                }
                 Request::Reload(waiter) => sup.request_reload(Some(waiter)).await,
+                Request::Upgrade(waiter) => sup.upgrade_for(waiter).await,
             },
             Some((id, msg)) = from_rx.recv() => sup.on_worker_message(id, msg).await,
             _ = vrrp_ended(sup.vrrp.as_mut()) => {
@@ -393,6 +457,8 @@ impl Supervisor {
             None => Vec::new(),
         };
         crate::control::Status {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            upgrades: self.upgrades,
             servers,
             vrrp,
             bgp,
@@ -553,6 +619,9 @@ impl Supervisor {
         match msg {
             FromWorker::Ready => {
                 tracing::debug!(worker = id, "worker ready");
+                if let Some(old) = self.adopted.take() {
+                    retire_adopted(old);
+                }
                 if let Some(p) = self.pending.take_if(|p| p.worker.id == id) {
                     tracing::debug!(worker = id, "the reloaded config serves");
                     self.commit(p).await;
@@ -622,6 +691,29 @@ async fn drain(w: &mut Worker) {
         );
         signal_child(&w.child, Signal::SIGKILL);
     }
+}
+
+/// Tells the previous program's worker to drain, and reaps it.
+fn retire_adopted(old: AdoptedWorker) {
+    use std::io::Write;
+    let msg = ipc::line(&ToWorker::Drain);
+    let mut control = old.control;
+    if let Err(e) = control.write_all(msg.as_bytes()) {
+        tracing::warn!(
+            worker = old.id,
+            "cannot tell the previous worker to drain ({e}): killing it"
+        );
+        let _ = kill(Pid::from_raw(old.pid as i32), Signal::SIGKILL);
+    }
+    let pid = Pid::from_raw(old.pid as i32);
+    tokio::task::spawn_blocking(move || {
+        let status = nix::sys::wait::waitpid(pid, None);
+        drop(control);
+        tracing::info!(
+            worker = old.id,
+            "previous program's worker finished draining ({status:?})"
+        );
+    });
 }
 
 /// Tells a replaced worker to drain, and reaps it when it exits.

@@ -156,7 +156,7 @@ impl Supervisor {
                     Some(v) => v.masters(),
                     None => tokio::sync::watch::channel(Default::default()).1,
                 };
-                match crate::bgp::start(&self.cfg, self.proxy.subscribe(), masters) {
+                match crate::bgp::start(&self.cfg, self.proxy.subscribe(), masters, Vec::new()) {
                     Ok(b) => self.bgp = b,
                     Err(e) => tracing::error!("BGP could not start after the reload: {e:#}"),
                 }
