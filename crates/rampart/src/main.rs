@@ -5,12 +5,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 mod bgp;
 mod control;
 mod demo;
 mod gateway;
+mod generate;
 mod health;
 mod hostcheck;
 mod ipc;
@@ -34,7 +35,17 @@ const DEFAULT_CONFIG: &str = "/etc/rampart/rampart.toml";
 #[command(
     name = "rampart",
     version,
-    about = "L4 load balancer with health checks and VRRP (HAProxy + keepalived in one)"
+    about = "L4 load balancer, VRRP, BGP announcer and NAT gateway in one daemon \
+             (HAProxy + keepalived + BIRD in one)",
+    long_about = "L4 load balancer, VRRP, BGP announcer and NAT gateway in one daemon \
+                  (HAProxy + keepalived + BIRD in one).\n\n\
+                  `rampart run` runs the node a config file describes: it proxies TCP to \
+                  healthy backends, floats virtual addresses with VRRP, announces service \
+                  prefixes with BGP and forwards and NATs for a private subnet. `rampart \
+                  check` validates a config file (with --host, against this host too); \
+                  `rampart status` and `rampart reload` talk to the running node over its \
+                  control socket; `rampart import` converts haproxy.cfg and \
+                  keepalived.conf."
 )]
 struct Cli {
     /// Log level (error, warn, info, debug, trace); overrides the config
@@ -117,6 +128,14 @@ enum Cmd {
     /// A self-contained demonstration on loopback: two built-in backends,
     /// round robin, a backend stopped under load with no failed request.
     Demo,
+    /// Internal, for packaging: write the man pages (rampart(8), one per
+    /// subcommand, rampart.toml(5)) and the bash, zsh and fish completions
+    /// under DIR (`DIR/man/`, `DIR/completions/`).
+    #[command(hide = true)]
+    Generate {
+        /// Output directory, created if needed.
+        dir: PathBuf,
+    },
 }
 
 /// Which running node a client subcommand talks to.
@@ -239,6 +258,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .enable_all()
                 .build()?;
             rt.block_on(supervisor::run(config, cfg, text, log_override, paths))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Generate { dir } => {
+            for path in generate::write_all(Cli::command(), &dir)? {
+                println!("{}", path.display());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Demo => {
