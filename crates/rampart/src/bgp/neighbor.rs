@@ -222,7 +222,12 @@ pub async fn run(
                     let handed = taken.is_some();
                     let _ = reply.send(taken);
                     if handed {
-                        // Not a byte more: the session lives on elsewhere.
+                        // Not a byte more, and no FIN: dropping a write
+                        // half shuts the stream down (for every copy of
+                        // the descriptor); `forget` does not.
+                        if let Some(c) = conn.take() {
+                            c.write.forget();
+                        }
                         return;
                     }
                 }

@@ -223,6 +223,14 @@ fn preflight(binary: &Path, config: &Path) -> Result<()> {
     if !version.status.success() {
         bail!("{} --version failed", binary.display());
     }
+    let said = String::from_utf8_lossy(&version.stdout);
+    if !said.starts_with("rampart ") {
+        bail!(
+            "{} is not rampart (its --version says {:?})",
+            binary.display(),
+            said.trim()
+        );
+    }
     let check = std::process::Command::new(binary)
         .arg("check")
         .arg("-c")
@@ -237,10 +245,7 @@ fn preflight(binary: &Path, config: &Path) -> Result<()> {
             String::from_utf8_lossy(&check.stderr).trim()
         );
     }
-    tracing::info!(
-        "upgrade to {}",
-        String::from_utf8_lossy(&version.stdout).trim()
-    );
+    tracing::info!("upgrade to {}", said.trim());
     Ok(())
 }
 

@@ -1,0 +1,265 @@
+//! `rampart upgrade` on the seed guide's lab: lb1 serves clients and
+//! announces the service IP to a router running the real BIRD 2; its
+//! binary is replaced on disk (as a package upgrade does) and the node is
+//! told to upgrade, under load. No request may fail, BIRD's session must
+//! not reset (same "since" time, no NOTIFICATION) and the router's kernel
+//! route must not change. Needs root; fails loudly without it.
+#![allow(clippy::unwrap_used)]
+
+mod lab;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use lab::bgp::{bgp_lab, bgp_section, status};
+use lab::bird::{LB_AS, Peer, bird_config, birdc, kernel_route, start_bird};
+use lab::{Web, get, log, wait_for};
+use rampart_lab::{Ns, Proc};
+
+const VIP32: &str = "10.10.0.10/32";
+const ROUTER: &str = "10.20.0.1";
+/// lb1's own public address: the frontend binds it, so this test needs no
+/// VRRP.
+const LB1: &str = "10.10.0.11:80";
+
+/// The binary "installed" for the node: a copy it runs from, replaced the
+/// way dpkg does (a new file renamed over the old one).
+fn install(dir: &Path) -> PathBuf {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let path = bin.join("rampart");
+    let tmp = bin.join("rampart.dpkg-new");
+    std::fs::copy(env!("CARGO_BIN_EXE_rampart"), &tmp).unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+    path
+}
+
+fn start(ns: &Ns, dir: &Path, binary: &Path, config: &str) -> Proc {
+    let path = dir.join("lb1.toml");
+    std::fs::write(&path, config).unwrap();
+    let out = std::fs::File::create(dir.join("lb1.log")).unwrap();
+    let mut cmd = ns.command(binary.to_str().unwrap());
+    cmd.args(["run", "-c"])
+        .arg(&path)
+        .arg("--runtime-dir")
+        .arg(dir.join("lb1.run"))
+        .arg("--control")
+        .arg(dir.join("lb1.sock"))
+        .env("RUST_LOG", "info")
+        .stdout(out.try_clone().unwrap())
+        .stderr(out);
+    Proc::spawn(&mut cmd).unwrap()
+}
+
+fn upgrade(dir: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(["upgrade", "--control"])
+        .arg(dir.join("lb1.sock"))
+        .output()
+        .unwrap()
+}
+
+/// BIRD's `show protocols` line for lb1: name, proto, table, state, since,
+/// info. The "since" column changes with every state change.
+fn bird_session(dir: &Path) -> String {
+    birdc(dir, "rtr", &["show", "protocols", "lb1"])
+        .lines()
+        .find(|l| l.starts_with("lb1"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Clients hammering `addr` from `ns` until stopped: (ok, failed).
+struct Load {
+    stop: Arc<AtomicBool>,
+    ok: Arc<AtomicU64>,
+    failed: Arc<AtomicU64>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(ns: &Ns, addr: SocketAddr, clients: usize) -> Load {
+        let (stop, ok, failed) = (Arc::default(), Arc::default(), Arc::default());
+        let threads = (0..clients)
+            .map(|_| {
+                let (stop, ok, failed): (Arc<AtomicBool>, Arc<AtomicU64>, Arc<AtomicU64>) =
+                    (Arc::clone(&stop), Arc::clone(&ok), Arc::clone(&failed));
+                let t = ns
+                    .spawn_thread(move || {
+                        while !stop.load(Ordering::Relaxed) {
+                            match get(addr) {
+                                Ok(_) => ok.fetch_add(1, Ordering::Relaxed),
+                                Err(e) => {
+                                    eprintln!("failed request: {e}");
+                                    failed.fetch_add(1, Ordering::Relaxed)
+                                }
+                            };
+                        }
+                    })
+                    .unwrap();
+                std::thread::spawn(move || {
+                    let _ = t.join();
+                })
+            })
+            .collect();
+        Load {
+            stop,
+            ok,
+            failed,
+            threads,
+        }
+    }
+
+    fn counts(&self) -> (u64, u64) {
+        (
+            self.ok.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+        )
+    }
+
+    fn finish(self) -> (u64, u64) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads {
+            let _ = t.join();
+        }
+        (
+            self.ok.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+        )
+    }
+}
+
+#[test]
+fn an_upgrade_under_load_fails_no_request_and_resets_no_bgp_session() {
+    let Some((s, rtr)) = bgp_lab() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let peer = Peer {
+        name: "lb1".into(),
+        address: "10.20.0.11".into(),
+        asn: LB_AS,
+        password: None,
+    };
+    let _bird = start_bird(&rtr, dir.path(), "rtr", &bird_config(ROUTER, &[peer]));
+    let _webs = [
+        Web::start(&s.web1, "192.168.1.21:8080", "web1"),
+        Web::start(&s.web2, "192.168.1.22:8080", "web2"),
+    ];
+    let binary = install(dir.path());
+    let config = lab::proxy_section().replace("10.10.0.10:80", LB1)
+        + &bgp_section(1, ROUTER, "", &format!("prefix = \"{VIP32}\""), "1s");
+    let _lb1 = start(&s.lb1, dir.path(), &binary, &config);
+    assert!(
+        wait_for(Duration::from_secs(20), || kernel_route(&rtr, VIP32)
+            .contains("10.20.0.11")),
+        "no route at the router:\n{}\n{}",
+        log(dir.path(), "lb1"),
+        log(dir.path(), "rtr")
+    );
+    // Let the session settle (BIRD's "since" has second resolution).
+    std::thread::sleep(Duration::from_millis(1500));
+    let session = bird_session(dir.path());
+    assert!(session.contains("Established"), "{session}");
+    let route = kernel_route(&rtr, VIP32);
+    let pid = _lb1.pid();
+
+    let load = Load::start(&s.client, LB1.parse().unwrap(), 4);
+    std::thread::sleep(Duration::from_millis(700));
+    let (before_ok, _) = load.counts();
+    // The package manager puts a new binary in place...
+    install(dir.path());
+    // ...and the operator (or `systemctl reload`) upgrades.
+    let out = upgrade(dir.path());
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}\n{}", log(dir.path(), "lb1"));
+    assert!(said.contains("upgraded: rampart"), "{said}");
+    std::thread::sleep(Duration::from_millis(1500));
+    let (ok, failed) = load.finish();
+    eprintln!("requests: {ok} ok, {failed} failed ({before_ok} before the upgrade)");
+    assert_eq!(failed, 0, "{}", log(dir.path(), "lb1"));
+    assert!(ok > before_ok + 50, "{ok} requests, {before_ok} before");
+
+    // The same process, a new program, one worker left.
+    let status = status(dir.path(), 1);
+    assert_eq!(status["upgrades"], 1, "{status}");
+    assert_eq!(status["bgp"][0]["state"], "Established", "{status}");
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    assert!(
+        cmdline.starts_with(b"rampart: supervisor\0run\0"),
+        "{}",
+        String::from_utf8_lossy(&cmdline)
+    );
+    assert!(
+        wait_for(Duration::from_secs(5), || lab::children(pid).len() == 1),
+        "the previous worker did not finish: {:?}",
+        lab::children(pid)
+    );
+    // The router noticed nothing.
+    assert_eq!(
+        bird_session(dir.path()),
+        session,
+        "{}\n{}",
+        log(dir.path(), "lb1"),
+        log(dir.path(), "rtr")
+    );
+    assert_eq!(kernel_route(&rtr, VIP32), route);
+    let lb1_log = log(dir.path(), "lb1");
+    let after = &lb1_log[lb1_log.find("upgraded from").unwrap()..];
+    assert!(after.contains("BGP session taken over"), "{lb1_log}");
+    // No state change of its own either.
+    assert!(!after.contains(" -> "), "{lb1_log}");
+}
+
+/// A binary that is not rampart, or refuses the config, is not executed:
+/// the node goes on as it was, and says why.
+#[test]
+fn an_upgrade_to_a_broken_binary_changes_nothing() {
+    let Some((s, _rtr)) = bgp_lab() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let _webs = [
+        Web::start(&s.web1, "192.168.1.21:8080", "web1"),
+        Web::start(&s.web2, "192.168.1.22:8080", "web2"),
+    ];
+    let binary = install(dir.path());
+    let config = lab::proxy_section().replace("10.10.0.10:80", LB1);
+    let node = start(&s.lb1, dir.path(), &binary, &config);
+    let addr: SocketAddr = LB1.parse().unwrap();
+    assert!(wait_for(Duration::from_secs(10), || s
+        .client
+        .run_in(move || get(addr))
+        .unwrap()
+        .is_ok()));
+    for (script, why) in [
+        ("#!/bin/sh\nexit 1\n", "--version failed"),
+        ("#!/bin/sh\necho something else 1.0\n", "is not rampart"),
+        (
+            "#!/bin/sh\n[ \"$1\" = --version ] && echo rampart 9.9 && exit 0\necho nope >&2\nexit 1\n",
+            "does not accept",
+        ),
+    ] {
+        let tmp = binary.with_extension("new");
+        std::fs::write(&tmp, script).unwrap();
+        std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        std::fs::rename(&tmp, &binary).unwrap();
+        let out = upgrade(dir.path());
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{said}");
+        assert!(
+            said.contains("upgrade failed") && said.contains(why),
+            "{said}"
+        );
+        assert!(s.client.run_in(move || get(addr)).unwrap().is_ok());
+        assert_eq!(status(dir.path(), 1)["upgrades"], 0);
+        assert_eq!(lab::children(node.pid()).len(), 1);
+    }
+}
