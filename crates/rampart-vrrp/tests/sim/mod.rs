@@ -3,6 +3,8 @@
 //! delivered (or lost) to every other node; each node's addresses are
 //! tracked from its Add/RemoveAddresses actions.
 
+#![allow(dead_code)] // each test file that has `mod sim;` uses a part of it
+
 use std::collections::BinaryHeap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
