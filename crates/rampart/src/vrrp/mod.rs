@@ -5,6 +5,7 @@
 //! disturbs it.
 
 pub mod build;
+pub mod diff;
 mod jitter;
 mod kernel;
 mod notify;
