@@ -143,10 +143,25 @@ impl Node {
         }
     }
 
-    /// Startup event for one instance (added by a reload).
+    /// Startup event for one instance (added by a reload). One that joins
+    /// a sync group whose other members are master here becomes master
+    /// with them (the
+    /// group's decision, as for a member whose peer group let go): left
+    /// in Backup, it would make the others step down, and a reload that
+    /// adds a member would be a failover of the whole group.
     pub fn start_instance(&mut self, now: Instant, id: InstanceId) {
+        let instances = &self.instances;
+        let joins_master = self.groups.iter().any(|g| {
+            let others = || g.members.iter().filter(|&&m| m != id);
+            g.members.contains(&id)
+                && others().count() > 0
+                && others().all(|&m| instances[m].state() == State::Master)
+        });
         if let Some(i) = self.instances.get_mut(id) {
             i.start(now);
+            if joins_master && i.state() == State::Backup {
+                i.group_master(now);
+            }
             self.settle(now);
         }
     }
@@ -169,11 +184,14 @@ impl Node {
     }
 
     /// A reload's sync groups (member ids; retired instances are left
-    /// out). A group with the same members as before keeps its state, so
-    /// its notify hook does not run again; a new one starts from
-    /// Initialize and reports the state its members are in.
+    /// out). A group that shares a member with a group of before keeps
+    /// that one's state, so its notify hook runs only if the state really
+    /// changes; one of new members only starts from Initialize and
+    /// reports the state its members are in.
     pub fn set_groups(&mut self, now: Instant, groups: Vec<Vec<InstanceId>>) {
         let mut old: Vec<Group> = std::mem::take(&mut self.groups);
+        // (Groups are disjoint before and after: at most one old group
+        // shares members with a new one, unless groups were merged.)
         let mut grouped = vec![false; self.instances.len()];
         for members in groups {
             let mut members: Vec<InstanceId> = members
@@ -187,11 +205,7 @@ impl Node {
             members.sort_unstable();
             let state = old
                 .iter()
-                .position(|g| {
-                    let mut o = g.members.clone();
-                    o.sort_unstable();
-                    o == members
-                })
+                .position(|g| g.members.iter().any(|m| members.contains(m)))
                 .map_or(State::Initialize, |at| old.swap_remove(at).state);
             self.groups.push(Group { members, state });
         }
@@ -455,15 +469,19 @@ enum Move {
     Master,
 }
 
-fn group_state(mut states: impl Iterator<Item = State> + Clone) -> State {
-    if states.clone().any(|s| s == State::Fault) {
+/// A member not started yet (added by a reload, started right after the
+/// groups are set) does not count: the group is what its running members
+/// are.
+fn group_state(states: impl Iterator<Item = State> + Clone) -> State {
+    let mut states = states.filter(|s| *s != State::Initialize);
+    if states.clone().next().is_none() {
+        State::Initialize
+    } else if states.clone().any(|s| s == State::Fault) {
         State::Fault
     } else if states.clone().all(|s| s == State::Master) {
         State::Master
     } else if states.clone().all(|s| s == State::Stopped) {
         State::Stopped
-    } else if states.any(|s| s == State::Initialize) {
-        State::Initialize
     } else {
         State::Backup
     }

@@ -244,3 +244,34 @@ fn sync_groups_keep_their_state_when_reloaded_unchanged() {
         assert!(net.changes_since(1, i, t).is_empty(), "peer instance {i}");
     }
 }
+
+#[test]
+fn an_instance_added_to_a_master_group_joins_it_without_moving_the_others() {
+    let mut net = Net::new(4);
+    let a = |n, vrid, p| cfg(n, vrid, Version::V3, p, 10);
+    net.add(vec![a(1, 1, 150), a(1, 2, 150)], vec![vec![0, 1]]);
+    net.add(
+        vec![a(2, 1, 100), a(2, 2, 100), a(2, 3, 100)],
+        vec![vec![0, 1, 2]],
+    );
+    net.start(0);
+    net.start(1);
+    net.run(Duration::from_secs(3));
+    assert_eq!(net.routers[0].node.group_state(0), Some(State::Master));
+    let t = net.elapsed();
+    let groups_before = net.routers[0].group_history.len();
+    // Router 0 gets VRID 3 too, in its group (the peer has it already).
+    let id = net.add_grouped(0, a(1, 3, 150), vec![vec![0, 1, 2]]);
+    net.run(Duration::from_secs(2));
+    assert_eq!(net.state(0, id), State::Master);
+    for i in 0..2 {
+        assert!(net.changes_since(0, i, t).is_empty(), "instance {i}");
+        assert!(net.changes_since(1, i, t).is_empty(), "peer instance {i}");
+    }
+    assert_eq!(net.routers[0].group_history.len(), groups_before);
+    assert_eq!(
+        net.masters(2),
+        vec![0],
+        "the peer's VRID 3 went back to backup"
+    );
+}

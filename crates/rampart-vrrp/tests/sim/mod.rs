@@ -184,6 +184,21 @@ impl Net {
         id
     }
 
+    /// A reload added an instance to router `r` with these sync groups
+    /// (as the driver does: added, groups set, then started).
+    pub fn add_grouped(&mut self, r: usize, cfg: InstanceConfig, groups: Vec<Vec<usize>>) -> usize {
+        let now = self.now;
+        let id = self.routers[r].node.add_instance(cfg);
+        let holds = &mut self.routers[r].holds;
+        if holds.len() <= id {
+            holds.resize(id + 1, false);
+        }
+        self.routers[r].node.set_groups(now, groups);
+        self.routers[r].node.start_instance(now, id);
+        self.drain(r);
+        id
+    }
+
     /// A reload removed router `r`'s instance `i`.
     pub fn remove_instance(&mut self, r: usize, i: usize, bound: Duration) {
         let now = self.now;
