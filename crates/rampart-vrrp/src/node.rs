@@ -473,7 +473,7 @@ enum Move {
 /// groups are set) does not count: the group is what its running members
 /// are.
 fn group_state(states: impl Iterator<Item = State> + Clone) -> State {
-    let mut states = states.filter(|s| *s != State::Initialize);
+    let states = states.filter(|s| *s != State::Initialize);
     if states.clone().next().is_none() {
         State::Initialize
     } else if states.clone().any(|s| s == State::Fault) {
