@@ -140,6 +140,12 @@ impl Bed {
     }
 
     fn reload_text(&self, conf: &str) -> String {
+        let (ok, text) = self.try_reload(conf);
+        assert!(ok, "reload failed: {text}");
+        text
+    }
+
+    fn try_reload(&self, conf: &str) -> (bool, String) {
         std::fs::write(self.d().join("lb1.toml"), conf).unwrap();
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
             .args(["reload", "--control"])
@@ -148,8 +154,7 @@ impl Bed {
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned()
             + &String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "reload failed: {text}");
-        text
+        (out.status.success(), text)
     }
 
     fn report(&self) -> String {
@@ -269,6 +274,16 @@ fn adding_an_instance_moves_nothing_else() {
     assert!(before.iter().all(|c| c.3 == 1), "{before:?}");
     let probe = Probe::start(&b.s.client);
     std::thread::sleep(Duration::from_millis(500));
+
+    // First a reload that cannot be applied in place: refused whole,
+    // naming the instance and the field, and nothing moves.
+    let moved = rampart_config(1, T, "").replace("vrid = 102", "vrid = 104");
+    let (ok, answer) = b.try_reload(&moved);
+    assert!(!ok, "{answer}");
+    assert!(
+        answer.contains("VRRP instance VI_2: vrid cannot change in place (102 -> 104)"),
+        "{answer}"
+    );
 
     let t0 = Instant::now();
     let answer = b.reload(&rampart_vi3(1, &[VI3_VIP]));

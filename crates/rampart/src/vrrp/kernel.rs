@@ -166,16 +166,16 @@ impl Kernel {
         }
         // What an instance holding its addresses had and no instance lists
         // any more goes now (an address that moved to another instance
-        // stays: that one adds it if it is not there).
+        // stays: that one adds it if it is not there). One whose prefix or
+        // label changed goes too, and comes back as configured below.
+        let same = |n: &Vip, v: &Vip| {
+            (n.ifindex, n.spec.addr, n.spec.prefix_len, &n.spec.label)
+                == (v.ifindex, v.spec.addr, v.spec.prefix_len, &v.spec.label)
+        };
         let gone: Vec<Vip> = (0..self.vips.len())
             .filter(|&id| hold.get(id).copied().unwrap_or(false))
             .flat_map(|id| self.managed(id).into_iter().cloned().collect::<Vec<_>>())
-            .filter(|v| {
-                !vips
-                    .iter()
-                    .flatten()
-                    .any(|n: &Vip| n.ifindex == v.ifindex && n.spec.addr == v.spec.addr)
-            })
+            .filter(|v| !vips.iter().flatten().any(|n: &Vip| same(n, v)))
             .collect();
         let slots: Vec<Slot> = slots.into_iter().map(|(_, s)| s).collect();
         self.vips = vips;
