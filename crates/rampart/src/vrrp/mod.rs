@@ -2,7 +2,8 @@
 //! with packets, timers and tracker verdicts, and carries out its actions
 //! on the kernel (raw sockets, netlink addresses, gratuitous ARP) and on
 //! notify hooks. It runs inside the supervisor, so a worker crash never
-//! disturbs it.
+//! disturbs it. A reload reaches it as a change set (`diff.rs`) with the
+//! new plan, applied on its thread (`reconfigure.rs`).
 
 pub mod build;
 pub mod diff;
