@@ -16,7 +16,9 @@
 //!   happened and queues [`Action`]s; [`Instance::poll_timeout`] says
 //!   when to call it next
 //! - `node`: every instance of the daemon, packet demultiplexing and
-//!   sync groups ([`Node`])
+//!   sync groups ([`Node`]); a reload in place as events: an instance
+//!   reconfigured (no state change: the next advert carries it), added,
+//!   or removed (priority 0 and a graceful hand-over), new sync groups
 //! - `track`: tracked inputs and their weights → effective [`Priority`]
 //! - `checks`: drop reasons, counters, rate-limited warnings
 //! - `error`: [`DecodeError`] (one variant per receive check) and

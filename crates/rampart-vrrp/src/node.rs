@@ -51,6 +51,9 @@ struct Group {
 #[derive(Debug)]
 pub struct Node {
     instances: Vec<Instance>,
+    /// Per instance: removed by a reload. It stops gracefully like any
+    /// instance; once Stopped, its slot may take an added instance.
+    retired: Vec<bool>,
     groups: Vec<Group>,
     actions: VecDeque<NodeAction>,
     /// Drops that belong to no instance (malformed, unknown VRID).
@@ -73,7 +76,7 @@ impl Node {
                     .filter(|&m| m < grouped.len() && !std::mem::replace(&mut grouped[m], true))
                     .collect();
                 for &m in &members {
-                    instances[m].set_grouped();
+                    instances[m].set_grouped(true);
                 }
                 Group {
                     members,
@@ -82,6 +85,7 @@ impl Node {
             })
             .collect();
         Node {
+            retired: vec![false; instances.len()],
             instances,
             groups,
             actions: VecDeque::new(),
@@ -96,6 +100,119 @@ impl Node {
 
     pub fn instance(&self, id: InstanceId) -> Option<&Instance> {
         self.instances.get(id)
+    }
+
+    /// Whether instance `id` was removed by a reload (it may still be
+    /// stopping: a master hands over first).
+    pub fn is_retired(&self, id: InstanceId) -> bool {
+        self.retired.get(id).copied().unwrap_or(true)
+    }
+
+    // === reload in place ===
+
+    /// A reload changed instance `id`'s settings, not its identity (see
+    /// [`Instance::reconfigure`]): no state changes, the next advert
+    /// carries the new ones.
+    pub fn reconfigure(&mut self, now: Instant, id: InstanceId, cfg: InstanceConfig) {
+        if let Some(i) = self.instances.get_mut(id) {
+            i.reconfigure(now, cfg);
+            self.settle(now);
+        }
+    }
+
+    /// A reload added an instance: it is created in Initialize, in the slot
+    /// of a removed instance that has finished stopping if there is one
+    /// (so ids stay small), else at the end. Apply its trackers with
+    /// [`set_priority`](Self::set_priority), then
+    /// [`start_instance`](Self::start_instance), as at start.
+    pub fn add_instance(&mut self, cfg: InstanceConfig) -> InstanceId {
+        let free = (0..self.instances.len())
+            .find(|&id| self.retired[id] && self.instances[id].state() == State::Stopped);
+        let instance = Instance::new(cfg);
+        match free {
+            Some(id) => {
+                self.instances[id] = instance;
+                self.retired[id] = false;
+                id
+            }
+            None => {
+                self.instances.push(instance);
+                self.retired.push(false);
+                self.instances.len() - 1
+            }
+        }
+    }
+
+    /// Startup event for one instance (added by a reload). One that joins
+    /// a sync group whose other members are master here becomes master
+    /// with them (the
+    /// group's decision, as for a member whose peer group let go): left
+    /// in Backup, it would make the others step down, and a reload that
+    /// adds a member would be a failover of the whole group.
+    pub fn start_instance(&mut self, now: Instant, id: InstanceId) {
+        let instances = &self.instances;
+        let joins_master = self.groups.iter().any(|g| {
+            let others = || g.members.iter().filter(|&&m| m != id);
+            g.members.contains(&id)
+                && others().count() > 0
+                && others().all(|&m| instances[m].state() == State::Master)
+        });
+        if let Some(i) = self.instances.get_mut(id) {
+            i.start(now);
+            if joins_master && i.state() == State::Backup {
+                i.group_master(now);
+            }
+            self.settle(now);
+        }
+    }
+
+    /// A reload removed instance `id`: it leaves its sync group and stops
+    /// as at shutdown — a master sends priority 0 (so a backup takes over
+    /// after Skew_Time, not three intervals) and keeps its addresses until
+    /// the new master speaks or `bound` passes.
+    pub fn remove_instance(&mut self, now: Instant, id: InstanceId, bound: Duration) {
+        let Some(i) = self.instances.get_mut(id) else {
+            return;
+        };
+        self.retired[id] = true;
+        i.set_grouped(false);
+        i.stop(now, bound);
+        for g in &mut self.groups {
+            g.members.retain(|&m| m != id);
+        }
+        self.settle(now);
+    }
+
+    /// A reload's sync groups (member ids; retired instances are left
+    /// out). A group that shares a member with a group of before keeps
+    /// that one's state, so its notify hook runs only if the state really
+    /// changes; one of new members only starts from Initialize and
+    /// reports the state its members are in.
+    pub fn set_groups(&mut self, now: Instant, groups: Vec<Vec<InstanceId>>) {
+        let mut old: Vec<Group> = std::mem::take(&mut self.groups);
+        // (Groups are disjoint before and after: at most one old group
+        // shares members with a new one, unless groups were merged.)
+        let mut grouped = vec![false; self.instances.len()];
+        for members in groups {
+            let mut members: Vec<InstanceId> = members
+                .into_iter()
+                .filter(|&m| {
+                    m < grouped.len()
+                        && !self.retired[m]
+                        && !std::mem::replace(&mut grouped[m], true)
+                })
+                .collect();
+            members.sort_unstable();
+            let state = old
+                .iter()
+                .position(|g| g.members.iter().any(|m| members.contains(m)))
+                .map_or(State::Initialize, |at| old.swap_remove(at).state);
+            self.groups.push(Group { members, state });
+        }
+        for (i, g) in self.instances.iter_mut().zip(grouped) {
+            i.set_grouped(g);
+        }
+        self.settle(now);
     }
 
     /// The overall state of a sync group.
@@ -159,9 +276,15 @@ impl Node {
                 return;
             }
         };
-        let target = self.instances.iter_mut().find(|i| {
+        let retired = &self.retired;
+        let target = self.instances.iter_mut().enumerate().find_map(|(id, i)| {
+            let gone = retired[id] && i.state() == State::Stopped;
             let c = i.config();
-            c.vrid == adv.vrid && c.interface == interface && c.src.is_ipv4() == src.is_ipv4()
+            let ours = !gone
+                && c.vrid == adv.vrid
+                && c.interface == interface
+                && c.src.is_ipv4() == src.is_ipv4();
+            ours.then_some(i)
         });
         match target {
             Some(i) => i.handle_advert(now, src, dst, ttl, &adv, form),
@@ -267,6 +390,9 @@ impl Node {
             }
         }
         for (id, g) in self.groups.iter_mut().enumerate() {
+            if g.members.is_empty() {
+                continue;
+            }
             let states = g.members.iter().map(|&m| self.instances[m].state());
             let to = group_state(states);
             if to != g.state {
@@ -343,15 +469,19 @@ enum Move {
     Master,
 }
 
-fn group_state(mut states: impl Iterator<Item = State> + Clone) -> State {
-    if states.clone().any(|s| s == State::Fault) {
+/// A member not started yet (added by a reload, started right after the
+/// groups are set) does not count: the group is what its running members
+/// are.
+fn group_state(states: impl Iterator<Item = State> + Clone) -> State {
+    let states = states.filter(|s| *s != State::Initialize);
+    if states.clone().next().is_none() {
+        State::Initialize
+    } else if states.clone().any(|s| s == State::Fault) {
         State::Fault
     } else if states.clone().all(|s| s == State::Master) {
         State::Master
     } else if states.clone().all(|s| s == State::Stopped) {
         State::Stopped
-    } else if states.any(|s| s == State::Initialize) {
-        State::Initialize
     } else {
         State::Backup
     }

@@ -40,6 +40,10 @@ pub struct ReloadSummary {
     pub backends: usize,
     pub servers: usize,
     pub bgp: NeighborChanges,
+    /// VRRP instances by name, when the reload changed `[vrrp]` (applied
+    /// in place: see `vrrp::diff`).
+    #[serde(default)]
+    pub vrrp: Option<NeighborChanges>,
 }
 
 /// BGP neighbors by name: same settings, different settings (their session
@@ -72,8 +76,36 @@ impl ReloadSummary {
             backends: new.backends.len(),
             servers: new.backends.iter().map(|b| b.servers.len()).sum(),
             bgp,
+            vrrp: None,
         }
     }
+
+    /// With the VRRP instance counts (unchanged, changed, added, removed)
+    /// of a reload that changed `[vrrp]`.
+    pub fn with_vrrp(mut self, counts: Option<[usize; 4]>) -> ReloadSummary {
+        self.vrrp = counts.map(|[unchanged, changed, added, removed]| NeighborChanges {
+            unchanged,
+            changed,
+            added,
+            removed,
+        });
+        self
+    }
+}
+
+/// "1 neighbor unchanged, 2 neighbors added" (what = "neighbor").
+fn changes(c: &NeighborChanges, what: &str) -> String {
+    [
+        (c.unchanged, "unchanged"),
+        (c.changed, "changed"),
+        (c.added, "added"),
+        (c.removed, "removed"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, how)| format!("{} {how}", count(*n, what)))
+    .collect::<Vec<_>>()
+    .join(", ")
 }
 
 fn count(n: usize, what: &str) -> String {
@@ -91,19 +123,12 @@ impl fmt::Display for ReloadSummary {
             count(self.backends, "backend"),
             count(self.servers, "server")
         )?;
-        let b = &self.bgp;
-        let parts: Vec<String> = [
-            (b.unchanged, "unchanged"),
-            (b.changed, "changed"),
-            (b.added, "added"),
-            (b.removed, "removed"),
-        ]
-        .iter()
-        .filter(|(n, _)| *n > 0)
-        .map(|(n, what)| format!("{} {what}", count(*n, "neighbor")))
-        .collect();
-        if !parts.is_empty() {
-            write!(f, "; bgp: {}", parts.join(", "))?;
+        let bgp = changes(&self.bgp, "neighbor");
+        if !bgp.is_empty() {
+            write!(f, "; bgp: {bgp}")?;
+        }
+        if let Some(v) = &self.vrrp {
+            write!(f, "; vrrp: {}", changes(v, "instance"))?;
         }
         Ok(())
     }

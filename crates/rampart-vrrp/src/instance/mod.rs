@@ -182,6 +182,11 @@ enum Event<'a> {
     },
     MasterDownTimer,
     AdverTimer,
+    /// A reload changed the settings (not the identity: interface, VRID,
+    /// version and family stay); `old` is what they were.
+    Reconfigure {
+        old: &'a InstanceConfig,
+    },
     Fault,
     FaultCleared,
     /// The sync group decided its members become master / backup.
@@ -279,8 +284,11 @@ impl Instance {
         self.master_interval_cs
     }
 
-    pub(crate) fn set_grouped(&mut self) {
-        self.grouped = true;
+    pub(crate) fn set_grouped(&mut self, grouped: bool) {
+        self.grouped = grouped;
+        if !grouped {
+            self.wants_master = false;
+        }
     }
 
     pub(crate) fn wants_master(&self) -> bool {
@@ -317,6 +325,32 @@ impl Instance {
                 }
             }
         }
+    }
+
+    /// A reload changed this instance's settings in place. Nothing moves
+    /// at once: RFC 5798 has no event for it, and a state change here is
+    /// the flap a reload must not cause. A new priority, advert interval,
+    /// address list or authentication goes out with the next advert (the
+    /// one already scheduled, so a backup that still expects the old
+    /// interval is never left waiting), and an election follows from
+    /// what that advert says, as for a tracker's change. The effective
+    /// priority keeps the trackers' offset until the caller sets it with
+    /// [`set_priority`](Self::set_priority).
+    ///
+    /// The caller never changes the identity (`interface`, `vrid`,
+    /// `version`, the family of `src`): that is another virtual router.
+    pub fn reconfigure(&mut self, now: Instant, cfg: InstanceConfig) {
+        let offset = i16::from(self.priority) - i16::from(self.cfg.priority);
+        let old = std::mem::replace(&mut self.cfg, cfg);
+        if !self.fault {
+            let p = (i16::from(self.cfg.priority) + offset).clamp(1, 254);
+            self.priority = if self.cfg.priority == PRIORITY_OWNER {
+                PRIORITY_OWNER
+            } else {
+                p as u8
+            };
+        }
+        self.handle(now, Event::Reconfigure { old: &old });
     }
 
     pub(crate) fn group_master(&mut self, now: Instant) {
@@ -555,14 +589,24 @@ impl Instance {
                 }
                 if !preempt_now {
                     // Accept this master: (re)learn its interval, re-arm.
+                    // The gap since its previous advert is measured in the
+                    // interval in force then: a master whose interval was
+                    // just shortened (a reload) has lost nothing.
                     self.wants_master = false;
+                    self.observe_master_advert(now);
                     if adv.version == Version::V3 {
                         self.master_interval_cs = adv.interval_cs;
                     }
-                    self.observe_master_advert(now);
                     self.master_down_at = Some(now + self.master_down_interval());
                 }
                 // Otherwise discard: Master_Down_Timer will make us master.
+            }
+            (S::Backup, E::Reconfigure { .. }) => {
+                // v3 learns Master_Adver_Interval from the master's adverts
+                // (§6.4.2); with no master heard yet, ours is the guess.
+                if self.last_master_rx.is_none() {
+                    self.master_interval_cs = self.cfg.interval_cs;
+                }
             }
             (S::Backup, E::Fault) => self.enter_fault(now),
             (S::Backup, E::AdverTimer | E::GroupBackup | E::FaultCleared | E::Startup) => {}
@@ -617,6 +661,18 @@ impl Instance {
                     }
                 }
             }
+            (S::Master, E::Reconfigure { old }) => {
+                // The advert already scheduled carries the new priority,
+                // interval and addresses; the one after it follows the new
+                // interval (`next_advert`).
+                self.master_interval_cs = self.cfg.interval_cs;
+                // A new refresh period starts now (a burst already due
+                // stays; one due with refresh now off fires once more).
+                if self.cfg.garp_refresh != old.garp_refresh && !self.cfg.garp_refresh.is_zero() {
+                    let next = now + self.cfg.garp_refresh;
+                    self.garp_at = Some(self.garp_at.map_or(next, |t| t.min(next)));
+                }
+            }
             (S::Master, E::GroupBackup) => self.leave_master(now, true),
             (S::Master, E::Fault) => {
                 self.send_advert(now, PRIORITY_STOP);
@@ -639,6 +695,9 @@ impl Instance {
                 }
             }
             (S::Fault, E::Shutdown) => self.set_state(S::Stopped),
+            (S::Fault, E::Reconfigure { .. }) => {
+                self.master_interval_cs = self.cfg.interval_cs;
+            }
             (S::Fault, _) => {}
 
             // --- Stopping: priority 0 sent, addresses still ours ---

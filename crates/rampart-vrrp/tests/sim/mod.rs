@@ -3,13 +3,15 @@
 //! delivered (or lost) to every other node; each node's addresses are
 //! tracked from its Add/RemoveAddresses actions.
 
+#![allow(dead_code)] // each test file that has `mod sim;` uses a part of it
+
 use std::collections::BinaryHeap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use rampart_vrrp::{
-    Action, Addrs, Auth, ChecksumForm, InstanceConfig, MULTICAST_V4, Node, NodeAction, Priority,
-    State, Version,
+    Action, Addrs, Advert, Auth, ChecksumForm, InstanceConfig, MULTICAST_V4, Node, NodeAction,
+    Priority, State, Version, decode,
 };
 
 /// One-way delay of the simulated link.
@@ -55,6 +57,8 @@ pub struct Router {
     pub group_history: Vec<(Duration, usize, State)>,
     /// Every gratuitous ARP burst asked for: (time since start, instance).
     pub garps: Vec<(Duration, usize)>,
+    /// Every advert sent: (time since start, instance, the advert).
+    pub sent: Vec<(Duration, usize, Advert)>,
     pub up: bool,
 }
 
@@ -124,6 +128,7 @@ impl Net {
             history: Vec::new(),
             group_history: Vec::new(),
             garps: Vec::new(),
+            sent: Vec::new(),
             up: false,
         });
         for row in &mut self.cut {
@@ -157,6 +162,75 @@ impl Net {
         let now = self.now;
         self.routers[r].node.set_priority(now, i, p);
         self.drain(r);
+    }
+
+    /// A reload changed router `r`'s instance `i` in place.
+    pub fn reconfigure(&mut self, r: usize, i: usize, cfg: InstanceConfig) {
+        let now = self.now;
+        self.routers[r].node.reconfigure(now, i, cfg);
+        self.drain(r);
+    }
+
+    /// A reload added an instance to router `r` (started at once).
+    pub fn add_instance(&mut self, r: usize, cfg: InstanceConfig) -> usize {
+        let now = self.now;
+        let id = self.routers[r].node.add_instance(cfg);
+        let holds = &mut self.routers[r].holds;
+        if holds.len() <= id {
+            holds.resize(id + 1, false);
+        }
+        self.routers[r].node.start_instance(now, id);
+        self.drain(r);
+        id
+    }
+
+    /// A reload added an instance to router `r` with these sync groups
+    /// (as the driver does: added, groups set, then started).
+    pub fn add_grouped(&mut self, r: usize, cfg: InstanceConfig, groups: Vec<Vec<usize>>) -> usize {
+        let now = self.now;
+        let id = self.routers[r].node.add_instance(cfg);
+        let holds = &mut self.routers[r].holds;
+        if holds.len() <= id {
+            holds.resize(id + 1, false);
+        }
+        self.routers[r].node.set_groups(now, groups);
+        self.routers[r].node.start_instance(now, id);
+        self.drain(r);
+        id
+    }
+
+    /// A reload removed router `r`'s instance `i`.
+    pub fn remove_instance(&mut self, r: usize, i: usize, bound: Duration) {
+        let now = self.now;
+        self.routers[r].node.remove_instance(now, i, bound);
+        self.drain(r);
+    }
+
+    /// A reload set router `r`'s sync groups.
+    pub fn set_groups(&mut self, r: usize, groups: Vec<Vec<usize>>) {
+        let now = self.now;
+        self.routers[r].node.set_groups(now, groups);
+        self.drain(r);
+    }
+
+    /// Adverts router `r`'s instance `i` sent at or after `since`.
+    pub fn adverts_since(&self, r: usize, i: usize, since: Duration) -> Vec<(Duration, Advert)> {
+        self.routers[r]
+            .sent
+            .iter()
+            .filter(|(t, id, _)| *id == i && *t >= since)
+            .map(|(t, _, a)| (*t, a.clone()))
+            .collect()
+    }
+
+    /// State changes of router `r`'s instance `i` at or after `since`.
+    pub fn changes_since(&self, r: usize, i: usize, since: Duration) -> Vec<(Duration, State)> {
+        self.routers[r]
+            .history
+            .iter()
+            .filter(|(t, id, _)| *id == i && *t >= since)
+            .map(|(t, _, s)| (*t, *s))
+            .collect()
     }
 
     /// Cuts (or heals) both directions between a and b.
@@ -256,6 +330,10 @@ impl Net {
         let Some(src) = self.routers[from].node.instance(id).map(|i| i.config().src) else {
             return;
         };
+        if let Ok((adv, _)) = decode(&payload, src, dst) {
+            let at = self.elapsed();
+            self.routers[from].sent.push((at, id, adv));
+        }
         for to in 0..self.routers.len() {
             let addressed = dst == MULTICAST_V4
                 || self.routers[to]

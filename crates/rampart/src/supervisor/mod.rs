@@ -71,6 +71,8 @@ struct Pending {
     worker: Worker,
     deadline: Instant,
     summary: ReloadSummary,
+    /// The `[vrrp]` change set, applied at commit (nothing to undo before).
+    vrrp: Option<vrrp::Reconfigure>,
     /// Clients waiting for this reload's outcome.
     waiters: Vec<Waiter>,
     /// What serves until the new worker is ready, put back if it never is.

@@ -16,6 +16,12 @@ impl Supervisor {
         // Old-only sockets are dropped here; a draining worker holds its
         // own copies.
         drop(p.previous);
+        if let Some(change) = p.vrrp {
+            match &self.vrrp {
+                Some(v) => v.reconfigure(change),
+                None => tracing::error!("the VRRP driver is gone: [vrrp] changes not applied"),
+            }
+        }
         self.reload_bgp().await;
         self.reload_gateway().await;
         self.systemd.ready();
@@ -83,11 +89,10 @@ impl Supervisor {
         let scope = crate::hostcheck::Scope::Reload { running: &self.cfg };
         crate::hostcheck::check(&origin, &text, &cfg, scope)
             .map_err(|errors| vec![errors.render()])?;
-        if let Some(why) = vrrp_change(&self.cfg, &cfg) {
-            return Err(vec![format!(
-                "reload refused: {why}; VRRP changes need a restart"
-            )]);
-        }
+        // Refused as a whole, before anything changes, if [vrrp] cannot
+        // follow in place; applied at commit, like BGP and the gateway.
+        let vrrp = self.vrrp_reload(&cfg).map_err(|e| vec![e])?;
+        let vrrp_counts = vrrp.as_ref().map(|r| r.change.counts());
         let old_cfg = std::mem::replace(&mut self.cfg, cfg);
         let old_threads = std::mem::replace(&mut self.threads, thread_count(&self.cfg));
         let sockets = match self.open_sockets() {
@@ -108,7 +113,8 @@ impl Supervisor {
                 self.pending = Some(Pending {
                     worker,
                     deadline: Instant::now() + READY_TIMEOUT,
-                    summary: ReloadSummary::new(&old_cfg, &self.cfg),
+                    summary: ReloadSummary::new(&old_cfg, &self.cfg).with_vrrp(vrrp_counts),
+                    vrrp,
                     waiters: Vec::new(),
                     previous: Previous {
                         cfg: old_cfg,
@@ -206,72 +212,26 @@ pub(super) fn conclude(waiters: Vec<Waiter>, outcome: ReloadOutcome) {
     }
 }
 
-/// Why `new` cannot be applied to the running VRRP driver started from
-/// `old`, if it cannot: its `[vrrp]` section differs, or a frontend that
-/// an instance tracks now forwards to another backend. (`[bgp]` changes
-/// are applied in place: `bgp::Handle::reconfigure`.)
-fn vrrp_change(old: &Config, new: &Config) -> Option<String> {
-    if old.vrrp != new.vrrp {
-        return Some("the [vrrp] section changed".into());
-    }
-    let backend_of = |cfg: &Config, fe: &str| {
-        cfg.frontends
-            .iter()
-            .find(|f| f.name == fe)
-            .map(|f| f.backend.clone())
-    };
-    new.vrrp
-        .instances
-        .iter()
-        .filter_map(|i| i.track_proxy.as_ref())
-        .find(|t| backend_of(old, &t.frontend) != backend_of(new, &t.frontend))
-        .map(|t| {
-            format!(
-                "frontend {} (tracked by VRRP) changed its backend",
-                t.frontend
-            )
-        })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cfg(priority: u8, backend: &str) -> Config {
-        let text = format!(
-            r#"
-[[frontend]]
-name = "www"
-bind = ["127.0.0.1:1"]
-backend = "{backend}"
-[[backend]]
-name = "a"
-servers = [{{ name = "s", addr = "127.0.0.1:2" }}]
-[[backend]]
-name = "b"
-servers = [{{ name = "s", addr = "127.0.0.1:3" }}]
-[[vrrp.instance]]
-name = "VI_1"
-interface = "eth0"
-vrid = 1
-priority = {priority}
-virtual_addresses = ["192.0.2.1"]
-track_proxy = {{ frontend = "www" }}
-"#
-        );
-        rampart_config::parse("t.toml", &text).unwrap_or_else(|e| panic!("{}", e.render()))
-    }
-
-    #[test]
-    fn reloads_that_would_change_vrrp_are_named() {
-        assert_eq!(vrrp_change(&cfg(100, "a"), &cfg(100, "a")), None);
-        assert_eq!(
-            vrrp_change(&cfg(100, "a"), &cfg(101, "a")).as_deref(),
-            Some("the [vrrp] section changed")
-        );
-        assert_eq!(
-            vrrp_change(&cfg(100, "a"), &cfg(100, "b")).as_deref(),
-            Some("frontend www (tracked by VRRP) changed its backend")
-        );
+impl Supervisor {
+    /// The `[vrrp]` part of a reload to `new`: `None` when it changes
+    /// nothing (the driver is not touched), the change set with the new
+    /// plan otherwise, or why it cannot be applied in place.
+    fn vrrp_reload(&self, new: &Config) -> Result<Option<vrrp::Reconfigure>, String> {
+        let change =
+            vrrp::diff::diff(&self.cfg, new).map_err(|e| format!("reload refused: {e}"))?;
+        if change.is_empty() {
+            return Ok(None);
+        }
+        if self.vrrp.is_none() {
+            // The driver needs root, raw sockets and a thread of its own:
+            // a node that started without instances has none to give them.
+            return Err("reload refused: this node started without VRRP instances; \
+                        adding the first one needs a restart"
+                .into());
+        }
+        let plan = vrrp::build::Plan::new(new)
+            .and_then(|plan| plan.check_interfaces().map(|()| plan))
+            .map_err(|e| format!("reload refused: {e:#}"))?;
+        Ok(Some(vrrp::Reconfigure { plan, change }))
     }
 }

@@ -87,6 +87,21 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// Every interface an instance runs on or puts an address on exists
+    /// (at a reload, before anything is applied).
+    pub fn check_interfaces(&self) -> Result<()> {
+        for i in &self.instances {
+            let devs = std::iter::once(&i.core.interface).chain(i.vips.iter().map(|v| &v.ifname));
+            for dev in devs {
+                rampart_sys::netlink::link_index(dev)
+                    .with_context(|| format!("VRRP instance {}: interface {dev}", i.core.name))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 fn instance(cfg: &Config, i: &VrrpInstance) -> Result<InstancePlan> {
     let version = match i.version {
         VrrpVersion::V2 => Version::V2,

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use rampart_config::Garp;
 use rampart_sys::{garp, netlink};
 
-use super::build::{Plan, VipSpec};
+use super::build::{InstancePlan, Plan, VipSpec};
 
 /// A virtual address with its interface resolved.
 #[derive(Debug, Clone)]
@@ -21,8 +21,10 @@ struct Vip {
 }
 
 pub struct Kernel {
-    /// Per instance, in plan order.
+    /// Per instance slot (the driver's ids).
     vips: Vec<Vec<Vip>>,
+    /// Per slot: removed by a reload (stopping, or stopped and free).
+    retired: Vec<bool>,
     /// Per instance: the address owner (priority 255), whose addresses are
     /// this host's own (RFC 5798 §3); announced, but never added or taken
     /// away, whatever the state.
@@ -34,42 +36,82 @@ pub struct Kernel {
     announcer: Arc<garp::Announcer>,
 }
 
+/// The kernel's view of one instance slot, as a reload hands it over.
+#[derive(Debug, Clone)]
+pub struct Slot {
+    vips: Vec<VipSpec>,
+    retired: bool,
+    owner: bool,
+    garp: Garp,
+    /// Interfaces whose link state it tracks (its own included).
+    links: Vec<String>,
+}
+
+impl Slot {
+    pub fn of(i: &InstancePlan, retired: bool) -> Slot {
+        let mut links = vec![i.core.interface.clone()];
+        for input in &i.inputs {
+            if let super::build::Input::Link { name, .. } = input {
+                links.push(name.clone());
+            }
+        }
+        Slot {
+            vips: i.vips.clone(),
+            retired,
+            owner: is_owner(i),
+            garp: i.garp,
+            links,
+        }
+    }
+}
+
+/// Resolves every address's interface.
+fn resolve(name: &str, specs: &[VipSpec]) -> Result<Vec<Vip>> {
+    specs
+        .iter()
+        .map(|v| {
+            let ifindex = netlink::link_index(&v.ifname)
+                .with_context(|| format!("VRRP instance {name}: interface {}", v.ifname))?;
+            let mac = netlink::link_mac(&v.ifname).unwrap_or([0; 6]);
+            Ok(Vip {
+                spec: v.clone(),
+                ifindex,
+                mac,
+            })
+        })
+        .collect()
+}
+
 impl Kernel {
     /// Resolves every interface now, so a typo fails the start instead of
     /// the first failover.
     pub fn new(plan: &Plan) -> Result<Kernel> {
         let mut vips = Vec::new();
-        let mut interfaces = BTreeSet::new();
         for i in &plan.instances {
-            interfaces.insert(i.core.interface.clone());
-            let mut list = Vec::new();
-            for v in &i.vips {
-                let ifindex = netlink::link_index(&v.ifname).with_context(|| {
-                    format!("VRRP instance {}: interface {}", i.core.name, v.ifname)
-                })?;
-                let mac = netlink::link_mac(&v.ifname).unwrap_or([0; 6]);
-                list.push(Vip {
-                    spec: v.clone(),
-                    ifindex,
-                    mac,
-                });
-            }
-            vips.push(list);
+            vips.push(resolve(&i.core.name, &i.vips)?);
         }
-        for i in &plan.instances {
-            for input in &i.inputs {
-                if let super::build::Input::Link { name, .. } = input {
-                    interfaces.insert(name.clone());
-                }
-            }
-        }
-        Ok(Kernel {
+        let slots: Vec<Slot> = plan.instances.iter().map(|i| Slot::of(i, false)).collect();
+        let mut k = Kernel {
             vips,
-            owner: plan.instances.iter().map(is_owner).collect(),
-            garp: plan.instances.iter().map(|i| i.garp).collect(),
-            interfaces,
+            retired: Vec::new(),
+            owner: Vec::new(),
+            garp: Vec::new(),
+            interfaces: BTreeSet::new(),
             announcer: Arc::new(garp::Announcer::new().context("socket for gratuitous ARP / NA")?),
-        })
+        };
+        k.set_slots(&slots);
+        Ok(k)
+    }
+
+    fn set_slots(&mut self, slots: &[Slot]) {
+        self.retired = slots.iter().map(|s| s.retired).collect();
+        self.owner = slots.iter().map(|s| s.owner).collect();
+        self.garp = slots.iter().map(|s| s.garp).collect();
+        self.interfaces = slots
+            .iter()
+            .filter(|s| !s.retired)
+            .flat_map(|s| s.links.iter().cloned())
+            .collect();
     }
 
     /// Every interface whose link state matters.
@@ -78,12 +120,116 @@ impl Kernel {
     }
 
     /// The addresses of instance `id` that it adds and removes: none for an
-    /// address owner.
-    fn managed(&self, id: usize) -> &[Vip] {
-        match (self.owner.get(id), self.vips.get(id)) {
-            (Some(false), Some(v)) => v,
-            _ => &[],
+    /// address owner; for an instance a reload removed, none that a live
+    /// instance lists too (the address is that one's now: the retired one,
+    /// still handing over, must not take it off when it stops).
+    fn managed(&self, id: usize) -> Vec<&Vip> {
+        let (Some(false), Some(list)) = (self.owner.get(id), self.vips.get(id)) else {
+            return Vec::new();
+        };
+        if !self.retired.get(id).copied().unwrap_or(false) {
+            return list.iter().collect();
         }
+        list.iter()
+            .filter(|v| !self.listed_by_live(v.ifindex, v.spec.addr))
+            .collect()
+    }
+
+    fn listed_by_live(&self, ifindex: u32, addr: IpAddr) -> bool {
+        self.vips.iter().enumerate().any(|(id, list)| {
+            !self.retired.get(id).copied().unwrap_or(true)
+                && list
+                    .iter()
+                    .any(|v| v.ifindex == ifindex && v.spec.addr == addr)
+        })
+    }
+
+    /// A reload's new slots (see [`Op::Replan`]). Addresses are resolved
+    /// here, on the kernel thread: each lookup takes the RTNL lock. An
+    /// address whose interface has gone is left out, with an error (the
+    /// supervisor checked them all before the reload was accepted).
+    fn replan(&mut self, slots: Vec<(String, Slot)>, hold: Vec<bool>) {
+        let mut vips = Vec::new();
+        for (name, slot) in &slots {
+            let list = slot
+                .vips
+                .iter()
+                .filter_map(|v| match resolve(name, std::slice::from_ref(v)) {
+                    Ok(mut one) => one.pop(),
+                    Err(e) => {
+                        tracing::error!("{e:#}: {} left out", v.addr);
+                        None
+                    }
+                })
+                .collect();
+            vips.push(list);
+        }
+        // What an instance holding its addresses had and no instance lists
+        // any more goes now (an address that moved to another instance
+        // stays: that one adds it if it is not there). One whose prefix or
+        // label changed goes too, and comes back as configured below.
+        let same = |n: &Vip, v: &Vip| {
+            (n.ifindex, n.spec.addr, n.spec.prefix_len, &n.spec.label)
+                == (v.ifindex, v.spec.addr, v.spec.prefix_len, &v.spec.label)
+        };
+        let gone: Vec<Vip> = (0..self.vips.len())
+            .filter(|&id| hold.get(id).copied().unwrap_or(false))
+            .flat_map(|id| self.managed(id).into_iter().cloned().collect::<Vec<_>>())
+            .filter(|v| !vips.iter().flatten().any(|n: &Vip| same(n, v)))
+            .collect();
+        let slots: Vec<Slot> = slots.into_iter().map(|(_, s)| s).collect();
+        self.vips = vips;
+        self.set_slots(&slots);
+        for v in gone {
+            let s = &v.spec;
+            match netlink::del_address(v.ifindex, s.addr, s.prefix_len) {
+                Ok(()) => tracing::info!("removed {}/{} from {}", s.addr, s.prefix_len, s.ifname),
+                Err(e) => tracing::error!(
+                    "cannot remove {}/{} from {}: {e}",
+                    s.addr,
+                    s.prefix_len,
+                    s.ifname
+                ),
+            }
+        }
+        // What a holding instance lists and the interface lacks is added
+        // and announced (`reconcile` says so).
+        let present = match netlink::all_addresses() {
+            Ok(p) => p,
+            Err(e) => return tracing::error!("cannot list the addresses: {e}"),
+        };
+        for (id, hold) in hold.into_iter().enumerate() {
+            if hold && self.add_missing(id, &present) {
+                self.announce(id);
+            }
+        }
+    }
+
+    /// Adds what instance `id` lists and `present` lacks; true if any.
+    fn add_missing(&self, id: usize, present: &[(u32, netlink::AddrInfo)]) -> bool {
+        let mut added = false;
+        for v in self.managed(id) {
+            let s = &v.spec;
+            let here = present
+                .iter()
+                .any(|(ifindex, a)| *ifindex == v.ifindex && a.addr == s.addr);
+            if here {
+                continue;
+            }
+            match netlink::add_address(v.ifindex, s.addr, s.prefix_len, s.label.as_deref()) {
+                Ok(()) => {
+                    tracing::info!("added {}/{} on {}", s.addr, s.prefix_len, s.ifname);
+                    added = true;
+                }
+                Err(e) => tracing::error!(
+                    "cannot add {}/{} on {}: {e}",
+                    s.addr,
+                    s.prefix_len,
+                    s.ifname
+                ),
+            }
+        }
+        added
     }
 
     pub fn add_vips(&self, id: usize) {
@@ -196,7 +342,7 @@ impl Kernel {
 }
 
 /// An address owner's addresses are the host's own (see `Kernel::owner`).
-fn is_owner(i: &super::build::InstancePlan) -> bool {
+fn is_owner(i: &InstancePlan) -> bool {
     i.core.priority == rampart_vrrp::PRIORITY_OWNER
 }
 
@@ -230,6 +376,10 @@ pub enum Op {
     Audit(Vec<bool>),
     /// Every configured address off; the sender hears when it is done.
     RemoveAll(Option<tokio::sync::oneshot::Sender<()>>),
+    /// A reload: the instance slots from now on (name, slot), and per slot
+    /// whether it holds its addresses now. Addresses no holding instance
+    /// lists any more are removed, new ones added and announced.
+    Replan(Vec<(String, Slot)>, Vec<bool>),
 }
 
 /// The driver's side of the kernel thread. Why a thread: every netlink
@@ -254,6 +404,7 @@ impl KernelThread {
                 // Address changes at failover are as urgent as adverts.
                 let _ =
                     rampart_sys::limits::set_thread_realtime(rampart_sys::limits::VRRP_RT_PRIORITY);
+                let mut kernel = kernel;
                 rt.block_on(async move {
                     while let Some(op) = rx.recv().await {
                         kernel.carry_out(op);
@@ -280,8 +431,9 @@ impl KernelThread {
 }
 
 impl Kernel {
-    fn carry_out(&self, op: Op) {
+    fn carry_out(&mut self, op: Op) {
         match op {
+            Op::Replan(slots, hold) => self.replan(slots, hold),
             Op::Add(id) => self.add_vips(id),
             Op::Remove(id) => self.remove_vips(id),
             Op::Announce(id) => self.announce(id),

@@ -2,12 +2,15 @@
 //! with packets, timers and tracker verdicts, and carries out its actions
 //! on the kernel (raw sockets, netlink addresses, gratuitous ARP) and on
 //! notify hooks. It runs inside the supervisor, so a worker crash never
-//! disturbs it.
+//! disturbs it. A reload reaches it as a change set (`diff.rs`) with the
+//! new plan, applied on its thread (`reconfigure.rs`).
 
 pub mod build;
+pub mod diff;
 mod jitter;
 mod kernel;
 mod notify;
+mod reconfigure;
 pub mod track;
 
 use std::collections::BTreeMap;
@@ -28,6 +31,7 @@ use crate::task::{Inbox, TaskHandle};
 use build::Plan;
 use kernel::{Kernel, KernelThread, Op};
 use notify::Notifier;
+pub use reconfigure::Reconfigure;
 pub use track::ProxyHealth;
 use track::Tracker;
 
@@ -42,6 +46,7 @@ const MAX_PACKET: usize = 4200;
 pub struct Handle {
     task: TaskHandle<Vec<VrrpStatus>>,
     masters: watch::Receiver<BTreeMap<String, bool>>,
+    reconfigure: mpsc::UnboundedSender<Reconfigure>,
 }
 
 impl Handle {
@@ -62,6 +67,15 @@ impl Handle {
         self.task.ended().await
     }
 
+    /// Applies a reload's change set (see `reconfigure.rs`): unchanged
+    /// instances see nothing, changed ones are reconfigured in place,
+    /// added ones start, removed ones hand over with priority 0.
+    pub fn reconfigure(&self, r: Reconfigure) {
+        if self.reconfigure.send(r).is_err() {
+            tracing::error!("the VRRP driver is gone: the reload's [vrrp] changes are not applied");
+        }
+    }
+
     /// Graceful stop: masters send priority 0 and keep their addresses
     /// until a peer takes over or the bound passes. Returns when done.
     pub async fn stop(self) {
@@ -71,6 +85,9 @@ impl Handle {
 
 struct Packet {
     id: usize,
+    /// The slot's generation when its socket was opened: a packet read by
+    /// the socket of a slot's previous instance is not for the new one.
+    generation: u64,
     at: Instant,
     src: IpAddr,
     dst: IpAddr,
@@ -92,6 +109,7 @@ pub fn start(cfg: &Config, proxy: watch::Receiver<ProxyHealth>) -> Result<Option
     let hooks = tokio::runtime::Handle::current();
     let (masters_tx, masters_rx) = watch::channel(BTreeMap::new());
     let (opened_tx, opened_rx) = std::sync::mpsc::sync_channel(1);
+    let (reconfigure_tx, reconfigure_rx) = mpsc::unbounded_channel();
     let task = TaskHandle::spawn_thread("rampart-vrrp", move |inbox| async move {
         use rampart_sys::limits::{VRRP_RT_PRIORITY, set_thread_realtime};
         match set_thread_realtime(VRRP_RT_PRIORITY) {
@@ -100,10 +118,12 @@ pub fn start(cfg: &Config, proxy: watch::Receiver<ProxyHealth>) -> Result<Option
                 "VRRP thread left at normal priority ({e}): adverts may be late on a busy machine"
             ),
         }
-        match Driver::open(plan, &proxy, masters_tx) {
+        match Driver::open(plan, &proxy, masters_tx, hooks) {
             Ok((driver, packets, links)) => {
                 let _ = opened_tx.send(Ok(()));
-                driver.run(packets, links, proxy, inbox, hooks).await;
+                driver
+                    .run(packets, links, proxy, inbox, reconfigure_rx)
+                    .await;
             }
             Err(e) => {
                 let _ = opened_tx.send(Err(e));
@@ -116,6 +136,7 @@ pub fn start(cfg: &Config, proxy: watch::Receiver<ProxyHealth>) -> Result<Option
         Ok(Ok(())) => Ok(Some(Handle {
             task,
             masters: masters_rx,
+            reconfigure: reconfigure_tx,
         })),
         Ok(Err(e)) => Err(e),
         Err(_) => Err(anyhow::anyhow!("the VRRP thread ended while starting")),
@@ -144,9 +165,15 @@ fn async_fd<T: std::os::fd::AsRawFd>(inner: T) -> std::io::Result<AsyncFd<T>> {
 
 /// Reads one queued packet from instance `id`'s socket (`WouldBlock`
 /// when there is none).
-fn read_packet(id: usize, sock: &VrrpSocket, buf: &mut [u8]) -> std::io::Result<Packet> {
+fn read_packet(
+    id: usize,
+    generation: u64,
+    sock: &VrrpSocket,
+    buf: &mut [u8],
+) -> std::io::Result<Packet> {
     sock.recv(buf).map(|r| Packet {
         id,
+        generation,
         at: Instant::now(),
         src: r.src,
         dst: r.dst,
@@ -155,14 +182,19 @@ fn read_packet(id: usize, sock: &VrrpSocket, buf: &mut [u8]) -> std::io::Result<
     })
 }
 
-fn spawn_reader(id: usize, sock: Arc<AsyncFd<VrrpSocket>>, tx: mpsc::UnboundedSender<Packet>) {
+fn spawn_reader(
+    id: usize,
+    generation: u64,
+    sock: Arc<AsyncFd<VrrpSocket>>,
+    tx: mpsc::UnboundedSender<Packet>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut buf = vec![0u8; MAX_PACKET];
         loop {
             let Ok(mut guard) = sock.readable().await else {
                 return;
             };
-            match guard.try_io(|s| read_packet(id, s.get_ref(), &mut buf)) {
+            match guard.try_io(|s| read_packet(id, generation, s.get_ref(), &mut buf)) {
                 Ok(Ok(p)) => {
                     if tx.send(p).is_err() {
                         return;
@@ -172,13 +204,38 @@ fn spawn_reader(id: usize, sock: Arc<AsyncFd<VrrpSocket>>, tx: mpsc::UnboundedSe
                 Err(_would_block) => {}
             }
         }
-    });
+    })
+}
+
+/// Opens instance `i`'s raw socket (on the driver's thread: it registers
+/// with the driver's runtime).
+fn open_socket(i: &build::InstancePlan) -> Result<Arc<AsyncFd<VrrpSocket>>> {
+    let c = &i.core;
+    let sock = match c.src {
+        IpAddr::V4(src) => VrrpSocket::v4(&c.interface, src, i.multicast, i.unicast_ttl),
+        IpAddr::V6(src) => VrrpSocket::v6(&c.interface, src, i.multicast, i.unicast_ttl),
+    }
+    .with_context(|| format!("VRRP instance {}: raw socket on {}", c.name, c.interface))?;
+    Ok(Arc::new(async_fd(sock)?))
 }
 
 struct Driver {
+    /// Per instance slot (the core's ids); a slot removed by a reload
+    /// keeps its plan until an added instance takes it.
     plan: Plan,
     node: Node,
     sockets: Vec<Arc<AsyncFd<VrrpSocket>>>,
+    /// Per slot: the task reading its socket, and its generation.
+    readers: Vec<(tokio::task::JoinHandle<()>, u64)>,
+    /// Where readers send packets (cloned for the readers of new sockets).
+    packets: mpsc::UnboundedSender<Packet>,
+    /// Track scripts: their tasks, and where they report, tagged with the
+    /// generation of the script list (a reload may renumber it).
+    scripts: Vec<tokio::task::JoinHandle<()>>,
+    script_tx: mpsc::UnboundedSender<(u64, usize, bool)>,
+    script_generation: u64,
+    /// The supervisor's runtime: hooks and scripts fork there.
+    hooks: tokio::runtime::Handle,
     /// Addresses and GARPs, carried out on a thread of their own.
     kernel: KernelThread,
     /// Every interface whose link state matters.
@@ -204,6 +261,7 @@ impl Driver {
         plan: Plan,
         proxy: &watch::Receiver<ProxyHealth>,
         masters: watch::Sender<BTreeMap<String, bool>>,
+        hooks: tokio::runtime::Handle,
     ) -> Result<(
         Driver,
         mpsc::UnboundedReceiver<Packet>,
@@ -211,15 +269,10 @@ impl Driver {
     )> {
         let (pkt_tx, pkt_rx) = mpsc::unbounded_channel();
         let mut sockets = Vec::new();
+        let mut readers = Vec::new();
         for (id, i) in plan.instances.iter().enumerate() {
-            let c = &i.core;
-            let sock = match c.src {
-                IpAddr::V4(src) => VrrpSocket::v4(&c.interface, src, i.multicast, i.unicast_ttl),
-                IpAddr::V6(src) => VrrpSocket::v6(&c.interface, src, i.multicast, i.unicast_ttl),
-            }
-            .with_context(|| format!("VRRP instance {}: raw socket on {}", c.name, c.interface))?;
-            let sock = Arc::new(async_fd(sock)?);
-            spawn_reader(id, sock.clone(), pkt_tx.clone());
+            let sock = open_socket(i)?;
+            readers.push((spawn_reader(id, 0, sock.clone(), pkt_tx.clone()), 0));
             sockets.push(sock);
         }
         let links = async_fd(LinkWatcher::new().context("netlink link watcher")?)?;
@@ -232,10 +285,17 @@ impl Driver {
             plan.groups.iter().map(|g| g.1.clone()).collect(),
         );
         let lateness = vec![jitter::Lateness::default(); plan.instances.len()];
+        let (script_tx, _) = mpsc::unbounded_channel();
         let driver = Driver {
             plan,
             node,
             sockets,
+            readers,
+            packets: pkt_tx,
+            scripts: Vec::new(),
+            script_tx,
+            script_generation: 0,
+            hooks,
             kernel,
             interfaces,
             tracker,
@@ -255,27 +315,22 @@ impl Driver {
         links: AsyncFd<LinkWatcher>,
         mut proxy: watch::Receiver<ProxyHealth>,
         inbox: Inbox<Vec<VrrpStatus>>,
-        hooks: tokio::runtime::Handle,
+        mut reconfigure: mpsc::UnboundedReceiver<Reconfigure>,
     ) {
         let Inbox {
             mut stop,
             mut status,
         } = inbox;
         let (script_tx, mut script_rx) = mpsc::unbounded_channel();
+        self.script_tx = script_tx;
         // Hooks and scripts fork: on the supervisor's runtime, not here.
-        let (notify_task, scripts) = {
-            let _on_supervisor = hooks.enter();
+        let notify_task = {
+            let _on_supervisor = self.hooks.enter();
             let (notifier, notify_task) = Notifier::start(self.plan.notify_timeout);
             self.notifier = Some(notifier);
-            let scripts: Vec<_> = self
-                .plan
-                .scripts
-                .iter()
-                .enumerate()
-                .map(|(i, s)| track::spawn_script(i, s.clone(), script_tx.clone()))
-                .collect();
-            (notify_task, scripts)
+            notify_task
         };
+        self.spawn_scripts();
 
         // Addresses left behind by a previous run (killed before it could
         // remove them) go first: only a master may hold them.
@@ -331,8 +386,8 @@ impl Driver {
                     self.tracker.set_proxy(p);
                     self.apply_priorities(Instant::now());
                 }
-                Some((index, ok)) = script_rx.recv() => {
-                    if self.tracker.script_result(index, ok) {
+                Some((generation, index, ok)) = script_rx.recv() => {
+                    if generation == self.script_generation && self.tracker.script_result(index, ok) {
                         let name = self.plan.scripts.get(index).map_or("?", |s| s.name.as_str());
                         tracing::info!(script = name, ok, "track script changed");
                         self.apply_priorities(Instant::now());
@@ -341,6 +396,7 @@ impl Driver {
                 Some(reply) = status.recv() => {
                     let _ = reply.send(self.status());
                 }
+                Some(r) = reconfigure.recv(), if self.stopping.is_none() => self.reconfigure(r),
                 _ = audit.tick() => self.audit_addresses(),
                 reply = &mut stop, if stop_open => {
                     stop_open = false;
@@ -363,7 +419,7 @@ impl Driver {
                 break;
             }
         }
-        scripts.iter().for_each(|s| s.abort());
+        self.scripts.iter().for_each(|s| s.abort());
         self.kernel.remove_all().await;
         // Let queued stop hooks run (each is bounded by its timeout).
         drop(self.notifier.take());
@@ -374,6 +430,9 @@ impl Driver {
     }
 
     fn packet(&mut self, p: Packet) {
+        if self.readers.get(p.id).map(|r| r.1) != Some(p.generation) {
+            return;
+        }
         tracing::trace!(id = p.id, src = %p.src, lag_us = p.at.elapsed().as_micros() as u64, "VRRP packet");
         self.node
             .handle_packet_for(p.at, p.id, p.src, p.dst, p.ttl, &p.payload);
@@ -392,11 +451,12 @@ impl Driver {
         }
         let mut buf = std::mem::take(&mut self.buf);
         for id in 0..self.sockets.len() {
+            let generation = self.readers.get(id).map_or(0, |r| r.1);
             for _ in 0..MAX_PER_SOCKET {
                 let Some(sock) = self.sockets.get(id) else {
                     break;
                 };
-                match read_packet(id, sock.get_ref(), &mut buf) {
+                match read_packet(id, generation, sock.get_ref(), &mut buf) {
                     Ok(p) => self.packet(p),
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                     Err(e) => tracing::debug!("VRRP receive: {e}"),
@@ -408,23 +468,17 @@ impl Driver {
 
     /// Every instance's addresses as its state says they should be.
     fn audit_addresses(&self) {
-        let hold = self
-            .node
-            .instances()
-            .iter()
-            .map(|i| matches!(i.state(), State::Master | State::Stopping))
-            .collect();
-        self.kernel.send(Op::Audit(hold));
+        self.kernel.send(Op::Audit(self.holding()));
     }
 
     /// How long a stopping master waits for a new one: enough for a
     /// backup of the lowest priority to hear the priority 0 and claim.
     fn stop_bound(&self) -> Duration {
         let longest = self
-            .plan
-            .instances
+            .node
+            .instances()
             .iter()
-            .map(|i| Duration::from_millis(u64::from(i.core.interval_cs) * 10))
+            .map(|i| Duration::from_millis(u64::from(i.config().interval_cs) * 10))
             .max()
             .unwrap_or_default();
         longest * 3 + Duration::from_secs(1)
@@ -436,6 +490,7 @@ impl Driver {
             .iter()
             .zip(&self.plan.instances)
             .enumerate()
+            .filter(|(id, _)| !self.node.is_retired(*id))
             .map(|(id, (i, plan))| {
                 let c = i.config();
                 let st = i.stats();
@@ -484,6 +539,9 @@ impl Driver {
 
     fn apply_priorities(&mut self, now: Instant) {
         for (id, plan) in self.plan.instances.iter().enumerate() {
+            if self.node.is_retired(id) {
+                continue;
+            }
             let p = self.tracker.priority(plan);
             self.node.set_priority(now, id, p);
         }
@@ -499,6 +557,9 @@ impl Driver {
             .node
             .instances()
             .iter()
+            .enumerate()
+            .filter(|(id, _)| !self.node.is_retired(*id))
+            .map(|(_, i)| i)
             // A stopping master still holds the addresses until the peer
             // has taken over: for BGP's `while_master` it still counts.
             .map(|i| {

@@ -24,12 +24,15 @@ const BUSY_BACKOFF: Duration = Duration::from_millis(10);
 #[derive(Debug)]
 struct Job {
     argv: Vec<String>,
+    timeout: Duration,
 }
 
 /// Queue of hook runs, served by one task.
 #[derive(Clone)]
 pub struct Notifier {
     tx: mpsc::UnboundedSender<Job>,
+    /// Bound on each run; a reload may change it (for runs queued after).
+    timeout: Duration,
 }
 
 impl Notifier {
@@ -38,10 +41,15 @@ impl Notifier {
         let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
         let task = tokio::spawn(async move {
             while let Some(job) = rx.recv().await {
-                run(job, timeout).await;
+                run(job).await;
             }
         });
-        (Notifier { tx }, task)
+        (Notifier { tx, timeout }, task)
+    }
+
+    /// `[vrrp] notify_timeout` after a reload.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
     }
 
     /// Queues the hooks of `notify` for a change to `state`: the one for
@@ -61,7 +69,10 @@ impl Notifier {
         for argv in [specific, &notify.any].into_iter().flatten() {
             let mut argv = argv.clone();
             argv.extend(args.iter().cloned());
-            let _ = self.tx.send(Job { argv });
+            let _ = self.tx.send(Job {
+                argv,
+                timeout: self.timeout,
+            });
         }
     }
 }
@@ -93,7 +104,8 @@ fn is_busy(e: &io::Error) -> bool {
         || e.raw_os_error() == Some(nix::errno::Errno::ETXTBSY as i32)
 }
 
-async fn run(job: Job, timeout: Duration) {
+async fn run(job: Job) {
+    let timeout = job.timeout;
     let Some((program, args)) = job.argv.split_first() else {
         return;
     };

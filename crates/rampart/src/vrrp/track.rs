@@ -42,6 +42,21 @@ impl Tracker {
         }
     }
 
+    /// A reload's scripts: one defined exactly as before keeps its state
+    /// (no new fall/rise count), a new or changed one starts as at start.
+    pub fn reload_scripts(&mut self, old: &[TrackScript], new: &[TrackScript]) {
+        let kept = std::mem::take(&mut self.scripts);
+        self.scripts = new
+            .iter()
+            .map(|s| {
+                old.iter()
+                    .position(|o| o == s)
+                    .and_then(|at| kept.get(at).cloned())
+                    .unwrap_or_else(|| Hysteresis::new(s.fall, s.rise, true))
+            })
+            .collect();
+    }
+
     pub fn set_proxy(&mut self, p: ProxyHealth) {
         self.proxy = p;
     }
@@ -85,11 +100,12 @@ impl Tracker {
 }
 
 /// Runs script `index` every `interval`, reporting success (exit 0 within
-/// the timeout) as `(index, ok)`.
+/// the timeout) as `(generation, index, ok)`.
 pub fn spawn_script(
+    generation: u64,
     index: usize,
     script: TrackScript,
-    tx: mpsc::UnboundedSender<(usize, bool)>,
+    tx: mpsc::UnboundedSender<(u64, usize, bool)>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(script.interval);
@@ -97,7 +113,7 @@ pub fn spawn_script(
         loop {
             tick.tick().await;
             let ok = run_once(&script.command, script.timeout).await;
-            if tx.send((index, ok)).is_err() {
+            if tx.send((generation, index, ok)).is_err() {
                 return;
             }
         }
