@@ -235,6 +235,25 @@ impl Node {
         self.settle(now);
     }
 
+    /// Startup after `rampart upgrade`: each instance resumes the state
+    /// the previous program left it in (`states[id]`, see
+    /// [`Instance::resume`]); one without starts as at [`start`](Self::start).
+    /// Sync groups take their members' state as theirs without reporting
+    /// a change (their notify hooks ran when it happened).
+    pub fn resume(&mut self, now: Instant, states: &[Option<State>]) {
+        for (id, i) in self.instances.iter_mut().enumerate() {
+            match states.get(id).copied().flatten() {
+                Some(state) => i.resume(now, state),
+                None => i.start(now),
+            }
+        }
+        for g in &mut self.groups {
+            let members = g.members.iter().map(|&m| self.instances[m].state());
+            g.state = group_state(members);
+        }
+        self.settle(now);
+    }
+
     /// Graceful stop of every instance (see [`Instance::stop`]).
     pub fn stop(&mut self, now: Instant, bound: Duration) {
         for i in &mut self.instances {

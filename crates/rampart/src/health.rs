@@ -185,7 +185,16 @@ impl Hub {
         let (passive, passive_rx) = unbounded_channel();
         let tx = self.tx.clone();
         let table = self.table.clone();
-        let owner = lock(&self.table).claim(key.clone());
+        let owner = {
+            let mut table = lock(&self.table);
+            let owner = table.claim(key.clone());
+            if up {
+                // Up from this moment, not from the checker's first report
+                // on its thread: what VRRP's tracker and BGP see at once.
+                table.set(&key, owner, true);
+            }
+            owner
+        };
         let (b, s) = key.clone();
         let mut h = health.clone();
         h.start_up |= up;

@@ -1,9 +1,11 @@
-//! `rampart upgrade` on the seed guide's lab: lb1 serves clients and
-//! announces the service IP to a router running the real BIRD 2; its
-//! binary is replaced on disk (as a package upgrade does) and the node is
-//! told to upgrade, under load. No request may fail, BIRD's session must
-//! not reset (same "since" time, no NOTIFICATION) and the router's kernel
-//! route must not change. Needs root; fails loudly without it.
+//! `rampart upgrade` on the seed guide's lab: lb1 serves clients, holds
+//! the VIPs against keepalived on lb2 and announces the service IP to a
+//! router running the real BIRD 2; its binary is replaced on disk (as a
+//! package upgrade does) and the node is told to upgrade, under load. No
+//! request may fail, no VRRP instance may change state on either node,
+//! BIRD's session must not reset (same "since" time, no NOTIFICATION) and
+//! the router's kernel route must not change. Needs root; fails loudly
+//! without it.
 #![allow(clippy::unwrap_used)]
 
 mod lab;
@@ -16,7 +18,8 @@ use std::time::Duration;
 
 use lab::bgp::{bgp_lab, bgp_section, status};
 use lab::bird::{LB_AS, Peer, bird_config, birdc, kernel_route, start_bird};
-use lab::{Web, get, log, wait_for};
+use lab::keepalived::{KaOpts, keepalived_config, start_keepalived};
+use lab::{Timing, Web, get, log, rampart_config, wait_for};
 use rampart_lab::{Ns, Proc};
 
 const VIP32: &str = "10.10.0.10/32";
@@ -262,4 +265,120 @@ fn an_upgrade_to_a_broken_binary_changes_nothing() {
         assert_eq!(status(dir.path(), 1)["upgrades"], 0);
         assert_eq!(lab::children(node.pid()).len(), 1);
     }
+}
+
+/// How many times keepalived's `name` entered a state (lb2's log).
+fn ka_entered(dir: &Path, name: &str) -> usize {
+    log(dir, "lb2")
+        .lines()
+        .filter(|l| l.contains(&format!("({name}) Entering")))
+        .count()
+}
+
+/// rampart's VRRP state changes (lb1's log: `VRRP a -> b instance=..`).
+fn vrrp_transitions(dir: &Path) -> usize {
+    log(dir, "lb1")
+        .lines()
+        .filter(|l| l.contains("VRRP ") && l.contains(" -> ") && l.contains("instance="))
+        .count()
+}
+
+#[test]
+fn an_upgrade_moves_no_vip_and_no_route_with_keepalived_and_bird_as_peers() {
+    let Some((s, rtr)) = bgp_lab() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let peer = Peer {
+        name: "lb1".into(),
+        address: "10.20.0.11".into(),
+        asn: LB_AS,
+        password: None,
+    };
+    let _bird = start_bird(&rtr, d, "rtr", &bird_config(ROUTER, &[peer]));
+    let _webs = [
+        Web::start(&s.web1, "192.168.1.21:8080", "web1"),
+        Web::start(&s.web2, "192.168.1.22:8080", "web2"),
+    ];
+    let binary = install(d);
+    // VRRPv3 at 100 ms: keepalived takes over 360 ms after lb1's last
+    // advert, so the exec's gap is visible if it is too long.
+    let announce = format!("prefix = \"{VIP32}\"\npolicy = {{ while_master = \"VI_1\" }}");
+    let config =
+        rampart_config(1, Timing::V3Fast, "") + &bgp_section(1, ROUTER, "", &announce, "1s");
+    let lb1 = start(&s.lb1, d, &binary, &config);
+    assert!(
+        wait_for(Duration::from_secs(10), || lab::holds_both(&s, "lb1")),
+        "lb1 never held the VIPs:\n{}",
+        log(d, "lb1")
+    );
+    let _lb2 = start_keepalived(
+        &s.lb2,
+        d,
+        "lb2",
+        &keepalived_config(2, Timing::V3Fast, &KaOpts::default()),
+    );
+    assert!(
+        wait_for(Duration::from_secs(5), || ka_entered(d, "VI_1") >= 1
+            && ka_entered(d, "VI_2") >= 1),
+        "keepalived did not start:\n{}",
+        log(d, "lb2")
+    );
+    assert!(
+        wait_for(Duration::from_secs(20), || kernel_route(&rtr, VIP32)
+            .contains("10.20.0.11")),
+        "no route at the router:\n{}\n{}",
+        log(d, "lb1"),
+        log(d, "rtr")
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(lab::holds_both(&s, "lb1"));
+    let session = bird_session(d);
+    let route = kernel_route(&rtr, VIP32);
+    let (ka_before, rampart_before) = (
+        ka_entered(d, "VI_1") + ka_entered(d, "VI_2"),
+        vrrp_transitions(d),
+    );
+
+    let load = Load::start(&s.client, SocketAddr::new(lab::vip(), 80), 4);
+    std::thread::sleep(Duration::from_millis(700));
+    let (before_ok, _) = load.counts();
+    install(d);
+    let out = upgrade(d);
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}\n{}", log(d, "lb1"));
+    // Several of keepalived's Master_Down intervals.
+    std::thread::sleep(Duration::from_secs(2));
+    let (ok, failed) = load.finish();
+    eprintln!("requests: {ok} ok, {failed} failed ({before_ok} before the upgrade)");
+
+    assert_eq!(failed, 0, "{}", log(d, "lb1"));
+    assert!(ok > before_ok + 50, "{ok} requests, {before_ok} before");
+    assert!(
+        lab::holds_both(&s, "lb1"),
+        "{}\n{}",
+        log(d, "lb1"),
+        log(d, "lb2")
+    );
+    assert_eq!(
+        ka_entered(d, "VI_1") + ka_entered(d, "VI_2"),
+        ka_before,
+        "keepalived changed state:\n{}",
+        log(d, "lb2")
+    );
+    assert_eq!(vrrp_transitions(d), rampart_before, "{}", log(d, "lb1"));
+    let status = status(d, 1);
+    assert_eq!(status["upgrades"], 1, "{status}");
+    for i in status["vrrp"].as_array().unwrap() {
+        assert_eq!(i["state"], "master", "{status}");
+    }
+    assert_eq!(bird_session(d), session, "{}", log(d, "rtr"));
+    assert_eq!(kernel_route(&rtr, VIP32), route);
+    assert!(
+        wait_for(Duration::from_secs(5), || lab::children(lb1.pid()).len()
+            == 1),
+        "the previous worker did not finish"
+    );
 }

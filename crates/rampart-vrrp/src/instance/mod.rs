@@ -301,6 +301,37 @@ impl Instance {
         self.handle(now, Event::Startup);
     }
 
+    /// Startup in the state the previous program of this node left the
+    /// instance in (`rampart upgrade`: a new binary takes over in place).
+    /// A master sends its advert at once and keeps its addresses (already
+    /// on the interface; no gratuitous ARP: nobody's cache changed); a
+    /// backup waits a full Master_Down_Interval. Neither is a state change
+    /// to report: to the peers and to notify hooks nothing happened. Any
+    /// other state, or a tracker in Fault, starts as at Startup.
+    pub fn resume(&mut self, now: Instant, state: State) {
+        if self.state != State::Initialize || self.fault {
+            return self.start(now);
+        }
+        self.started_at = Some(now);
+        match state {
+            State::Master => {
+                self.wants_master = false;
+                self.send_advert(now, self.priority);
+                // Idempotent for the driver; the audit would add them too.
+                self.actions.push_back(Action::AddAddresses);
+                self.adver_at = Some(now + self.interval(self.cfg.interval_cs));
+                self.garp_at =
+                    (!self.cfg.garp_refresh.is_zero()).then(|| now + self.cfg.garp_refresh);
+                self.state = State::Master;
+            }
+            State::Backup => {
+                self.master_down_at = Some(now + self.master_down_interval());
+                self.state = State::Backup;
+            }
+            _ => self.start(now),
+        }
+    }
+
     /// Shutdown event: a master sends priority 0 and keeps its addresses
     /// until another master is heard or `bound` passes.
     pub fn stop(&mut self, now: Instant, bound: Duration) {

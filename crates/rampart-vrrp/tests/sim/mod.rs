@@ -145,6 +145,23 @@ impl Net {
         self.drain(r);
     }
 
+    /// `rampart upgrade` of router `r`: its node is replaced by a new one
+    /// built from the same configs and groups, which resumes the old one's
+    /// states after `gap` (the exec), during which it sends nothing.
+    pub fn upgrade(&mut self, r: usize, groups: Vec<Vec<usize>>, gap: Duration) {
+        let old = &self.routers[r].node;
+        let cfgs: Vec<InstanceConfig> =
+            old.instances().iter().map(|i| i.config().clone()).collect();
+        let states: Vec<Option<State>> = old.instances().iter().map(|i| Some(i.state())).collect();
+        self.routers[r].up = false;
+        self.run(gap);
+        self.routers[r].node = Node::new(cfgs, groups);
+        self.routers[r].up = true;
+        let now = self.now;
+        self.routers[r].node.resume(now, &states);
+        self.drain(r);
+    }
+
     /// Graceful stop with the given bound.
     pub fn stop(&mut self, r: usize, bound: Duration) {
         let now = self.now;

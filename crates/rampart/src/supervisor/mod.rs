@@ -211,6 +211,7 @@ pub async fn run(
         adopted: None,
     };
     let mut adopted_bgp = Vec::new();
+    let mut adopted_vrrp = None;
     let mut adopted_control = None;
     if let Some(a) = adopted {
         tracing::info!(
@@ -233,6 +234,7 @@ pub async fn run(
             });
         }
         adopted_bgp = a.bgp;
+        adopted_vrrp = a.state.vrrp.clone();
         adopted_control = Some(a.control);
         sup.health.seed(&a.state.up);
         sup.lock_fd = lock.as_raw_fd();
@@ -242,7 +244,7 @@ pub async fn run(
     // VRRP before the worker: a node that cannot run its VRRP instances
     // (not root, interface missing) stops here with the reason.
     sup.publish_proxy_health();
-    sup.vrrp = vrrp::start(&sup.cfg, sup.proxy.subscribe())?;
+    sup.vrrp = vrrp::start(&sup.cfg, sup.proxy.subscribe(), adopted_vrrp)?;
     let masters = match &sup.vrrp {
         Some(v) => v.masters(),
         None => tokio::sync::watch::channel(Default::default()).1,

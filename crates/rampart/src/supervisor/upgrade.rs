@@ -13,7 +13,11 @@
 //! - each Established BGP session's connection, with its state
 //!   (`rampart_bgp::Handover`): the routers see a KEEPALIVE, no reset;
 //! - the control socket and the runtime directory's lock;
-//! - the health state (servers up), so the new worker serves at once.
+//! - the health state (servers up), so the new worker serves at once;
+//! - each VRRP instance's state: the driver is frozen (no advert, no
+//!   address change) just before the exec, and the new program resumes
+//!   every instance in that state without a transition, its addresses
+//!   left in place (`Node::resume`).
 //!
 //! The rest goes in a JSON document in a memfd, whose number is passed as
 //! the hidden `run --upgrade-fd N`. Before the exec the new binary must
@@ -50,6 +54,9 @@ pub struct Inherited {
     /// Servers up, as (backend, server).
     pub up: Vec<(String, String)>,
     pub bgp: Vec<BgpSession>,
+    /// Each VRRP instance's state, when VRRP runs.
+    #[serde(default)]
+    pub vrrp: Option<crate::vrrp::States>,
 }
 
 /// An Established BGP session (`rampart_bgp::Handover`) and its socket.
@@ -174,6 +181,16 @@ impl Supervisor {
             .ok_or_else(|| anyhow!("the control socket is not open"))?;
         self.systemd.reloading();
         tracing::info!("upgrading: executing {}", binary.display());
+        // VRRP first: from here on it sends nothing until the new program
+        // resumes it (a few milliseconds, far less than a Master_Down
+        // interval).
+        let (vrrp, thaw) = match &self.vrrp {
+            Some(v) => match v.freeze().await {
+                Some((states, thaw)) => (Some(states), Some(thaw)),
+                None => (None, None),
+            },
+            None => (None, None),
+        };
         let bgp = match &self.bgp {
             Some(b) => b.handover().await,
             None => Vec::new(),
@@ -202,10 +219,12 @@ impl Supervisor {
                     exported: t.handover.exported.iter().map(|p| p.to_string()).collect(),
                 })
                 .collect(),
+            vrrp,
         };
         let err = exec(&binary, &state);
         // Still here: the exec failed. Take everything back.
         tracing::error!("upgrade failed: {err:#}; this program goes on");
+        drop(thaw);
         if let Some(b) = &self.bgp {
             b.adopt(bgp);
         }

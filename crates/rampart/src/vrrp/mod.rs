@@ -47,7 +47,18 @@ pub struct Handle {
     task: TaskHandle<Vec<VrrpStatus>>,
     masters: watch::Receiver<BTreeMap<String, bool>>,
     reconfigure: mpsc::UnboundedSender<Reconfigure>,
+    freeze: mpsc::UnboundedSender<Freeze>,
 }
+
+/// Each instance's state by name (`State::as_str`), as `rampart upgrade`
+/// hands it to the next program.
+pub type States = BTreeMap<String, String>;
+
+/// A freeze request: where to send the states, and what ends the freeze.
+type Freeze = (oneshot::Sender<States>, oneshot::Receiver<()>);
+
+/// Keeps the driver frozen (see [`Handle::freeze`]); dropping it thaws.
+pub struct Thaw(#[allow(dead_code)] oneshot::Sender<()>);
 
 impl Handle {
     /// Whether each instance (by name) is master now (or a stopping
@@ -76,6 +87,18 @@ impl Handle {
         }
     }
 
+    /// `rampart upgrade`: the driver stops doing anything (no advert, no
+    /// address change, no hook) and reports each instance's state, which
+    /// the next program resumes. It stays frozen while the returned
+    /// [`Thaw`] lives: the exec ends the thread; if the exec fails,
+    /// dropping it lets the driver go on. `None` if the driver is gone.
+    pub async fn freeze(&self) -> Option<(States, Thaw)> {
+        let (tx, rx) = oneshot::channel();
+        let (thaw, frozen) = oneshot::channel();
+        self.freeze.send((tx, frozen)).ok()?;
+        Some((rx.await.ok()?, Thaw(thaw)))
+    }
+
     /// Graceful stop: masters send priority 0 and keep their addresses
     /// until a peer takes over or the bound passes. Returns when done.
     pub async fn stop(self) {
@@ -101,13 +124,30 @@ struct Packet {
 /// address) if a socket cannot be opened or an interface is missing.
 /// Notify hooks and track scripts run on the caller's runtime, so forking
 /// them never holds an advert back.
-pub fn start(cfg: &Config, proxy: watch::Receiver<ProxyHealth>) -> Result<Option<Handle>> {
+///
+/// `resume`: the states a previous program of this node handed over
+/// (`rampart upgrade`); those instances resume them without a transition
+/// (see `Node::resume`), and the addresses they hold stay.
+pub fn start(
+    cfg: &Config,
+    proxy: watch::Receiver<ProxyHealth>,
+    resume: Option<States>,
+) -> Result<Option<Handle>> {
     if cfg.vrrp.instances.is_empty() {
         return Ok(None);
     }
     let plan = Plan::new(cfg)?;
     let hooks = tokio::runtime::Handle::current();
-    let (masters_tx, masters_rx) = watch::channel(BTreeMap::new());
+    // BGP's `while_master` reads this at once: a resumed master is one
+    // from the first moment.
+    let initial: BTreeMap<String, bool> = resume
+        .iter()
+        .flatten()
+        .filter(|(name, _)| cfg.vrrp.instances.iter().any(|i| &i.name == *name))
+        .map(|(name, state)| (name.clone(), state == State::Master.as_str()))
+        .collect();
+    let (masters_tx, masters_rx) = watch::channel(initial);
+    let (freeze_tx, freeze_rx) = mpsc::unbounded_channel();
     let (opened_tx, opened_rx) = std::sync::mpsc::sync_channel(1);
     let (reconfigure_tx, reconfigure_rx) = mpsc::unbounded_channel();
     let task = TaskHandle::spawn_thread("rampart-vrrp", move |inbox| async move {
@@ -122,7 +162,15 @@ pub fn start(cfg: &Config, proxy: watch::Receiver<ProxyHealth>) -> Result<Option
             Ok((driver, packets, links)) => {
                 let _ = opened_tx.send(Ok(()));
                 driver
-                    .run(packets, links, proxy, inbox, reconfigure_rx)
+                    .run(
+                        packets,
+                        links,
+                        proxy,
+                        inbox,
+                        reconfigure_rx,
+                        freeze_rx,
+                        resume,
+                    )
                     .await;
             }
             Err(e) => {
@@ -137,6 +185,7 @@ pub fn start(cfg: &Config, proxy: watch::Receiver<ProxyHealth>) -> Result<Option
             task,
             masters: masters_rx,
             reconfigure: reconfigure_tx,
+            freeze: freeze_tx,
         })),
         Ok(Err(e)) => Err(e),
         Err(_) => Err(anyhow::anyhow!("the VRRP thread ended while starting")),
@@ -316,6 +365,8 @@ impl Driver {
         mut proxy: watch::Receiver<ProxyHealth>,
         inbox: Inbox<Vec<VrrpStatus>>,
         mut reconfigure: mpsc::UnboundedReceiver<Reconfigure>,
+        mut freeze: mpsc::UnboundedReceiver<Freeze>,
+        resume: Option<States>,
     ) {
         let Inbox {
             mut stop,
@@ -333,16 +384,38 @@ impl Driver {
         self.spawn_scripts();
 
         // Addresses left behind by a previous run (killed before it could
-        // remove them) go first: only a master may hold them.
-        self.kernel.send(Op::RemoveAll(None));
+        // remove them) go first: only a master may hold them. Not after an
+        // upgrade: the masters resumed hold theirs (the audit removes any
+        // other within a second).
+        if resume.is_none() {
+            self.kernel.send(Op::RemoveAll(None));
+        }
         for name in self.interfaces.clone() {
             let up = rampart_sys::netlink::link_is_up(&name).unwrap_or(false);
             self.tracker.set_link(&name, up);
         }
         let now = Instant::now();
         self.apply_priorities(now);
-        self.node.start(now);
+        match &resume {
+            Some(states) => {
+                let states: Vec<Option<State>> = self
+                    .plan
+                    .instances
+                    .iter()
+                    .map(|i| match states.get(&i.core.name).map(String::as_str) {
+                        Some("master") => Some(State::Master),
+                        Some("backup") => Some(State::Backup),
+                        _ => None,
+                    })
+                    .collect();
+                let resumed = states.iter().flatten().count();
+                tracing::info!("VRRP: {resumed} instance(s) resume the previous program's state");
+                self.node.resume(now, &states);
+            }
+            None => self.node.start(now),
+        }
         self.drain();
+        self.publish_masters();
 
         let mut stop_open = true;
         let mut audit = tokio::time::interval(ADDRESS_AUDIT);
@@ -397,6 +470,22 @@ impl Driver {
                     let _ = reply.send(self.status());
                 }
                 Some(r) = reconfigure.recv(), if self.stopping.is_none() => self.reconfigure(r),
+                Some((reply, thaw)) = freeze.recv(), if self.stopping.is_none() => {
+                    let states: States = self
+                        .node
+                        .instances()
+                        .iter()
+                        .enumerate()
+                        .filter(|(id, _)| !self.node.is_retired(*id))
+                        .map(|(_, i)| (i.config().name.clone(), i.state().as_str().to_string()))
+                        .collect();
+                    if reply.send(states).is_ok() {
+                        // Nothing more until the exec ends this thread (or
+                        // the upgrade failed: go on).
+                        let _ = thaw.await;
+                        tracing::info!("VRRP goes on: the upgrade did not happen");
+                    }
+                }
                 _ = audit.tick() => self.audit_addresses(),
                 reply = &mut stop, if stop_open => {
                     stop_open = false;
@@ -550,9 +639,13 @@ impl Driver {
     /// Carries out everything the node asked for, and republishes
     /// mastership when a state changed (not on every advert).
     fn drain(&mut self) {
-        if !self.drain_actions() {
-            return;
+        if self.drain_actions() {
+            self.publish_masters();
         }
+    }
+
+    /// Publishes mastership per instance name (only when it changed).
+    fn publish_masters(&mut self) {
         let masters: BTreeMap<String, bool> = self
             .node
             .instances()
