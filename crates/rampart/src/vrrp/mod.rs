@@ -158,7 +158,7 @@ pub fn start(
                 "VRRP thread left at normal priority ({e}): adverts may be late on a busy machine"
             ),
         }
-        match Driver::open(plan, &proxy, masters_tx, hooks) {
+        match Driver::open(plan, &proxy, masters_tx, hooks, resume) {
             Ok((driver, packets, links)) => {
                 let _ = opened_tx.send(Ok(()));
                 driver
@@ -301,6 +301,8 @@ struct Driver {
     lateness: Vec<jitter::Lateness>,
     /// Receive buffer for `take_queued`.
     buf: Vec<u8>,
+    /// States to resume at start (`rampart upgrade`).
+    resume: Option<States>,
 }
 
 impl Driver {
@@ -311,6 +313,7 @@ impl Driver {
         proxy: &watch::Receiver<ProxyHealth>,
         masters: watch::Sender<BTreeMap<String, bool>>,
         hooks: tokio::runtime::Handle,
+        resume: Option<States>,
     ) -> Result<(
         Driver,
         mpsc::UnboundedReceiver<Packet>,
@@ -354,6 +357,7 @@ impl Driver {
             due: Vec::new(),
             lateness,
             buf: vec![0u8; MAX_PACKET],
+            resume,
         };
         Ok((driver, pkt_rx, links))
     }
@@ -366,8 +370,8 @@ impl Driver {
         inbox: Inbox<Vec<VrrpStatus>>,
         mut reconfigure: mpsc::UnboundedReceiver<Reconfigure>,
         mut freeze: mpsc::UnboundedReceiver<Freeze>,
-        resume: Option<States>,
     ) {
+        let resume = self.resume.take();
         let Inbox {
             mut stop,
             mut status,
