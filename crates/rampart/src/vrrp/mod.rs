@@ -162,15 +162,7 @@ pub fn start(
             Ok((driver, packets, links)) => {
                 let _ = opened_tx.send(Ok(()));
                 driver
-                    .run(
-                        packets,
-                        links,
-                        proxy,
-                        inbox,
-                        reconfigure_rx,
-                        freeze_rx,
-                        resume,
-                    )
+                    .run(packets, links, proxy, inbox, reconfigure_rx, freeze_rx)
                     .await;
             }
             Err(e) => {
