@@ -141,9 +141,12 @@ impl Proxy {
                     continue;
                 }
             };
-            let permit = tokio::select! {
-                p = sem.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
-                _ = stop.wait_for(|s| *s) => return,
+            // An accepted client is served, stop or not: dropping it would
+            // close a socket with its request unread, which the kernel
+            // answers with a reset (a failed request at every reload,
+            // when the stop and an accept met: select! picks at random).
+            let Ok(permit) = sem.clone().acquire_owned().await else {
+                return;
             };
             let proxy = self.clone();
             proxy.live.fetch_add(1, Ordering::AcqRel);

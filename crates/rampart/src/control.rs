@@ -349,15 +349,23 @@ pub fn query(path: &Path) -> Result<Status> {
 
 /// `rampart reload`: asks the supervisor at `path` to reload and waits
 /// for the outcome.
-pub fn reload(path: &Path) -> Result<ReloadOutcome> {
-    ask(path, Command::Reload, RELOAD_WAIT)
+///
+/// `None`: the connection closed without an answer, because the node
+/// replaced its program (a reload once the binary was replaced is an
+/// upgrade); the caller then waits for the new program's status.
+pub fn reload(path: &Path) -> Result<Option<ReloadOutcome>> {
+    outcome(path, Command::Reload)
 }
 
 /// `rampart upgrade`: asks the supervisor at `path` to replace itself with
 /// its installed binary. `None`: it did (the connection closed without an
 /// answer); the caller then waits for the new program's status.
 pub fn upgrade(path: &Path) -> Result<Option<ReloadOutcome>> {
-    let line = exchange(path, Command::Upgrade, RELOAD_WAIT)?;
+    outcome(path, Command::Upgrade)
+}
+
+fn outcome(path: &Path, cmd: Command) -> Result<Option<ReloadOutcome>> {
+    let line = exchange(path, cmd, RELOAD_WAIT)?;
     if line.is_empty() {
         return Ok(None);
     }

@@ -346,12 +346,25 @@ const UPGRADE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// with one more upgrade counted (the new program runs everything).
 fn upgrade(socket: &std::path::Path) -> Result<ExitCode> {
     let before = control::query(socket)?;
-    if let Some(reload::ReloadOutcome::Failed { errors }) = control::upgrade(socket)? {
-        for e in &errors {
-            eprintln!("{}", e.trim_end());
+    match control::upgrade(socket)? {
+        Some(reload::ReloadOutcome::Failed { errors }) => {
+            for e in &errors {
+                eprintln!("{}", e.trim_end());
+            }
+            Ok(ExitCode::FAILURE)
         }
-        return Ok(ExitCode::FAILURE);
+        // Only a failure is answered; anything else is no upgrade.
+        Some(reload::ReloadOutcome::Reloaded(summary)) => {
+            eprintln!("no upgrade: {summary}");
+            Ok(ExitCode::FAILURE)
+        }
+        None => Ok(wait_upgraded(socket, &before)),
     }
+}
+
+/// After the node replaced its program: waits until the new one answers
+/// `status` with one more upgrade than `before`.
+fn wait_upgraded(socket: &std::path::Path, before: &control::Status) -> ExitCode {
     let deadline = std::time::Instant::now() + UPGRADE_WAIT;
     loop {
         if let Ok(now) = control::query(socket)
@@ -361,11 +374,11 @@ fn upgrade(socket: &std::path::Path) -> Result<ExitCode> {
                 "upgraded: rampart {} -> {} (upgrade {} of this node)",
                 before.version, now.version, now.upgrades
             );
-            return Ok(ExitCode::SUCCESS);
+            return ExitCode::SUCCESS;
         }
         if std::time::Instant::now() > deadline {
             eprintln!("the node did not answer within {UPGRADE_WAIT:?} after the upgrade");
-            return Ok(ExitCode::FAILURE);
+            return ExitCode::FAILURE;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
@@ -373,12 +386,16 @@ fn upgrade(socket: &std::path::Path) -> Result<ExitCode> {
 
 /// `rampart reload`: the outcome on stdout (success) or stderr (failure).
 fn reload(socket: &std::path::Path) -> Result<ExitCode> {
+    // A reload once the binary was replaced is an upgrade (`systemctl
+    // reload` after a package upgrade): counted by status.
+    let before = control::query(socket)?;
     match control::reload(socket)? {
-        reload::ReloadOutcome::Reloaded(summary) => {
+        None => Ok(wait_upgraded(socket, &before)),
+        Some(reload::ReloadOutcome::Reloaded(summary)) => {
             println!("{summary}");
             Ok(ExitCode::SUCCESS)
         }
-        reload::ReloadOutcome::Failed { errors } => {
+        Some(reload::ReloadOutcome::Failed { errors }) => {
             for e in &errors {
                 eprintln!("{}", e.trim_end());
             }

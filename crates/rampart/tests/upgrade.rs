@@ -382,3 +382,49 @@ fn an_upgrade_moves_no_vip_and_no_route_with_keepalived_and_bird_as_peers() {
         "the previous worker did not finish"
     );
 }
+
+/// Twenty reloads, then twenty upgrades, each 300 ms apart under four
+/// clients in a tight loop: not one failed request. (This found a reset:
+/// a worker told to stop could drop a client it had just accepted.)
+#[test]
+fn twenty_reloads_and_twenty_upgrades_under_load_fail_no_request() {
+    let Some((s, _rtr)) = bgp_lab() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let _webs = [
+        Web::start(&s.web1, "192.168.1.21:8080", "web1"),
+        Web::start(&s.web2, "192.168.1.22:8080", "web2"),
+    ];
+    let binary = install(d);
+    let config = lab::proxy_section().replace("10.10.0.10:80", LB1);
+    let _node = start(&s.lb1, d, &binary, &config);
+    let addr: SocketAddr = LB1.parse().unwrap();
+    assert!(wait_for(Duration::from_secs(10), || s
+        .client
+        .run_in(move || get(addr))
+        .unwrap()
+        .is_ok()));
+    for mode in ["reload", "upgrade"] {
+        let load = Load::start(&s.client, addr, 4);
+        for _ in 0..20 {
+            std::thread::sleep(Duration::from_millis(300));
+            if mode == "upgrade" {
+                install(d);
+            }
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
+                .args([mode, "--control"])
+                .arg(d.join("lb1.sock"))
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{mode}: {out:?}\n{}", log(d, "lb1"));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let (ok, failed) = load.finish();
+        eprintln!("{mode} x20: {ok} requests ok, {failed} failed");
+        assert_eq!(failed, 0, "{mode}");
+        assert!(ok > 1000, "{mode}: {ok}");
+    }
+    assert_eq!(status(d, 1)["upgrades"], 20);
+}
