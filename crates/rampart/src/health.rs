@@ -39,6 +39,16 @@ struct Checker {
     task: JoinHandle<()>,
 }
 
+/// What the supervisor knows about its proxy, as VRRP's `track_proxy` and
+/// BGP's `while_healthy` see it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProxyHealth {
+    /// Servers up, per backend.
+    pub up: HashMap<String, u32>,
+    /// False while the worker is crash-looping.
+    pub worker_ok: bool,
+}
+
 /// All checkers of a node.
 pub struct Hub {
     tx: UnboundedSender<HealthChange>,

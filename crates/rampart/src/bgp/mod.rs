@@ -17,8 +17,8 @@ use rampart_sys::bgp_socket::{self, BgpSockOpts};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
+use crate::health::ProxyHealth;
 use crate::task::{Inbox, TaskHandle};
-use crate::vrrp::ProxyHealth;
 
 /// Longest a stopping node waits for its neighbors to finish, beyond the
 /// configured `shutdown_bound`.

@@ -27,12 +27,12 @@ use tokio::io::unix::AsyncFd;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::control::VrrpStatus;
+use crate::health::ProxyHealth;
 use crate::task::{Inbox, TaskHandle};
 use build::Plan;
 use kernel::{Kernel, KernelThread, Op};
 use notify::Notifier;
 pub use reconfigure::Reconfigure;
-pub use track::ProxyHealth;
 use track::Tracker;
 
 /// How often the kernel's addresses are compared with the instances'

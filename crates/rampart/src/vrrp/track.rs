@@ -11,15 +11,7 @@ use tokio::process::Command;
 use tokio::sync::mpsc;
 
 use super::build::{Input, InstancePlan};
-
-/// What the supervisor knows about its proxy.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ProxyHealth {
-    /// Servers up, per backend.
-    pub up: HashMap<String, u32>,
-    /// False while the worker is crash-looping.
-    pub worker_ok: bool,
-}
+use crate::health::ProxyHealth;
 
 /// Current state of every tracked input.
 pub struct Tracker {
