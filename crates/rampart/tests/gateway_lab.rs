@@ -11,7 +11,9 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
-use lab::{Timing, Web, holder, log, rampart_config, start_rampart, wait_for};
+use lab::{
+    Timing, Web, holder, ip_forward, log, nft_table, rampart_config, start_rampart, wait_for,
+};
 use rampart_lab::{Ns, Signal, seed_lab};
 
 const GATEWAY: &str = r#"
@@ -66,19 +68,6 @@ fn reaches_as(web: &Ns, from: &str) -> Result<(), Result<String, String>> {
     } else {
         Err(seen)
     }
-}
-
-fn nft_table(ns: &Ns) -> String {
-    ns.exec(&["nft", "list", "table", "inet", "rampart"])
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default()
-}
-
-fn ip_forward(ns: &Ns) -> String {
-    ns.ok(&["cat", "/proc/sys/net/ipv4/ip_forward"])
-        .unwrap()
-        .trim()
-        .to_string()
 }
 
 #[test]

@@ -18,7 +18,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
-use lab::{Timing, gateway, get, rampart_config, vip, wait_for};
+use lab::{Timing, gateway, get, ip_forward, nft_table, rampart_config, vip, wait_for};
 use rampart_lab::{Ns, Proc};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rampart");
@@ -104,19 +104,6 @@ fn rtprio_settable() -> bool {
         .stderr(std::process::Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
-}
-
-fn nft_table(ns: &Ns) -> String {
-    ns.exec(&["nft", "list", "table", "inet", "rampart"])
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default()
-}
-
-fn ip_forward(ns: &Ns) -> String {
-    ns.ok(&["cat", "/proc/sys/net/ipv4/ip_forward"])
-        .unwrap()
-        .trim()
-        .to_string()
 }
 
 fn chown(path: &Path, user: &str) {

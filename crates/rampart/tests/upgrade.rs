@@ -57,6 +57,25 @@ fn start(ns: &Ns, dir: &Path, binary: &Path, config: &str) -> Proc {
     Proc::spawn(&mut cmd).unwrap()
 }
 
+/// lb1 installed and serving on its own address (no VRRP, no BGP): the
+/// installed binary, the node, the address it serves.
+fn serving(s: &rampart_lab::SeedLab, dir: &Path) -> (PathBuf, Proc, SocketAddr) {
+    let binary = install(dir);
+    let config = lab::proxy_section().replace("10.10.0.10:80", LB1);
+    let node = start(&s.lb1, dir, &binary, &config);
+    let addr: SocketAddr = LB1.parse().unwrap();
+    assert!(
+        wait_for(Duration::from_secs(10), || s
+            .client
+            .run_in(move || get(addr))
+            .unwrap()
+            .is_ok()),
+        "lb1 does not serve:\n{}",
+        log(dir, "lb1")
+    );
+    (binary, node, addr)
+}
+
 fn upgrade(dir: &Path) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
         .args(["upgrade", "--control"])
@@ -232,15 +251,7 @@ fn an_upgrade_to_a_broken_binary_changes_nothing() {
         Web::start(&s.web1, "192.168.1.21:8080", "web1"),
         Web::start(&s.web2, "192.168.1.22:8080", "web2"),
     ];
-    let binary = install(dir.path());
-    let config = lab::proxy_section().replace("10.10.0.10:80", LB1);
-    let node = start(&s.lb1, dir.path(), &binary, &config);
-    let addr: SocketAddr = LB1.parse().unwrap();
-    assert!(wait_for(Duration::from_secs(10), || s
-        .client
-        .run_in(move || get(addr))
-        .unwrap()
-        .is_ok()));
+    let (binary, node, addr) = serving(&s, dir.path());
     for (script, why) in [
         ("#!/bin/sh\nexit 1\n", "--version failed"),
         ("#!/bin/sh\necho something else 1.0\n", "is not rampart"),
@@ -397,15 +408,7 @@ fn twenty_reloads_and_twenty_upgrades_under_load_fail_no_request() {
         Web::start(&s.web1, "192.168.1.21:8080", "web1"),
         Web::start(&s.web2, "192.168.1.22:8080", "web2"),
     ];
-    let binary = install(d);
-    let config = lab::proxy_section().replace("10.10.0.10:80", LB1);
-    let _node = start(&s.lb1, d, &binary, &config);
-    let addr: SocketAddr = LB1.parse().unwrap();
-    assert!(wait_for(Duration::from_secs(10), || s
-        .client
-        .run_in(move || get(addr))
-        .unwrap()
-        .is_ok()));
+    let (_binary, _node, addr) = serving(&s, d);
     for mode in ["reload", "upgrade"] {
         let load = Load::start(&s.client, addr, 4);
         for _ in 0..20 {

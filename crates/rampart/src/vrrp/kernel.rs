@@ -20,6 +20,26 @@ struct Vip {
     mac: [u8; 6],
 }
 
+impl Vip {
+    /// Takes the address off its interface; logs a failure, and success
+    /// too if `announce`.
+    fn remove(&self, announce: bool) {
+        let s = &self.spec;
+        match netlink::del_address(self.ifindex, s.addr, s.prefix_len) {
+            Ok(()) if announce => {
+                tracing::info!("removed {}/{} from {}", s.addr, s.prefix_len, s.ifname)
+            }
+            Ok(()) => {}
+            Err(e) => tracing::error!(
+                "cannot remove {}/{} from {}: {e}",
+                s.addr,
+                s.prefix_len,
+                s.ifname
+            ),
+        }
+    }
+}
+
 pub struct Kernel {
     /// Per instance slot (the driver's ids).
     vips: Vec<Vec<Vip>>,
@@ -181,16 +201,7 @@ impl Kernel {
         self.vips = vips;
         self.set_slots(&slots);
         for v in gone {
-            let s = &v.spec;
-            match netlink::del_address(v.ifindex, s.addr, s.prefix_len) {
-                Ok(()) => tracing::info!("removed {}/{} from {}", s.addr, s.prefix_len, s.ifname),
-                Err(e) => tracing::error!(
-                    "cannot remove {}/{} from {}: {e}",
-                    s.addr,
-                    s.prefix_len,
-                    s.ifname
-                ),
-            }
+            v.remove(true);
         }
         // What a holding instance lists and the interface lacks is added
         // and announced (`reconcile` says so).
@@ -249,16 +260,7 @@ impl Kernel {
 
     pub fn remove_vips(&self, id: usize) {
         for v in self.managed(id) {
-            let s = &v.spec;
-            match netlink::del_address(v.ifindex, s.addr, s.prefix_len) {
-                Ok(()) => tracing::info!("removed {}/{} from {}", s.addr, s.prefix_len, s.ifname),
-                Err(e) => tracing::error!(
-                    "cannot remove {}/{} from {}: {e}",
-                    s.addr,
-                    s.prefix_len,
-                    s.ifname
-                ),
-            }
+            v.remove(true);
         }
     }
 
@@ -284,14 +286,7 @@ impl Kernel {
                     s.prefix_len,
                     s.ifname
                 );
-                if let Err(e) = netlink::del_address(v.ifindex, s.addr, s.prefix_len) {
-                    tracing::error!(
-                        "cannot remove {}/{} from {}: {e}",
-                        s.addr,
-                        s.prefix_len,
-                        s.ifname
-                    );
-                }
+                v.remove(false);
             } else if !here && hold {
                 tracing::warn!(
                     "{}/{} missing from {} while master: adding it back",

@@ -392,3 +392,19 @@ pub fn children(pid: u32) -> Vec<u32> {
 pub fn log(dir: &std::path::Path, name: &str) -> String {
     std::fs::read_to_string(dir.join(format!("{name}.log"))).unwrap_or_default()
 }
+
+/// rampart's nftables table in `ns` (`nft list table inet rampart`), or
+/// nothing when there is none.
+pub fn nft_table(ns: &Ns) -> String {
+    ns.exec(&["nft", "list", "table", "inet", "rampart"])
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+/// `net.ipv4.ip_forward` in `ns`.
+pub fn ip_forward(ns: &Ns) -> String {
+    ns.ok(&["cat", "/proc/sys/net/ipv4/ip_forward"])
+        .unwrap()
+        .trim()
+        .to_string()
+}
