@@ -49,18 +49,7 @@ fn bed() -> Option<Bed> {
         Web::start(&s.web1, "192.168.1.21:8080", "web1"),
         Web::start(&s.web2, "192.168.1.22:8080", "web2"),
     ];
-    // A veth's carrier comes up through the kernel's linkwatch, up to a
-    // second after `ip link set up`; keepalived would start in FAULT
-    // ("interface eth1 down") and the first election would be late.
-    let up = wait_for(Duration::from_secs(3), || {
-        [&s.lb1, &s.lb2].into_iter().all(|ns| {
-            ["eth0", "eth1"].into_iter().all(|ifname| {
-                let link = ns.ip(&["-j", "link", "show", "dev", ifname]).unwrap();
-                link.contains(r#""operstate":"UP""#)
-            })
-        })
-    });
-    assert!(up, "the LB links did not come up");
+    lab::wait_lb_links_up(&s);
     let dir = tempfile::tempdir().unwrap();
     Some(Bed {
         s,

@@ -87,17 +87,7 @@ struct Bed {
 
 fn bed() -> Option<Bed> {
     let (s, webs) = lab::seed_with_webs()?;
-    // A veth's carrier comes up through linkwatch, up to a second late;
-    // keepalived would start in FAULT.
-    let up = wait_for(Duration::from_secs(3), || {
-        [&s.lb1, &s.lb2].into_iter().all(|ns| {
-            ["eth0", "eth1"].into_iter().all(|ifname| {
-                let link = ns.ip(&["-j", "link", "show", "dev", ifname]).unwrap();
-                link.contains(r#""operstate":"UP""#)
-            })
-        })
-    });
-    assert!(up, "the LB links did not come up");
+    lab::wait_lb_links_up(&s);
     Some(Bed {
         s,
         dir: tempfile::tempdir().unwrap(),

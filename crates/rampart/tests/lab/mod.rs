@@ -408,3 +408,19 @@ pub fn ip_forward(ns: &Ns) -> String {
         .trim()
         .to_string()
 }
+
+/// Waits until both LBs' eth0 and eth1 are operationally up: a veth's
+/// carrier comes up through the kernel's linkwatch, up to a second after
+/// `ip link set up`, and keepalived would start in FAULT ("interface eth1
+/// down") with a late first election.
+pub fn wait_lb_links_up(s: &SeedLab) {
+    let up = wait_for(Duration::from_secs(3), || {
+        [&s.lb1, &s.lb2].into_iter().all(|ns| {
+            ["eth0", "eth1"].into_iter().all(|ifname| {
+                let link = ns.ip(&["-j", "link", "show", "dev", ifname]).unwrap();
+                link.contains(r#""operstate":"UP""#)
+            })
+        })
+    });
+    assert!(up, "the LB links did not come up");
+}
