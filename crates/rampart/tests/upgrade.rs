@@ -278,6 +278,29 @@ fn an_upgrade_to_a_broken_binary_changes_nothing() {
     }
 }
 
+/// The time between the first log lines containing `from` and `to`
+/// (their RFC 3339 timestamps).
+fn between(log: &str, from: &str, to: &str) -> Option<Duration> {
+    let at = |needle: &str| -> Option<f64> {
+        let line = log.lines().find(|l| l.contains(needle))?;
+        // 2026-12-07T03:47:18.821453Z: seconds within the day.
+        let t = line
+            .split_whitespace()
+            .next()?
+            .split('T')
+            .nth(1)?
+            .trim_end_matches('Z');
+        let mut parts = t.split(':');
+        let (h, m, s): (f64, f64, f64) = (
+            parts.next()?.parse().ok()?,
+            parts.next()?.parse().ok()?,
+            parts.next()?.parse().ok()?,
+        );
+        Some(h * 3600.0 + m * 60.0 + s)
+    };
+    Some(Duration::from_secs_f64((at(to)? - at(from)?).max(0.0)))
+}
+
 /// How many times keepalived's `name` entered a state (lb2's log).
 fn ka_entered(dir: &Path, name: &str) -> usize {
     log(dir, "lb2")
@@ -365,6 +388,10 @@ fn an_upgrade_moves_no_vip_and_no_route_with_keepalived_and_bird_as_peers() {
     let (ok, failed) = load.finish();
     eprintln!("requests: {ok} ok, {failed} failed ({before_ok} before the upgrade)");
 
+    eprintln!(
+        "exec to VRRP resumed: {:?}",
+        between(&log(d, "lb1"), "upgrading: executing", "instance(s) resume")
+    );
     assert_eq!(failed, 0, "{}", log(d, "lb1"));
     assert!(ok > before_ok + 50, "{ok} requests, {before_ok} before");
     assert!(
