@@ -30,7 +30,17 @@ pub(crate) const THREADS_MAX: u32 = 1024;
 // === [global] ===
 
 pub(crate) fn global(t: &Table, sink: &mut Sink) -> Global {
-    t.deny_unknown(&["threads", "grace", "log_level", "user", "group"], sink);
+    t.deny_unknown(
+        &[
+            "threads",
+            "grace",
+            "log_level",
+            "user",
+            "group",
+            "state_file",
+        ],
+        sink,
+    );
     let mut g = Global::default();
     if let Some(n) = t
         .get("threads")
@@ -51,6 +61,18 @@ pub(crate) fn global(t: &Table, sink: &mut Sink) -> Global {
             Some(level) if LOG_LEVELS.contains(&level) => g.log_level = level.to_string(),
             Some(level) => sink.error(v.span(), one_of("log_level", level, &LOG_LEVELS)),
             None => {}
+        }
+    }
+    if let Some(v) = t.get("state_file")
+        && let Some(path) = walk::string(v, "state_file", sink)
+    {
+        if path.starts_with('/') {
+            g.state_file = Some(path.into());
+        } else {
+            sink.error(
+                v.span(),
+                format!("`state_file` must be an absolute path, got `{path}`"),
+            );
         }
     }
     g.user = account(t, "user", sink);

@@ -78,6 +78,9 @@ pub struct Global {
     /// The worker's group; `None`: `user`'s primary group (or the
     /// supervisor's, without `user`).
     pub group: Option<String>,
+    /// Where the operator's runtime state of servers (drain, maint,
+    /// weight) is kept across restarts, as HAProxy's `server-state-file`.
+    pub state_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Global {
@@ -88,6 +91,7 @@ impl Default for Global {
             log_level: defaults::LOG_LEVEL.to_string(),
             user: None,
             group: None,
+            state_file: None,
         }
     }
 }

@@ -411,3 +411,22 @@ fn worker_user_and_group() {
     );
     expect("[global]\nuser = 0\n", &[(2, 8, "`user`")]);
 }
+
+#[test]
+fn state_file_is_an_absolute_path() {
+    let c = ok(&format!(
+        "[global]\nstate_file = \"/var/lib/rampart/state.json\"\n{WWW}{POOL}"
+    ));
+    assert_eq!(
+        c.global.state_file.as_deref(),
+        Some(std::path::Path::new("/var/lib/rampart/state.json"))
+    );
+    expect(
+        "[global]\nstate_file = \"state.json\"\n",
+        &[(
+            2,
+            14,
+            "`state_file` must be an absolute path, got `state.json`",
+        )],
+    );
+}

@@ -64,6 +64,7 @@ fn full_example_gives_the_expected_model() {
             log_level: "debug".to_string(),
             user: None,
             group: None,
+            state_file: None,
         },
         frontends: vec![Frontend {
             name: "www".to_string(),

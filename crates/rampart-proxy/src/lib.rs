@@ -14,4 +14,4 @@ pub mod state;
 
 pub use forward::Mode;
 pub use proxy::{Proxy, ThreadListeners, spawn_threads};
-pub use state::{BackendRt, Events, NoEvents};
+pub use state::{Admin, BackendRt, Events, NoEvents};

@@ -85,6 +85,27 @@ impl Proxy {
         }
     }
 
+    /// Sets a server's administrative state and weight (see
+    /// [`BackendRt::set_admin`]); false if there is no such server.
+    pub fn set_server_admin(
+        &self,
+        backend: &str,
+        server: &str,
+        admin: crate::state::Admin,
+        weight: Option<u32>,
+    ) -> bool {
+        match self
+            .backend(backend)
+            .and_then(|b| Some((b, b.server_index(server)?)))
+        {
+            Some((b, i)) => {
+                b.set_admin(i, admin, weight);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Connections being served right now.
     pub fn live(&self) -> usize {
         self.live.load(Ordering::Acquire)

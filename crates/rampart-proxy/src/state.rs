@@ -4,7 +4,7 @@
 //! the balancer and publish it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 use rampart_config::{Backend, Server};
@@ -28,12 +28,65 @@ impl Events for NoEvents {
     fn passive_failure(&self, _: &str, _: &str) {}
 }
 
+/// A server's administrative state, set by the operator at runtime
+/// (HAProxy's `set server ... state`), independent of its health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash, PartialOrd, Ord)]
+pub enum Admin {
+    /// In service (if healthy).
+    #[default]
+    Ready,
+    /// No new connections; open ones run to their end.
+    Drain,
+    /// No traffic at all (and, in the supervisor, no health checks).
+    Maint,
+}
+
+impl Admin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Admin::Ready => "ready",
+            Admin::Drain => "drain",
+            Admin::Maint => "maint",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Admin> {
+        match s {
+            "ready" => Some(Admin::Ready),
+            "drain" => Some(Admin::Drain),
+            "maint" => Some(Admin::Maint),
+            _ => None,
+        }
+    }
+
+    fn from_u8(v: u8) -> Admin {
+        match v {
+            1 => Admin::Drain,
+            2 => Admin::Maint,
+            _ => Admin::Ready,
+        }
+    }
+
+    fn to_u8(self) -> u8 {
+        match self {
+            Admin::Ready => 0,
+            Admin::Drain => 1,
+            Admin::Maint => 2,
+        }
+    }
+}
+
 /// One server's live state.
 #[derive(Debug)]
 pub struct ServerRt {
     pub cfg: Server,
     up: AtomicBool,
     active: AtomicU32,
+    /// [`Admin`], as a number.
+    admin: AtomicU8,
+    /// The weight in force: the configured one until the operator sets
+    /// another.
+    weight: AtomicU32,
     /// Connections ever handed to this server (for stats and tests).
     pub total: AtomicU64,
 }
@@ -41,6 +94,14 @@ pub struct ServerRt {
 impl ServerRt {
     pub fn is_up(&self) -> bool {
         self.up.load(Ordering::Acquire)
+    }
+
+    pub fn admin(&self) -> Admin {
+        Admin::from_u8(self.admin.load(Ordering::Acquire))
+    }
+
+    pub fn weight(&self) -> u32 {
+        self.weight.load(Ordering::Acquire)
     }
 
     pub fn active(&self) -> u32 {
@@ -68,6 +129,8 @@ impl BackendRt {
             .map(|s| ServerRt {
                 up: AtomicBool::new(initially_up(s)),
                 active: AtomicU32::new(0),
+                admin: AtomicU8::new(Admin::Ready.to_u8()),
+                weight: AtomicU32::new(s.weight),
                 total: AtomicU64::new(0),
                 cfg: s.clone(),
             })
@@ -101,6 +164,26 @@ impl BackendRt {
         if up {
             self.slot_freed.notify_waiters();
         }
+        true
+    }
+
+    /// Sets a server's administrative state and, if given, its weight
+    /// (`None`: the configured one), and republishes the balancer: every
+    /// algorithm sees the change from the next pick. Returns whether
+    /// anything changed.
+    pub fn set_admin(&self, index: usize, admin: Admin, weight: Option<u32>) -> bool {
+        let Some(server) = self.servers.get(index) else {
+            return false;
+        };
+        let weight = weight.unwrap_or(server.cfg.weight);
+        let was_admin = server.admin.swap(admin.to_u8(), Ordering::AcqRel);
+        let was_weight = server.weight.swap(weight, Ordering::AcqRel);
+        if was_admin == admin.to_u8() && was_weight == weight {
+            return false;
+        }
+        self.balancer
+            .store(Arc::new(build(&self.cfg, &self.servers)));
+        self.slot_freed.notify_waiters();
         true
     }
 
@@ -153,9 +236,11 @@ fn build(cfg: &Backend, servers: &[ServerRt]) -> Balancer {
         .map(|(index, s)| Candidate {
             index,
             addr: s.cfg.addr,
-            weight: s.cfg.weight,
+            weight: s.weight(),
             backup: s.cfg.backup,
-            up: s.is_up(),
+            // Drain and maint: no new connection (open ones are not
+            // touched here).
+            up: s.is_up() && s.admin() == Admin::Ready,
         })
         .collect();
     Balancer::new(cfg.balance, &candidates)

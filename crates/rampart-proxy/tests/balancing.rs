@@ -132,3 +132,65 @@ async fn backup_is_used_only_when_no_primary_is_up() {
     h.proxy.set_server_up("be", "primary", true);
     assert_eq!(who(h.addr).await.unwrap(), "primary");
 }
+
+/// The operator's runtime state: drain and maint take a server out of every
+/// new pick at once without touching its open connections; a runtime
+/// weight takes effect at once (smooth WRR stays exact); ready puts the
+/// configured weight back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_maint_and_runtime_weights_apply_at_the_next_pick() {
+    use rampart_proxy::Admin;
+    let (a, b, c) = (named("a").await, named("b").await, named("c").await);
+    let h = Harness::start(
+        &cfg(
+            "roundrobin",
+            r#"{ name = "a", addr = "{S0}" }, { name = "b", addr = "{S1}" }, { name = "c", addr = "{S2}" }"#,
+        ),
+        &[a.addr, b.addr, c.addr],
+        Mode::Splice,
+    )
+    .await;
+    let count = |n: u32| async move {
+        let mut count: HashMap<String, u32> = HashMap::new();
+        for _ in 0..n {
+            *count.entry(who(h.addr).await.unwrap()).or_default() += 1;
+        }
+        count
+    };
+    // A connection to a, open across the drain.
+    let mut held = None;
+    while held.is_none() {
+        let mut s = tokio::net::TcpStream::connect(h.addr).await.unwrap();
+        if read_line(&mut s).await.unwrap() == "a" {
+            held = Some(s);
+        }
+    }
+    assert!(h.proxy.set_server_admin("be", "a", Admin::Drain, None));
+    let after = count(300).await;
+    assert_eq!(after.get("a"), None, "{after:?}");
+    assert_eq!((after["b"], after["c"]), (150, 150), "{after:?}");
+    assert_eq!(h.proxy.backend("be").unwrap().servers[0].active(), 1);
+    drop(held);
+
+    assert!(h.proxy.set_server_admin("be", "a", Admin::Ready, Some(3)));
+    assert!(h.proxy.set_server_admin("be", "c", Admin::Ready, Some(0)));
+    let weighted = count(400).await;
+    assert_eq!(weighted["a"], 300, "{weighted:?}");
+    assert_eq!(weighted["b"], 100, "{weighted:?}");
+    assert_eq!(weighted.get("c"), None, "{weighted:?}");
+
+    assert!(h.proxy.set_server_admin("be", "b", Admin::Maint, None));
+    let maint = count(50).await;
+    assert_eq!(maint["a"], 50, "{maint:?}");
+    // Ready with no weight: the configured one (1) again.
+    assert!(h.proxy.set_server_admin("be", "a", Admin::Ready, None));
+    assert!(h.proxy.set_server_admin("be", "b", Admin::Ready, None));
+    assert!(h.proxy.set_server_admin("be", "c", Admin::Ready, None));
+    assert!(!h.proxy.set_server_admin("be", "nope", Admin::Drain, None));
+    let back = count(300).await;
+    assert_eq!(
+        (back["a"], back["b"], back["c"]),
+        (100, 100, 100),
+        "{back:?}"
+    );
+}

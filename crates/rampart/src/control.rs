@@ -11,6 +11,7 @@
 //! | `status` | [`Status`]                                                    |
 //! | `reload` | [`ReloadOutcome`], once that reload is done; one asked for    |
 //! |          | during a reload runs (and answers) after it                   |
+//! | `server drain\|maint\|ready B/S`, `server weight B/S N` | `{"changed": "..."}` |
 //! | `upgrade`| nothing if the new binary now runs (the connection closes);  |
 //! |          | a failed [`ReloadOutcome`] if it does not                     |
 //! | other    | [`ErrorReply`]: `{"error": "..."}`                            |
@@ -44,6 +45,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
+use crate::admin::ServerCommand;
 use crate::reload::{ReloadOutcome, Waiter};
 
 /// A client that says nothing for this long is dropped.
@@ -90,6 +92,12 @@ pub struct ServerStatus {
     pub backend: String,
     pub server: String,
     pub up: bool,
+    /// The operator's state: `ready`, `drain` or `maint`.
+    #[serde(default)]
+    pub admin: String,
+    /// The weight in force.
+    #[serde(default)]
+    pub weight: u32,
 }
 
 /// One VRRP instance, as `show vrrp` would print it.
@@ -131,38 +139,49 @@ pub struct AdvertLateness {
 }
 
 /// A request line, parsed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Status,
     Reload,
     Upgrade,
+    /// `server drain|maint|ready B/S`, `server weight B/S N`.
+    Server(ServerCommand),
 }
 
 impl Command {
-    fn parse(line: &str) -> Option<Command> {
-        match line.trim() {
-            "status" => Some(Command::Status),
-            "reload" => Some(Command::Reload),
-            "upgrade" => Some(Command::Upgrade),
-            _ => None,
+    fn parse(line: &str) -> Result<Command, String> {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["status"] => Ok(Command::Status),
+            ["reload"] => Ok(Command::Reload),
+            ["upgrade"] => Ok(Command::Upgrade),
+            ["server", rest @ ..] => ServerCommand::parse(rest).map(Command::Server),
+            _ => Err(format!("unknown request {:?}", line.trim())),
         }
     }
 
-    fn word(self) -> &'static str {
+    fn line(&self) -> String {
         match self {
-            Command::Status => "status",
-            Command::Reload => "reload",
-            Command::Upgrade => "upgrade",
+            Command::Status => "status".into(),
+            Command::Reload => "reload".into(),
+            Command::Upgrade => "upgrade".into(),
+            Command::Server(c) => c.line(),
         }
     }
 
     /// Whether it changes what runs: such requests check who asks.
-    fn changes_state(self) -> bool {
+    fn changes_state(&self) -> bool {
         match self {
             Command::Status => false,
-            Command::Reload | Command::Upgrade => true,
+            Command::Reload | Command::Upgrade | Command::Server(_) => true,
         }
     }
+}
+
+/// The answer to a state-changing command other than reload: what changed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Changed {
+    pub changed: String,
 }
 
 /// A request passed to the supervisor, with where to send the answer.
@@ -172,6 +191,8 @@ pub enum Request {
     /// Answered only if the upgrade fails: on success the program is
     /// replaced (and the connection closes).
     Upgrade(Waiter),
+    /// A server's runtime state, asked by `uid`: what changed, or why not.
+    Server(ServerCommand, u32, oneshot::Sender<Result<String, String>>),
 }
 
 /// The answer to a request that could not be served.
@@ -293,10 +314,10 @@ async fn handle(stream: UnixStream, requests: &mpsc::Sender<Request>, own: u32) 
             let who = peer.map_or_else(|| "unknown".to_string(), |p| p.to_string());
             error_line(format!(
                 "permission denied: `{}` needs uid 0 or {own} (you are uid {who})",
-                cmd.word()
+                cmd.line()
             ))
         }
-        Ok(Ok(cmd)) => match ask_supervisor(cmd, requests).await {
+        Ok(Ok(cmd)) => match ask_supervisor(cmd, peer.unwrap_or(u32::MAX), requests).await {
             Some(a) => a,
             // The supervisor is stopping.
             None => return,
@@ -318,10 +339,14 @@ async fn read_request(r: tokio::net::unix::OwnedReadHalf) -> Result<Command, Str
         return Err(format!("request longer than {MAX_REQUEST} bytes"));
     }
     let line = std::str::from_utf8(&buf).map_err(|_| "request is not UTF-8".to_string())?;
-    Command::parse(line).ok_or_else(|| format!("unknown request {:?}", line.trim()))
+    Command::parse(line)
 }
 
-async fn ask_supervisor(cmd: Command, requests: &mpsc::Sender<Request>) -> Option<String> {
+async fn ask_supervisor(
+    cmd: Command,
+    uid: u32,
+    requests: &mpsc::Sender<Request>,
+) -> Option<String> {
     let json = match cmd {
         Command::Status => {
             let (tx, rx) = oneshot::channel();
@@ -337,6 +362,14 @@ async fn ask_supervisor(cmd: Command, requests: &mpsc::Sender<Request>) -> Optio
             let (tx, rx) = oneshot::channel();
             requests.send(Request::Upgrade(tx)).await.ok()?;
             serde_json::to_string(&rx.await.ok()?)
+        }
+        Command::Server(c) => {
+            let (tx, rx) = oneshot::channel();
+            requests.send(Request::Server(c, uid, tx)).await.ok()?;
+            match rx.await.ok()? {
+                Ok(changed) => serde_json::to_string(&Changed { changed }),
+                Err(error) => return Some(error_line(error)),
+            }
         }
     };
     json.ok().map(|j| j + "\n")
@@ -355,6 +388,12 @@ pub fn query(path: &Path) -> Result<Status> {
 /// upgrade); the caller then waits for the new program's status.
 pub fn reload(path: &Path) -> Result<Option<ReloadOutcome>> {
     outcome(path, Command::Reload)
+}
+
+/// `rampart server ...`: what changed (an error names why not).
+pub fn server(path: &Path, cmd: ServerCommand) -> Result<String> {
+    let changed: Changed = ask(path, Command::Server(cmd), REQUEST_TIMEOUT)?;
+    Ok(changed.changed)
 }
 
 /// `rampart upgrade`: asks the supervisor at `path` to replace itself with
@@ -402,7 +441,7 @@ fn exchange(path: &Path, cmd: Command, wait: Duration) -> Result<String> {
         )
     })?;
     s.set_read_timeout(Some(wait))?;
-    s.write_all(format!("{}\n", cmd.word()).as_bytes())?;
+    s.write_all(format!("{}\n", cmd.line()).as_bytes())?;
     let mut line = String::new();
     BufReader::new(s)
         .read_line(&mut line)
@@ -432,8 +471,15 @@ pub fn render(s: &Status) -> String {
         let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
         out.push_str(&format!("Servers\n  {:<width$}  STATE\n", "SERVER"));
         for (name, srv) in names.iter().zip(&s.servers) {
-            let state = if srv.up { "UP" } else { "DOWN" };
-            out.push_str(&format!("  {name:<width$}  {state}\n"));
+            let mut state = if srv.up { "UP" } else { "DOWN" }.to_string();
+            // The operator's state, when it is not the default.
+            if !srv.admin.is_empty() && srv.admin != "ready" {
+                state.push_str(&format!(" ({})", srv.admin));
+            }
+            out.push_str(&format!(
+                "  {name:<width$}  {state}  weight {}\n",
+                srv.weight
+            ));
         }
     }
     for v in &s.vrrp {
@@ -540,11 +586,14 @@ mod tests {
                                 backend: "b".into(),
                                 server: "s".into(),
                                 up: true,
+                                admin: "ready".into(),
+                                weight: 1,
                             }],
                             ..Status::default()
                         });
                     }
                     Request::Reload(w) | Request::Upgrade(w) => reloads.push(w),
+                    Request::Server(..) => {}
                 }
             }
         });
@@ -668,6 +717,8 @@ mod tests {
             backend: b.into(),
             server: s.into(),
             up,
+            admin: "ready".into(),
+            weight: 1,
         };
         let text = render(&Status {
             servers: vec![

@@ -7,7 +7,7 @@
 //! checks in flight, sized from the descriptor limit, and have their first
 //! checks spread over the interval ([`rampart_proxy::health::Pace`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -62,7 +62,9 @@ pub struct Hub {
     _stop: Option<oneshot::Sender<()>>,
     /// Servers a previous program saw up (`rampart upgrade`): their
     /// checkers start in the up state, as if `start_up` were set.
-    seeded_up: std::collections::HashSet<Key>,
+    seeded_up: HashSet<Key>,
+    /// Servers in maintenance: not checked.
+    paused: HashSet<Key>,
 }
 
 /// The check a server gets: its backend's, unless `check = false`.
@@ -142,6 +144,7 @@ impl Hub {
             runtime,
             _stop: stop,
             seeded_up: Default::default(),
+            paused: Default::default(),
         }
     }
 
@@ -158,6 +161,14 @@ impl Hub {
             .flat_map(|b| b.servers.iter().map(move |s| (b, s)));
         for (index, (b, s)) in servers.enumerate() {
             let key = (b.name.clone(), s.name.clone());
+            if self.paused.contains(&key) {
+                // In maintenance: no checks. Its last state stays shown;
+                // the checker starts afresh when it is ready again.
+                if let Some(c) = self.checkers.remove(&key) {
+                    c.task.abort();
+                }
+                continue;
+            }
             let health = effective(&b.health, s.check);
             match self.checkers.remove(&key) {
                 Some(c) if c.addr == s.addr && c.health == health => {
@@ -181,6 +192,19 @@ impl Hub {
         }
         drop(table);
         self.checkers = keep;
+    }
+
+    /// The servers whose checks are paused (in maintenance); applies at
+    /// the next [`Hub::sync`].
+    pub fn set_paused(&mut self, paused: HashSet<Key>) {
+        self.paused = paused;
+    }
+
+    /// Whether `server` of `backend` is being checked (tests, status).
+    #[cfg(test)]
+    pub fn is_checked(&self, backend: &str, server: &str) -> bool {
+        self.checkers
+            .contains_key(&(backend.to_string(), server.to_string()))
     }
 
     /// Servers up in the previous program (`rampart upgrade`), to call

@@ -15,7 +15,12 @@ pub enum ToWorker {
         origin: String,
         config: String,
         up: Vec<(String, String)>,
+        /// The operator's state of servers (drain, maint, weight).
+        #[serde(default)]
+        admin: Vec<crate::admin::Entry>,
     },
+    /// The operator changed a server's state.
+    Admin(crate::admin::Entry),
     /// A server changed state.
     Server {
         backend: String,
@@ -114,10 +119,20 @@ mod tests {
             origin: "x".into(),
             config: "a = 1\nb = 2\n".into(),
             up: vec![],
+            admin: vec![crate::admin::entry(
+                "b",
+                "s",
+                crate::admin::State {
+                    admin: rampart_proxy::Admin::Drain,
+                    weight: Some(3),
+                },
+            )],
         };
         let l = line(&m);
         assert_eq!(l.matches('\n').count(), 1);
         let back: ToWorker = serde_json::from_str(l.trim_end()).unwrap();
-        assert!(matches!(back, ToWorker::Start { config, .. } if config == "a = 1\nb = 2\n"));
+        assert!(
+            matches!(back, ToWorker::Start { config, admin, .. } if config == "a = 1\nb = 2\n" && admin[0].weight == Some(3))
+        );
     }
 }

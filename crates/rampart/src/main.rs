@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{CommandFactory, Parser, Subcommand};
 
+mod admin;
 mod bgp;
 mod control;
 mod demo;
@@ -91,6 +92,22 @@ enum Cmd {
     Reload {
         #[command(flatten)]
         node: NodeArgs,
+    },
+    /// Change a server's runtime state: `drain` (no new connections, open
+    /// ones run to their end), `maint` (no traffic, no health checks),
+    /// `ready` (back in service, configured weight), `weight N` (0-256, at
+    /// once for every balancer). Kept across reloads and worker restarts,
+    /// and across restarts with `[global] state_file`.
+    Server {
+        #[command(flatten)]
+        node: NodeArgs,
+        /// drain | maint | ready | weight
+        #[arg(value_parser = ["drain", "maint", "ready", "weight"])]
+        action: String,
+        /// BACKEND/SERVER
+        target: String,
+        /// The weight, for `weight`.
+        weight: Option<u32>,
     },
     /// Replace the running node's program with the binary now installed
     /// at its path, keeping its listeners, connections, VRRP state and BGP
@@ -218,6 +235,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Reload { node } => Ok(reload(&node.socket())?),
         Cmd::Upgrade { node } => Ok(upgrade(&node.socket())?),
+        Cmd::Server {
+            node,
+            action,
+            target,
+            weight,
+        } => {
+            let weight = weight.map(|w| w.to_string());
+            let mut words = vec![action.as_str(), target.as_str()];
+            words.extend(weight.as_deref());
+            let cmd = admin::ServerCommand::parse(&words).map_err(|e| anyhow::anyhow!(e))?;
+            println!("{}", control::server(&node.socket(), cmd)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Run {
             config,
             runtime_dir,

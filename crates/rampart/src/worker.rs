@@ -106,7 +106,13 @@ async fn serve(
         .next_line()
         .await?
         .ok_or_else(|| anyhow!("supervisor closed the control socket"))?;
-    let ToWorker::Start { origin, config, up } = serde_json::from_str(&first)? else {
+    let ToWorker::Start {
+        origin,
+        config,
+        up,
+        admin,
+    } = serde_json::from_str(&first)?
+    else {
         bail!("first control message is not Start");
     };
     let cfg = rampart_config::parse(&origin, &config).map_err(|e| anyhow!("{e}"))?;
@@ -118,6 +124,9 @@ async fn serve(
         Arc::new(IpcEvents(events_tx.clone())),
         |b, s| up.iter().any(|(ub, us)| ub == b && *us == s.name),
     );
+    for e in &admin {
+        apply_admin(&proxy, e);
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
     rampart_proxy::spawn_threads(&proxy, threads, stop_rx)?;
     let _ = events_tx.send(FromWorker::Ready);
@@ -135,6 +144,7 @@ async fn serve(
                             tracing::warn!("state for unknown server {backend}/{server}");
                         }
                     }
+                    Ok(ToWorker::Admin(e)) => apply_admin(&proxy, &e),
                     Ok(ToWorker::Drain) => break Exit::Drain,
                     Ok(other) => tracing::warn!("unexpected control message {other:?}"),
                     Err(e) => tracing::warn!("bad control message: {e}"),
@@ -179,6 +189,16 @@ async fn serve(
     // Give the log a moment to flush the last connection lines.
     tokio::time::sleep(Duration::from_millis(10)).await;
     Ok(())
+}
+
+/// The operator's state of one server (drain, maint, weight).
+fn apply_admin(proxy: &Proxy, e: &crate::admin::Entry) {
+    let applied = e
+        .state()
+        .is_some_and(|st| proxy.set_server_admin(&e.backend, &e.server, st.admin, st.weight));
+    if !applied {
+        tracing::warn!("admin state for unknown server {}/{}", e.backend, e.server);
+    }
 }
 
 /// How long a worker whose control socket closed waits to be reparented

@@ -193,3 +193,28 @@ async fn first_checks_are_spread_over_the_interval() {
         "first checks per tenth of the interval: {tenths:?}"
     );
 }
+
+/// A server in maintenance is not checked, through reloads too; back in
+/// service, it is checked again from scratch.
+#[tokio::test]
+async fn paused_servers_are_not_checked() {
+    let (tx, mut rx) = unbounded_channel();
+    let mut hub = Hub::new(tx);
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let a = l.local_addr().unwrap();
+    let cfg = cfg(&format!(
+        r#"{{ name = "a", addr = "{a}" }}, {{ name = "b", addr = "{a}" }}"#
+    ));
+    hub.sync(&cfg);
+    all_up(&mut rx, 2).await;
+    let key = ("b".to_string(), "a".to_string());
+    hub.set_paused([key].into_iter().collect());
+    hub.sync(&cfg);
+    assert!(!hub.is_checked("b", "a"));
+    assert!(hub.is_checked("b", "b"));
+    // Its last state stays known.
+    assert!(hub.states().iter().any(|(_, s, up)| s == "a" && *up));
+    hub.set_paused(HashSet::new());
+    hub.sync(&cfg);
+    assert!(hub.is_checked("b", "a"));
+}

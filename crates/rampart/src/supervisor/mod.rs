@@ -122,6 +122,8 @@ pub struct Supervisor {
     upgrades: u32,
     /// The previous program's worker, until ours is ready.
     adopted: Option<AdoptedWorker>,
+    /// The operator's state of servers (drain, maint, weight).
+    admins: crate::admin::Admins,
 }
 
 /// Threads to use: the configured number, or one per CPU.
@@ -181,7 +183,10 @@ pub async fn run(
         control_fd: None,
         upgrades: 0,
         adopted: None,
+        admins: crate::admin::Admins::default(),
     };
+    sup.admins = crate::admin::Admins::load(sup.cfg.global.state_file.as_deref());
+    sup.health.set_paused(sup.admins.in_maint());
     let mut adopted_bgp = Vec::new();
     let mut adopted_vrrp = None;
     let mut adopted_control = None;
@@ -327,6 +332,9 @@ pub async fn run(
                 }
                 Request::Reload(waiter) => sup.request_reload(Some(waiter)).await,
                 Request::Upgrade(waiter) => sup.upgrade_for(waiter).await,
+                Request::Server(cmd, uid, reply) => {
+                    let _ = reply.send(sup.server_command(&cmd, uid).await);
+                }
             },
             Some((id, msg)) = from_rx.recv() => sup.on_worker_message(id, msg).await,
             _ = vrrp_ended(sup.vrrp.as_mut()) => {
@@ -400,14 +408,31 @@ impl Supervisor {
     }
 
     async fn status(&self) -> crate::control::Status {
-        let servers = self
+        // Every configured server, in config order: one in maintenance
+        // (not checked) or not checked yet shows as down.
+        let known: HashMap<(String, String), bool> = self
             .health
             .states()
             .into_iter()
-            .map(|(backend, server, up)| crate::control::ServerStatus {
-                backend,
-                server,
-                up,
+            .map(|(b, s, up)| ((b, s), up))
+            .collect();
+        let servers = self
+            .cfg
+            .backends
+            .iter()
+            .flat_map(|b| b.servers.iter().map(move |s| (b, s)))
+            .map(|(b, s)| {
+                let st = self.admins.get(&b.name, &s.name);
+                crate::control::ServerStatus {
+                    backend: b.name.clone(),
+                    server: s.name.clone(),
+                    up: known
+                        .get(&(b.name.clone(), s.name.clone()))
+                        .copied()
+                        .unwrap_or(false),
+                    admin: st.admin.as_str().to_string(),
+                    weight: st.weight.unwrap_or(s.weight),
+                }
             })
             .collect();
         let vrrp = match &self.vrrp {
@@ -453,6 +478,35 @@ impl Supervisor {
             *old = p;
             changed
         });
+    }
+
+    /// `rampart server ...`: applies, logs (with who asked), tells the
+    /// workers, stops or restarts health checks for maint.
+    async fn server_command(
+        &mut self,
+        cmd: &crate::admin::ServerCommand,
+        uid: u32,
+    ) -> Result<String, String> {
+        let (before, after) = self.admins.apply(&self.cfg, cmd)?;
+        let line = crate::admin::describe_change(cmd, before, after, uid);
+        tracing::warn!("{line}");
+        if before.admin == rampart_proxy::Admin::Maint || after.admin == rampart_proxy::Admin::Maint
+        {
+            self.health.set_paused(self.admins.in_maint());
+            self.health.sync(&self.cfg);
+        }
+        let msg = ipc::line(&ToWorker::Admin(crate::admin::entry(
+            &cmd.backend,
+            &cmd.server,
+            after,
+        )));
+        let pending = self.pending.as_mut().map(|p| &mut p.worker);
+        for w in self.worker.iter_mut().chain(pending) {
+            if let Err(e) = w.control.write_all(msg.as_bytes()).await {
+                tracing::warn!(worker = w.id, "cannot reach worker: {e}");
+            }
+        }
+        Ok(line)
     }
 
     /// Health changes go to the serving worker and to one being started,

@@ -24,6 +24,7 @@ impl Supervisor {
         }
         self.reload_bgp().await;
         self.reload_gateway().await;
+        self.admins.set_file(self.cfg.global.state_file.as_deref());
         self.systemd.ready();
         conclude(p.waiters, ReloadOutcome::Reloaded(p.summary));
     }

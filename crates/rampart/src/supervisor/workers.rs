@@ -148,6 +148,7 @@ impl Supervisor {
             origin: self.path.display().to_string(),
             config: self.text.clone(),
             up: self.health.up_servers(),
+            admin: self.admins.entries(&self.cfg),
         };
         control.write_all(ipc::line(&start).as_bytes()).await?;
         let tx = self.from_workers.clone();

@@ -1,0 +1,365 @@
+//! The operator's runtime state of servers: `rampart server
+//! drain|maint|ready BACKEND/SERVER` and `rampart server weight
+//! BACKEND/SERVER N` (HAProxy's `set server ... state` and `set weight`).
+//!
+//! It lives in the supervisor, so it survives reloads (a server that is
+//! still configured keeps it) and worker restarts (each new worker gets it
+//! with its config). With `[global] state_file` it is also written to that
+//! file on every change (replaced atomically) and read at start, as
+//! HAProxy's `server-state-file`: a drained server stays drained across a
+//! restart of the node.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rampart_config::Config;
+use rampart_proxy::Admin;
+use serde::{Deserialize, Serialize};
+
+/// What the operator asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Set(Admin),
+    Weight(u32),
+}
+
+/// A server command, as the control socket carries it:
+/// `server drain|maint|ready BACKEND/SERVER`, `server weight BACKEND/SERVER N`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerCommand {
+    pub action: Action,
+    pub backend: String,
+    pub server: String,
+}
+
+/// Highest runtime weight, as for `weight` in the file.
+pub const WEIGHT_MAX: u32 = 256;
+
+impl ServerCommand {
+    /// Parses the words after `server`.
+    pub fn parse(words: &[&str]) -> Result<ServerCommand, String> {
+        let usage = "expected `server drain|maint|ready BACKEND/SERVER` or `server weight BACKEND/SERVER N`";
+        let (verb, target, rest) = match words {
+            [verb, target, rest @ ..] => (*verb, *target, rest),
+            _ => return Err(usage.into()),
+        };
+        let (backend, server) = target
+            .split_once('/')
+            .filter(|(b, s)| !b.is_empty() && !s.is_empty())
+            .ok_or_else(|| format!("`{target}`: expected BACKEND/SERVER"))?;
+        let action = match (verb, rest) {
+            ("weight", [n]) => match n.parse::<u32>() {
+                Ok(w) if w <= WEIGHT_MAX => Action::Weight(w),
+                _ => return Err(format!("weight `{n}`: expected 0 to {WEIGHT_MAX}")),
+            },
+            (verb, []) => Action::Set(Admin::parse(verb).ok_or(usage)?),
+            _ => return Err(usage.into()),
+        };
+        Ok(ServerCommand {
+            action,
+            backend: backend.into(),
+            server: server.into(),
+        })
+    }
+
+    /// The request line.
+    pub fn line(&self) -> String {
+        match self.action {
+            Action::Set(a) => format!("server {} {}/{}", a.as_str(), self.backend, self.server),
+            Action::Weight(w) => format!("server weight {}/{} {w}", self.backend, self.server),
+        }
+    }
+}
+
+/// One server's state as the operator set it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct State {
+    pub admin: Admin,
+    /// `None`: the configured weight.
+    pub weight: Option<u32>,
+}
+
+impl State {
+    fn describe(self) -> String {
+        match self.weight {
+            Some(w) => format!("{} weight {w}", self.admin.as_str()),
+            None => self.admin.as_str().to_string(),
+        }
+    }
+}
+
+/// One entry of the state file and of the worker's start message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub backend: String,
+    pub server: String,
+    /// `ready`, `drain` or `maint`.
+    pub admin: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u32>,
+}
+
+impl Entry {
+    pub fn state(&self) -> Option<State> {
+        Some(State {
+            admin: Admin::parse(&self.admin)?,
+            weight: self.weight,
+        })
+    }
+}
+
+/// Every server whose state differs from the default (ready, configured
+/// weight).
+#[derive(Debug, Default)]
+pub struct Admins {
+    map: BTreeMap<(String, String), State>,
+    file: Option<PathBuf>,
+}
+
+impl Admins {
+    /// The state kept in `file`, if any. A missing file is an empty state;
+    /// an unreadable or malformed one is logged and ignored (the node
+    /// starts with every server ready rather than not at all).
+    pub fn load(file: Option<&Path>) -> Admins {
+        let mut admins = Admins {
+            map: BTreeMap::new(),
+            file: file.map(Path::to_path_buf),
+        };
+        let Some(path) = file else {
+            return admins;
+        };
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return admins,
+            Err(e) => {
+                tracing::error!(
+                    "state file {}: {e}; every server starts ready",
+                    path.display()
+                );
+                return admins;
+            }
+        };
+        match serde_json::from_str::<Vec<Entry>>(&text) {
+            Ok(entries) => {
+                for e in entries {
+                    if let Some(state) = e.state() {
+                        admins.map.insert((e.backend, e.server), state);
+                    }
+                }
+                if !admins.map.is_empty() {
+                    tracing::info!(
+                        "state file {}: {} server(s) with an operator's state",
+                        path.display(),
+                        admins.map.len()
+                    );
+                }
+            }
+            Err(e) => {
+                tracing::error!(
+                    "state file {}: {e}; every server starts ready",
+                    path.display()
+                )
+            }
+        }
+        admins
+    }
+
+    /// Where changes are written from now on (a reload may change it).
+    pub fn set_file(&mut self, file: Option<&Path>) {
+        self.file = file.map(Path::to_path_buf);
+    }
+
+    /// The state of one server.
+    pub fn get(&self, backend: &str, server: &str) -> State {
+        self.map
+            .get(&(backend.to_string(), server.to_string()))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Applies `cmd` to a server of `cfg`; returns (before, after) or why
+    /// not. Writes the state file, if any.
+    pub fn apply(&mut self, cfg: &Config, cmd: &ServerCommand) -> Result<(State, State), String> {
+        let backend = cfg
+            .backends
+            .iter()
+            .find(|b| b.name == cmd.backend)
+            .ok_or_else(|| format!("no backend `{}`", cmd.backend))?;
+        if !backend.servers.iter().any(|s| s.name == cmd.server) {
+            return Err(format!(
+                "no server `{}` in backend `{}`",
+                cmd.server, cmd.backend
+            ));
+        }
+        let key = (cmd.backend.clone(), cmd.server.clone());
+        let before = self.map.get(&key).copied().unwrap_or_default();
+        let after = match cmd.action {
+            // Back in service: with the configured weight too.
+            Action::Set(Admin::Ready) => State::default(),
+            Action::Set(admin) => State { admin, ..before },
+            Action::Weight(w) => State {
+                weight: Some(w),
+                ..before
+            },
+        };
+        if after == State::default() {
+            self.map.remove(&key);
+        } else {
+            self.map.insert(key, after);
+        }
+        self.save();
+        Ok((before, after))
+    }
+
+    /// The servers in maintenance (their health checks are paused).
+    pub fn in_maint(&self) -> std::collections::HashSet<(String, String)> {
+        self.map
+            .iter()
+            .filter(|(_, st)| st.admin == Admin::Maint)
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// The entries for the servers `cfg` has (a removed server's state is
+    /// kept, should it come back, but not sent).
+    pub fn entries(&self, cfg: &Config) -> Vec<Entry> {
+        self.map
+            .iter()
+            .filter(|((b, s), _)| {
+                cfg.backends
+                    .iter()
+                    .any(|be| &be.name == b && be.servers.iter().any(|sv| &sv.name == s))
+            })
+            .map(|((b, s), st)| entry(b, s, *st))
+            .collect()
+    }
+
+    fn save(&self) {
+        let Some(path) = &self.file else {
+            return;
+        };
+        let all: Vec<Entry> = self
+            .map
+            .iter()
+            .map(|((b, s), st)| entry(b, s, *st))
+            .collect();
+        let tmp = path.with_extension("tmp");
+        let written = serde_json::to_vec_pretty(&all)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| std::fs::write(&tmp, bytes))
+            .and_then(|()| std::fs::rename(&tmp, path));
+        if let Err(e) = written {
+            tracing::error!(
+                "cannot write the state file {}: {e} (the state applies, but not across a restart)",
+                path.display()
+            );
+        }
+    }
+}
+
+pub fn entry(backend: &str, server: &str, st: State) -> Entry {
+    Entry {
+        backend: backend.to_string(),
+        server: server.to_string(),
+        admin: st.admin.as_str().to_string(),
+        weight: st.weight,
+    }
+}
+
+/// The log line of a change.
+pub fn describe_change(cmd: &ServerCommand, before: State, after: State, uid: u32) -> String {
+    format!(
+        "server {}/{}: {} -> {} (asked by uid {uid})",
+        cmd.backend,
+        cmd.server,
+        before.describe(),
+        after.describe()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> Config {
+        rampart_config::parse(
+            "t.toml",
+            "[[frontend]]\nname = \"www\"\nbind = [\"127.0.0.1:1\"]\nbackend = \"web\"\n\
+             [[backend]]\nname = \"web\"\nservers = [{ name = \"a\", addr = \"127.0.0.1:2\" }, \
+             { name = \"b\", addr = \"127.0.0.1:3\" }]\n",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn commands_parse_and_bad_ones_say_why() {
+        let c = ServerCommand::parse(&["drain", "web/a"]).unwrap();
+        assert_eq!(c.action, Action::Set(Admin::Drain));
+        assert_eq!((c.backend.as_str(), c.server.as_str()), ("web", "a"));
+        assert_eq!(
+            ServerCommand::parse(&["drain", "web/a"]).unwrap().line(),
+            "server drain web/a"
+        );
+        let w = ServerCommand::parse(&["weight", "web/b", "7"]).unwrap();
+        assert_eq!(w.action, Action::Weight(7));
+        assert_eq!(w.line(), "server weight web/b 7");
+        assert!(ServerCommand::parse(&["drain"]).is_err());
+        assert!(
+            ServerCommand::parse(&["drain", "web"])
+                .unwrap_err()
+                .contains("BACKEND/SERVER")
+        );
+        assert!(ServerCommand::parse(&["drain", "/a"]).is_err());
+        assert!(ServerCommand::parse(&["sleep", "web/a"]).is_err());
+        assert!(
+            ServerCommand::parse(&["weight", "web/a", "257"])
+                .unwrap_err()
+                .contains("0 to 256")
+        );
+        assert!(ServerCommand::parse(&["weight", "web/a"]).is_err());
+        assert!(ServerCommand::parse(&["drain", "web/a", "x"]).is_err());
+    }
+
+    #[test]
+    fn changes_apply_to_known_servers_and_survive_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("state.json");
+        let cfg = cfg();
+        let mut a = Admins::load(Some(&file));
+        let drain = ServerCommand::parse(&["drain", "web/a"]).unwrap();
+        let (before, after) = a.apply(&cfg, &drain).unwrap();
+        assert_eq!(before, State::default());
+        assert_eq!(after.admin, Admin::Drain);
+        let weight = ServerCommand::parse(&["weight", "web/a", "3"]).unwrap();
+        a.apply(&cfg, &weight).unwrap();
+        assert_eq!(
+            a.get("web", "a"),
+            State {
+                admin: Admin::Drain,
+                weight: Some(3)
+            }
+        );
+        assert!(
+            a.apply(&cfg, &ServerCommand::parse(&["drain", "web/zz"]).unwrap())
+                .is_err()
+        );
+        assert!(
+            a.apply(&cfg, &ServerCommand::parse(&["drain", "api/a"]).unwrap())
+                .is_err()
+        );
+
+        // A restart reads it back.
+        let b = Admins::load(Some(&file));
+        assert_eq!(b.get("web", "a"), a.get("web", "a"));
+        assert_eq!(b.entries(&cfg).len(), 1);
+        // Ready is the default again: nothing left.
+        let mut b = b;
+        b.apply(&cfg, &ServerCommand::parse(&["ready", "web/a"]).unwrap())
+            .unwrap();
+        assert_eq!(Admins::load(Some(&file)).entries(&cfg), vec![]);
+
+        // A malformed file is no reason not to start.
+        std::fs::write(&file, "{not json").unwrap();
+        assert_eq!(Admins::load(Some(&file)).entries(&cfg), vec![]);
+    }
+}

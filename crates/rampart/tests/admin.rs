@@ -1,0 +1,212 @@
+//! `rampart server drain|maint|ready|weight` on a real node, with traffic
+//! on loopback: what each does to new and open connections and to health
+//! checks, the weights over 10 000 connections, and that the state
+//! survives a reload, a worker crash and (with `state_file`) a restart.
+
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
+mod node;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use node::*;
+
+/// A named echo backend that also counts the connections it accepts
+/// (health checks included).
+fn counted_backend(name: &'static str) -> (SocketAddr, Arc<AtomicU64>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let accepted = Arc::new(AtomicU64::new(0));
+    let count = accepted.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            count.fetch_add(1, Ordering::Relaxed);
+            std::thread::spawn(move || {
+                let _ = s.write_all(format!("{name}\n").as_bytes());
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = s.read(&mut buf) {
+                    if n == 0 || s.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+/// `rampart server ARGS...`: (success, what it printed).
+fn server(node: &Node, args: &[&str]) -> (bool, String) {
+    let mut all = vec!["server"];
+    all.extend_from_slice(args);
+    let out = node.ctl(&all);
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), said)
+}
+
+/// Backends picked by `n` new connections.
+fn spread(addr: SocketAddr, n: usize) -> HashMap<String, usize> {
+    let mut count = HashMap::new();
+    for _ in 0..n {
+        *count.entry(who(addr).unwrap()).or_default() += 1;
+    }
+    count
+}
+
+fn status(node: &Node) -> serde_json::Value {
+    let out = node.ctl(&["status", "--json"]);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn server_status(node: &Node, name: &str) -> serde_json::Value {
+    status(node)["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["server"] == name)
+        .cloned()
+        .unwrap()
+}
+
+#[test]
+fn drain_maint_ready_and_weight_with_traffic() {
+    let (a, checks_a) = counted_backend("a");
+    let (b, _) = counted_backend("b");
+    let port = free_port();
+    let node = Node::start(&config(port, &[("a", a), ("b", b)], "5s"), port);
+    assert!(wait(Duration::from_secs(5), || spread(node.addr, 10).len() == 2));
+
+    // drain: an open connection to a completes; no new one reaches a.
+    let mut open = loop {
+        let s = TcpStream::connect(node.addr).unwrap();
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut name = String::new();
+        r.read_line(&mut name).unwrap();
+        if name == "a\n" {
+            break (s, r);
+        }
+    };
+    let (ok, said) = server(&node, &["drain", "pool/a"]);
+    assert!(ok, "{said}");
+    assert!(
+        said.contains("server pool/a: ready -> drain (asked by uid"),
+        "{said}"
+    );
+    let drained = spread(node.addr, 200);
+    assert_eq!(drained.get("a"), None, "{drained:?}");
+    open.0.write_all(b"still here\n").unwrap();
+    let mut echo = String::new();
+    open.1.read_line(&mut echo).unwrap();
+    assert_eq!(echo, "still here\n");
+    drop(open);
+    assert_eq!(server_status(&node, "a")["admin"], "drain");
+    assert!(
+        wait(Duration::from_secs(2), || node
+            .log()
+            .contains("server pool/a: ready -> drain")),
+        "{}",
+        node.log()
+    );
+
+    // maint: no connection at all, health checks included.
+    let (ok, said) = server(&node, &["maint", "pool/a"]);
+    assert!(ok, "{said}");
+    std::thread::sleep(Duration::from_millis(300));
+    let before = checks_a.load(Ordering::Relaxed);
+    assert_eq!(spread(node.addr, 100).get("a"), None);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        checks_a.load(Ordering::Relaxed),
+        before,
+        "connections (checks or traffic) reached a server in maintenance"
+    );
+
+    // ready: back, checked again.
+    let (ok, said) = server(&node, &["ready", "pool/a"]);
+    assert!(ok, "{said}");
+    assert!(said.contains("maint -> ready"), "{said}");
+    assert!(wait(Duration::from_secs(5), || spread(node.addr, 10).len() == 2));
+    assert!(checks_a.load(Ordering::Relaxed) > before);
+
+    // weight: 10 000 connections within 2 % of 1:4.
+    let (ok, said) = server(&node, &["weight", "pool/b", "4"]);
+    assert!(ok, "{said}");
+    let n = 10_000;
+    let w = spread(node.addr, n);
+    let share_b = w["b"] as f64 / n as f64;
+    assert!((share_b - 0.8).abs() <= 0.02, "{w:?}");
+    assert_eq!(server_status(&node, "b")["weight"], 4);
+
+    // Bad requests say why, and change nothing.
+    for (args, why) in [
+        (
+            &["drain", "pool/zz"][..],
+            "no server `zz` in backend `pool`",
+        ),
+        (&["drain", "nope/a"][..], "no backend `nope`"),
+        (&["weight", "pool/a", "300"][..], "expected 0 to 256"),
+        (&["drain", "pool"][..], "BACKEND/SERVER"),
+    ] {
+        let (ok, said) = server(&node, args);
+        assert!(!ok && said.contains(why), "{args:?}: {said}");
+    }
+}
+
+#[test]
+fn the_state_survives_reload_worker_crash_and_restart() {
+    let (a, _) = counted_backend("a");
+    let (b, _) = counted_backend("b");
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let text = config(port, &[("a", a), ("b", b)], "1s").replace(
+        "[global]\n",
+        &format!("[global]\nstate_file = \"{}\"\n", state.display()),
+    );
+    let mut node = Node::start(&text, port);
+    assert!(wait(Duration::from_secs(5), || spread(node.addr, 10).len() == 2));
+    assert!(server(&node, &["drain", "pool/a"]).0);
+    assert!(server(&node, &["weight", "pool/b", "7"]).0);
+    assert!(
+        std::fs::read_to_string(&state)
+            .unwrap()
+            .contains("\"drain\"")
+    );
+
+    // A reload (new worker) keeps it.
+    let out = node.ctl(&["reload"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(spread(node.addr, 50).get("a"), None);
+
+    // A crashed worker's successor keeps it.
+    let worker = node.worker_pids()[0];
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(worker as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    assert!(wait(Duration::from_secs(5), || node
+        .worker_pids()
+        .iter()
+        .any(|&p| p != worker)));
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(spread(node.addr, 50).get("a"), None);
+
+    // A restart reads the state file.
+    node.signal("TERM");
+    node.exit_status(Duration::from_secs(10));
+    drop(node);
+    let node = Node::start(&text, port);
+    assert_eq!(server_status(&node, "a")["admin"], "drain");
+    assert_eq!(server_status(&node, "b")["weight"], 7);
+    assert_eq!(spread(node.addr, 50).get("a"), None);
+    assert!(server(&node, &["ready", "pool/a"]).0);
+    assert!(wait(Duration::from_secs(5), || spread(node.addr, 20).len() == 2));
+}
