@@ -77,6 +77,10 @@ pub fn drop_worker(to: Option<Identity>) -> io::Result<()> {
             nix::unistd::setresgid(gid, gid, gid)?;
             nix::unistd::setresuid(uid, uid, uid)?;
             nix::sys::prctl::set_keepcaps(false)?;
+            // A change of user clears the parent-death signal: set again
+            // (the caller still checks its parent, which may have died
+            // before this line).
+            nix::sys::prctl::set_pdeathsig(Some(nix::sys::signal::Signal::SIGTERM))?;
         }
     }
     let permitted: CapsHashSet = caps::read(None, CapSet::Permitted)

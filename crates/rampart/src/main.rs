@@ -256,13 +256,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
             upgrade_fd,
         } => {
             name_the_supervisor();
+            // After `rampart upgrade`: the previous program's state, and the
+            // config it ran (not the file, which may have changed since: a
+            // reload applies that, with its checks).
+            let adopted = upgrade_fd.map(supervisor::upgrade::adopt).transpose()?;
+            let running = adopted
+                .as_ref()
+                .map(|a| a.state.config.clone())
+                .filter(|t| !t.is_empty());
             let paths = supervisor::Paths {
                 runtime_dir: runtime::dir(runtime_dir),
                 control,
                 control_group: control_group.as_deref().map(control::group).transpose()?,
-                upgrade_fd,
+                adopted,
             };
-            let parsed = rampart_config::read_file(&config).and_then(|text| {
+            let read = match running {
+                Some(text) => Ok(text),
+                None => rampart_config::read_file(&config),
+            };
+            let parsed = read.and_then(|text| {
                 Ok((
                     rampart_config::parse(&config.display().to_string(), &text)?,
                     text,

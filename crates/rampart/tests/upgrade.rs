@@ -194,6 +194,9 @@ fn an_upgrade_under_load_fails_no_request_and_resets_no_bgp_session() {
     let load = Load::start(&s.client, LB1.parse().unwrap(), 4);
     std::thread::sleep(Duration::from_millis(700));
     let (before_ok, _) = load.counts();
+    // The file on disk is not what runs (here: broken): an upgrade runs
+    // the running config; the file is a reload's business.
+    std::fs::write(dir.path().join("lb1.toml"), "[[frontend]\nbroken").unwrap();
     // The package manager puts a new binary in place...
     install(dir.path());
     // ...and the operator (or `systemctl reload`) upgrades.

@@ -37,8 +37,9 @@ pub struct Handle {
 
 /// `rampart upgrade`'s requests to the manager.
 enum Upgrade {
-    /// Hand every Established session over; the answer lists them.
-    Handover(oneshot::Sender<Vec<Taken>>),
+    /// Hand every Established session over, each neighbor given this
+    /// long; the answer lists them.
+    Handover(Duration, oneshot::Sender<Vec<Taken>>),
     /// Take sessions (back) over: the exec failed.
     Adopt(Vec<Taken>),
 }
@@ -65,9 +66,9 @@ impl Handle {
 
     /// Hands every Established session over (see `neighbor::Cmd::Handover`)
     /// for `rampart upgrade`; the others close with the process.
-    pub async fn handover(&self) -> Vec<Taken> {
+    pub async fn handover(&self, wait: Duration) -> Vec<Taken> {
         let (tx, rx) = oneshot::channel();
-        if self.upgrade.send(Upgrade::Handover(tx)).is_err() {
+        if self.upgrade.send(Upgrade::Handover(wait, tx)).is_err() {
             return Vec::new();
         }
         rx.await.unwrap_or_default()
@@ -309,8 +310,8 @@ impl Manager {
                 }
                 Some(cfg) = reconfigure.recv() => self.reconfigure(&cfg).await,
                 Some(u) = upgrade.recv() => match u {
-                    Upgrade::Handover(reply) => {
-                        let taken = self.handover().await;
+                    Upgrade::Handover(wait, reply) => {
+                        let taken = self.handover(wait).await;
                         let _ = reply.send(taken);
                     }
                     Upgrade::Adopt(sessions) => {
@@ -375,14 +376,20 @@ impl Manager {
 
     /// Asks every serving neighbor task for its Established session; those
     /// that hand it over end, and are forgotten here.
-    async fn handover(&mut self) -> Vec<Taken> {
+    async fn handover(&mut self, wait: Duration) -> Vec<Taken> {
         let mut taken = Vec::new();
         for p in self.peers.iter().filter(|p| !p.retiring) {
             let (tx, rx) = oneshot::channel();
-            if p.cmds.send(neighbor::Cmd::Handover(tx)).is_ok()
-                && let Ok(Some(t)) = rx.await
-            {
-                taken.push(t);
+            if p.cmds.send(neighbor::Cmd::Handover(tx)).is_ok() {
+                match tokio::time::timeout(wait, rx).await {
+                    Ok(Ok(Some(t))) => taken.push(t),
+                    Ok(_) => {}
+                    // Its task keeps the session (it sees the answer is no
+                    // longer wanted): it closes with the exec.
+                    Err(_) => {
+                        tracing::warn!(neighbor = %p.name, "BGP session not handed over within {wait:?}")
+                    }
+                }
             }
         }
         self.peers

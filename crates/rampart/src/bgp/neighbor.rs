@@ -220,8 +220,9 @@ pub async fn run(
                         _ => None,
                     };
                     let handed = taken.is_some();
-                    let _ = reply.send(taken);
-                    if handed {
+                    // Nobody waits any more (the upgrade gave up on us):
+                    // the session stays here.
+                    if reply.send(taken).is_ok() && handed {
                         // Not a byte more, and no FIN: dropping a write
                         // half shuts the stream down (for every copy of
                         // the descriptor); `forget` does not.

@@ -16,7 +16,7 @@
 //!   we exit. Other signals: see `signals.rs`.
 
 mod reloading;
-mod upgrade;
+pub(crate) mod upgrade;
 mod workers;
 
 use std::collections::{HashMap, VecDeque};
@@ -39,7 +39,8 @@ use crate::signals::{Event, SupervisorSignals};
 use crate::vrrp;
 use reloading::conclude;
 use workers::{
-    AdoptedWorker, CRASH_BACKOFF, Worker, describe, drain, retire, retire_adopted, wait_worker,
+    AdoptedWorker, CRASH_BACKOFF, Draining, Worker, describe, drain, retire, retire_adopted,
+    wait_worker,
 };
 
 /// How long a reloaded worker may take to report ready before it is
@@ -74,9 +75,9 @@ pub struct Paths {
     pub control: Option<PathBuf>,
     /// `--control-group`: a group that may connect (and read `status`).
     pub control_group: Option<u32>,
-    /// `--upgrade-fd`: what the previous program handed over (see
+    /// What the previous program handed over (`--upgrade-fd`, see
     /// `upgrade.rs`).
-    pub upgrade_fd: Option<std::os::fd::RawFd>,
+    pub adopted: Option<upgrade::Adopted>,
 }
 
 pub struct Supervisor {
@@ -124,6 +125,8 @@ pub struct Supervisor {
     adopted: Option<AdoptedWorker>,
     /// The operator's state of servers (drain, maint, weight).
     admins: crate::admin::Admins,
+    /// Workers told to drain and not reaped yet.
+    draining: Draining,
 }
 
 /// Threads to use: the configured number, or one per CPU.
@@ -139,11 +142,14 @@ pub async fn run(
     cfg: Config,
     text: String,
     log_override: Option<String>,
-    paths: Paths,
+    mut paths: Paths,
 ) -> Result<()> {
     // Handlers first: a signal before they exist would kill the process.
     let mut signals = SupervisorSignals::install()?;
-    let adopted = paths.upgrade_fd.map(upgrade::adopt).transpose()?;
+    // A previous program blocked the stop and reload signals across its
+    // exec (see `upgrade::exec`): any that came meanwhile is delivered now.
+    upgrade::unblock_signals();
+    let adopted = paths.adopted.take();
     // Then the runtime directory, before any socket is opened: a second
     // node on it stops here instead of sharing the ports (SO_REUSEPORT).
     // An upgraded program holds it already (the lock crossed the exec).
@@ -184,6 +190,7 @@ pub async fn run(
         upgrades: 0,
         adopted: None,
         admins: crate::admin::Admins::default(),
+        draining: Draining::default(),
     };
     sup.admins = crate::admin::Admins::load(sup.cfg.global.state_file.as_deref());
     sup.health.set_paused(sup.admins.in_maint());
@@ -203,12 +210,7 @@ pub async fn run(
                 .insert((addr, t), std::net::TcpListener::from(fd));
         }
         if let Some((id, pid, fd)) = a.worker {
-            sup.next_id = id;
-            sup.adopted = Some(AdoptedWorker {
-                id,
-                pid,
-                control: std::os::unix::net::UnixStream::from(fd),
-            });
+            sup.adopt_worker(id, pid, fd)?;
         }
         adopted_bgp = a.bgp;
         adopted_vrrp = a.state.vrrp.clone();
@@ -524,6 +526,14 @@ impl Supervisor {
                 tracing::warn!(worker = w.id, "cannot reach worker: {e}");
             }
         }
+        if let Some(a) = &mut self.adopted
+            && let Err(e) = a.control.write_all(msg.as_bytes()).await
+        {
+            tracing::warn!(
+                worker = a.id,
+                "cannot reach the previous program's worker: {e}"
+            );
+        }
     }
 
     async fn on_worker_message(&mut self, id: u64, msg: FromWorker) {
@@ -531,7 +541,7 @@ impl Supervisor {
             FromWorker::Ready => {
                 tracing::debug!(worker = id, "worker ready");
                 if let Some(old) = self.adopted.take() {
-                    retire_adopted(old);
+                    retire_adopted(old, &self.draining);
                 }
                 if let Some(p) = self.pending.take_if(|p| p.worker.id == id) {
                     tracing::debug!(worker = id, "the reloaded config serves");
@@ -578,14 +588,26 @@ impl Supervisor {
         };
         tracing::info!("stopping");
         drain(&mut w).await;
+        if let Some(a) = self.adopted.take() {
+            retire_adopted(a, &self.draining);
+        }
         // Close our copies of the listeners: once the worker has closed its
         // own, new clients are refused at once instead of waiting in a
         // backlog nobody will accept from.
         self.sockets.clear();
         let bound = self.cfg.global.grace + Duration::from_secs(1);
-        if tokio::time::timeout(bound, w.child.wait()).await.is_err() {
+        let deadline = Instant::now() + bound;
+        if tokio::time::timeout_at(deadline, w.child.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!("worker did not stop within {bound:?}: killing it");
             let _ = w.child.kill().await;
+        }
+        // Workers still draining from a reload or an upgrade, within the
+        // same bound.
+        while self.draining.count() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         tracing::info!("stopped");
     }

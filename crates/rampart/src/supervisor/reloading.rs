@@ -11,7 +11,7 @@ impl Supervisor {
     /// (not before: until now the old config was the one serving).
     pub(super) async fn commit(&mut self, p: Pending) {
         if let Some(old) = self.worker.replace(p.worker) {
-            retire(old);
+            retire(old, &self.draining);
         }
         // Old-only sockets are dropped here; a draining worker holds its
         // own copies.

@@ -24,11 +24,15 @@
 //! run (`--version`) and accept the config (`check`); if the exec itself
 //! fails, the sessions are taken back and the node goes on as it was.
 
+use std::ffi::CString;
 use std::io::{Read, Seek, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::os::unix::process::CommandExt;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
@@ -45,6 +49,10 @@ pub struct Inherited {
     pub from_version: String,
     /// Upgrades since the node started (this one included).
     pub upgrades: u32,
+    /// The config text this program ran: the new one runs it too (a
+    /// changed file is a reload's business, with its checks).
+    #[serde(default)]
+    pub config: String,
     pub lock_fd: RawFd,
     pub control_fd: RawFd,
     /// (address, thread slot, descriptor).
@@ -101,7 +109,7 @@ pub fn binary_replaced() -> bool {
 }
 
 /// Reads what the previous program handed over (`--upgrade-fd`).
-pub fn adopt(fd: RawFd) -> Result<Adopted> {
+pub(crate) fn adopt(fd: RawFd) -> Result<Adopted> {
     let memfd = rampart_sys::fds::inherited_fd(fd).context("upgrade state descriptor")?;
     let mut file = std::fs::File::from(memfd);
     file.rewind()?;
@@ -149,11 +157,49 @@ pub fn adopt(fd: RawFd) -> Result<Adopted> {
     })
 }
 
+/// How long every BGP neighbor task may take to hand its session over (one
+/// blocked writing to a router that does not read is left out: its session
+/// then closes with the exec, and the new program opens it again).
+const HANDOVER_WAIT: Duration = Duration::from_secs(1);
+/// How long the VRRP driver may take to freeze.
+const FREEZE_WAIT: Duration = Duration::from_secs(1);
+/// How long each preflight run of the new binary may take.
+const PREFLIGHT_WAIT: Duration = Duration::from_secs(10);
+/// Time for the log writer thread to write what was logged before the
+/// exec (which would lose it). Spent before VRRP is frozen.
+const LOG_SETTLE: Duration = Duration::from_millis(20);
+
+/// The signals with a meaning to the supervisor (stop, reload, dumps):
+/// blocked across the exec, so that one that comes meanwhile waits for the
+/// new program's handlers instead of taking its default action (death,
+/// with the VIPs left on the interface).
+fn handled_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    for sig in [
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGQUIT,
+        Signal::SIGHUP,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+    ] {
+        set.add(sig);
+    }
+    set
+}
+
+/// Unblocks what [`exec`] blocked: in the new program once its handlers
+/// are installed, or here if the exec failed.
+pub fn unblock_signals() {
+    let _ = pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&handled_signals()), None);
+}
+
 impl Supervisor {
     /// `rampart upgrade` (or a reload after the binary was replaced): the
     /// client is answered only if the upgrade fails.
     pub(super) async fn upgrade_for(&mut self, waiter: crate::reload::Waiter) {
         if let Err(e) = self.upgrade().await {
+            tracing::error!("upgrade failed: {e:#}; this program goes on");
             super::conclude(
                 vec![waiter],
                 crate::reload::ReloadOutcome::failed(format!("upgrade failed: {e:#}")),
@@ -167,37 +213,58 @@ impl Supervisor {
         if self.pending.is_some() {
             bail!("a reload is under way: upgrade once it is done");
         }
+        if self.adopted.is_some() || self.draining.count() > 0 {
+            bail!("a previous worker is still draining (up to `grace`): upgrade once it is done");
+        }
         let binary = installed_binary()?;
-        preflight(&binary, &self.path)?;
-        let worker = self.worker.as_ref().map(|w| {
-            (
-                w.id,
-                w.child.id().unwrap_or(0),
-                w.control.as_ref().as_raw_fd(),
-            )
-        });
+        preflight(&binary, &self.text, &self.runtime_dir).await?;
         let control_fd = self
             .control_fd
             .ok_or_else(|| anyhow!("the control socket is not open"))?;
+        let worker = self
+            .worker
+            .as_ref()
+            .and_then(|w| Some((w.id, w.child.id()?, w.control.as_ref().as_raw_fd())));
         self.systemd.reloading();
         tracing::info!("upgrading: executing {}", binary.display());
-        // VRRP first: from here on it sends nothing until the new program
-        // resumes it (a few milliseconds, far less than a Master_Down
-        // interval).
-        let (vrrp, thaw) = match &self.vrrp {
-            Some(v) => match v.freeze().await {
-                Some((states, thaw)) => (Some(states), Some(thaw)),
-                None => (None, None),
-            },
-            None => (None, None),
-        };
+        tokio::time::sleep(LOG_SETTLE).await;
+        // BGP first (a router may be slow to read); VRRP last, so that it is
+        // silent for the exec alone.
         let bgp = match &self.bgp {
-            Some(b) => b.handover().await,
+            Some(b) => b.handover(HANDOVER_WAIT).await,
             None => Vec::new(),
+        };
+        let frozen = match &self.vrrp {
+            Some(v) => match tokio::time::timeout(FREEZE_WAIT, v.freeze()).await {
+                Ok(Some(frozen)) => Some(frozen),
+                _ => {
+                    self.take_back(bgp);
+                    bail!("the VRRP driver did not freeze within {FREEZE_WAIT:?}");
+                }
+            },
+            None => None,
+        };
+        // A removed instance still handing over (priority 0 sent, addresses
+        // held until the peer answers) is in no config: the new program
+        // could never take its addresses down.
+        if let Some((states, _)) = &frozen
+            && let Some(name) = states
+                .iter()
+                .find(|(_, st)| st.as_str() == "stopping")
+                .map(|(n, _)| n.clone())
+        {
+            drop(frozen);
+            self.take_back(bgp);
+            bail!("VRRP instance {name} is still handing over: upgrade in a moment");
+        }
+        let (vrrp, thaw) = match frozen {
+            Some((states, thaw)) => (Some(states), Some(thaw)),
+            None => (None, None),
         };
         let state = Inherited {
             from_version: env!("CARGO_PKG_VERSION").to_string(),
             upgrades: self.upgrades + 1,
+            config: self.text.clone(),
             lock_fd: self.lock_fd,
             control_fd,
             listeners: self
@@ -223,26 +290,42 @@ impl Supervisor {
         };
         let err = exec(&binary, &state);
         // Still here: the exec failed. Take everything back.
-        tracing::error!("upgrade failed: {err:#}; this program goes on");
         drop(thaw);
-        if let Some(b) = &self.bgp {
+        self.take_back(bgp);
+        Err(err)
+    }
+
+    /// The exec did not happen: the BGP sessions handed over run here
+    /// again, and systemd hears that the node is ready.
+    fn take_back(&self, bgp: Vec<Taken>) {
+        if let Some(b) = &self.bgp
+            && !bgp.is_empty()
+        {
             b.adopt(bgp);
         }
         self.systemd.ready();
-        Err(err)
     }
 }
 
-/// The new binary runs and accepts the config, or the upgrade stops here.
-fn preflight(binary: &Path, config: &Path) -> Result<()> {
-    let version = std::process::Command::new(binary)
-        .arg("--version")
-        .output()
-        .with_context(|| format!("cannot run {}", binary.display()))?;
+/// The new binary runs and accepts the running config, or the upgrade
+/// stops here. Each run is bounded: a binary that hangs is no upgrade.
+async fn preflight(binary: &Path, config: &str, runtime_dir: &Path) -> Result<()> {
+    let run = |args: Vec<std::ffi::OsString>| async move {
+        let mut cmd = tokio::process::Command::new(binary);
+        cmd.args(&args).kill_on_drop(true);
+        match tokio::time::timeout(PREFLIGHT_WAIT, cmd.output()).await {
+            Ok(out) => out.with_context(|| format!("cannot run {}", binary.display())),
+            Err(_) => Err(anyhow!(
+                "{} did not answer within {PREFLIGHT_WAIT:?}",
+                binary.display()
+            )),
+        }
+    };
+    let version = run(vec!["--version".into()]).await?;
     if !version.status.success() {
         bail!("{} --version failed", binary.display());
     }
-    let said = String::from_utf8_lossy(&version.stdout);
+    let said = String::from_utf8_lossy(&version.stdout).into_owned();
     if !said.starts_with("rampart ") {
         bail!(
             "{} is not rampart (its --version says {:?})",
@@ -250,17 +333,18 @@ fn preflight(binary: &Path, config: &Path) -> Result<()> {
             said.trim()
         );
     }
-    let check = std::process::Command::new(binary)
-        .arg("check")
-        .arg("-c")
-        .arg(config)
-        .output()
-        .with_context(|| format!("cannot run {}", binary.display()))?;
+    // The config this program runs (what the new one will run), not the
+    // file, which may have changed since.
+    let running = runtime_dir.join(".upgrade-check.toml");
+    std::fs::write(&running, config)
+        .with_context(|| format!("cannot write {}", running.display()))?;
+    let check = run(vec!["check".into(), "-c".into(), running.clone().into()]).await;
+    let _ = std::fs::remove_file(&running);
+    let check = check?;
     if !check.status.success() {
         bail!(
-            "{} does not accept {}: {}",
+            "{} does not accept the running config: {}",
             binary.display(),
-            config.display(),
             String::from_utf8_lossy(&check.stderr).trim()
         );
     }
@@ -269,9 +353,11 @@ fn preflight(binary: &Path, config: &Path) -> Result<()> {
 }
 
 /// Writes `state` to a memfd, lets every descriptor it names cross the
-/// exec, and executes `binary` as `run` with this process's arguments.
-/// Returns the error if it could not; the descriptors are then
-/// close-on-exec again.
+/// exec, and executes `binary` as `run` with this process's arguments
+/// (`execv` itself: std's `Command::exec` would reset SIGPIPE to its
+/// default first, which a failed exec would leave behind). Returns the
+/// error if it could not; the descriptors are then close-on-exec again and
+/// the signals unblocked.
 fn exec(binary: &Path, state: &Inherited) -> anyhow::Error {
     let memfd = match write_state(state) {
         Ok(fd) => fd,
@@ -281,29 +367,43 @@ fn exec(binary: &Path, state: &Inherited) -> anyhow::Error {
     fds.extend(state.listeners.iter().map(|l| l.2));
     fds.extend(state.worker.iter().map(|w| w.2));
     fds.extend(state.bgp.iter().map(|s| s.fd));
+    let argv = match exec_args(memfd.as_raw_fd()) {
+        Ok(a) => a,
+        Err(e) => return e,
+    };
+    let path = match CString::new(binary.as_os_str().as_bytes()) {
+        Ok(p) => p,
+        Err(e) => return anyhow!(e).context("binary path"),
+    };
     if let Err(e) = set_cloexec(&fds, false) {
         let _ = set_cloexec(&fds, true);
         return e.context("cannot pass descriptors on");
     }
-    // Arguments as given, without a previous upgrade's `--upgrade-fd N`.
-    let mut args: Vec<std::ffi::OsString> = Vec::new();
+    let _ = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&handled_signals()), None);
+    let e = match nix::unistd::execv(&path, &argv) {
+        Err(e) => e,
+        Ok(never) => match never {},
+    };
+    unblock_signals();
+    let _ = set_cloexec(&fds, true);
+    anyhow!(e).context(format!("cannot execute {}", binary.display()))
+}
+
+/// `argv` for the new program: its name, this process's arguments without
+/// a previous upgrade's `--upgrade-fd N`, and `--upgrade-fd` with `memfd`.
+fn exec_args(memfd: RawFd) -> Result<Vec<CString>> {
+    let mut argv = vec![CString::new(ipc::SUPERVISOR_ARG0)?];
     let mut given = std::env::args_os().skip(1);
     while let Some(a) = given.next() {
         if a == "--upgrade-fd" {
             given.next();
         } else if !a.to_string_lossy().starts_with("--upgrade-fd=") {
-            args.push(a);
+            argv.push(CString::new(a.as_bytes())?);
         }
     }
-    crate::logging::flush();
-    let e = std::process::Command::new(binary)
-        .arg0(ipc::SUPERVISOR_ARG0)
-        .args(&args)
-        .arg("--upgrade-fd")
-        .arg(memfd.as_raw_fd().to_string())
-        .exec();
-    let _ = set_cloexec(&fds, true);
-    anyhow!(e).context(format!("cannot execute {}", binary.display()))
+    argv.push(CString::new("--upgrade-fd")?);
+    argv.push(CString::new(memfd.to_string())?);
+    Ok(argv)
 }
 
 fn write_state(state: &Inherited) -> Result<OwnedFd> {

@@ -40,10 +40,40 @@ pub(super) struct Worker {
 
 /// The worker a previous program ran (`rampart upgrade`): it serves until
 /// this program's first worker is ready, then drains.
+/// The worker a previous program ran (`rampart upgrade`): it serves until
+/// this program's first worker is ready, then drains. Its messages are
+/// read like any worker's.
 pub(super) struct AdoptedWorker {
     pub(super) id: u64,
     pub(super) pid: u32,
-    pub(super) control: std::os::unix::net::UnixStream,
+    pub(super) control: OwnedWriteHalf,
+}
+
+/// Workers told to drain and not reaped yet: an upgrade waits for them
+/// (the exec would close their control sockets and leave them unreaped).
+#[derive(Clone, Default)]
+pub(super) struct Draining(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Draining {
+    pub(super) fn count(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn start(&self) -> DrainingGuard {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        DrainingGuard(self.clone())
+    }
+}
+
+/// Counts one draining worker until dropped.
+struct DrainingGuard(Draining);
+
+impl Drop for DrainingGuard {
+    fn drop(&mut self) {
+        (self.0)
+            .0
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 pub(super) fn describe(status: std::io::Result<std::process::ExitStatus>) -> String {
@@ -152,20 +182,46 @@ impl Supervisor {
         };
         control.write_all(ipc::line(&start).as_bytes()).await?;
         let tx = self.from_workers.clone();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(read).lines();
-            while let Ok(Some(l)) = lines.next_line().await {
-                match serde_json::from_str::<FromWorker>(&l) {
-                    Ok(m) => {
-                        let _ = tx.send((id, m));
-                    }
-                    Err(e) => tracing::warn!(worker = id, "bad message from worker: {e}"),
-                }
-            }
-        });
+        read_worker(id, read, tx);
         tracing::info!(worker = id, pid = child.id(), "worker started");
         Ok(Worker { id, child, control })
     }
+
+    /// Takes on the worker a previous program ran (`rampart upgrade`).
+    pub(super) fn adopt_worker(
+        &mut self,
+        id: u64,
+        pid: u32,
+        control: std::os::fd::OwnedFd,
+    ) -> Result<()> {
+        let stream = std::os::unix::net::UnixStream::from(control);
+        stream.set_nonblocking(true)?;
+        let (read, control) = tokio::net::UnixStream::from_std(stream)?.into_split();
+        read_worker(id, read, self.from_workers.clone());
+        self.next_id = self.next_id.max(id);
+        self.adopted = Some(AdoptedWorker { id, pid, control });
+        Ok(())
+    }
+}
+
+/// Forwards a worker's messages to the supervisor's loop, tagged with its
+/// id, until its control socket closes.
+fn read_worker(
+    id: u64,
+    read: tokio::net::unix::OwnedReadHalf,
+    tx: tokio::sync::mpsc::UnboundedSender<(u64, FromWorker)>,
+) {
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(read).lines();
+        while let Ok(Some(l)) = lines.next_line().await {
+            match serde_json::from_str::<FromWorker>(&l) {
+                Ok(m) => {
+                    let _ = tx.send((id, m));
+                }
+                Err(e) => tracing::warn!(worker = id, "bad message from worker: {e}"),
+            }
+        }
+    });
 }
 
 /// Tells a worker to drain (see `ToWorker::Drain`); one that cannot be
@@ -182,21 +238,20 @@ pub(super) async fn drain(w: &mut Worker) {
 }
 
 /// Tells the previous program's worker to drain, and reaps it.
-pub(super) fn retire_adopted(old: AdoptedWorker) {
-    use std::io::Write;
-    let msg = ipc::line(&ToWorker::Drain);
-    let mut control = old.control;
-    if let Err(e) = control.write_all(msg.as_bytes()) {
-        tracing::warn!(
-            worker = old.id,
-            "cannot tell the previous worker to drain ({e}): killing it"
-        );
-        let _ = kill(Pid::from_raw(old.pid as i32), Signal::SIGKILL);
-    }
-    let pid = Pid::from_raw(old.pid as i32);
-    tokio::task::spawn_blocking(move || {
-        let status = nix::sys::wait::waitpid(pid, None);
-        drop(control);
+pub(super) fn retire_adopted(mut old: AdoptedWorker, draining: &Draining) {
+    let counted = draining.start();
+    tokio::spawn(async move {
+        let msg = ipc::line(&ToWorker::Drain);
+        if let Err(e) = old.control.write_all(msg.as_bytes()).await {
+            tracing::warn!(
+                worker = old.id,
+                "cannot tell the previous worker to drain ({e}): killing it"
+            );
+            let _ = kill(Pid::from_raw(old.pid as i32), Signal::SIGKILL);
+        }
+        let pid = Pid::from_raw(old.pid as i32);
+        let status = tokio::task::spawn_blocking(move || nix::sys::wait::waitpid(pid, None)).await;
+        drop(counted);
         tracing::info!(
             worker = old.id,
             "previous program's worker finished draining ({status:?})"
@@ -205,10 +260,12 @@ pub(super) fn retire_adopted(old: AdoptedWorker) {
 }
 
 /// Tells a replaced worker to drain, and reaps it when it exits.
-pub(super) fn retire(mut old: Worker) {
+pub(super) fn retire(mut old: Worker, draining: &Draining) {
+    let counted = draining.start();
     tokio::spawn(async move {
         drain(&mut old).await;
         let status = old.child.wait().await;
+        drop(counted);
         tracing::info!(
             worker = old.id,
             "previous worker finished draining ({})",

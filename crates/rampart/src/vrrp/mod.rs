@@ -467,12 +467,14 @@ impl Driver {
                 }
                 Some(r) = reconfigure.recv(), if self.stopping.is_none() => self.reconfigure(r),
                 Some((reply, thaw)) = freeze.recv(), if self.stopping.is_none() => {
+                    // Removed instances too while they hand over
+                    // ("stopping"): the upgrade waits for them.
                     let states: States = self
                         .node
                         .instances()
                         .iter()
                         .enumerate()
-                        .filter(|(id, _)| !self.node.is_retired(*id))
+                        .filter(|(id, i)| !self.node.is_retired(*id) || i.state() != State::Stopped)
                         .map(|(_, i)| (i.config().name.clone(), i.state().as_str().to_string()))
                         .collect();
                     if reply.send(states).is_ok() {
