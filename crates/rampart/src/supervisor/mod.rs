@@ -257,6 +257,11 @@ pub async fn run(
             return Err(e);
         }
     }
+    // After an upgrade this thread ran at the previous program's real-time
+    // priority until VRRP and everything else resumed: back to normal.
+    if rampart_sys::limits::thread_scheduler().is_ok_and(|p| p != 0) {
+        let _ = rampart_sys::limits::set_thread_normal();
+    }
     // Crash-loop state ages out with time, not with events.
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     // Everything runs: tell systemd (`Type=notify`), and keep telling its

@@ -234,10 +234,23 @@ impl Supervisor {
             Some(b) => b.handover(HANDOVER_WAIT).await,
             None => Vec::new(),
         };
+        // From the freeze until the new program has resumed VRRP, this
+        // thread must not wait for a CPU: at real-time priority (kept
+        // across the exec; the new program returns to normal once VRRP
+        // runs), a loaded machine cannot stretch the silence past the
+        // peer's Master_Down interval.
+        let realtime =
+            rampart_sys::limits::set_thread_realtime(rampart_sys::limits::VRRP_RT_PRIORITY).is_ok();
+        let normal = || {
+            if realtime {
+                let _ = rampart_sys::limits::set_thread_normal();
+            }
+        };
         let frozen = match &self.vrrp {
             Some(v) => match tokio::time::timeout(FREEZE_WAIT, v.freeze()).await {
                 Ok(Some(frozen)) => Some(frozen),
                 _ => {
+                    normal();
                     self.take_back(bgp);
                     bail!("the VRRP driver did not freeze within {FREEZE_WAIT:?}");
                 }
@@ -254,6 +267,7 @@ impl Supervisor {
                 .map(|(n, _)| n.clone())
         {
             drop(frozen);
+            normal();
             self.take_back(bgp);
             bail!("VRRP instance {name} is still handing over: upgrade in a moment");
         }
@@ -290,6 +304,7 @@ impl Supervisor {
         };
         let err = exec(&binary, &state);
         // Still here: the exec failed. Take everything back.
+        normal();
         drop(thaw);
         self.take_back(bgp);
         Err(err)
