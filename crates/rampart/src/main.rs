@@ -408,15 +408,27 @@ fn upgrade(socket: &std::path::Path) -> Result<ExitCode> {
 /// `status` with one more upgrade than `before`.
 fn wait_upgraded(socket: &std::path::Path, before: &control::Status) -> ExitCode {
     let deadline = std::time::Instant::now() + UPGRADE_WAIT;
+    // The control socket crosses the exec (connections wait in its
+    // backlog); one that cannot be reached for a while is gone: the node
+    // stopped instead (a stop closes the connection without an answer too).
+    let mut unreachable_since = None;
     loop {
-        if let Ok(now) = control::query(socket)
-            && now.upgrades > before.upgrades
-        {
-            println!(
-                "upgraded: rampart {} -> {} (upgrade {} of this node)",
-                before.version, now.version, now.upgrades
-            );
-            return ExitCode::SUCCESS;
+        match control::query(socket) {
+            Ok(now) if now.upgrades > before.upgrades => {
+                println!(
+                    "upgraded: rampart {} -> {} (upgrade {} of this node)",
+                    before.version, now.version, now.upgrades
+                );
+                return ExitCode::SUCCESS;
+            }
+            Ok(_) => unreachable_since = None,
+            Err(e) => {
+                let since = *unreachable_since.get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() > std::time::Duration::from_secs(2) {
+                    eprintln!("the node is gone (it stopped rather than upgraded): {e:#}");
+                    return ExitCode::FAILURE;
+                }
+            }
         }
         if std::time::Instant::now() > deadline {
             eprintln!("the node did not answer within {UPGRADE_WAIT:?} after the upgrade");
