@@ -90,10 +90,13 @@ fn record(path: &Path, saved: &[(Family, String)]) -> Result<()> {
 /// Applies `[gateway]`, if the config has one. Whatever a previous run
 /// left behind without a clean stop (its table, forwarding it turned on)
 /// is cleaned up first.
-pub async fn start(cfg: &Gateway, runtime_dir: &Path) -> Result<Option<Active>> {
+///
+/// `upgraded`: this program took over from a previous one (`rampart
+/// upgrade`), whose record is its own: taken over, not "left behind".
+pub async fn start(cfg: &Gateway, runtime_dir: &Path, upgraded: bool) -> Result<Option<Active>> {
     let state = state_path(runtime_dir);
     let leftover = recorded(&state);
-    if !leftover.is_empty() {
+    if !leftover.is_empty() && !upgraded {
         tracing::info!(
             "a previous run did not stop cleanly: forwarding values it found are restored from {}",
             state.display()

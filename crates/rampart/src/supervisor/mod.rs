@@ -232,7 +232,7 @@ pub async fn run(
     sup.worker = Some(sup.spawn_worker().await?);
     // Forwarding and NAT once the rest runs; a failure here (or below)
     // stops what runs already, which sets them back.
-    match crate::gateway::start(&sup.cfg.gateway, &sup.runtime_dir).await {
+    match crate::gateway::start(&sup.cfg.gateway, &sup.runtime_dir, sup.upgrades > 0).await {
         Ok(g) => sup.gateway = g,
         Err(e) => {
             sup.stop().await;

@@ -186,7 +186,7 @@ impl Supervisor {
         }
         let result = match self.gateway.as_mut() {
             Some(g) => g.apply(&self.cfg.gateway).await,
-            None => crate::gateway::start(&self.cfg.gateway, &self.runtime_dir)
+            None => crate::gateway::start(&self.cfg.gateway, &self.runtime_dir, false)
                 .await
                 .map(|g| self.gateway = g),
         };
