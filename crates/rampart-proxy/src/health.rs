@@ -20,7 +20,7 @@ use std::time::Duration;
 use rampart_config::{Check, Health};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::MissedTickBehavior;
-use tracing::{debug, info};
+use tracing::{debug, warn};
 
 mod pace;
 mod probe;
@@ -65,7 +65,8 @@ const PASSIVE_REASON: &str = "connection failures seen by the proxy";
 ///   the only probe. Such a checker returns when `passive` closes, since
 ///   nothing could change any more.
 ///
-/// Transitions are logged at info ("server pool/web1 is DOWN (3 failed
+/// Transitions are logged at warn, so `--log-level warn` shows them
+/// ("server pool/web1 is DOWN (3 failed
 /// checks: connection refused)"), single failed checks at debug.
 pub async fn run_checker(
     backend: String,
@@ -127,16 +128,16 @@ pub async fn run_checker(
         let Some(up) = flip else { continue };
         if up {
             if checkless {
-                info!(%backend, %server, "server {backend}/{server} is UP (no failures for one interval)");
+                warn!(%backend, %server, "server {backend}/{server} is UP (no failures for one interval)");
             } else {
                 let n = state.successes();
                 let s = plural(n);
-                info!(%backend, %server, "server {backend}/{server} is UP ({n} good check{s})");
+                warn!(%backend, %server, "server {backend}/{server} is UP ({n} good check{s})");
             }
         } else {
             let n = state.failures();
             let s = plural(n);
-            info!(%backend, %server, "server {backend}/{server} is DOWN ({n} failed check{s}: {reason})");
+            warn!(%backend, %server, "server {backend}/{server} is DOWN ({n} failed check{s}: {reason})");
             if checkless {
                 // The quiet interval that restores it starts now.
                 ticks.reset();

@@ -210,3 +210,32 @@ fn the_state_survives_reload_worker_crash_and_restart() {
     assert!(server(&node, &["ready", "pool/a"]).0);
     assert!(wait(Duration::from_secs(5), || spread(node.addr, 20).len() == 2));
 }
+
+/// `--log-level warn` still shows what moved: server transitions (and
+/// the operator's commands) log at warn; connection lines do not show.
+#[test]
+fn warn_level_shows_transitions_and_commands() {
+    let (a, stop_a) = named_backend("a");
+    let (b, _) = counted_backend("b");
+    let port = free_port();
+    let node = Node::start_with(
+        &config(port, &[("a", a), ("b", b)], "1s"),
+        port,
+        &["--log-level", "warn"],
+    );
+    assert!(wait(Duration::from_secs(5), || spread(node.addr, 10).len() == 2));
+    assert!(server(&node, &["drain", "pool/b"]).0);
+    // a's listener closes at its next connection (a health check).
+    stop_a.store(true, Ordering::Relaxed);
+    assert!(
+        wait(Duration::from_secs(5), || node
+            .log()
+            .contains("pool/a is DOWN")),
+        "{}",
+        node.log()
+    );
+    let log = node.log();
+    assert!(log.contains("server pool/b: ready -> drain"), "{log}");
+    assert!(!log.contains("term=--"), "connection lines at warn: {log}");
+    assert!(!log.contains(" INFO "), "{log}");
+}

@@ -118,7 +118,7 @@ pub async fn run(
                     }
                 }
                 Action::StateChanged { from, to } => {
-                    tracing::info!(neighbor = %name, "BGP {} -> {}", from.as_str(), to.as_str());
+                    tracing::warn!(neighbor = %name, "BGP {} -> {}", from.as_str(), to.as_str());
                     if to == State::Established {
                         let st = session.status();
                         tracing::info!(

@@ -676,7 +676,7 @@ impl Driver {
                 }
                 NodeAction::GroupChanged { id, from, to } => {
                     if let Some((name, _, notify)) = self.plan.groups.get(id) {
-                        tracing::info!(group = %name, "sync group {} -> {}", from.as_str(), to.as_str());
+                        tracing::warn!(group = %name, "sync group {} -> {}", from.as_str(), to.as_str());
                         if let Some(n) = &self.notifier {
                             n.state_changed(notify, name, to, None);
                         }
@@ -710,7 +710,9 @@ impl Driver {
             Action::RemoveAddresses => self.kernel.send(Op::Remove(id)),
             Action::SendGarp => self.kernel.send(Op::Announce(id)),
             Action::StateChanged { from, to, priority } => {
-                tracing::info!(
+                // At warn, as server and BGP transitions: `--log-level
+                // warn` shows what moved.
+                tracing::warn!(
                     instance = name,
                     priority,
                     "VRRP {} -> {}",
