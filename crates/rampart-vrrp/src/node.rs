@@ -183,6 +183,37 @@ impl Node {
         self.settle(now);
     }
 
+    /// `rampart vrrp resign`: instance `id` stops as at a graceful stop
+    /// (a master sends priority 0 and keeps its addresses until the peer
+    /// has taken over, or `bound`), and stays stopped until
+    /// [`reinstate`](Self::reinstate).
+    pub fn resign(&mut self, now: Instant, id: InstanceId, bound: Duration) {
+        if let Some(i) = self.instances.get_mut(id) {
+            i.stop(now, bound);
+            self.settle(now);
+        }
+    }
+
+    /// `rampart vrrp resume`: a resigned instance starts again.
+    pub fn reinstate(&mut self, now: Instant, id: InstanceId) {
+        if self.is_retired(id) {
+            return;
+        }
+        if let Some(i) = self.instances.get_mut(id) {
+            i.restart(now);
+            self.settle(now);
+        }
+    }
+
+    /// The members of the sync group instance `id` is in (just `id` if
+    /// none).
+    pub fn group_of(&self, id: InstanceId) -> Vec<InstanceId> {
+        self.groups
+            .iter()
+            .find(|g| g.members.contains(&id))
+            .map_or_else(|| vec![id], |g| g.members.clone())
+    }
+
     /// A reload's sync groups (member ids; retired instances are left
     /// out). A group that shares a member with a group of before keeps
     /// that one's state, so its notify hook runs only if the state really

@@ -12,6 +12,7 @@
 //! | `reload` | [`ReloadOutcome`], once that reload is done; one asked for    |
 //! |          | during a reload runs (and answers) after it                   |
 //! | `server drain\|maint\|ready B/S`, `server weight B/S N` | `{"changed": "..."}` |
+//! | `vrrp resign NAME`, `vrrp resume [NAME]` | `{"changed": "..."}` |
 //! | `upgrade`| nothing if the new binary now runs (the connection closes);  |
 //! |          | a failed [`ReloadOutcome`] if it does not                     |
 //! | other    | [`ErrorReply`]: `{"error": "..."}`                            |
@@ -146,6 +147,11 @@ pub enum Command {
     Upgrade,
     /// `server drain|maint|ready B/S`, `server weight B/S N`.
     Server(ServerCommand),
+    /// `vrrp resign NAME`, `vrrp resume [NAME]`.
+    Vrrp {
+        resign: bool,
+        name: Option<String>,
+    },
 }
 
 impl Command {
@@ -156,6 +162,18 @@ impl Command {
             ["reload"] => Ok(Command::Reload),
             ["upgrade"] => Ok(Command::Upgrade),
             ["server", rest @ ..] => ServerCommand::parse(rest).map(Command::Server),
+            ["vrrp", "resign", name] => Ok(Command::Vrrp {
+                resign: true,
+                name: Some((*name).to_string()),
+            }),
+            ["vrrp", "resume"] => Ok(Command::Vrrp {
+                resign: false,
+                name: None,
+            }),
+            ["vrrp", "resume", name] => Ok(Command::Vrrp {
+                resign: false,
+                name: Some((*name).to_string()),
+            }),
             _ => Err(format!("unknown request {:?}", line.trim())),
         }
     }
@@ -166,6 +184,11 @@ impl Command {
             Command::Reload => "reload".into(),
             Command::Upgrade => "upgrade".into(),
             Command::Server(c) => c.line(),
+            Command::Vrrp { resign, name } => format!(
+                "vrrp {}{}",
+                if *resign { "resign" } else { "resume" },
+                name.as_deref().map(|n| format!(" {n}")).unwrap_or_default()
+            ),
         }
     }
 
@@ -173,7 +196,7 @@ impl Command {
     fn changes_state(&self) -> bool {
         match self {
             Command::Status => false,
-            Command::Reload | Command::Upgrade | Command::Server(_) => true,
+            Command::Reload | Command::Upgrade | Command::Server(_) | Command::Vrrp { .. } => true,
         }
     }
 }
@@ -193,6 +216,13 @@ pub enum Request {
     Upgrade(Waiter),
     /// A server's runtime state, asked by `uid`: what changed, or why not.
     Server(ServerCommand, u32, oneshot::Sender<Result<String, String>>),
+    /// VRRP resign (true) or resume of a name, asked by `uid`.
+    Vrrp(
+        bool,
+        Option<String>,
+        u32,
+        oneshot::Sender<Result<String, String>>,
+    ),
 }
 
 /// The answer to a request that could not be served.
@@ -371,6 +401,17 @@ async fn ask_supervisor(
                 Err(error) => return Some(error_line(error)),
             }
         }
+        Command::Vrrp { resign, name } => {
+            let (tx, rx) = oneshot::channel();
+            requests
+                .send(Request::Vrrp(resign, name, uid, tx))
+                .await
+                .ok()?;
+            match rx.await.ok()? {
+                Ok(changed) => serde_json::to_string(&Changed { changed }),
+                Err(error) => return Some(error_line(error)),
+            }
+        }
     };
     json.ok().map(|j| j + "\n")
 }
@@ -393,6 +434,12 @@ pub fn reload(path: &Path) -> Result<Option<ReloadOutcome>> {
 /// `rampart server ...`: what changed (an error names why not).
 pub fn server(path: &Path, cmd: ServerCommand) -> Result<String> {
     let changed: Changed = ask(path, Command::Server(cmd), REQUEST_TIMEOUT)?;
+    Ok(changed.changed)
+}
+
+/// `rampart vrrp resign|resume`: what changed.
+pub fn vrrp(path: &Path, resign: bool, name: Option<String>) -> Result<String> {
+    let changed: Changed = ask(path, Command::Vrrp { resign, name }, REQUEST_TIMEOUT)?;
     Ok(changed.changed)
 }
 
@@ -593,7 +640,7 @@ mod tests {
                         });
                     }
                     Request::Reload(w) | Request::Upgrade(w) => reloads.push(w),
-                    Request::Server(..) => {}
+                    Request::Server(..) | Request::Vrrp(..) => {}
                 }
             }
         });

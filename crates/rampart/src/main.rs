@@ -109,6 +109,20 @@ enum Cmd {
         /// The weight, for `weight`.
         weight: Option<u32>,
     },
+    /// Hand VRRP mastership over for maintenance without stopping the node
+    /// (`resign INSTANCE|GROUP`: priority 0, the peer takes over with no
+    /// failed request, as at a graceful stop; an instance in a sync group
+    /// moves with its group), and take part again (`resume [NAME]`; all
+    /// resigned ones without a name).
+    Vrrp {
+        #[command(flatten)]
+        node: NodeArgs,
+        /// resign | resume
+        #[arg(value_parser = ["resign", "resume"])]
+        action: String,
+        /// The instance or sync group.
+        name: Option<String>,
+    },
     /// Replace the running node's program with the binary now installed
     /// at its path, keeping its listeners, connections, VRRP state and BGP
     /// sessions (no failed request, no election, no route flap).
@@ -235,6 +249,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Reload { node } => Ok(reload(&node.socket())?),
         Cmd::Upgrade { node } => Ok(upgrade(&node.socket())?),
+        Cmd::Vrrp { node, action, name } => {
+            println!(
+                "{}",
+                control::vrrp(&node.socket(), action == "resign", name)?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Server {
             node,
             action,

@@ -504,3 +504,74 @@ fn a_removed_instance_hands_over_with_priority_zero() {
         "keepalived's VI_3 became master"
     );
 }
+
+/// `rampart vrrp resign VG_1` hands both VIPs to keepalived as a graceful
+/// stop does (priority 0 first), with no failed request, and the node keeps
+/// running (proxy, control socket); `rampart vrrp resume` brings it back
+/// (it preempts with the higher priority). A reload meanwhile keeps it
+/// resigned.
+#[test]
+fn resign_hands_over_without_a_failed_request_and_resume_takes_back() {
+    let Some(b) = bed() else { return };
+    let (_lb1, _lb2) = b.start("", "");
+    let _haproxy = start_haproxy(&b.s.lb2, b.d(), "lb2");
+    let d = b.d();
+    let vrrp = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
+            .arg("vrrp")
+            .args(args)
+            .arg("--control")
+            .arg(d.join("lb1.sock"))
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), said)
+    };
+    let probe = Probe::start(&b.s.client);
+    std::thread::sleep(Duration::from_millis(500));
+
+    let t0 = Instant::now();
+    let (ok, said) = vrrp(&["resign", "VG_1"]);
+    assert!(ok, "{said}");
+    assert!(
+        said.contains("VI_1 master -> stopping") && said.contains("VI_2"),
+        "{said}"
+    );
+    assert!(
+        wait_for(Duration::from_secs(5), || lab::holds_both(&b.s, "lb2")),
+        "keepalived did not take over: {}",
+        b.report()
+    );
+    let took = t0.elapsed();
+    // A reload does not bring it back.
+    b.reload("");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(lab::holds_both(&b.s, "lb2"), "{}", b.report());
+    assert_eq!(status_of(d, "VI_1")["state"], "stop");
+    let resigned = probe.finish();
+
+    let probe = Probe::start(&b.s.client);
+    let (ok, said) = vrrp(&["resume"]);
+    assert!(ok, "{said}");
+    assert!(said.contains("VI_1 stop -> backup"), "{said}");
+    assert!(
+        wait_for(Duration::from_secs(5), || lab::holds_both(&b.s, "lb1")),
+        "lb1 did not take back: {}",
+        b.report()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let resumed = probe.finish();
+    println!(
+        "resign: keepalived holds both VIPs after {took:?}; probes {} failed {} ; \
+         resume: probes {} failed {} (longest {:?})",
+        resigned.probes, resigned.failed, resumed.probes, resumed.failed, resumed.longest
+    );
+    assert_eq!(resigned.failed, 0, "{resigned:?}");
+    assert!(lab::log(d, "lb1").contains("VRRP resigned: VI_1 master -> stopping"));
+    let (ok, said) = vrrp(&["resign", "VI_9"]);
+    assert!(
+        !ok && said.contains("no VRRP instance or sync group `VI_9`"),
+        "{said}"
+    );
+}

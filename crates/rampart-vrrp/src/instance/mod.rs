@@ -328,7 +328,19 @@ impl Instance {
                 self.master_down_at = Some(now + self.master_down_interval());
                 self.state = State::Backup;
             }
+            // Resigned by the operator: stays out until resumed.
+            State::Stopped => self.state = State::Stopped,
             _ => self.start(now),
+        }
+    }
+
+    /// Startup again after a stop (`rampart vrrp resume` after `resign`):
+    /// as at start, through Initialize. Nothing if not stopped.
+    pub fn restart(&mut self, now: Instant) {
+        if self.state == State::Stopped {
+            self.stop_deadline = None;
+            self.state = State::Initialize;
+            self.start(now);
         }
     }
 

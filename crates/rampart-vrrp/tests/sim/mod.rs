@@ -162,6 +162,20 @@ impl Net {
         self.drain(r);
     }
 
+    /// `rampart vrrp resign` of router `r`'s instance `i`.
+    pub fn resign(&mut self, r: usize, i: usize, bound: Duration) {
+        let now = self.now;
+        self.routers[r].node.resign(now, i, bound);
+        self.drain(r);
+    }
+
+    /// `rampart vrrp resume` of router `r`'s instance `i`.
+    pub fn reinstate(&mut self, r: usize, i: usize) {
+        let now = self.now;
+        self.routers[r].node.reinstate(now, i);
+        self.drain(r);
+    }
+
     /// Graceful stop with the given bound.
     pub fn stop(&mut self, r: usize, bound: Duration) {
         let now = self.now;

@@ -342,6 +342,16 @@ pub async fn run(
                 Request::Server(cmd, uid, reply) => {
                     let _ = reply.send(sup.server_command(&cmd, uid).await);
                 }
+                Request::Vrrp(resign, name, uid, reply) => {
+                    let done = match &sup.vrrp {
+                        Some(v) => v.admin(resign, name).await,
+                        None => Err("this node runs no VRRP instance".to_string()),
+                    };
+                    if let Ok(line) = &done {
+                        tracing::warn!("{line} (asked by uid {uid})");
+                    }
+                    let _ = reply.send(done);
+                }
             },
             Some((id, msg)) = from_rx.recv() => sup.on_worker_message(id, msg).await,
             _ = vrrp_ended(sup.vrrp.as_mut()) => {

@@ -47,15 +47,25 @@ pub struct Handle {
     task: TaskHandle<Vec<VrrpStatus>>,
     masters: watch::Receiver<BTreeMap<String, bool>>,
     reconfigure: mpsc::UnboundedSender<Reconfigure>,
-    freeze: mpsc::UnboundedSender<Freeze>,
+    freeze: mpsc::UnboundedSender<Ctl>,
+}
+
+/// Requests to the driver besides reloads.
+enum Ctl {
+    /// `rampart upgrade`: where to send the states, and what ends the
+    /// freeze.
+    Freeze(oneshot::Sender<States>, oneshot::Receiver<()>),
+    /// `rampart vrrp resign NAME` (`resign`) or `resume [NAME]`.
+    Admin {
+        resign: bool,
+        name: Option<String>,
+        reply: oneshot::Sender<Result<String, String>>,
+    },
 }
 
 /// Each instance's state by name (`State::as_str`), as `rampart upgrade`
 /// hands it to the next program.
 pub type States = BTreeMap<String, String>;
-
-/// A freeze request: where to send the states, and what ends the freeze.
-type Freeze = (oneshot::Sender<States>, oneshot::Receiver<()>);
 
 /// Keeps the driver frozen (see [`Handle::freeze`]); dropping it thaws.
 pub struct Thaw(#[allow(dead_code)] oneshot::Sender<()>);
@@ -95,8 +105,26 @@ impl Handle {
     pub async fn freeze(&self) -> Option<(States, Thaw)> {
         let (tx, rx) = oneshot::channel();
         let (thaw, frozen) = oneshot::channel();
-        self.freeze.send((tx, frozen)).ok()?;
+        self.freeze.send(Ctl::Freeze(tx, frozen)).ok()?;
         Some((rx.await.ok()?, Thaw(thaw)))
+    }
+
+    /// `rampart vrrp resign NAME` (`resign`) or `resume [NAME]`: an
+    /// instance, or a sync group, hands mastership over as at a graceful
+    /// stop and stays out; resume starts it again (every resigned one
+    /// without a name). An instance in a sync group moves with its group.
+    /// What changed, or why not.
+    pub async fn admin(&self, resign: bool, name: Option<String>) -> Result<String, String> {
+        let (reply, rx) = oneshot::channel();
+        self.freeze
+            .send(Ctl::Admin {
+                resign,
+                name,
+                reply,
+            })
+            .map_err(|_| "the VRRP driver is gone".to_string())?;
+        rx.await
+            .map_err(|_| "the VRRP driver is gone".to_string())?
     }
 
     /// Graceful stop: masters send priority 0 and keep their addresses
@@ -361,7 +389,7 @@ impl Driver {
         mut proxy: watch::Receiver<ProxyHealth>,
         inbox: Inbox<Vec<VrrpStatus>>,
         mut reconfigure: mpsc::UnboundedReceiver<Reconfigure>,
-        mut freeze: mpsc::UnboundedReceiver<Freeze>,
+        mut freeze: mpsc::UnboundedReceiver<Ctl>,
     ) {
         let resume = self.resume.take();
         let Inbox {
@@ -466,24 +494,29 @@ impl Driver {
                     let _ = reply.send(self.status());
                 }
                 Some(r) = reconfigure.recv(), if self.stopping.is_none() => self.reconfigure(r),
-                Some((reply, thaw)) = freeze.recv(), if self.stopping.is_none() => {
-                    // Removed instances too while they hand over
-                    // ("stopping"): the upgrade waits for them.
-                    let states: States = self
-                        .node
-                        .instances()
-                        .iter()
-                        .enumerate()
-                        .filter(|(id, i)| !self.node.is_retired(*id) || i.state() != State::Stopped)
-                        .map(|(_, i)| (i.config().name.clone(), i.state().as_str().to_string()))
-                        .collect();
-                    if reply.send(states).is_ok() {
-                        // Nothing more until the exec ends this thread (or
-                        // the upgrade failed: go on).
-                        let _ = thaw.await;
-                        tracing::info!("VRRP goes on: the upgrade did not happen");
+                Some(ctl) = freeze.recv(), if self.stopping.is_none() => match ctl {
+                    Ctl::Admin { resign, name, reply } => {
+                        let _ = reply.send(self.admin(resign, name.as_deref()));
                     }
-                }
+                    Ctl::Freeze(reply, thaw) => {
+                        // Removed instances too while they hand over
+                        // ("stopping"): the upgrade waits for them.
+                        let states: States = self
+                            .node
+                            .instances()
+                            .iter()
+                            .enumerate()
+                            .filter(|(id, i)| !self.node.is_retired(*id) || i.state() != State::Stopped)
+                            .map(|(_, i)| (i.config().name.clone(), i.state().as_str().to_string()))
+                            .collect();
+                        if reply.send(states).is_ok() {
+                            // Nothing more until the exec ends this thread
+                            // (or the upgrade failed: go on).
+                            let _ = thaw.await;
+                            tracing::info!("VRRP goes on: the upgrade did not happen");
+                        }
+                    }
+                },
                 _ = audit.tick() => self.audit_addresses(),
                 reply = &mut stop, if stop_open => {
                     stop_open = false;
@@ -560,6 +593,59 @@ impl Driver {
 
     /// How long a stopping master waits for a new one: enough for a
     /// backup of the lowest priority to hear the priority 0 and claim.
+    /// Resign or resume `name` (an instance or a sync group; resume
+    /// without a name: every stopped instance).
+    fn admin(&mut self, resign: bool, name: Option<&str>) -> Result<String, String> {
+        let live = |id: &usize| !self.node.is_retired(*id);
+        let ids: Vec<usize> = match name {
+            Some(n) => {
+                let by_group = self
+                    .plan
+                    .groups
+                    .iter()
+                    .find(|(g, _, _)| g == n)
+                    .map(|(_, members, _)| members.clone());
+                let by_instance = (0..self.node.instances().len())
+                    .filter(live)
+                    .find(|&id| self.node.instances()[id].config().name == n)
+                    .map(|id| self.node.group_of(id));
+                by_group
+                    .or(by_instance)
+                    .ok_or_else(|| format!("no VRRP instance or sync group `{n}`"))?
+            }
+            None if resign => return Err("name the instance or sync group to resign".into()),
+            None => (0..self.node.instances().len())
+                .filter(live)
+                .filter(|&id| self.node.instances()[id].state() == State::Stopped)
+                .collect(),
+        };
+        let now = Instant::now();
+        let bound = self.stop_bound();
+        let mut done = Vec::new();
+        for id in ids {
+            let Some(i) = self.node.instance(id) else {
+                continue;
+            };
+            let (name, before) = (i.config().name.clone(), i.state());
+            if resign {
+                self.node.resign(now, id, bound);
+            } else {
+                self.node.reinstate(now, id);
+            }
+            let after = self.node.instance(id).map_or(before, |i| i.state());
+            done.push(format!("{name} {} -> {}", before.as_str(), after.as_str()));
+        }
+        self.drain();
+        if done.is_empty() {
+            return Ok("nothing to resume".into());
+        }
+        Ok(format!(
+            "VRRP {}: {}",
+            if resign { "resigned" } else { "resumed" },
+            done.join(", ")
+        ))
+    }
+
     fn stop_bound(&self) -> Duration {
         let longest = self
             .node
