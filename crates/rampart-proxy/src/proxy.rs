@@ -18,6 +18,10 @@ pub struct FrontendRt {
     pub cfg: Frontend,
     pub backend: Arc<BackendRt>,
     conns: Arc<Semaphore>,
+    /// False while the operator has disabled it (`rampart frontend
+    /// disable`): its listeners stay open, nothing is accepted, and
+    /// clients wait in the kernel's backlog.
+    enabled: watch::Sender<bool>,
 }
 
 /// Everything the data plane needs, shared by all proxy threads.
@@ -54,6 +58,7 @@ impl Proxy {
                     cfg: f.clone(),
                     backend,
                     conns: Arc::new(Semaphore::new(f.maxconn as usize)),
+                    enabled: watch::Sender::new(true),
                 })
             })
             .collect();
@@ -106,6 +111,18 @@ impl Proxy {
         }
     }
 
+    /// Stops or resumes accepting on frontend `name` (its sockets stay
+    /// open). False if there is no such frontend.
+    pub fn set_frontend_enabled(&self, name: &str, enabled: bool) -> bool {
+        match self.frontends.iter().find(|f| f.cfg.name == name) {
+            Some(f) => {
+                f.enabled.send_replace(enabled);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Connections being served right now.
     pub fn live(&self) -> usize {
         self.live.load(Ordering::Acquire)
@@ -144,7 +161,15 @@ impl Proxy {
             Err(e) => return tracing::error!(frontend = %front.cfg.name, "listener unusable: {e}"),
         };
         let sem = front.conns.clone();
+        let mut enabled = front.enabled.subscribe();
         loop {
+            // Disabled: accept nothing until enabled (or stopped).
+            if !*enabled.borrow_and_update() {
+                tokio::select! {
+                    _ = enabled.changed() => continue,
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+            }
             // Accept first, then wait for a `maxconn` permit: an idle
             // listener holds no permit, and at the limit each listener holds
             // at most one accepted client while the rest wait in the kernel
@@ -152,6 +177,8 @@ impl Proxy {
             let accepted = tokio::select! {
                 r = listener.accept() => r,
                 _ = stop.wait_for(|s| *s) => return,
+                // Disabled while waiting: back to the top.
+                _ = enabled.changed() => continue,
             };
             let (sock, peer) = match accepted {
                 Ok(x) => x,

@@ -108,11 +108,22 @@ impl Entry {
     }
 }
 
+/// The state file: servers whose state is not the default, and the
+/// frontends disabled.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct File {
+    #[serde(default)]
+    servers: Vec<Entry>,
+    #[serde(default)]
+    disabled_frontends: Vec<String>,
+}
+
 /// Every server whose state differs from the default (ready, configured
-/// weight).
+/// weight), and every frontend the operator disabled.
 #[derive(Debug, Default)]
 pub struct Admins {
     map: BTreeMap<(String, String), State>,
+    disabled: std::collections::BTreeSet<String>,
     file: Option<PathBuf>,
 }
 
@@ -123,6 +134,7 @@ impl Admins {
     pub fn load(file: Option<&Path>) -> Admins {
         let mut admins = Admins {
             map: BTreeMap::new(),
+            disabled: Default::default(),
             file: file.map(Path::to_path_buf),
         };
         let Some(path) = file else {
@@ -139,18 +151,20 @@ impl Admins {
                 return admins;
             }
         };
-        match serde_json::from_str::<Vec<Entry>>(&text) {
-            Ok(entries) => {
-                for e in entries {
+        match serde_json::from_str::<File>(&text) {
+            Ok(f) => {
+                for e in f.servers {
                     if let Some(state) = e.state() {
                         admins.map.insert((e.backend, e.server), state);
                     }
                 }
-                if !admins.map.is_empty() {
+                admins.disabled = f.disabled_frontends.into_iter().collect();
+                if !admins.map.is_empty() || !admins.disabled.is_empty() {
                     tracing::info!(
-                        "state file {}: {} server(s) with an operator's state",
+                        "state file {}: {} server(s) with an operator's state, {} frontend(s) disabled",
                         path.display(),
-                        admins.map.len()
+                        admins.map.len(),
+                        admins.disabled.len()
                     );
                 }
             }
@@ -234,15 +248,47 @@ impl Admins {
             .collect()
     }
 
+    /// `rampart frontend disable|enable NAME`: whether it changed, or why
+    /// not. Writes the state file, if any.
+    pub fn set_frontend(
+        &mut self,
+        cfg: &Config,
+        name: &str,
+        enabled: bool,
+    ) -> Result<bool, String> {
+        if !cfg.frontends.iter().any(|f| f.name == name) {
+            return Err(format!("no frontend `{name}`"));
+        }
+        let changed = if enabled {
+            self.disabled.remove(name)
+        } else {
+            self.disabled.insert(name.to_string())
+        };
+        self.save();
+        Ok(changed)
+    }
+
+    /// The frontends of `cfg` the operator disabled.
+    pub fn disabled_frontends(&self, cfg: &Config) -> Vec<String> {
+        cfg.frontends
+            .iter()
+            .filter(|f| self.disabled.contains(&f.name))
+            .map(|f| f.name.clone())
+            .collect()
+    }
+
     fn save(&self) {
         let Some(path) = &self.file else {
             return;
         };
-        let all: Vec<Entry> = self
-            .map
-            .iter()
-            .map(|((b, s), st)| entry(b, s, *st))
-            .collect();
+        let all = File {
+            servers: self
+                .map
+                .iter()
+                .map(|((b, s), st)| entry(b, s, *st))
+                .collect(),
+            disabled_frontends: self.disabled.iter().cloned().collect(),
+        };
         let tmp = path.with_extension("tmp");
         let written = serde_json::to_vec_pretty(&all)
             .map_err(std::io::Error::other)
@@ -357,6 +403,22 @@ mod tests {
         b.apply(&cfg, &ServerCommand::parse(&["ready", "web/a"]).unwrap())
             .unwrap();
         assert_eq!(Admins::load(Some(&file)).entries(&cfg), vec![]);
+
+        // Frontends too.
+        let mut c = Admins::load(Some(&file));
+        assert_eq!(c.set_frontend(&cfg, "www", false), Ok(true));
+        assert_eq!(c.set_frontend(&cfg, "www", false), Ok(false));
+        assert!(c.set_frontend(&cfg, "nope", false).is_err());
+        assert_eq!(
+            Admins::load(Some(&file)).disabled_frontends(&cfg),
+            vec!["www"]
+        );
+        c.set_frontend(&cfg, "www", true).unwrap();
+        assert!(
+            Admins::load(Some(&file))
+                .disabled_frontends(&cfg)
+                .is_empty()
+        );
 
         // A malformed file is no reason not to start.
         std::fs::write(&file, "{not json").unwrap();

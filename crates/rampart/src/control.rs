@@ -13,6 +13,7 @@
 //! |          | during a reload runs (and answers) after it                   |
 //! | `server drain\|maint\|ready B/S`, `server weight B/S N` | `{"changed": "..."}` |
 //! | `vrrp resign NAME`, `vrrp resume [NAME]` | `{"changed": "..."}` |
+//! | `frontend disable\|enable NAME` | `{"changed": "..."}` |
 //! | `upgrade`| nothing if the new binary now runs (the connection closes);  |
 //! |          | a failed [`ReloadOutcome`] if it does not                     |
 //! | other    | [`ErrorReply`]: `{"error": "..."}`                            |
@@ -64,6 +65,9 @@ pub const MAX_CONNECTIONS: usize = 32;
 /// Everything `rampart status` shows.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Status {
+    /// Frontends the operator disabled (`rampart frontend disable`).
+    #[serde(default)]
+    pub disabled_frontends: Vec<String>,
     /// The running program's version.
     #[serde(default)]
     pub version: String,
@@ -152,6 +156,11 @@ pub enum Command {
         resign: bool,
         name: Option<String>,
     },
+    /// `frontend disable|enable NAME`.
+    Frontend {
+        enable: bool,
+        name: String,
+    },
 }
 
 impl Command {
@@ -162,6 +171,10 @@ impl Command {
             ["reload"] => Ok(Command::Reload),
             ["upgrade"] => Ok(Command::Upgrade),
             ["server", rest @ ..] => ServerCommand::parse(rest).map(Command::Server),
+            ["frontend", verb @ ("disable" | "enable"), name] => Ok(Command::Frontend {
+                enable: *verb == "enable",
+                name: (*name).to_string(),
+            }),
             ["vrrp", "resign", name] => Ok(Command::Vrrp {
                 resign: true,
                 name: Some((*name).to_string()),
@@ -184,6 +197,10 @@ impl Command {
             Command::Reload => "reload".into(),
             Command::Upgrade => "upgrade".into(),
             Command::Server(c) => c.line(),
+            Command::Frontend { enable, name } => format!(
+                "frontend {} {name}",
+                if *enable { "enable" } else { "disable" }
+            ),
             Command::Vrrp { resign, name } => format!(
                 "vrrp {}{}",
                 if *resign { "resign" } else { "resume" },
@@ -196,7 +213,11 @@ impl Command {
     fn changes_state(&self) -> bool {
         match self {
             Command::Status => false,
-            Command::Reload | Command::Upgrade | Command::Server(_) | Command::Vrrp { .. } => true,
+            Command::Reload
+            | Command::Upgrade
+            | Command::Server(_)
+            | Command::Vrrp { .. }
+            | Command::Frontend { .. } => true,
         }
     }
 }
@@ -223,6 +244,8 @@ pub enum Request {
         u32,
         oneshot::Sender<Result<String, String>>,
     ),
+    /// Enable (true) or disable a frontend, asked by `uid`.
+    Frontend(bool, String, u32, oneshot::Sender<Result<String, String>>),
 }
 
 /// The answer to a request that could not be served.
@@ -401,6 +424,17 @@ async fn ask_supervisor(
                 Err(error) => return Some(error_line(error)),
             }
         }
+        Command::Frontend { enable, name } => {
+            let (tx, rx) = oneshot::channel();
+            requests
+                .send(Request::Frontend(enable, name, uid, tx))
+                .await
+                .ok()?;
+            match rx.await.ok()? {
+                Ok(changed) => serde_json::to_string(&Changed { changed }),
+                Err(error) => return Some(error_line(error)),
+            }
+        }
         Command::Vrrp { resign, name } => {
             let (tx, rx) = oneshot::channel();
             requests
@@ -434,6 +468,12 @@ pub fn reload(path: &Path) -> Result<Option<ReloadOutcome>> {
 /// `rampart server ...`: what changed (an error names why not).
 pub fn server(path: &Path, cmd: ServerCommand) -> Result<String> {
     let changed: Changed = ask(path, Command::Server(cmd), REQUEST_TIMEOUT)?;
+    Ok(changed.changed)
+}
+
+/// `rampart frontend disable|enable`: what changed.
+pub fn frontend(path: &Path, enable: bool, name: String) -> Result<String> {
+    let changed: Changed = ask(path, Command::Frontend { enable, name }, REQUEST_TIMEOUT)?;
     Ok(changed.changed)
 }
 
@@ -640,7 +680,7 @@ mod tests {
                         });
                     }
                     Request::Reload(w) | Request::Upgrade(w) => reloads.push(w),
-                    Request::Server(..) | Request::Vrrp(..) => {}
+                    Request::Server(..) | Request::Vrrp(..) | Request::Frontend(..) => {}
                 }
             }
         });

@@ -18,9 +18,14 @@ pub enum ToWorker {
         /// The operator's state of servers (drain, maint, weight).
         #[serde(default)]
         admin: Vec<crate::admin::Entry>,
+        /// Frontends the operator disabled.
+        #[serde(default)]
+        disabled: Vec<String>,
     },
     /// The operator changed a server's state.
     Admin(crate::admin::Entry),
+    /// The operator disabled or enabled a frontend.
+    Frontend { name: String, enabled: bool },
     /// A server changed state.
     Server {
         backend: String,
@@ -127,6 +132,7 @@ mod tests {
                     weight: Some(3),
                 },
             )],
+            disabled: vec!["www".into()],
         };
         let l = line(&m);
         assert_eq!(l.matches('\n').count(), 1);

@@ -109,6 +109,18 @@ enum Cmd {
         /// The weight, for `weight`.
         weight: Option<u32>,
     },
+    /// Stop accepting on a frontend without closing its sockets (clients
+    /// wait in the kernel's backlog), or accept again: `disable NAME`,
+    /// `enable NAME`. Kept as `server` states are.
+    Frontend {
+        #[command(flatten)]
+        node: NodeArgs,
+        /// disable | enable
+        #[arg(value_parser = ["disable", "enable"])]
+        action: String,
+        /// The frontend.
+        name: String,
+    },
     /// Hand VRRP mastership over for maintenance without stopping the node
     /// (`resign INSTANCE|GROUP`: priority 0, the peer takes over with no
     /// failed request, as at a graceful stop; an instance in a sync group
@@ -249,6 +261,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Reload { node } => Ok(reload(&node.socket())?),
         Cmd::Upgrade { node } => Ok(upgrade(&node.socket())?),
+        Cmd::Frontend { node, action, name } => {
+            println!(
+                "{}",
+                control::frontend(&node.socket(), action == "enable", name)?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Vrrp { node, action, name } => {
             println!(
                 "{}",

@@ -111,6 +111,7 @@ async fn serve(
         config,
         up,
         admin,
+        disabled,
     } = serde_json::from_str(&first)?
     else {
         bail!("first control message is not Start");
@@ -126,6 +127,9 @@ async fn serve(
     );
     for e in &admin {
         apply_admin(&proxy, e);
+    }
+    for name in &disabled {
+        proxy.set_frontend_enabled(name, false);
     }
     let (stop_tx, stop_rx) = watch::channel(false);
     rampart_proxy::spawn_threads(&proxy, threads, stop_rx)?;
@@ -145,6 +149,11 @@ async fn serve(
                         }
                     }
                     Ok(ToWorker::Admin(e)) => apply_admin(&proxy, &e),
+                    Ok(ToWorker::Frontend { name, enabled }) => {
+                        if !proxy.set_frontend_enabled(&name, enabled) {
+                            tracing::warn!("state for unknown frontend {name}");
+                        }
+                    }
                     Ok(ToWorker::Drain) => break Exit::Drain,
                     Ok(other) => tracing::warn!("unexpected control message {other:?}"),
                     Err(e) => tracing::warn!("bad control message: {e}"),

@@ -239,3 +239,56 @@ fn warn_level_shows_transitions_and_commands() {
     assert!(!log.contains("term=--"), "connection lines at warn: {log}");
     assert!(!log.contains(" INFO "), "{log}");
 }
+
+/// `rampart frontend disable`: nothing new is accepted, but the socket
+/// stays open, so a client that connects meanwhile waits in the backlog
+/// and is served once the frontend is enabled; an open connection goes on.
+/// A reload keeps it disabled.
+#[test]
+fn a_disabled_frontend_accepts_nothing_and_clients_wait_for_enable() {
+    let (a, _) = counted_backend("a");
+    let port = free_port();
+    // A grace longer than the test: the open connection outlives the
+    // reload's worker change.
+    let node = Node::start(&config(port, &[("a", a)], "30s"), port);
+    let mut open = TcpStream::connect(node.addr).unwrap();
+    let mut r = BufReader::new(open.try_clone().unwrap());
+    let mut name = String::new();
+    r.read_line(&mut name).unwrap();
+    assert_eq!(name, "a\n");
+
+    let out = node.ctl(&["frontend", "disable", "www"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("frontend www disabled (asked by uid"));
+    assert!(node.ctl(&["reload"]).status.success());
+    std::thread::sleep(Duration::from_millis(300));
+    // Connected (the kernel completes the handshake), but not served.
+    let waiting = TcpStream::connect(node.addr).unwrap();
+    waiting
+        .set_read_timeout(Some(Duration::from_millis(700)))
+        .unwrap();
+    let mut w = BufReader::new(waiting.try_clone().unwrap());
+    let mut got = String::new();
+    assert!(
+        w.read_line(&mut got).is_err(),
+        "served while disabled: {got:?}"
+    );
+    // The open one goes on.
+    open.write_all(b"ping\n").unwrap();
+    let mut echo = String::new();
+    r.read_line(&mut echo).unwrap();
+    assert_eq!(echo, "ping\n");
+    assert_eq!(status(&node)["disabled_frontends"][0], "www");
+
+    let out = node.ctl(&["frontend", "enable", "www"]);
+    assert!(out.status.success(), "{out:?}");
+    waiting
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut got = String::new();
+    w.read_line(&mut got).unwrap();
+    assert_eq!(got, "a\n", "the waiting client is served once enabled");
+    let out = node.ctl(&["frontend", "disable", "nope"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no frontend `nope`"));
+}

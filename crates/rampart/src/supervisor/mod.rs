@@ -342,6 +342,9 @@ pub async fn run(
                 Request::Server(cmd, uid, reply) => {
                     let _ = reply.send(sup.server_command(&cmd, uid).await);
                 }
+                Request::Frontend(enable, name, uid, reply) => {
+                    let _ = reply.send(sup.frontend_command(enable, &name, uid).await);
+                }
                 Request::Vrrp(resign, name, uid, reply) => {
                     let done = match &sup.vrrp {
                         Some(v) => v.admin(resign, name).await,
@@ -461,6 +464,7 @@ impl Supervisor {
             None => Vec::new(),
         };
         crate::control::Status {
+            disabled_frontends: self.admins.disabled_frontends(&self.cfg),
             version: env!("CARGO_PKG_VERSION").to_string(),
             upgrades: self.upgrades,
             servers,
@@ -517,6 +521,35 @@ impl Supervisor {
             &cmd.server,
             after,
         )));
+        let pending = self.pending.as_mut().map(|p| &mut p.worker);
+        for w in self.worker.iter_mut().chain(pending) {
+            if let Err(e) = w.control.write_all(msg.as_bytes()).await {
+                tracing::warn!(worker = w.id, "cannot reach worker: {e}");
+            }
+        }
+        Ok(line)
+    }
+
+    /// `rampart frontend disable|enable NAME`: applies, logs, tells the
+    /// workers.
+    async fn frontend_command(
+        &mut self,
+        enable: bool,
+        name: &str,
+        uid: u32,
+    ) -> Result<String, String> {
+        let changed = self.admins.set_frontend(&self.cfg, name, enable)?;
+        let state = if enable { "enabled" } else { "disabled" };
+        let line = if changed {
+            format!("frontend {name} {state} (asked by uid {uid})")
+        } else {
+            format!("frontend {name} was already {state}")
+        };
+        tracing::warn!("{line}");
+        let msg = ipc::line(&ToWorker::Frontend {
+            name: name.to_string(),
+            enabled: enable,
+        });
         let pending = self.pending.as_mut().map(|p| &mut p.worker);
         for w in self.worker.iter_mut().chain(pending) {
             if let Err(e) = w.control.write_all(msg.as_bytes()).await {

@@ -179,6 +179,7 @@ impl Supervisor {
             config: self.text.clone(),
             up: self.health.up_servers(),
             admin: self.admins.entries(&self.cfg),
+            disabled: self.admins.disabled_frontends(&self.cfg),
         };
         control.write_all(ipc::line(&start).as_bytes()).await?;
         let tx = self.from_workers.clone();
