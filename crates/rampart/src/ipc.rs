@@ -26,6 +26,9 @@ pub enum ToWorker {
     Admin(crate::admin::Entry),
     /// The operator disabled or enabled a frontend.
     Frontend { name: String, enabled: bool },
+    /// Answer `Synced` with this number once everything sent before is
+    /// applied (the operator's commands return then).
+    Sync(u64),
     /// A server changed state.
     Server {
         backend: String,
@@ -48,6 +51,8 @@ pub enum FromWorker {
     Ready,
     /// A connect to `server` of `backend` failed (server's fault).
     Passive { backend: String, server: String },
+    /// Everything sent before `Sync(n)` is applied.
+    Synced(u64),
 }
 
 /// Environment variable naming the control socket's descriptor.

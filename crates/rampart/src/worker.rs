@@ -149,6 +149,9 @@ async fn serve(
                         }
                     }
                     Ok(ToWorker::Admin(e)) => apply_admin(&proxy, &e),
+                    Ok(ToWorker::Sync(n)) => {
+                        let _ = events_tx.send(FromWorker::Synced(n));
+                    }
                     Ok(ToWorker::Frontend { name, enabled }) => {
                         if !proxy.set_frontend_enabled(&name, enabled) {
                             tracing::warn!("state for unknown frontend {name}");

@@ -19,7 +19,7 @@ mod reloading;
 pub(crate) mod upgrade;
 mod workers;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
@@ -127,7 +127,23 @@ pub struct Supervisor {
     admins: crate::admin::Admins,
     /// Workers told to drain and not reaped yet.
     draining: Draining,
+    /// The last `Sync` number sent to workers.
+    next_sync: u64,
+    /// Operators' commands waiting for the workers to apply them: by sync
+    /// number, the workers still to answer, the answer, and since when.
+    syncs: HashMap<u64, SyncWait>,
 }
+
+/// See `Supervisor::syncs`.
+type SyncWait = (
+    HashSet<u64>,
+    String,
+    tokio::sync::oneshot::Sender<Result<String, String>>,
+    Instant,
+);
+
+/// How long an operator's command waits for the workers to confirm it.
+const SYNC_WAIT: Duration = Duration::from_secs(2);
 
 /// Threads to use: the configured number, or one per CPU.
 fn thread_count(cfg: &Config) -> usize {
@@ -191,6 +207,8 @@ pub async fn run(
         adopted: None,
         admins: crate::admin::Admins::default(),
         draining: Draining::default(),
+        next_sync: 0,
+        syncs: HashMap::new(),
     };
     sup.admins = crate::admin::Admins::load(sup.cfg.global.state_file.as_deref());
     sup.health.set_paused(sup.admins.in_maint());
@@ -322,6 +340,7 @@ pub async fn run(
             }
             Some(change) = health_rx.recv() => sup.on_health(change).await,
             _ = tick.tick() => {
+                sup.synced(None);
                 sup.publish_proxy_health();
                 crate::logging::report_drops();
                 let line = sup.summary().await;
@@ -340,10 +359,12 @@ pub async fn run(
                 Request::Reload(waiter) => sup.request_reload(Some(waiter)).await,
                 Request::Upgrade(waiter) => sup.upgrade_for(waiter).await,
                 Request::Server(cmd, uid, reply) => {
-                    let _ = reply.send(sup.server_command(&cmd, uid).await);
+                    let done = sup.server_command(&cmd, uid).await;
+                    sup.reply_when_applied(done, reply);
                 }
                 Request::Frontend(enable, name, uid, reply) => {
-                    let _ = reply.send(sup.frontend_command(enable, &name, uid).await);
+                    let done = sup.frontend_command(enable, &name, uid).await;
+                    sup.reply_when_applied(done, reply);
                 }
                 Request::Vrrp(resign, name, uid, reply) => {
                     let done = match &sup.vrrp {
@@ -507,7 +528,7 @@ impl Supervisor {
         &mut self,
         cmd: &crate::admin::ServerCommand,
         uid: u32,
-    ) -> Result<String, String> {
+    ) -> Result<(String, (u64, HashSet<u64>)), String> {
         let (before, after) = self.admins.apply(&self.cfg, cmd)?;
         let line = crate::admin::describe_change(cmd, before, after, uid);
         tracing::warn!("{line}");
@@ -516,18 +537,71 @@ impl Supervisor {
             self.health.set_paused(self.admins.in_maint());
             self.health.sync(&self.cfg);
         }
-        let msg = ipc::line(&ToWorker::Admin(crate::admin::entry(
-            &cmd.backend,
-            &cmd.server,
-            after,
-        )));
+        let msg = ToWorker::Admin(crate::admin::entry(&cmd.backend, &cmd.server, after));
+        let sync = self.tell_workers(&msg).await;
+        Ok((line, sync))
+    }
+
+    /// Sends `msg` to the serving worker and to one being started, then a
+    /// `Sync`: returns its number and the workers it reached.
+    async fn tell_workers(&mut self, msg: &ToWorker) -> (u64, HashSet<u64>) {
+        self.next_sync += 1;
+        let n = self.next_sync;
+        let text = ipc::line(msg) + &ipc::line(&ToWorker::Sync(n));
+        let mut reached = HashSet::new();
         let pending = self.pending.as_mut().map(|p| &mut p.worker);
         for w in self.worker.iter_mut().chain(pending) {
-            if let Err(e) = w.control.write_all(msg.as_bytes()).await {
-                tracing::warn!(worker = w.id, "cannot reach worker: {e}");
+            match w.control.write_all(text.as_bytes()).await {
+                Ok(()) => {
+                    reached.insert(w.id);
+                }
+                Err(e) => tracing::warn!(worker = w.id, "cannot reach worker: {e}"),
             }
         }
-        Ok(line)
+        (n, reached)
+    }
+
+    /// Answers an operator's command once every worker told has applied
+    /// it (so that, say, no connection reaches a drained server after
+    /// `rampart server drain` returns), or after [`SYNC_WAIT`].
+    fn reply_when_applied(
+        &mut self,
+        done: Result<(String, (u64, HashSet<u64>)), String>,
+        reply: tokio::sync::oneshot::Sender<Result<String, String>>,
+    ) {
+        match done {
+            Ok((line, (_, waiting))) if waiting.is_empty() => {
+                let _ = reply.send(Ok(line));
+            }
+            Ok((line, (n, waiting))) => {
+                self.syncs.insert(n, (waiting, line, reply, Instant::now()));
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+
+    /// A worker applied everything up to `Sync(n)`; answers done commands,
+    /// and those that waited too long (a worker died meanwhile: the next
+    /// one starts with the state).
+    fn synced(&mut self, worker: Option<(u64, u64)>) {
+        if let Some((id, n)) = worker
+            && let Some(entry) = self.syncs.get_mut(&n)
+        {
+            entry.0.remove(&id);
+        }
+        let done: Vec<u64> = self
+            .syncs
+            .iter()
+            .filter(|(_, (waiting, _, _, since))| waiting.is_empty() || since.elapsed() > SYNC_WAIT)
+            .map(|(n, _)| *n)
+            .collect();
+        for n in done {
+            if let Some((_, line, reply, _)) = self.syncs.remove(&n) {
+                let _ = reply.send(Ok(line));
+            }
+        }
     }
 
     /// `rampart frontend disable|enable NAME`: applies, logs, tells the
@@ -537,7 +611,7 @@ impl Supervisor {
         enable: bool,
         name: &str,
         uid: u32,
-    ) -> Result<String, String> {
+    ) -> Result<(String, (u64, HashSet<u64>)), String> {
         let changed = self.admins.set_frontend(&self.cfg, name, enable)?;
         let state = if enable { "enabled" } else { "disabled" };
         let line = if changed {
@@ -546,17 +620,12 @@ impl Supervisor {
             format!("frontend {name} was already {state}")
         };
         tracing::warn!("{line}");
-        let msg = ipc::line(&ToWorker::Frontend {
+        let msg = ToWorker::Frontend {
             name: name.to_string(),
             enabled: enable,
-        });
-        let pending = self.pending.as_mut().map(|p| &mut p.worker);
-        for w in self.worker.iter_mut().chain(pending) {
-            if let Err(e) = w.control.write_all(msg.as_bytes()).await {
-                tracing::warn!(worker = w.id, "cannot reach worker: {e}");
-            }
-        }
-        Ok(line)
+        };
+        let sync = self.tell_workers(&msg).await;
+        Ok((line, sync))
     }
 
     /// Health changes go to the serving worker and to one being started,
@@ -599,6 +668,7 @@ impl Supervisor {
             FromWorker::Passive { backend, server } => {
                 self.health.passive_failure(&backend, &server)
             }
+            FromWorker::Synced(n) => self.synced(Some((id, n))),
         }
     }
 
