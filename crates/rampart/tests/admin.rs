@@ -8,36 +8,17 @@
 mod node;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use node::*;
 
-/// A named echo backend that also counts the connections it accepts
-/// (health checks included).
+/// A named echo backend and the count of connections it accepted.
 fn counted_backend(name: &'static str) -> (SocketAddr, Arc<AtomicU64>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    let accepted = Arc::new(AtomicU64::new(0));
-    let count = accepted.clone();
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(mut s) = s else { continue };
-            count.fetch_add(1, Ordering::Relaxed);
-            std::thread::spawn(move || {
-                let _ = s.write_all(format!("{name}\n").as_bytes());
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = s.read(&mut buf) {
-                    if n == 0 || s.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
+    let (addr, _, accepted) = echo_backend(name);
     (addr, accepted)
 }
 

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,16 +14,26 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_rampart");
 
 /// A backend that answers every connection with its name and then echoes.
 pub fn named_backend(name: &'static str) -> (SocketAddr, Arc<AtomicBool>) {
+    let (addr, stop, _) = echo_backend(name);
+    (addr, stop)
+}
+
+/// [`named_backend`], with the count of connections it accepted (health
+/// checks included). Setting the flag closes its listener at the next
+/// connection.
+pub fn echo_backend(name: &'static str) -> (SocketAddr, Arc<AtomicBool>, Arc<AtomicU64>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
     let stop = Arc::new(AtomicBool::new(false));
-    let st = stop.clone();
+    let accepted = Arc::new(AtomicU64::new(0));
+    let (st, count) = (stop.clone(), accepted.clone());
     std::thread::spawn(move || {
         for s in l.incoming() {
             if st.load(Ordering::Relaxed) {
                 break;
             }
             let Ok(mut s) = s else { continue };
+            count.fetch_add(1, Ordering::Relaxed);
             std::thread::spawn(move || {
                 let _ = s.write_all(format!("{name}\n").as_bytes());
                 let mut buf = [0u8; 4096];
@@ -35,7 +45,7 @@ pub fn named_backend(name: &'static str) -> (SocketAddr, Arc<AtomicBool>) {
             });
         }
     });
-    (addr, stop)
+    (addr, stop, accepted)
 }
 
 pub fn free_port() -> u16 {
