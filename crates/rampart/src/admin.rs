@@ -116,6 +116,8 @@ struct File {
     servers: Vec<Entry>,
     #[serde(default)]
     disabled_frontends: Vec<String>,
+    #[serde(default)]
+    disabled_neighbors: Vec<String>,
 }
 
 /// Every server whose state differs from the default (ready, configured
@@ -124,6 +126,8 @@ struct File {
 pub struct Admins {
     map: BTreeMap<(String, String), State>,
     disabled: std::collections::BTreeSet<String>,
+    /// BGP neighbors the operator disabled.
+    neighbors: std::collections::BTreeSet<String>,
     file: Option<PathBuf>,
 }
 
@@ -135,6 +139,7 @@ impl Admins {
         let mut admins = Admins {
             map: BTreeMap::new(),
             disabled: Default::default(),
+            neighbors: Default::default(),
             file: file.map(Path::to_path_buf),
         };
         let Some(path) = file else {
@@ -159,6 +164,7 @@ impl Admins {
                     }
                 }
                 admins.disabled = f.disabled_frontends.into_iter().collect();
+                admins.neighbors = f.disabled_neighbors.into_iter().collect();
                 if !admins.map.is_empty() || !admins.disabled.is_empty() {
                     tracing::info!(
                         "state file {}: {} server(s) with an operator's state, {} frontend(s) disabled",
@@ -268,6 +274,30 @@ impl Admins {
         Ok(changed)
     }
 
+    /// `rampart bgp disable|enable NAME`: whether it changed, or why not.
+    pub fn set_neighbor(
+        &mut self,
+        cfg: &Config,
+        name: &str,
+        enabled: bool,
+    ) -> Result<bool, String> {
+        if !cfg.bgp.neighbors.iter().any(|n| n.name == name) {
+            return Err(format!("no BGP neighbor `{name}`"));
+        }
+        let changed = if enabled {
+            self.neighbors.remove(name)
+        } else {
+            self.neighbors.insert(name.to_string())
+        };
+        self.save();
+        Ok(changed)
+    }
+
+    /// The BGP neighbors the operator disabled.
+    pub fn disabled_neighbors(&self) -> std::collections::BTreeSet<String> {
+        self.neighbors.clone()
+    }
+
     /// The frontends of `cfg` the operator disabled.
     pub fn disabled_frontends(&self, cfg: &Config) -> Vec<String> {
         cfg.frontends
@@ -288,6 +318,7 @@ impl Admins {
                 .map(|((b, s), st)| entry(b, s, *st))
                 .collect(),
             disabled_frontends: self.disabled.iter().cloned().collect(),
+            disabled_neighbors: self.neighbors.iter().cloned().collect(),
         };
         let tmp = path.with_extension("tmp");
         let written = serde_json::to_vec_pretty(&all)

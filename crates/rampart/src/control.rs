@@ -14,6 +14,7 @@
 //! | `server drain\|maint\|ready B/S`, `server weight B/S N` | `{"changed": "..."}` |
 //! | `vrrp resign NAME`, `vrrp resume [NAME]` | `{"changed": "..."}` |
 //! | `frontend disable\|enable NAME` | `{"changed": "..."}` |
+//! | `bgp disable NAME [MESSAGE]`, `bgp enable NAME` | `{"changed": "..."}` |
 //! | `upgrade`| nothing if the new binary now runs (the connection closes);  |
 //! |          | a failed [`ReloadOutcome`] if it does not                     |
 //! | other    | [`ErrorReply`]: `{"error": "..."}`                            |
@@ -161,6 +162,12 @@ pub enum Command {
         enable: bool,
         name: String,
     },
+    /// `bgp disable NAME [MESSAGE...]`, `bgp enable NAME`.
+    Bgp {
+        enable: bool,
+        name: String,
+        message: String,
+    },
 }
 
 impl Command {
@@ -174,6 +181,20 @@ impl Command {
             ["frontend", verb @ ("disable" | "enable"), name] => Ok(Command::Frontend {
                 enable: *verb == "enable",
                 name: (*name).to_string(),
+            }),
+            ["bgp", "enable", name] => Ok(Command::Bgp {
+                enable: true,
+                name: (*name).to_string(),
+                message: String::new(),
+            }),
+            ["bgp", "disable", name, message @ ..] => Ok(Command::Bgp {
+                enable: false,
+                name: (*name).to_string(),
+                message: if message.is_empty() {
+                    "administratively disabled".to_string()
+                } else {
+                    message.join(" ")
+                },
             }),
             ["vrrp", "resign", name] => Ok(Command::Vrrp {
                 resign: true,
@@ -197,6 +218,10 @@ impl Command {
             Command::Reload => "reload".into(),
             Command::Upgrade => "upgrade".into(),
             Command::Server(c) => c.line(),
+            Command::Bgp {
+                enable: true, name, ..
+            } => format!("bgp enable {name}"),
+            Command::Bgp { name, message, .. } => format!("bgp disable {name} {message}"),
             Command::Frontend { enable, name } => format!(
                 "frontend {} {name}",
                 if *enable { "enable" } else { "disable" }
@@ -217,7 +242,8 @@ impl Command {
             | Command::Upgrade
             | Command::Server(_)
             | Command::Vrrp { .. }
-            | Command::Frontend { .. } => true,
+            | Command::Frontend { .. }
+            | Command::Bgp { .. } => true,
         }
     }
 }
@@ -241,6 +267,15 @@ pub enum Request {
     Vrrp(
         bool,
         Option<String>,
+        u32,
+        oneshot::Sender<Result<String, String>>,
+    ),
+    /// Enable (true) or disable a BGP neighbor (with the shutdown
+    /// message), asked by `uid`.
+    Bgp(
+        bool,
+        String,
+        String,
         u32,
         oneshot::Sender<Result<String, String>>,
     ),
@@ -424,6 +459,21 @@ async fn ask_supervisor(
                 Err(error) => return Some(error_line(error)),
             }
         }
+        Command::Bgp {
+            enable,
+            name,
+            message,
+        } => {
+            let (tx, rx) = oneshot::channel();
+            requests
+                .send(Request::Bgp(enable, name, message, uid, tx))
+                .await
+                .ok()?;
+            match rx.await.ok()? {
+                Ok(changed) => serde_json::to_string(&Changed { changed }),
+                Err(error) => return Some(error_line(error)),
+            }
+        }
         Command::Frontend { enable, name } => {
             let (tx, rx) = oneshot::channel();
             requests
@@ -468,6 +518,17 @@ pub fn reload(path: &Path) -> Result<Option<ReloadOutcome>> {
 /// `rampart server ...`: what changed (an error names why not).
 pub fn server(path: &Path, cmd: ServerCommand) -> Result<String> {
     let changed: Changed = ask(path, Command::Server(cmd), REQUEST_TIMEOUT)?;
+    Ok(changed.changed)
+}
+
+/// `rampart bgp disable|enable`: what changed.
+pub fn bgp(path: &Path, enable: bool, name: String, message: String) -> Result<String> {
+    let cmd = Command::Bgp {
+        enable,
+        name,
+        message,
+    };
+    let changed: Changed = ask(path, cmd, REQUEST_TIMEOUT)?;
     Ok(changed.changed)
 }
 
@@ -680,7 +741,10 @@ mod tests {
                         });
                     }
                     Request::Reload(w) | Request::Upgrade(w) => reloads.push(w),
-                    Request::Server(..) | Request::Vrrp(..) | Request::Frontend(..) => {}
+                    Request::Server(..)
+                    | Request::Vrrp(..)
+                    | Request::Frontend(..)
+                    | Request::Bgp(..) => {}
                 }
             }
         });

@@ -121,6 +121,23 @@ enum Cmd {
         /// The frontend.
         name: String,
     },
+    /// Shut a BGP neighbor's session down gracefully and keep it down, as
+    /// `birdc disable` (`disable NAME [--message TEXT]`: routes withdrawn,
+    /// then Cease / Administrative Shutdown with the message, RFC 9003),
+    /// or start it again (`enable NAME`). Kept across reloads and upgrades,
+    /// and across restarts with `[global] state_file`.
+    Bgp {
+        #[command(flatten)]
+        node: NodeArgs,
+        /// disable | enable
+        #[arg(value_parser = ["disable", "enable"])]
+        action: String,
+        /// The neighbor.
+        name: String,
+        /// The shutdown message the router logs.
+        #[arg(long, default_value = "administratively disabled")]
+        message: String,
+    },
     /// Hand VRRP mastership over for maintenance without stopping the node
     /// (`resign INSTANCE|GROUP`: priority 0, the peer takes over with no
     /// failed request, as at a graceful stop; an instance in a sync group
@@ -261,6 +278,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Reload { node } => Ok(reload(&node.socket())?),
         Cmd::Upgrade { node } => Ok(upgrade(&node.socket())?),
+        Cmd::Bgp {
+            node,
+            action,
+            name,
+            message,
+        } => {
+            println!(
+                "{}",
+                control::bgp(&node.socket(), action == "enable", name, message)?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Frontend { node, action, name } => {
             println!(
                 "{}",

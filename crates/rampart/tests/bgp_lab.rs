@@ -414,3 +414,65 @@ fn a_reload_changes_bgp_in_place() {
     lb1.signal(Signal::SIGTERM).unwrap();
     assert!(lb1.wait_timeout(Duration::from_secs(10)).unwrap().is_some());
 }
+
+/// `rampart bgp disable rtr --message ...`: the route is withdrawn, the
+/// session closes with our message (BIRD shows it), a reload does not
+/// bring it back; `rampart bgp enable rtr` does.
+#[test]
+fn bgp_disable_shows_the_message_at_the_router_and_enable_brings_it_back() {
+    let Some((s, rtr, dir, _bird)) = router_for_lb1() else {
+        return;
+    };
+    let _webs = [
+        Web::start(&s.web1, "192.168.1.21:8080", "web1"),
+        Web::start(&s.web2, "192.168.1.22:8080", "web2"),
+    ];
+    let announce = format!("prefix = \"{VIP32}\"");
+    let _lb1 = start_node(&s, dir.path(), 1, &node_config(1, ROUTER, "", &announce));
+    assert!(
+        wait_for(Duration::from_secs(20), || nexthops(&rtr, VIP32)
+            == ["10.20.0.11"]),
+        "{}",
+        log(dir.path(), "lb1")
+    );
+    let bgp = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
+            .arg("bgp")
+            .args(args)
+            .arg("--control")
+            .arg(dir.path().join("lb1.sock"))
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), said)
+    };
+    let (ok, said) = bgp(&["disable", "rtr", "--message", "maintenance window 42"]);
+    assert!(ok && said.contains("BGP neighbor rtr disabled"), "{said}");
+    assert!(wait_for(Duration::from_secs(5), || nexthops(&rtr, VIP32).is_empty()));
+    assert!(wait_for(Duration::from_secs(5), || !established(dir.path(), "lb1")));
+    let info = birdc(dir.path(), "rtr", &["show", "protocols", "all", "lb1"]);
+    assert!(info.contains("maintenance window 42"), "{info}");
+
+    // A reload keeps it down.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(["reload", "--control"])
+        .arg(dir.path().join("lb1.sock"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!established(dir.path(), "lb1"));
+    assert!(nexthops(&rtr, VIP32).is_empty());
+
+    let (ok, said) = bgp(&["enable", "rtr"]);
+    assert!(ok && said.contains("BGP neighbor rtr enabled"), "{said}");
+    assert!(
+        wait_for(Duration::from_secs(20), || nexthops(&rtr, VIP32)
+            == ["10.20.0.11"]),
+        "{}",
+        log(dir.path(), "lb1")
+    );
+    let (ok, said) = bgp(&["disable", "nope"]);
+    assert!(!ok && said.contains("no BGP neighbor `nope`"), "{said}");
+}

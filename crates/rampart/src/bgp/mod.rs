@@ -42,6 +42,13 @@ enum Upgrade {
     Handover(Duration, oneshot::Sender<Vec<Taken>>),
     /// Take sessions (back) over: the exec failed.
     Adopt(Vec<Taken>),
+    /// `rampart bgp disable NAME [message]` / `enable NAME`.
+    Enable {
+        name: String,
+        enable: bool,
+        message: String,
+        reply: oneshot::Sender<Result<String, String>>,
+    },
 }
 
 pub use neighbor::Taken;
@@ -72,6 +79,28 @@ impl Handle {
             return Vec::new();
         }
         rx.await.unwrap_or_default()
+    }
+
+    /// `rampart bgp disable|enable NAME`: a disabled neighbor's session is
+    /// shut down gracefully (routes withdrawn, `shutdown_bound`, Cease /
+    /// Administrative Shutdown with `message`) and not started again,
+    /// through reloads too, until enabled. What changed, or why not.
+    pub async fn set_enabled(
+        &self,
+        name: &str,
+        enable: bool,
+        message: &str,
+    ) -> Result<String, String> {
+        let (reply, rx) = oneshot::channel();
+        self.upgrade
+            .send(Upgrade::Enable {
+                name: name.to_string(),
+                enable,
+                message: message.to_string(),
+                reply,
+            })
+            .map_err(|_| "the BGP driver is gone".to_string())?;
+        rx.await.map_err(|_| "the BGP driver is gone".to_string())?
     }
 
     /// Takes handed-over sessions back (the upgrade's exec failed).
@@ -110,6 +139,7 @@ pub fn start(
     proxy: watch::Receiver<ProxyHealth>,
     masters: watch::Receiver<BTreeMap<String, bool>>,
     adopted: Vec<Taken>,
+    disabled: std::collections::BTreeSet<String>,
 ) -> Result<Option<Handle>> {
     let bgp = &cfg.bgp;
     if !bgp.is_enabled() {
@@ -127,6 +157,7 @@ pub fn start(
         tasks: JoinSet::new(),
         routing: Routing::default(),
         listeners: Vec::new(),
+        disabled,
     };
     // The routes each session should carry from its first moment: a
     // taken-over session compares them with what its peer has.
@@ -270,9 +301,43 @@ struct Manager {
     tasks: JoinSet<()>,
     routing: Routing,
     listeners: Vec<JoinHandle<()>>,
+    /// Neighbors the operator disabled: not started until enabled.
+    disabled: std::collections::BTreeSet<String>,
 }
 
 impl Manager {
+    /// See [`Handle::set_enabled`].
+    fn set_enabled(&mut self, name: &str, enable: bool, message: &str) -> Result<String, String> {
+        if !self.bgp.neighbors.iter().any(|n| n.name == name) {
+            return Err(format!("no BGP neighbor `{name}`"));
+        }
+        if enable {
+            if !self.disabled.remove(name) {
+                return Ok(format!("BGP neighbor {name} was not disabled"));
+            }
+            self.start_missing();
+            return Ok(format!("BGP neighbor {name} enabled"));
+        }
+        if !self.disabled.insert(name.to_string()) {
+            return Ok(format!("BGP neighbor {name} was already disabled"));
+        }
+        let bound = self.bgp.shutdown_bound;
+        for p in self
+            .peers
+            .iter_mut()
+            .filter(|p| p.name == name && !p.retiring)
+        {
+            p.retiring = true;
+            let _ = p
+                .cmds
+                .send(neighbor::Cmd::Shutdown(message.to_string(), bound));
+        }
+        self.update_routing();
+        Ok(format!(
+            "BGP neighbor {name} disabled: routes withdrawn, Cease in {bound:?} (\"{message}\")"
+        ))
+    }
+
     async fn run(
         mut self,
         mut proxy: watch::Receiver<ProxyHealth>,
@@ -317,6 +382,9 @@ impl Manager {
                     Upgrade::Adopt(sessions) => {
                         self.adopt(sessions);
                         self.start_missing();
+                    }
+                    Upgrade::Enable { name, enable, message, reply } => {
+                        let _ = reply.send(self.set_enabled(&name, enable, &message));
                     }
                 },
                 Some(done) = self.tasks.join_next_with_id() => {
@@ -409,7 +477,10 @@ impl Manager {
                 .find(|n| n.name == t.name)
                 .cloned();
             match known {
-                Some(n) if !self.peers.iter().any(|p| p.name == n.name) => {
+                Some(n)
+                    if !self.peers.iter().any(|p| p.name == n.name)
+                        && !self.disabled.contains(&n.name) =>
+                {
                     self.spawn_peer_with(&n, Some(t));
                 }
                 _ => {
@@ -495,10 +566,11 @@ impl Manager {
             .neighbors
             .iter()
             .filter(|n| {
-                !self
-                    .peers
-                    .iter()
-                    .any(|p| p.name == n.name || p.retiring && p.address == n.address)
+                !self.disabled.contains(&n.name)
+                    && !self
+                        .peers
+                        .iter()
+                        .any(|p| p.name == n.name || p.retiring && p.address == n.address)
             })
             .cloned()
             .collect();

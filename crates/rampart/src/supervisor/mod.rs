@@ -246,7 +246,13 @@ pub async fn run(
         Some(v) => v.masters(),
         None => tokio::sync::watch::channel(Default::default()).1,
     };
-    sup.bgp = crate::bgp::start(&sup.cfg, sup.proxy.subscribe(), masters, adopted_bgp)?;
+    sup.bgp = crate::bgp::start(
+        &sup.cfg,
+        sup.proxy.subscribe(),
+        masters,
+        adopted_bgp,
+        sup.admins.disabled_neighbors(),
+    )?;
     sup.worker = Some(sup.spawn_worker().await?);
     // Forwarding and NAT once the rest runs; a failure here (or below)
     // stops what runs already, which sets them back.
@@ -365,6 +371,10 @@ pub async fn run(
                 Request::Frontend(enable, name, uid, reply) => {
                     let done = sup.frontend_command(enable, &name, uid).await;
                     sup.reply_when_applied(done, reply);
+                }
+                Request::Bgp(enable, name, message, uid, reply) => {
+                    let done = sup.bgp_command(enable, &name, &message, uid).await;
+                    let _ = reply.send(done);
                 }
                 Request::Vrrp(resign, name, uid, reply) => {
                     let done = match &sup.vrrp {
@@ -626,6 +636,23 @@ impl Supervisor {
         };
         let sync = self.tell_workers(&msg).await;
         Ok((line, sync))
+    }
+
+    /// `rampart bgp disable|enable NAME`.
+    async fn bgp_command(
+        &mut self,
+        enable: bool,
+        name: &str,
+        message: &str,
+        uid: u32,
+    ) -> Result<String, String> {
+        let Some(bgp) = &self.bgp else {
+            return Err("this node runs no BGP neighbor".into());
+        };
+        self.admins.set_neighbor(&self.cfg, name, enable)?;
+        let line = bgp.set_enabled(name, enable, message).await?;
+        tracing::warn!("{line} (asked by uid {uid})");
+        Ok(line)
     }
 
     /// Health changes go to the serving worker and to one being started,

@@ -163,7 +163,13 @@ impl Supervisor {
                     Some(v) => v.masters(),
                     None => tokio::sync::watch::channel(Default::default()).1,
                 };
-                match crate::bgp::start(&self.cfg, self.proxy.subscribe(), masters, Vec::new()) {
+                match crate::bgp::start(
+                    &self.cfg,
+                    self.proxy.subscribe(),
+                    masters,
+                    Vec::new(),
+                    self.admins.disabled_neighbors(),
+                ) {
                     Ok(b) => self.bgp = b,
                     Err(e) => tracing::error!("BGP could not start after the reload: {e:#}"),
                 }
