@@ -221,7 +221,14 @@ impl Command {
             Command::Bgp {
                 enable: true, name, ..
             } => format!("bgp enable {name}"),
-            Command::Bgp { name, message, .. } => format!("bgp disable {name} {message}"),
+            Command::Bgp { name, message, .. } => {
+                // One request line: no control characters in it.
+                let message: String = message
+                    .chars()
+                    .map(|c| if c.is_control() { ' ' } else { c })
+                    .collect();
+                format!("bgp disable {name} {message}")
+            }
             Command::Frontend { enable, name } => format!(
                 "frontend {} {name}",
                 if *enable { "enable" } else { "disable" }
