@@ -158,13 +158,7 @@ impl Admins {
         };
         match serde_json::from_str::<File>(&text) {
             Ok(f) => {
-                for e in f.servers {
-                    if let Some(state) = e.state() {
-                        admins.map.insert((e.backend, e.server), state);
-                    }
-                }
-                admins.disabled = f.disabled_frontends.into_iter().collect();
-                admins.neighbors = f.disabled_neighbors.into_iter().collect();
+                admins.apply_file(f);
                 if !admins.map.is_empty() || !admins.disabled.is_empty() {
                     tracing::info!(
                         "state file {}: {} server(s) with an operator's state, {} frontend(s) disabled",
@@ -182,6 +176,47 @@ impl Admins {
             }
         }
         admins
+    }
+
+    /// The whole state as text, for `rampart upgrade` to hand over (the
+    /// next program must not lose it, state file or not).
+    pub fn handover(&self) -> String {
+        serde_json::to_string(&self.snapshot()).unwrap_or_default()
+    }
+
+    /// The state a previous program handed over, writing to `file` from
+    /// now on.
+    pub fn adopt(text: &str, file: Option<&Path>) -> Admins {
+        let mut admins = Admins {
+            file: file.map(Path::to_path_buf),
+            ..Admins::default()
+        };
+        if let Ok(f) = serde_json::from_str::<File>(text) {
+            admins.apply_file(f);
+        }
+        admins
+    }
+
+    fn apply_file(&mut self, f: File) {
+        for e in f.servers {
+            if let Some(state) = e.state() {
+                self.map.insert((e.backend, e.server), state);
+            }
+        }
+        self.disabled = f.disabled_frontends.into_iter().collect();
+        self.neighbors = f.disabled_neighbors.into_iter().collect();
+    }
+
+    fn snapshot(&self) -> File {
+        File {
+            servers: self
+                .map
+                .iter()
+                .map(|((b, s), st)| entry(b, s, *st))
+                .collect(),
+            disabled_frontends: self.disabled.iter().cloned().collect(),
+            disabled_neighbors: self.neighbors.iter().cloned().collect(),
+        }
     }
 
     /// Where changes are written from now on (a reload may change it).
@@ -311,15 +346,7 @@ impl Admins {
         let Some(path) = &self.file else {
             return;
         };
-        let all = File {
-            servers: self
-                .map
-                .iter()
-                .map(|((b, s), st)| entry(b, s, *st))
-                .collect(),
-            disabled_frontends: self.disabled.iter().cloned().collect(),
-            disabled_neighbors: self.neighbors.iter().cloned().collect(),
-        };
+        let all = self.snapshot();
         let tmp = path.with_extension("tmp");
         let written = serde_json::to_vec_pretty(&all)
             .map_err(std::io::Error::other)
@@ -450,6 +477,15 @@ mod tests {
                 .disabled_frontends(&cfg)
                 .is_empty()
         );
+
+        // An upgrade hands the whole state over, with no file too.
+        let mut d = Admins::load(None);
+        d.apply(&cfg, &ServerCommand::parse(&["maint", "web/b"]).unwrap())
+            .unwrap();
+        d.set_frontend(&cfg, "www", false).unwrap();
+        let e = Admins::adopt(&d.handover(), None);
+        assert_eq!(e.get("web", "b").admin, Admin::Maint);
+        assert_eq!(e.disabled_frontends(&cfg), vec!["www"]);
 
         // A malformed file is no reason not to start.
         std::fs::write(&file, "{not json").unwrap();

@@ -450,7 +450,10 @@ fn bgp_disable_shows_the_message_at_the_router_and_enable_brings_it_back() {
     let (ok, said) = bgp(&["disable", "rtr", "--message", "maintenance window 42"]);
     assert!(ok && said.contains("BGP neighbor rtr disabled"), "{said}");
     assert!(wait_for(Duration::from_secs(5), || nexthops(&rtr, VIP32).is_empty()));
-    assert!(wait_for(Duration::from_secs(5), || !established(dir.path(), "lb1")));
+    assert!(wait_for(Duration::from_secs(5), || !established(
+        dir.path(),
+        "lb1"
+    )));
     let info = birdc(dir.path(), "rtr", &["show", "protocols", "all", "lb1"]);
     assert!(info.contains("maintenance window 42"), "{info}");
 

@@ -194,6 +194,13 @@ fn an_upgrade_under_load_fails_no_request_and_resets_no_bgp_session() {
     let load = Load::start(&s.client, LB1.parse().unwrap(), 4);
     std::thread::sleep(Duration::from_millis(700));
     let (before_ok, _) = load.counts();
+    // The operator's state crosses too (no state file here).
+    let drain = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(["server", "drain", "nginx_pool/web1", "--control"])
+        .arg(dir.path().join("lb1.sock"))
+        .output()
+        .unwrap();
+    assert!(drain.status.success(), "{drain:?}");
     // The file on disk is not what runs (here: broken): an upgrade runs
     // the running config; the file is a reload's business.
     std::fs::write(dir.path().join("lb1.toml"), "[[frontend]\nbroken").unwrap();
@@ -215,6 +222,17 @@ fn an_upgrade_under_load_fails_no_request_and_resets_no_bgp_session() {
     let status = status(dir.path(), 1);
     assert_eq!(status["upgrades"], 1, "{status}");
     assert_eq!(status["bgp"][0]["state"], "Established", "{status}");
+    let web1 = status["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["server"] == "web1")
+        .unwrap();
+    assert_eq!(web1["admin"], "drain", "{status}");
+    let lb1 = LB1.parse().unwrap();
+    for _ in 0..20 {
+        assert_eq!(s.client.run_in(move || get(lb1)).unwrap().unwrap(), "web2");
+    }
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
     assert!(
         cmdline.starts_with(b"rampart: supervisor\0run\0"),

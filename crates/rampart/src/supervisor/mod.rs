@@ -210,7 +210,13 @@ pub async fn run(
         next_sync: 0,
         syncs: HashMap::new(),
     };
-    sup.admins = crate::admin::Admins::load(sup.cfg.global.state_file.as_deref());
+    // After an upgrade, the previous program's state (the file may lag
+    // behind it, or not be configured at all).
+    let handed = adopted.as_ref().and_then(|a| a.state.admin.clone());
+    sup.admins = match handed {
+        Some(text) => crate::admin::Admins::adopt(&text, sup.cfg.global.state_file.as_deref()),
+        None => crate::admin::Admins::load(sup.cfg.global.state_file.as_deref()),
+    };
     sup.health.set_paused(sup.admins.in_maint());
     let mut adopted_bgp = Vec::new();
     let mut adopted_vrrp = None;

@@ -65,6 +65,10 @@ pub struct Inherited {
     /// Each VRRP instance's state, when VRRP runs.
     #[serde(default)]
     pub vrrp: Option<crate::vrrp::States>,
+    /// The operator's state (servers, frontends, BGP neighbors), as
+    /// `Admins::handover` writes it.
+    #[serde(default)]
+    pub admin: Option<String>,
 }
 
 /// An Established BGP session (`rampart_bgp::Handover`) and its socket.
@@ -301,6 +305,7 @@ impl Supervisor {
                 })
                 .collect(),
             vrrp,
+            admin: Some(self.admins.handover()),
         };
         let err = exec(&binary, &state);
         // Still here: the exec failed. Take everything back.
