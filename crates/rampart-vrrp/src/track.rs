@@ -65,6 +65,16 @@ impl Hysteresis {
         }
     }
 
+    /// A filter whose state `ok` is already established (carried over
+    /// from a previous program by `rampart upgrade`): the next results
+    /// count against it with `fall`/`rise`, the first one included.
+    pub fn established(fall: u32, rise: u32, ok: bool) -> Self {
+        Hysteresis {
+            known: true,
+            ..Hysteresis::new(fall, rise, ok)
+        }
+    }
+
     /// The filtered state.
     pub fn ok(&self) -> bool {
         self.ok

@@ -64,8 +64,12 @@ enum Ctl {
 }
 
 /// Each instance's state by name (`State::as_str`), as `rampart upgrade`
-/// hands it to the next program.
+/// hands it to the next program; track scripts' states too, as
+/// `script/NAME` → `ok` | `failing` (no instance name has a `/`).
 pub type States = BTreeMap<String, String>;
+
+/// The key of a track script's state in [`States`].
+const SCRIPT_KEY: &str = "script/";
 
 /// Keeps the driver frozen (see [`Handle::freeze`]); dropping it thaws.
 pub struct Thaw(#[allow(dead_code)] oneshot::Sender<()>);
@@ -418,6 +422,13 @@ impl Driver {
             let up = rampart_sys::netlink::link_is_up(&name).unwrap_or(false);
             self.tracker.set_link(&name, up);
         }
+        if let Some(states) = &resume {
+            let scripts: Vec<(String, bool)> = states
+                .iter()
+                .filter_map(|(k, v)| Some((k.strip_prefix(SCRIPT_KEY)?.to_string(), v == "ok")))
+                .collect();
+            self.tracker.seed_scripts(&self.plan.scripts, &scripts);
+        }
         let now = Instant::now();
         self.apply_priorities(now);
         match &resume {
@@ -508,6 +519,11 @@ impl Driver {
                             .enumerate()
                             .filter(|(id, i)| !self.node.is_retired(*id) || i.state() != State::Stopped)
                             .map(|(_, i)| (i.config().name.clone(), i.state().as_str().to_string()))
+                            .chain(self.tracker.script_states(&self.plan.scripts).into_iter().map(
+                                |(name, ok)| {
+                                    (format!("{SCRIPT_KEY}{name}"), if ok { "ok" } else { "failing" }.to_string())
+                                },
+                            ))
                             .collect();
                         if reply.send(states).is_ok() {
                             // Nothing more until the exec ends this thread

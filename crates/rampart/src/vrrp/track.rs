@@ -49,6 +49,26 @@ impl Tracker {
             .collect();
     }
 
+    /// Each script's filtered state, by name (`rampart upgrade` hands it
+    /// over).
+    pub fn script_states(&self, scripts: &[TrackScript]) -> Vec<(String, bool)> {
+        scripts
+            .iter()
+            .zip(&self.scripts)
+            .map(|(s, h)| (s.name.clone(), h.ok()))
+            .collect()
+    }
+
+    /// Starts each script named in `states` in that state rather than
+    /// "good until its first result" (after `rampart upgrade`).
+    pub fn seed_scripts(&mut self, scripts: &[TrackScript], states: &[(String, bool)]) {
+        for (s, h) in scripts.iter().zip(self.scripts.iter_mut()) {
+            if let Some((_, ok)) = states.iter().find(|(n, _)| *n == s.name) {
+                *h = Hysteresis::established(s.fall, s.rise, *ok);
+            }
+        }
+    }
+
     pub fn set_proxy(&mut self, p: ProxyHealth) {
         self.proxy = p;
     }
@@ -144,6 +164,36 @@ async fn run_once(argv: &[String], timeout: Duration) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `rampart upgrade` carries: a failing script stays failing in
+    /// the next program (not "good until its first result"), and needs
+    /// `rise` successes, not one, to be good again.
+    #[test]
+    fn script_states_cross_an_upgrade() {
+        let script = |name: &str| TrackScript {
+            name: name.into(),
+            command: vec!["/bin/true".into()],
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            fall: 2,
+            rise: 3,
+            weight: -20,
+        };
+        let scripts = vec![script("a"), script("b")];
+        let mut old = Tracker::new(ProxyHealth::default(), &scripts);
+        assert!(old.script_result(0, false), "the first result decides");
+        assert!(!old.script_result(0, true), "then rise = 3 counts");
+        let states = old.script_states(&scripts);
+        assert_eq!(states, vec![("a".into(), false), ("b".into(), true)]);
+
+        let mut new = Tracker::new(ProxyHealth::default(), &scripts);
+        assert!(new.script_states(&scripts)[0].1, "fresh: good");
+        new.seed_scripts(&scripts, &states);
+        assert_eq!(new.script_states(&scripts), states);
+        assert!(!new.script_result(0, true));
+        assert!(!new.script_result(0, true));
+        assert!(new.script_result(0, true), "good again after rise = 3");
+    }
 
     #[tokio::test]
     async fn scripts_report_exit_status_and_timeouts() {
