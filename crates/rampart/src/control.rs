@@ -77,10 +77,38 @@ pub struct Status {
     pub upgrades: u32,
     pub servers: Vec<ServerStatus>,
     pub vrrp: Vec<VrrpStatus>,
-    pub bgp: Vec<serde_json::Value>,
+    pub bgp: Vec<BgpStatus>,
     /// `[gateway]`, if configured.
     #[serde(default)]
     pub gateway: Option<GatewayStatus>,
+}
+
+/// One BGP neighbor, as `birdc show protocols all` tells.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BgpStatus {
+    pub name: String,
+    /// RFC 4271's state names (`Established`, `Active`, ...).
+    pub state: String,
+    pub since_seconds: Option<u64>,
+    pub neighbor: String,
+    pub neighbor_as: u32,
+    pub neighbor_router_id: Option<String>,
+    pub local_as: u32,
+    pub router_id: String,
+    pub hold_time: Option<u16>,
+    pub keepalive_seconds: Option<u64>,
+    pub capabilities_local: Vec<String>,
+    pub capabilities_remote: Vec<String>,
+    pub families: Vec<String>,
+    pub four_octet_as: bool,
+    pub routes_desired: usize,
+    pub routes_exported: usize,
+    pub last_error: Option<String>,
+    pub messages_in: u64,
+    pub messages_out: u64,
+    pub established_count: u64,
+    /// `set` or `none`: the password itself is never shown.
+    pub password: String,
 }
 
 /// Forwarding as the kernel has it now, and the NAT rules in place.
@@ -692,12 +720,11 @@ pub fn render(s: &Status) -> String {
     out
 }
 
-/// A BGP neighbor's status object, as its driver reports it, one
-/// `key: value` per line.
-fn render_bgp(v: &serde_json::Value) -> String {
-    let name = v.get("name").and_then(|n| n.as_str()).unwrap_or("?");
-    let state = v.get("state").and_then(|n| n.as_str()).unwrap_or("?");
-    let mut out = format!("BGP {name}: {state}\n");
+/// A BGP neighbor's status, one `key: value` per line (its JSON fields,
+/// in order).
+fn render_bgp(b: &BgpStatus) -> String {
+    let mut out = format!("BGP {}: {}\n", b.name, b.state);
+    let v = serde_json::to_value(b).unwrap_or_default();
     if let Some(map) = v.as_object() {
         let fields: Vec<_> = map
             .iter()

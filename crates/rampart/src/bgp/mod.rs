@@ -30,7 +30,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// neighbor; stopping withdraws every route, waits `shutdown_bound` for
 /// the routers to act on it, then sends Cease / Administrative Shutdown.
 pub struct Handle {
-    task: TaskHandle<Vec<serde_json::Value>>,
+    task: TaskHandle<Vec<crate::control::BgpStatus>>,
     reconfigure: mpsc::UnboundedSender<Config>,
     upgrade: mpsc::UnboundedSender<Upgrade>,
 }
@@ -54,7 +54,7 @@ enum Upgrade {
 pub use neighbor::Taken;
 
 impl Handle {
-    pub async fn status(&self) -> Vec<serde_json::Value> {
+    pub async fn status(&self) -> Vec<crate::control::BgpStatus> {
         self.task.status().await
     }
 
@@ -342,7 +342,7 @@ impl Manager {
         mut self,
         mut proxy: watch::Receiver<ProxyHealth>,
         mut masters: watch::Receiver<BTreeMap<String, bool>>,
-        inbox: Inbox<Vec<serde_json::Value>>,
+        inbox: Inbox<Vec<crate::control::BgpStatus>>,
         mut reconfigure: mpsc::UnboundedReceiver<Config>,
         mut upgrade: mpsc::UnboundedReceiver<Upgrade>,
     ) {

@@ -13,13 +13,15 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+use crate::control::BgpStatus;
+
 /// How long an outbound connect may take before it counts as failed.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const READ_BUF: usize = 8192;
 
 /// Commands from the manager.
 pub enum Cmd {
-    Status(oneshot::Sender<serde_json::Value>),
+    Status(oneshot::Sender<BgpStatus>),
     /// Withdraw everything, wait `linger`, send Cease with the message.
     Shutdown(String, Duration),
     /// `rampart upgrade`: hand the Established session and its
@@ -199,7 +201,7 @@ pub async fn run(
             }
             Some(cmd) = cmds.recv() => match cmd {
                 Cmd::Status(reply) => {
-                    let _ = reply.send(status_json(&name, &session, spec.has_password));
+                    let _ = reply.send(status(&name, &session, spec.has_password));
                 }
                 Cmd::Shutdown(message, linger) => {
                     shutting_down = true;
@@ -307,32 +309,32 @@ async fn connect(
     }
 }
 
-/// What `birdc show protocols all` tells, as JSON. The password is
-/// never shown, only whether there is one.
-fn status_json(name: &str, session: &Session, has_password: bool) -> serde_json::Value {
+/// What `birdc show protocols all` tells. The password is never shown,
+/// only whether there is one.
+fn status(name: &str, session: &Session, has_password: bool) -> BgpStatus {
     let s = session.status();
     let caps = |c: &[rampart_bgp::Capability]| c.iter().map(|c| c.to_string()).collect::<Vec<_>>();
-    serde_json::json!({
-        "name": name,
-        "state": s.state.as_str(),
-        "since_seconds": s.since.map(|t| t.elapsed().as_secs()),
-        "neighbor": s.neighbor.to_string(),
-        "neighbor_as": s.peer_as,
-        "neighbor_router_id": s.peer_router_id.map(|r| r.to_string()),
-        "local_as": s.local_as,
-        "router_id": s.router_id.to_string(),
-        "hold_time": s.hold_time,
-        "keepalive_seconds": s.keepalive.map(|k| k.as_secs()),
-        "capabilities_local": caps(&s.local_capabilities),
-        "capabilities_remote": caps(&s.remote_capabilities),
-        "families": s.families.iter().map(|f| format!("{f:?}")).collect::<Vec<_>>(),
-        "four_octet_as": s.four_octet_as,
-        "routes_desired": s.routes_desired,
-        "routes_exported": s.routes_exported,
-        "last_error": s.last_error.as_ref().map(|e| e.text.clone()),
-        "messages_in": s.messages_in.total(),
-        "messages_out": s.messages_out.total(),
-        "established_count": s.established_count,
-        "password": if has_password { "set" } else { "none" },
-    })
+    BgpStatus {
+        name: name.to_string(),
+        state: s.state.as_str().to_string(),
+        since_seconds: s.since.map(|t| t.elapsed().as_secs()),
+        neighbor: s.neighbor.to_string(),
+        neighbor_as: s.peer_as,
+        neighbor_router_id: s.peer_router_id.map(|r| r.to_string()),
+        local_as: s.local_as,
+        router_id: s.router_id.to_string(),
+        hold_time: s.hold_time,
+        keepalive_seconds: s.keepalive.map(|k| k.as_secs()),
+        capabilities_local: caps(&s.local_capabilities),
+        capabilities_remote: caps(&s.remote_capabilities),
+        families: s.families.iter().map(|f| format!("{f:?}")).collect(),
+        four_octet_as: s.four_octet_as,
+        routes_desired: s.routes_desired,
+        routes_exported: s.routes_exported,
+        last_error: s.last_error.as_ref().map(|e| e.text.clone()),
+        messages_in: s.messages_in.total(),
+        messages_out: s.messages_out.total(),
+        established_count: s.established_count,
+        password: if has_password { "set" } else { "none" }.to_string(),
+    }
 }

@@ -524,7 +524,7 @@ impl Supervisor {
             Some(b) => b.status().await,
             None => Vec::new(),
         };
-        let established = bgp.iter().filter(|n| n["state"] == "Established").count();
+        let established = bgp.iter().filter(|n| n.state == "Established").count();
         crate::systemd::summary(&vrrp, (up as usize, total), (established, bgp.len()))
     }
 
