@@ -39,9 +39,23 @@ pub fn flush() {
     }
 }
 
-/// Installs the subscriber at `level` (an EnvFilter directive). Keep the
-/// returned [`Flush`] until the process ends.
-pub fn init(level: &str) -> Flush {
+/// Environment variable telling a worker its supervisor logs JSON.
+pub const ENV_FORMAT: &str = "RAMPART_LOG_FORMAT";
+
+/// One JSON object per line (`--log-format json`) rather than text.
+static JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether this process logs JSON (its workers then do too).
+pub fn is_json() -> bool {
+    JSON.load(Ordering::Relaxed)
+}
+
+/// Installs the subscriber at `level` (an EnvFilter directive), as text or
+/// as one JSON object per line (`json`: timestamp, level, fields with the
+/// message, for log shippers). Keep the returned [`Flush`] until the
+/// process ends.
+pub fn init(level: &str, json: bool) -> Flush {
+    JSON.store(json, Ordering::Relaxed);
     let filter = tracing_subscriber::EnvFilter::try_new(level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -51,13 +65,16 @@ pub fn init(level: &str) -> Flush {
         .thread_name("rampart-log")
         .finish(std::io::stderr());
     let _ = DROPPED.set(writer.error_counter());
-    tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
-        .with_target(false)
+        .with_target(false);
+    if json {
+        fmt.json().init();
+    } else {
         // Colours only on a terminal: logs piped to files or journald stay plain.
-        .with_ansi(ansi)
-        .init();
+        fmt.with_ansi(ansi).init();
+    }
     if let Ok(mut g) = GUARD.lock() {
         *g = Some(guard);
     }

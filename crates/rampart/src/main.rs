@@ -53,6 +53,10 @@ struct Cli {
     /// file's `log_level`. RUST_LOG, when set, wins over both.
     #[arg(long, global = true)]
     log_level: Option<String>,
+    /// Log lines as text, or as one JSON object per line (for log
+    /// shippers).
+    #[arg(long, global = true, value_parser = ["text", "json"], default_value = "text")]
+    log_format: String,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -364,7 +368,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             // RUST_LOG or --log-level win over the file, for the worker too.
             let log_override = std::env::var("RUST_LOG").ok().or(cli.log_level);
-            let _log = logging::init(log_override.as_deref().unwrap_or(&cfg.global.log_level));
+            let _log = logging::init(
+                log_override.as_deref().unwrap_or(&cfg.global.log_level),
+                cli.log_format == "json",
+            );
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
@@ -385,6 +392,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     .ok()
                     .or(cli.log_level)
                     .unwrap_or_else(|| "info,rampart::tcplog=warn".into()),
+                cli.log_format == "json",
             );
             demo::main()
         }
@@ -433,7 +441,11 @@ fn worker_main() -> ExitCode {
         eprintln!("rampart worker: cannot drop privileges: {e}");
         return ExitCode::FAILURE;
     }
-    let _log = logging::init(&std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()));
+    let json = std::env::var(logging::ENV_FORMAT).is_ok_and(|f| f == "json");
+    let _log = logging::init(
+        &std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+        json,
+    );
     if let Ok((eff, prm)) = rampart_sys::privilege::masks() {
         tracing::info!(
             "worker running as uid {} gid {}, capabilities effective {eff:#x}, permitted {prm:#x}",

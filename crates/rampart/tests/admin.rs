@@ -273,3 +273,36 @@ fn a_disabled_frontend_accepts_nothing_and_clients_wait_for_enable() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no frontend `nope`"));
 }
+
+/// `--log-format json`: every line, the worker's included, is one JSON
+/// object with the level and the message in its fields.
+#[test]
+fn json_logs_are_one_object_per_line_from_both_processes() {
+    let (a, _) = counted_backend("a");
+    let port = free_port();
+    let node = Node::start_with(
+        &config(port, &[("a", a)], "1s"),
+        port,
+        &["--log-format", "json"],
+    );
+    assert!(server(&node, &["drain", "pool/a"]).0);
+    assert!(wait(Duration::from_secs(5), || node
+        .log()
+        .contains("ready -> drain")));
+    let log = node.log();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let message = |v: &serde_json::Value| v["fields"]["message"].as_str().unwrap_or("").to_string();
+    assert!(
+        lines
+            .iter()
+            .any(|v| v["level"] == "WARN" && message(v).contains("server pool/a: ready -> drain")),
+        "{log}"
+    );
+    assert!(
+        lines.iter().any(|v| message(v) == "worker serving"),
+        "no JSON line from the worker: {log}"
+    );
+}

@@ -146,6 +146,11 @@ impl Supervisor {
                     .unwrap_or(&self.cfg.global.log_level),
             )
             .stdin(std::process::Stdio::null());
+        if crate::logging::is_json() {
+            cmd.env(crate::logging::ENV_FORMAT, "json");
+        } else {
+            cmd.env_remove(crate::logging::ENV_FORMAT);
+        }
         for var in crate::systemd::ENV {
             cmd.env_remove(var);
         }
