@@ -42,8 +42,12 @@ const WALK_LIMIT: usize = 256;
 
 #[derive(Debug)]
 pub(crate) struct Maglev {
-    /// Config index of each eligible server, in address order.
+    /// Config index of each server in the table, in address order.
     servers: Vec<usize>,
+    /// Per entry of `servers`: whether it may be picked (up, in service).
+    /// Servers that are not stay in the table, so that their going away
+    /// moves only their own clients.
+    eligible: Vec<bool>,
     /// `M` positions into `servers`; empty when there are no servers.
     table: Vec<u32>,
 }
@@ -51,16 +55,24 @@ pub(crate) struct Maglev {
 // === impl Maglev ===
 
 impl Maglev {
-    pub(crate) fn new(slots: &[Slot]) -> Maglev {
+    /// The table over `slots`, of which the servers in `eligible` (config
+    /// indices) may be picked.
+    pub(crate) fn new(slots: &[Slot], eligible: &[usize]) -> Maglev {
         let mut sorted = slots.to_vec();
         // Address order makes the table independent of config order; weight
         // and index only break ties between duplicate addresses.
         sorted.sort_by_key(|s| (addr_key(s.addr), s.weight, s.index));
         let weights: Vec<u32> = sorted.iter().map(|s| s.weight).collect();
         let perms: Vec<(usize, usize)> = sorted.iter().map(|s| permutation(s.addr)).collect();
+        let usable: Vec<bool> = sorted.iter().map(|s| eligible.contains(&s.index)).collect();
         Maglev {
             servers: sorted.iter().map(|s| s.index).collect(),
-            table: populate(&perms, &weights),
+            table: if usable.iter().any(|&u| u) {
+                populate(&perms, &weights)
+            } else {
+                Vec::new()
+            },
+            eligible: usable,
         }
     }
 
@@ -70,8 +82,10 @@ impl Maglev {
     pub(crate) fn pick(&self, client: IpAddr, load: &impl Load) -> Option<usize> {
         let start = self.entry(client)?;
         for step in 0..WALK_LIMIT {
-            let index = self.server_at((start + step) % M)?;
-            if load.usable(index) {
+            let pos = (start + step) % M;
+            let slot = usize::try_from(*self.table.get(pos)?).ok()?;
+            let index = *self.servers.get(slot)?;
+            if self.eligible.get(slot).copied().unwrap_or(false) && load.usable(index) {
                 return Some(index);
             }
         }
@@ -80,7 +94,9 @@ impl Maglev {
         let from = usize::try_from(*self.table.get(start)?).ok()?;
         let n = self.servers.len();
         (1..=n)
-            .map(|k| self.servers[(from + k) % n])
+            .map(|k| (from + k) % n)
+            .filter(|&slot| self.eligible.get(slot).copied().unwrap_or(false))
+            .map(|slot| self.servers[slot])
             .find(|&i| load.usable(i))
     }
 
@@ -94,7 +110,8 @@ impl Maglev {
         usize::try_from(h % M as u64).ok()
     }
 
-    /// The server owning table entry `pos`.
+    /// The server owning table entry `pos` (tests).
+    #[cfg(test)]
     pub(crate) fn server_at(&self, pos: usize) -> Option<usize> {
         let slot = usize::try_from(*self.table.get(pos)?).ok()?;
         self.servers.get(slot).copied()

@@ -90,11 +90,15 @@ pub(crate) struct Slot {
 impl Balancer {
     pub fn new(algo: Balance, servers: &[Candidate]) -> Balancer {
         let slots = eligible_slots(servers);
-        let eligible = slots.iter().map(|s| s.index).collect();
+        let eligible: Vec<usize> = slots.iter().map(|s| s.index).collect();
         let algo = match algo {
             Balance::RoundRobin => Algo::RoundRobin(RoundRobin::new(&slots)),
             Balance::LeastConn => Algo::LeastConn(LeastConn::new(&slots)),
-            Balance::Source => Algo::Source(Maglev::new(&slots)),
+            // Maglev's table holds the whole tier, down servers included,
+            // and a pick walks past those: a server going down (or being
+            // drained) moves only its own clients. Rebuilt without it, the
+            // table would reshuffle others too (many, with few servers).
+            Balance::Source => Algo::Source(Maglev::new(&tier_slots(servers), &eligible)),
             Balance::First => Algo::First,
             Balance::Random => Algo::Random(Random::new(&slots)),
         };
@@ -146,6 +150,23 @@ fn eligible_slots(servers: &[Candidate]) -> Vec<Slot> {
     } else {
         primaries
     }
+}
+
+/// Every server of the tier the eligible ones come from (primaries if any
+/// is up, else backups), up or not, with a weight: Maglev's table.
+fn tier_slots(servers: &[Candidate]) -> Vec<Slot> {
+    let backup = !servers.iter().any(|c| c.up && c.weight > 0 && !c.backup);
+    let mut slots: Vec<Slot> = servers
+        .iter()
+        .filter(|c| c.weight > 0 && c.backup == backup)
+        .map(|c| Slot {
+            index: c.index,
+            addr: c.addr,
+            weight: c.weight,
+        })
+        .collect();
+    slots.sort_by_key(|s| s.index);
+    slots
 }
 
 /// Compares the weighted load `(active + 1) / weight` of two servers without

@@ -179,6 +179,39 @@ fn balance_maglev_disruption_sweep() {
     }
 }
 
+/// A case proptest found when the table was rebuilt without the removed
+/// server: 0.0.0.0:1 first in address order, and its removal moved 55 % of
+/// the other servers' clients. The table now keeps a down server (a pick
+/// walks past it), so only its own clients move.
+#[test]
+fn balance_maglev_removal_of_the_first_server_in_address_order_moves_only_its_clients() {
+    let addrs = [
+        (0u32, 1u16),
+        (2_282_479_179, 36_032),
+        (2_505_011_776, 21_447),
+    ];
+    let servers: Vec<Candidate> = addrs
+        .iter()
+        .enumerate()
+        .map(|(index, &(ip, port))| Candidate {
+            index,
+            addr: SocketAddr::from((Ipv4Addr::from(ip), port)),
+            weight: 1,
+            backup: false,
+            up: true,
+        })
+        .collect();
+    for k in 0..servers.len() {
+        let (moved, survivors, share) =
+            disruption(&servers, k, &clients(8_817_305_263_298_224_892, 20_000));
+        assert!(
+            (moved - share).abs() < 1e-9,
+            "k={k}: moved {moved}, share {share}"
+        );
+        assert_eq!(survivors, 0.0, "k={k}");
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
@@ -231,7 +264,8 @@ proptest! {
             .iter()
             .map(|c| Slot { index: c.index, addr: c.addr, weight: c.weight })
             .collect();
-        let maglev = Maglev::new(&slots);
+        let all: Vec<usize> = slots.iter().map(|s| s.index).collect();
+        let maglev = Maglev::new(&slots, &all);
         let mut count = vec![0usize; weights.len()];
         for pos in 0..M {
             let i = maglev.server_at(pos);
