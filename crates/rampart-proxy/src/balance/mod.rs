@@ -89,7 +89,8 @@ pub(crate) struct Slot {
 
 impl Balancer {
     pub fn new(algo: Balance, servers: &[Candidate]) -> Balancer {
-        let slots = eligible_slots(servers);
+        let backup = backup_tier(servers);
+        let slots = tier_slots(servers, backup, true);
         let eligible: Vec<usize> = slots.iter().map(|s| s.index).collect();
         let algo = match algo {
             Balance::RoundRobin => Algo::RoundRobin(RoundRobin::new(&slots)),
@@ -98,7 +99,9 @@ impl Balancer {
             // and a pick walks past those: a server going down (or being
             // drained) moves only its own clients. Rebuilt without it, the
             // table would reshuffle others too (many, with few servers).
-            Balance::Source => Algo::Source(Maglev::new(&tier_slots(servers), &eligible)),
+            Balance::Source => {
+                Algo::Source(Maglev::new(&tier_slots(servers, backup, false), &eligible))
+            }
             Balance::First => Algo::First,
             Balance::Random => Algo::Random(Random::new(&slots)),
         };
@@ -126,39 +129,20 @@ impl Balancer {
     }
 }
 
-/// The up, non-draining primaries; when there are none, the up,
-/// non-draining backups (HAProxy uses backups only when no primary is up).
-/// Sorted by config index so every algorithm starts from a canonical order
-/// whatever order the caller listed the candidates in.
-fn eligible_slots(servers: &[Candidate]) -> Vec<Slot> {
-    let pick = |backup: bool| -> Vec<Slot> {
-        let mut slots: Vec<Slot> = servers
-            .iter()
-            .filter(|c| c.up && c.weight > 0 && c.backup == backup)
-            .map(|c| Slot {
-                index: c.index,
-                addr: c.addr,
-                weight: c.weight,
-            })
-            .collect();
-        slots.sort_by_key(|s| s.index);
-        slots
-    };
-    let primaries = pick(false);
-    if primaries.is_empty() {
-        pick(true)
-    } else {
-        primaries
-    }
+/// Whether the eligible servers are the backups: HAProxy uses backups
+/// only when no primary is up (and not draining).
+fn backup_tier(servers: &[Candidate]) -> bool {
+    !servers.iter().any(|c| c.up && c.weight > 0 && !c.backup)
 }
 
-/// Every server of the tier the eligible ones come from (primaries if any
-/// is up, else backups), up or not, with a weight: Maglev's table.
-fn tier_slots(servers: &[Candidate]) -> Vec<Slot> {
-    let backup = !servers.iter().any(|c| c.up && c.weight > 0 && !c.backup);
+/// The servers of a tier (primaries or backups) with a weight, only the up
+/// ones if `up_only` (the eligible ones), or all of them (Maglev's table).
+/// Sorted by config index so every algorithm starts from a canonical order
+/// whatever order the caller listed the candidates in.
+fn tier_slots(servers: &[Candidate], backup: bool, up_only: bool) -> Vec<Slot> {
     let mut slots: Vec<Slot> = servers
         .iter()
-        .filter(|c| c.weight > 0 && c.backup == backup)
+        .filter(|c| c.weight > 0 && c.backup == backup && (c.up || !up_only))
         .map(|c| Slot {
             index: c.index,
             addr: c.addr,

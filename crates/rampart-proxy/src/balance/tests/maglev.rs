@@ -179,6 +179,20 @@ fn balance_maglev_disruption_sweep() {
     }
 }
 
+/// Up primaries of weight 1 at these (IPv4, port) addresses.
+fn unweighted<'a>(addrs: impl Iterator<Item = &'a (u32, u16)>) -> Vec<Candidate> {
+    addrs
+        .enumerate()
+        .map(|(index, &(ip, port))| Candidate {
+            index,
+            addr: SocketAddr::from((Ipv4Addr::from(ip), port)),
+            weight: 1,
+            backup: false,
+            up: true,
+        })
+        .collect()
+}
+
 /// A case proptest found when the table was rebuilt without the removed
 /// server: 0.0.0.0:1 first in address order, and its removal moved 55 % of
 /// the other servers' clients. The table now keeps a down server (a pick
@@ -190,17 +204,7 @@ fn balance_maglev_removal_of_the_first_server_in_address_order_moves_only_its_cl
         (2_282_479_179, 36_032),
         (2_505_011_776, 21_447),
     ];
-    let servers: Vec<Candidate> = addrs
-        .iter()
-        .enumerate()
-        .map(|(index, &(ip, port))| Candidate {
-            index,
-            addr: SocketAddr::from((Ipv4Addr::from(ip), port)),
-            weight: 1,
-            backup: false,
-            up: true,
-        })
-        .collect();
+    let servers = unweighted(addrs.iter());
     for k in 0..servers.len() {
         let (moved, survivors, share) =
             disruption(&servers, k, &clients(8_817_305_263_298_224_892, 20_000));
@@ -223,17 +227,7 @@ proptest! {
         k in any::<prop::sample::Index>(),
         seed in any::<u64>(),
     ) {
-        let servers: Vec<Candidate> = addrs
-            .iter()
-            .enumerate()
-            .map(|(index, &(ip, port))| Candidate {
-                index,
-                addr: SocketAddr::from((Ipv4Addr::from(ip), port)),
-                weight: 1,
-                backup: false,
-                up: true,
-            })
-            .collect();
+        let servers = unweighted(addrs.iter());
         let n = servers.len();
         let (moved, survivors, _) = disruption(&servers, k.index(n), &clients(seed, 20_000));
         prop_assert!(moved <= 1.0 / n as f64 + 0.02, "moved {moved}");
