@@ -487,52 +487,38 @@ async fn ask_supervisor(
             serde_json::to_string(&rx.await.ok()?)
         }
         Command::Server(c) => {
-            let (tx, rx) = oneshot::channel();
-            requests.send(Request::Server(c, uid, tx)).await.ok()?;
-            match rx.await.ok()? {
-                Ok(changed) => serde_json::to_string(&Changed { changed }),
-                Err(error) => return Some(error_line(error)),
-            }
+            return operate(requests, |tx| Request::Server(c, uid, tx)).await;
         }
         Command::Bgp {
             enable,
             name,
             message,
         } => {
-            let (tx, rx) = oneshot::channel();
-            requests
-                .send(Request::Bgp(enable, name, message, uid, tx))
-                .await
-                .ok()?;
-            match rx.await.ok()? {
-                Ok(changed) => serde_json::to_string(&Changed { changed }),
-                Err(error) => return Some(error_line(error)),
-            }
+            return operate(requests, |tx| Request::Bgp(enable, name, message, uid, tx)).await;
         }
         Command::Frontend { enable, name } => {
-            let (tx, rx) = oneshot::channel();
-            requests
-                .send(Request::Frontend(enable, name, uid, tx))
-                .await
-                .ok()?;
-            match rx.await.ok()? {
-                Ok(changed) => serde_json::to_string(&Changed { changed }),
-                Err(error) => return Some(error_line(error)),
-            }
+            return operate(requests, |tx| Request::Frontend(enable, name, uid, tx)).await;
         }
         Command::Vrrp { resign, name } => {
-            let (tx, rx) = oneshot::channel();
-            requests
-                .send(Request::Vrrp(resign, name, uid, tx))
-                .await
-                .ok()?;
-            match rx.await.ok()? {
-                Ok(changed) => serde_json::to_string(&Changed { changed }),
-                Err(error) => return Some(error_line(error)),
-            }
+            return operate(requests, |tx| Request::Vrrp(resign, name, uid, tx)).await;
         }
     };
     json.ok().map(|j| j + "\n")
+}
+
+/// An operator's command: the supervisor answers what changed, or why not.
+async fn operate(
+    requests: &mpsc::Sender<Request>,
+    request: impl FnOnce(oneshot::Sender<Result<String, String>>) -> Request,
+) -> Option<String> {
+    let (tx, rx) = oneshot::channel();
+    requests.send(request(tx)).await.ok()?;
+    match rx.await.ok()? {
+        Ok(changed) => serde_json::to_string(&Changed { changed })
+            .ok()
+            .map(|j| j + "\n"),
+        Err(error) => Some(error_line(error)),
+    }
 }
 
 /// `rampart status`: asks the supervisor at `path`.
