@@ -169,9 +169,16 @@ fn killing_only_the_worker_is_not_a_failover() {
         .unwrap();
     });
     println!("worker killed: {outage:?}");
-    assert_eq!(
-        outage.failed,
-        0,
+    // A SIGKILLed process takes the connections it holds with it: the one
+    // probe it may be serving at that instant (probes last ~1 ms of every
+    // 20) is closed unanswered. Every new connection must be served: no
+    // connect error, at most that one.
+    let only_in_flight = outage
+        .first_error
+        .as_deref()
+        .is_none_or(|e| !e.contains("connect"));
+    assert!(
+        outage.failed <= 1 && only_in_flight,
         "{outage:?}\nlb1:\n{}",
         log(c.dir.path(), "lb1")
     );
