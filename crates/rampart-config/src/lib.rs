@@ -20,6 +20,7 @@
 //! - `vrrp`, `vrrp_instance`, `vrrp_lists`: the `[vrrp]` section
 //! - `bgp`, `bgp_neighbor`, `bgp_announce`: the `[bgp]` section
 //! - `gateway`: the `[gateway]` section (forwarding, masquerade)
+//! - `admin`: the `[admin]` section (metrics and dashboard listener)
 //! - `validate`, `validate_vrrp`, `validate_bgp`: checks across sections
 //!   (unique names, references)
 //! - `file`: reading a file (size limit, UTF-8)
@@ -39,6 +40,7 @@ mod duration;
 mod file;
 mod frontend;
 mod gateway;
+mod admin;
 mod health;
 mod import_haproxy;
 mod import_keepalived;
@@ -103,7 +105,7 @@ pub fn load(path: &Path) -> Result<Config, Errors> {
 /// The top level: only known sections.
 fn document(root: &Table, sink: &mut Sink) -> Config {
     root.deny_unknown(
-        &["global", "frontend", "backend", "vrrp", "bgp", "gateway"],
+        &["global", "frontend", "backend", "vrrp", "bgp", "gateway", "admin"],
         sink,
     );
     let global = root
@@ -140,6 +142,10 @@ fn document(root: &Table, sink: &mut Sink) -> Config {
         .and_then(|(key, v)| Table::of(v, "gateway", key, "[gateway]", sink))
         .map(|t| gateway::gateway(&t, sink))
         .unwrap_or_default();
+    let admin = root
+        .entry("admin")
+        .and_then(|(key, v)| Table::of(v, "admin", key, "[admin]", sink))
+        .and_then(|t| admin::admin(&t, sink));
     validate::cross_check(&frontends, &backends, sink);
     validate_vrrp::cross_check(&vrrp, &frontends, sink);
     validate_bgp::cross_check(&bgp, &vrrp, &frontends, sink);
@@ -150,6 +156,7 @@ fn document(root: &Table, sink: &mut Sink) -> Config {
         vrrp: vrrp.into_model(),
         bgp: bgp.into_model(),
         gateway,
+        admin,
     };
     validate::something_to_run(&config, sink);
     config

@@ -24,6 +24,17 @@ pub struct Config {
     pub bgp: Bgp,
     /// `[gateway]`; without one, this node neither forwards nor translates.
     pub gateway: Gateway,
+    /// `[admin]`; without one, no HTTP listener.
+    pub admin: Option<AdminHttp>,
+}
+
+/// `[admin]`: where `/metrics` and the dashboard are served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminHttp {
+    pub listen: SocketAddr,
+    /// Needed with every state-changing request when set; without it only
+    /// clients on loopback may change state.
+    pub token: Option<String>,
 }
 
 /// `[gateway]`: IP forwarding and source NAT for the private subnet.

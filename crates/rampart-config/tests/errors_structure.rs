@@ -79,7 +79,7 @@ fn unknown_top_level_key() {
                 8,
                 2,
                 "unknown key `firewall` at the top level (known keys: global, frontend, backend, \
-                 vrrp, bgp, gateway)",
+                 vrrp, bgp, gateway, admin)",
             ),
             (10, 2, "did you mean `global`?"),
         ],

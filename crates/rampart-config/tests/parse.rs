@@ -116,6 +116,7 @@ fn full_example_gives_the_expected_model() {
         vrrp: Vrrp::default(),
         bgp: Bgp::default(),
         gateway: rampart_config::Gateway::default(),
+        admin: None,
     };
     assert_eq!(ok(FULL), want);
 }
@@ -301,4 +302,33 @@ fn load_reports_invalid_utf8_at_its_position() {
     let d = &e.diagnostics()[0];
     assert_eq!((d.line, d.column), (2, 16), "{e}");
     assert!(d.message.contains("not valid UTF-8"));
+}
+
+#[test]
+fn admin_listener_is_off_by_default_and_parsed_when_present() {
+    assert_eq!(ok(&format!("{WWW}{POOL}")).admin, None);
+    let c = ok(&format!(
+        "{WWW}{POOL}[admin]\nlisten = \"127.0.0.1:9180\"\ntoken = \"0123456789abcdef0123\"\n"
+    ));
+    let a = c.admin.unwrap();
+    assert_eq!(a.listen, addr("127.0.0.1:9180"));
+    assert_eq!(a.token.as_deref(), Some("0123456789abcdef0123"));
+}
+
+#[test]
+fn admin_listener_errors_name_the_key() {
+    expect(
+        &format!("{WWW}{POOL}[admin]\nlisten = \"127.0.0.1\"\ntoken = \"short\"\n"),
+        &[
+            (9, 10, "`listen`: `127.0.0.1` is not a socket address"),
+            (10, 9, "`token` is shorter than 16 characters"),
+        ],
+    );
+    expect(
+        &format!("{WWW}{POOL}[admin]\nport = 1\n"),
+        &[
+            (8, 1, "missing required key `listen` in [admin]"),
+            (9, 1, "unknown key `port`"),
+        ],
+    );
 }

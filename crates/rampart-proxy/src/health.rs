@@ -24,6 +24,7 @@ use tracing::{debug, warn};
 
 mod pace;
 mod probe;
+mod report;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -32,6 +33,7 @@ pub use pace::{
     MAX_CHECKS_IN_FLIGHT, NOFILE_SHARE, Pace, SPREAD_STEP, checks_in_flight, first_check_offset,
 };
 pub use probe::{MAX_REPLY, ProbeError, probe};
+pub use report::{CheckReport, CheckStats};
 pub use state::HealthState;
 
 /// Floor for the check interval: `tokio::time::interval` panics on zero, and
@@ -75,10 +77,12 @@ pub async fn run_checker(
     health: Health,
     pace: Pace,
     mut passive: UnboundedReceiver<()>,
+    stats: std::sync::Arc<CheckStats>,
     mut on_change: impl FnMut(bool) + Send,
 ) {
     let checkless = health.check == Check::None;
     let mut state = HealthState::new(&health);
+    stats.state(true);
     on_change(state.is_up());
 
     let start = tokio::time::Instant::now() + pace.first();
@@ -98,13 +102,18 @@ pub async fn run_checker(
                     if quiet_interval { state.assume_up() } else { None }
                 } else {
                     let Some(_slot) = pace.slot().await else { return };
+                    let t0 = tokio::time::Instant::now();
                     match probe(&health.check, addr, health.timeout).await {
-                        Ok(()) => state.record(true),
+                        Ok(()) => {
+                            stats.checked(t0.elapsed(), None);
+                            state.record(true)
+                        }
                         Err(e) => {
                             debug!(%backend, %server, %addr, "health check failed: {e}");
                             reason.clear();
                             // Writing into a String cannot fail.
                             let _ = write!(reason, "{e}");
+                            stats.checked(t0.elapsed(), Some(&reason));
                             state.record(false)
                         }
                     }
@@ -116,6 +125,7 @@ pub async fn run_checker(
                     quiet = false;
                     reason.clear();
                     reason.push_str(PASSIVE_REASON);
+                    stats.passive_failure(PASSIVE_REASON);
                     state.record(false)
                 }
                 None if checkless => return,
@@ -143,6 +153,7 @@ pub async fn run_checker(
                 ticks.reset();
             }
         }
+        stats.state(false);
         on_change(up);
     }
 }

@@ -11,7 +11,9 @@ pub mod proxy;
 pub mod proxy_protocol;
 mod session;
 pub mod state;
+pub mod stats;
 
 pub use forward::Mode;
 pub use proxy::{Proxy, ThreadListeners, spawn_threads};
 pub use state::{Admin, BackendRt, Events, NoEvents};
+pub use stats::{ProxyStats, Traffic};

@@ -12,6 +12,7 @@ use tokio::sync::{Notify, Semaphore, watch};
 
 use crate::forward::Mode;
 use crate::state::{BackendRt, Events};
+use crate::stats::Counters;
 
 /// One frontend with its backend resolved and its connection limit.
 pub struct FrontendRt {
@@ -22,6 +23,14 @@ pub struct FrontendRt {
     /// disable`): its listeners stay open, nothing is accepted, and
     /// clients wait in the kernel's backlog.
     enabled: watch::Sender<bool>,
+    pub counters: Counters,
+}
+
+impl FrontendRt {
+    /// False while the operator has it disabled.
+    pub fn is_enabled(&self) -> bool {
+        *self.enabled.borrow()
+    }
 }
 
 /// Everything the data plane needs, shared by all proxy threads.
@@ -59,6 +68,7 @@ impl Proxy {
                     backend,
                     conns: Arc::new(Semaphore::new(f.maxconn as usize)),
                     enabled: watch::Sender::new(true),
+                    counters: Counters::default(),
                 })
             })
             .collect();

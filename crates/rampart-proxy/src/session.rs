@@ -13,6 +13,16 @@ use crate::buffers::Buffer;
 use crate::forward::{self, Bytes, End, Idle};
 use crate::proxy::Proxy;
 use crate::state::{BackendRt, Slot};
+use crate::stats::Counters;
+
+/// Counts a connection open until dropped.
+struct Open<'a>(&'a Counters);
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
 
 /// HAProxy-style two-letter termination state: who ended the session
 /// (C client, S server, P proxy, c/s client/server timeout, - normal) and
@@ -32,7 +42,10 @@ pub(crate) async fn run(proxy: &Proxy, fe: usize, mut client: TcpStream, peer: S
         ..LogLine::default()
     };
 
+    front.counters.open();
+    let _front_open = Open(&front.counters);
     if !front.cfg.admits(peer.ip()) {
+        Counters::inc(&front.counters.denied);
         log.term = "PR";
         return log.emit(t0);
     }
@@ -47,7 +60,11 @@ pub(crate) async fn run(proxy: &Proxy, fe: usize, mut client: TcpStream, peer: S
                 return log.emit(t0);
             }
         };
-    let srv = &be.servers[slot.index].cfg;
+    let srv_rt = &be.servers[slot.index];
+    let srv = &srv_rt.cfg;
+    be.counters.open();
+    srv_rt.counters.open();
+    let _opened = (Open(&be.counters), Open(&srv_rt.counters));
     log.server = Some(&srv.name);
     log.connected = Some(t0.elapsed());
 
@@ -69,6 +86,7 @@ pub(crate) async fn run(proxy: &Proxy, fe: usize, mut client: TcpStream, peer: S
     if let Some(first) = first {
         if forward::write_all(&server, &first).await.is_err() {
             log.term = "SD";
+
             return log.emit(t0);
         }
         bytes.up.store(early.data().len() as u64, Ordering::Relaxed);
@@ -89,6 +107,9 @@ pub(crate) async fn run(proxy: &Proxy, fe: usize, mut client: TcpStream, peer: S
     let end = forward::forward(&mut client, &mut server, proxy.mode, idle, &bytes).await;
     log.bytes_in = bytes.up.into_inner();
     log.bytes_out = bytes.down.into_inner();
+    for c in [&front.counters, &be.counters, &srv_rt.counters] {
+        c.add_bytes(log.bytes_in, log.bytes_out);
+    }
     log.term = match end {
         End::Closed => "--",
         End::ClientTimeout => "cD",
@@ -260,6 +281,9 @@ async fn connect<'a>(
     let mut tried = Tried::new(be.servers.len());
     let queue_deadline = t0 + be.cfg.timeout.queue;
     let mut failures = 0u32;
+    // The server the last failed attempt went to: a retry elsewhere is a
+    // redispatch away from it.
+    let mut failed: Option<usize> = None;
     let mut behind_queue = be.queued.load(Ordering::Acquire) > 0;
     loop {
         let picked = if behind_queue {
@@ -278,7 +302,8 @@ async fn connect<'a>(
                 // Announce ourselves before the last look: a release that
                 // misses this count happened before the look, which then
                 // sees its free slot (SeqCst pairs with `release`).
-                be.queued.fetch_add(1, Ordering::SeqCst);
+                let waiting = be.queued.fetch_add(1, Ordering::SeqCst) + 1;
+                be.counters.queued(waiting);
                 let notified = be.slot_freed.notified();
                 tokio::pin!(notified);
                 notified.as_mut().enable();
@@ -293,6 +318,7 @@ async fn connect<'a>(
                         be.queued.fetch_sub(1, Ordering::SeqCst);
                         log.queued = t0.elapsed();
                         if woke.is_err() {
+                            Counters::inc(&be.counters.queue_timeouts);
                             return Err(if be.balancer().eligible().is_empty() {
                                 "SC"
                             } else {
@@ -304,7 +330,14 @@ async fn connect<'a>(
                 }
             }
         };
-        let server = &be.servers[slot.index].cfg;
+        if let Some(i) = failed.take().filter(|&i| i != slot.index) {
+            Counters::inc(&be.counters.redispatches);
+            if let Some(s) = be.servers.get(i) {
+                Counters::inc(&s.counters.redispatches);
+            }
+        }
+        let server_rt = &be.servers[slot.index];
+        let server = &server_rt.cfg;
         // Looked at here, after any queueing: a client waiting in the queue
         // holds no buffer.
         if early.read_once(client).is_err() {
@@ -323,7 +356,10 @@ async fn connect<'a>(
         if counts {
             proxy.events.passive_failure(&be.cfg.name, &server.name);
         }
+        Counters::inc(&be.counters.connect_errors);
+        Counters::inc(&server_rt.counters.connect_errors);
         tried.insert(slot.index);
+        failed = Some(slot.index);
         drop(slot);
         failures += 1;
         log.retries = failures;
@@ -331,6 +367,8 @@ async fn connect<'a>(
             log.retries = failures - 1;
             return Err(if timed_out { "sC" } else { "SC" });
         }
+        Counters::inc(&be.counters.retries);
+        Counters::inc(&server_rt.counters.retries);
     }
 }
 

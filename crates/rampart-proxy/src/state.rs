@@ -4,13 +4,14 @@
 //! the balancer and publish it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 
 use arc_swap::ArcSwap;
 use rampart_config::{Backend, Server};
 use tokio::sync::Notify;
 
 use crate::balance::{Balancer, Candidate};
+use crate::stats::Counters;
 
 /// Where the data plane reports what the control plane should know.
 pub trait Events: Send + Sync {
@@ -87,8 +88,9 @@ pub struct ServerRt {
     /// The weight in force: the configured one until the operator sets
     /// another.
     weight: AtomicU32,
-    /// Connections ever handed to this server (for stats and tests).
-    pub total: AtomicU64,
+    /// Traffic counters (`active` above is what `maxconn` counts: it
+    /// includes connects in progress).
+    pub counters: Counters,
 }
 
 impl ServerRt {
@@ -118,6 +120,7 @@ pub struct BackendRt {
     pub(crate) slot_freed: Notify,
     /// Connections waiting in this backend's queue.
     pub queued: AtomicU32,
+    pub counters: Counters,
 }
 
 impl BackendRt {
@@ -131,7 +134,7 @@ impl BackendRt {
                 active: AtomicU32::new(0),
                 admin: AtomicU8::new(Admin::Ready.to_u8()),
                 weight: AtomicU32::new(s.weight),
-                total: AtomicU64::new(0),
+                counters: Counters::default(),
                 cfg: s.clone(),
             })
             .collect();
@@ -142,6 +145,7 @@ impl BackendRt {
             balancer,
             slot_freed: Notify::new(),
             queued: AtomicU32::new(0),
+            counters: Counters::default(),
         }
     }
 
@@ -205,16 +209,11 @@ impl BackendRt {
             return false;
         };
         let max = s.cfg.maxconn;
-        let ok = s
-            .active
+        s.active
             .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |n| {
                 (max == 0 || n < max).then_some(n + 1)
             })
-            .is_ok();
-        if ok {
-            s.total.fetch_add(1, Ordering::Relaxed);
-        }
-        ok
+            .is_ok()
     }
 
     /// Gives a slot back and wakes one queued connection, if any: the

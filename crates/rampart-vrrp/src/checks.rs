@@ -79,7 +79,23 @@ pub struct Stats {
     pub became_master: u64,
     /// The checksum form of the last v3 IPv4 advert accepted from a peer.
     pub peer_checksum: Option<ChecksumForm>,
+    /// The source and priority of the last advert accepted from a peer
+    /// (who the master is, seen from a backup).
+    pub last_peer: Option<(std::net::IpAddr, u8)>,
+    /// State changes since start.
+    pub transitions: u64,
+    /// The last state change: from, to, when, and why.
+    pub last_transition: Option<Transition>,
     drops: [u64; Drop::ALL.len()],
+}
+
+/// One state change and what caused it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub from: crate::State,
+    pub to: crate::State,
+    pub at: Instant,
+    pub cause: String,
 }
 
 impl Stats {

@@ -38,7 +38,7 @@ mod node;
 mod packet;
 mod track;
 
-pub use checks::{Drop, Stats, WARN_PERIOD};
+pub use checks::{Drop, Stats, Transition, WARN_PERIOD};
 pub use instance::{
     Action, Instance, InstanceConfig, MULTICAST_V4, MULTICAST_V6, PRIORITY_OWNER, PRIORITY_STOP,
     Priority, RELEASE_LINGER, State,

@@ -9,6 +9,8 @@
 //! | request  | answer                                                        |
 //! |----------|---------------------------------------------------------------|
 //! | `status` | [`Status`]                                                    |
+//! | `show stats` | [`Stats`]: status, traffic counters, health checks     |
+//! | `show config` | [`ConfigText`]: the running config (root or the daemon's uid) |
 //! | `reload` | [`ReloadOutcome`], once that reload is done; one asked for    |
 //! |          | during a reload runs (and answers) after it                   |
 //! | `server drain\|maint\|ready B/S`, `server weight B/S N` | `{"changed": "..."}` |
@@ -158,6 +160,42 @@ pub struct VrrpStatus {
     /// How late this node's timer-driven adverts left.
     #[serde(default)]
     pub advert_late: AdvertLateness,
+    /// The virtual addresses.
+    #[serde(default)]
+    pub vips: Vec<String>,
+    /// The last peer heard (from a backup: the master) and its priority.
+    #[serde(default)]
+    pub peer: Option<String>,
+    #[serde(default)]
+    pub peer_priority: Option<u8>,
+    /// State changes since start, and the last one.
+    #[serde(default)]
+    pub transitions: u64,
+    #[serde(default)]
+    pub last_transition: Option<TransitionStatus>,
+    /// Each tracked input and its part in `priority`.
+    #[serde(default)]
+    pub trackers: Vec<TrackerPart>,
+}
+
+/// A VRRP state change: from, to, how long ago, why.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TransitionStatus {
+    pub from: String,
+    pub to: String,
+    pub seconds_ago: f64,
+    pub cause: String,
+}
+
+/// One tracked input of a VRRP instance.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TrackerPart {
+    /// "backend web has 1+ servers up", "interface eth1 up", "script chk".
+    pub what: String,
+    pub ok: bool,
+    pub weight: i32,
+    /// What it does to the priority now: "+10", "-20", "0" or "fault".
+    pub effect: String,
 }
 
 /// Lateness of the adverts a master sent on its timer: from the moment the
@@ -172,10 +210,46 @@ pub struct AdvertLateness {
     pub max_us: u32,
 }
 
+/// Everything `rampart show servers` and `/metrics` show: the status,
+/// the worker's traffic counters and each checked server's checks.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Stats {
+    pub status: Status,
+    /// None if the worker did not answer in time (it is starting, or
+    /// stuck): the rest is still shown.
+    pub proxy: Option<rampart_proxy::ProxyStats>,
+    pub checks: Vec<CheckEntry>,
+    /// Seconds since the supervisor started.
+    pub uptime_seconds: f64,
+}
+
+/// One checked server's health checks.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CheckEntry {
+    pub backend: String,
+    pub server: String,
+    pub report: rampart_proxy::health::CheckReport,
+}
+
+impl Stats {
+    /// The checks of `backend`/`server`, if it is checked.
+    pub fn check(&self, backend: &str, server: &str) -> Option<&rampart_proxy::health::CheckReport> {
+        self.checks
+            .iter()
+            .find(|c| c.backend == backend && c.server == server)
+            .map(|c| &c.report)
+    }
+}
+
 /// A request line, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Status,
+    /// `show stats`: [`Stats`].
+    Stats,
+    /// `show config`: the running config's text (privileged: it holds
+    /// passwords).
+    Config,
     Reload,
     Upgrade,
     /// `server drain|maint|ready B/S`, `server weight B/S N`.
@@ -203,6 +277,8 @@ impl Command {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
             ["status"] => Ok(Command::Status),
+            ["show", "stats"] => Ok(Command::Stats),
+            ["show", "config"] => Ok(Command::Config),
             ["reload"] => Ok(Command::Reload),
             ["upgrade"] => Ok(Command::Upgrade),
             ["server", rest @ ..] => ServerCommand::parse(rest).map(Command::Server),
@@ -243,6 +319,8 @@ impl Command {
     fn line(&self) -> String {
         match self {
             Command::Status => "status".into(),
+            Command::Stats => "show stats".into(),
+            Command::Config => "show config".into(),
             Command::Reload => "reload".into(),
             Command::Upgrade => "upgrade".into(),
             Command::Server(c) => c.line(),
@@ -269,11 +347,13 @@ impl Command {
         }
     }
 
-    /// Whether it changes what runs: such requests check who asks.
-    fn changes_state(&self) -> bool {
+    /// Whether only root and the daemon's user may ask: every request
+    /// that changes what runs, and `show config` (it holds secrets).
+    fn privileged(&self) -> bool {
         match self {
-            Command::Status => false,
-            Command::Reload
+            Command::Status | Command::Stats => false,
+            Command::Config
+            | Command::Reload
             | Command::Upgrade
             | Command::Server(_)
             | Command::Vrrp { .. }
@@ -281,6 +361,12 @@ impl Command {
             | Command::Bgp { .. } => true,
         }
     }
+}
+
+/// The answer to `show config`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConfigText {
+    pub config: String,
 }
 
 /// The answer to a state-changing command other than reload: what changed.
@@ -292,6 +378,10 @@ pub struct Changed {
 /// A request passed to the supervisor, with where to send the answer.
 pub enum Request {
     Status(oneshot::Sender<Status>),
+    /// Status, counters and checks.
+    Stats(oneshot::Sender<Stats>),
+    /// The running config's text, as applied.
+    Config(oneshot::Sender<String>),
     Reload(Waiter),
     /// Answered only if the upgrade fails: on success the program is
     /// replaced (and the connection closes).
@@ -433,7 +523,7 @@ async fn handle(stream: UnixStream, requests: &mpsc::Sender<Request>, own: u32) 
     let answer = match tokio::time::timeout(REQUEST_TIMEOUT, read_request(r)).await {
         Err(_) => error_line(format!("no request within {REQUEST_TIMEOUT:?}")),
         Ok(Err(e)) => error_line(e),
-        Ok(Ok(cmd)) if cmd.changes_state() && !peer.is_some_and(|p| may_change_state(p, own)) => {
+        Ok(Ok(cmd)) if cmd.privileged() && !peer.is_some_and(|p| may_change_state(p, own)) => {
             let who = peer.map_or_else(|| "unknown".to_string(), |p| p.to_string());
             error_line(format!(
                 "permission denied: `{}` needs uid 0 or {own} (you are uid {who})",
@@ -475,6 +565,18 @@ async fn ask_supervisor(
             let (tx, rx) = oneshot::channel();
             requests.send(Request::Status(tx)).await.ok()?;
             serde_json::to_string(&rx.await.ok()?)
+        }
+        Command::Stats => {
+            let (tx, rx) = oneshot::channel();
+            requests.send(Request::Stats(tx)).await.ok()?;
+            serde_json::to_string(&rx.await.ok()?)
+        }
+        Command::Config => {
+            let (tx, rx) = oneshot::channel();
+            requests.send(Request::Config(tx)).await.ok()?;
+            serde_json::to_string(&ConfigText {
+                config: rx.await.ok()?,
+            })
         }
         Command::Reload => {
             let (tx, rx) = oneshot::channel();
@@ -519,6 +621,16 @@ async fn operate(
             .map(|j| j + "\n"),
         Err(error) => Some(error_line(error)),
     }
+}
+
+/// `rampart show servers` and friends: asks the supervisor at `path`.
+pub fn stats(path: &Path) -> Result<Stats> {
+    ask(path, Command::Stats, REQUEST_TIMEOUT)
+}
+
+/// `rampart show config`.
+pub fn config(path: &Path) -> Result<String> {
+    ask::<ConfigText>(path, Command::Config, REQUEST_TIMEOUT).map(|c| c.config)
 }
 
 /// `rampart status`: asks the supervisor at `path`.
@@ -761,6 +873,12 @@ mod tests {
                         });
                     }
                     Request::Reload(w) | Request::Upgrade(w) => reloads.push(w),
+                    Request::Stats(reply) => {
+                        let _ = reply.send(Stats::default());
+                    }
+                    Request::Config(reply) => {
+                        let _ = reply.send("[global]\n".into());
+                    }
                     Request::Server(..)
                     | Request::Vrrp(..)
                     | Request::Frontend(..)
@@ -878,8 +996,11 @@ mod tests {
         assert!(may_change_state(0, 1000));
         assert!(may_change_state(1000, 1000));
         assert!(!may_change_state(65534, 1000));
-        assert!(Command::Reload.changes_state());
-        assert!(!Command::Status.changes_state());
+        assert!(Command::Reload.privileged());
+        assert!(!Command::Status.privileged());
+        assert!(!Command::Stats.privileged());
+        // It holds passwords.
+        assert!(Command::Config.privileged());
     }
 
     #[test]

@@ -122,6 +122,7 @@ async fn demo() -> Result<ExitCode> {
             backend.health.clone(),
             rampart_proxy::health::Pace::unpaced(),
             rx,
+            Default::default(),
             move |up| {
                 let _ = change_tx.send((name.clone(), up));
             },

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use rampart_config::{Check, Config, Health};
-use rampart_proxy::health::{Pace, checks_in_flight, first_check_offset};
+use rampart_proxy::health::{CheckReport, CheckStats, Pace, checks_in_flight, first_check_offset};
 use tokio::runtime::Handle;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use tokio::sync::{Semaphore, oneshot};
@@ -37,6 +37,7 @@ struct Checker {
     health: Health,
     passive: UnboundedSender<()>,
     task: JoinHandle<()>,
+    stats: Arc<CheckStats>,
 }
 
 /// What the supervisor knows about its proxy, as VRRP's `track_proxy` and
@@ -230,6 +231,7 @@ impl Hub {
             owner
         };
         let (b, s) = key.clone();
+        let stats = Arc::new(CheckStats::default());
         let mut h = health.clone();
         h.start_up |= up;
         let on_change = move |is_up: bool| {
@@ -245,13 +247,21 @@ impl Hub {
             }
         };
         let task = self.runtime.spawn(rampart_proxy::health::run_checker(
-            b, s, addr, h, pace, passive_rx, on_change,
+            b,
+            s,
+            addr,
+            h,
+            pace,
+            passive_rx,
+            stats.clone(),
+            on_change,
         ));
         Checker {
             addr,
             health,
             passive,
             task,
+            stats,
         }
     }
 
@@ -278,6 +288,14 @@ impl Hub {
             .collect();
         v.sort();
         v
+    }
+
+    /// What each checked server's checker has seen.
+    pub fn reports(&self) -> HashMap<Key, CheckReport> {
+        self.checkers
+            .iter()
+            .map(|(k, c)| (k.clone(), c.stats.report()))
+            .collect()
     }
 
     /// A worker saw a connect to `server` of `backend` fail.

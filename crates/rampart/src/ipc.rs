@@ -29,6 +29,8 @@ pub enum ToWorker {
     /// Answer `Synced` with this number once everything sent before is
     /// applied (the operator's commands return then).
     Sync(u64),
+    /// Answer `Stats` with this number and every traffic counter.
+    Stats(u64),
     /// A server changed state.
     Server {
         backend: String,
@@ -53,6 +55,11 @@ pub enum FromWorker {
     Passive { backend: String, server: String },
     /// Everything sent before `Sync(n)` is applied.
     Synced(u64),
+    /// The answer to `Stats(n)`.
+    Stats {
+        n: u64,
+        stats: rampart_proxy::ProxyStats,
+    },
 }
 
 /// Environment variable naming the control socket's descriptor.

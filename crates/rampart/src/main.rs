@@ -20,6 +20,7 @@ mod logging;
 mod privilege;
 mod reload;
 mod runtime;
+mod show;
 mod signals;
 mod supervisor;
 mod systemd;
@@ -62,6 +63,33 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+enum ShowCmd {
+    /// Frontends, backends and servers: state, weight, connections,
+    /// rates, bytes, errors, queue, health checks.
+    Servers {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// VRRP instances: addresses, priority and each tracker's part in
+    /// it, the peer heard, the last transition and why.
+    Vrrp {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// BGP neighbors: state, uptime, messages, routes.
+    Bgp {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The running config as applied (not the file, which may have
+    /// changed since).
+    Config,
+}
+
+#[derive(Subcommand)]
 enum Cmd {
     /// Run the node described by a config file (supervisor + proxy worker).
     Run {
@@ -90,6 +118,17 @@ enum Cmd {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Show one part of the running node in detail: `servers` (every
+    /// frontend, backend and server with its traffic counters and checks),
+    /// `vrrp` (instances, trackers, last transition and why), `bgp` (one
+    /// line per neighbor), `config` (the running config, as
+    /// applied; root or the daemon's user only: it holds passwords).
+    Show {
+        #[command(flatten)]
+        node: NodeArgs,
+        #[command(subcommand)]
+        what: ShowCmd,
     },
     /// Ask the running node to reload its config file and wait for the
     /// outcome: exit 0 with a summary, 1 with every error.
@@ -277,6 +316,36 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&status)?);
             } else {
                 print!("{}", control::render(&status));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Show { node, what } => {
+            match what {
+                ShowCmd::Servers { json } => {
+                    let stats = control::stats(&node.socket())?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&stats)?);
+                    } else {
+                        print!("{}", show::servers(&stats));
+                    }
+                }
+                ShowCmd::Bgp { json } => {
+                    let status = control::query(&node.socket())?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&status.bgp)?);
+                    } else {
+                        print!("{}", show::bgp(&status));
+                    }
+                }
+                ShowCmd::Vrrp { json } => {
+                    let status = control::query(&node.socket())?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&status.vrrp)?);
+                    } else {
+                        print!("{}", show::vrrp(&status));
+                    }
+                }
+                ShowCmd::Config => print!("{}", control::config(&node.socket())?),
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -140,7 +140,10 @@ async fn serve(
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let exit = loop {
         tokio::select! {
-            _ = tick.tick() => crate::logging::report_drops(),
+            _ = tick.tick() => {
+                proxy.tick();
+                crate::logging::report_drops();
+            }
             line = lines.next_line() => match line {
                 Ok(Some(l)) => match serde_json::from_str::<ToWorker>(&l) {
                     Ok(ToWorker::Server { backend, server, up }) => {
@@ -151,6 +154,9 @@ async fn serve(
                     Ok(ToWorker::Admin(e)) => apply_admin(&proxy, &e),
                     Ok(ToWorker::Sync(n)) => {
                         let _ = events_tx.send(FromWorker::Synced(n));
+                    }
+                    Ok(ToWorker::Stats(n)) => {
+                        let _ = events_tx.send(FromWorker::Stats { n, stats: proxy.stats() });
                     }
                     Ok(ToWorker::Frontend { name, enabled }) => {
                         if !proxy.set_frontend_enabled(&name, enabled) {

@@ -258,6 +258,7 @@ fn start(
         health,
         Pace::unpaced(),
         passive_rx,
+        Default::default(),
         on_change,
     ));
     (changes, passive, task)

@@ -194,6 +194,24 @@ enum Event<'a> {
     GroupBackup,
 }
 
+impl Event<'_> {
+    /// Why a transition this event caused happened.
+    fn describe(&self) -> &'static str {
+        match self {
+            Event::Startup => "started",
+            Event::Shutdown => "stopped or resigned",
+            Event::Advert { .. } => "an advert",
+            Event::MasterDownTimer => "no advert from a master within the master-down interval",
+            Event::AdverTimer => "advert timer",
+            Event::Reconfigure { .. } => "reload",
+            Event::Fault => "a tracker or the interface failed",
+            Event::FaultCleared => "trackers and interface good again",
+            Event::GroupMaster => "its sync group became master",
+            Event::GroupBackup => "its sync group became backup",
+        }
+    }
+}
+
 /// One virtual router.
 #[derive(Debug)]
 pub struct Instance {
@@ -504,6 +522,7 @@ impl Instance {
             return;
         }
         self.stats.adverts_rx += 1;
+        self.stats.last_peer = Some((src, adv.priority));
         if adv.version == Version::V3 && src.is_ipv4() {
             self.stats.peer_checksum = Some(form);
         }
@@ -587,8 +606,34 @@ impl Instance {
 
     // === the state machine ===
 
-    /// Every transition is here: one match on (state, event).
+    /// Runs the state machine and records a state change with its cause.
     fn handle(&mut self, now: Instant, event: Event<'_>) {
+        let from = self.state;
+        let cause = match &event {
+            Event::Startup => None,
+            Event::Advert { adv, src } => Some((*src, adv.priority)),
+            _ => None,
+        };
+        let what = event.describe();
+        self.transition(now, event);
+        if self.state != from {
+            self.stats.transitions += 1;
+            let cause = match cause {
+                Some((src, 0)) => format!("{src} resigned (priority 0)"),
+                Some((src, p)) => format!("advert from {src} with priority {p}"),
+                None => what.to_string(),
+            };
+            self.stats.last_transition = Some(crate::checks::Transition {
+                from,
+                to: self.state,
+                at: now,
+                cause,
+            });
+        }
+    }
+
+    /// Every transition is here: one match on (state, event).
+    fn transition(&mut self, now: Instant, event: Event<'_>) {
         use Event as E;
         use State as S;
         match (self.state, event) {

@@ -16,6 +16,7 @@
 //!   we exit. Other signals: see `signals.rs`.
 
 mod reloading;
+mod stats;
 pub(crate) mod upgrade;
 mod workers;
 
@@ -132,6 +133,10 @@ pub struct Supervisor {
     /// Operators' commands waiting for the workers to apply them: by sync
     /// number, the workers still to answer, the answer, and since when.
     syncs: HashMap<u64, SyncWait>,
+    /// `show stats` requests waiting for the worker's counters.
+    stats_waits: stats::StatsWaits,
+    /// When this program started (`uptime` in stats).
+    started: Instant,
 }
 
 /// See `Supervisor::syncs`.
@@ -209,6 +214,8 @@ pub async fn run(
         draining: Draining::default(),
         next_sync: 0,
         syncs: HashMap::new(),
+        stats_waits: Default::default(),
+        started: Instant::now(),
     };
     // After an upgrade, the previous program's state (the file may lag
     // behind it, or not be configured at all).
@@ -353,6 +360,7 @@ pub async fn run(
             Some(change) = health_rx.recv() => sup.on_health(change).await,
             _ = tick.tick() => {
                 sup.synced(None);
+                sup.expire_stats();
                 sup.publish_proxy_health();
                 crate::logging::report_drops();
                 let line = sup.summary().await;
@@ -362,6 +370,10 @@ pub async fn run(
             Some(req) = control_rx.recv() => match req {
                 Request::Status(reply) => {
                     let _ = reply.send(sup.status().await);
+                }
+                Request::Stats(reply) => sup.request_stats(reply).await,
+                Request::Config(reply) => {
+                    let _ = reply.send(sup.text.clone());
                 }
                 Request::Reload(waiter) if upgrade::binary_replaced() => {
                     // `systemctl reload` after a package upgrade.
@@ -702,6 +714,7 @@ impl Supervisor {
                 self.health.passive_failure(&backend, &server)
             }
             FromWorker::Synced(n) => self.synced(Some((id, n))),
+            FromWorker::Stats { n, stats } => self.stats_answered(n, stats),
         }
     }
 

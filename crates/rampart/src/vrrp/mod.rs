@@ -674,6 +674,7 @@ impl Driver {
     }
 
     fn status(&self) -> Vec<VrrpStatus> {
+        let now = Instant::now();
         self.node
             .instances()
             .iter()
@@ -717,6 +718,23 @@ impl Driver {
                             }
                         })
                         .unwrap_or_default(),
+                    vips: plan
+                        .vips
+                        .iter()
+                        .map(|v| format!("{}/{} dev {}", v.addr, v.prefix_len, v.ifname))
+                        .collect(),
+                    peer: st.last_peer.map(|(a, _)| a.to_string()),
+                    peer_priority: st.last_peer.map(|(_, p)| p),
+                    transitions: st.transitions,
+                    last_transition: st.last_transition.as_ref().map(|t| {
+                        crate::control::TransitionStatus {
+                            from: t.from.as_str().to_string(),
+                            to: t.to.as_str().to_string(),
+                            seconds_ago: now.saturating_duration_since(t.at).as_secs_f64(),
+                            cause: t.cause.clone(),
+                        }
+                    }),
+                    trackers: self.tracker.parts(plan, &self.plan.scripts),
                     peer_checksum: st.peer_checksum.map(|f| match f {
                         rampart_vrrp::ChecksumForm::PseudoHeader => "pseudo-header".to_string(),
                         rampart_vrrp::ChecksumForm::MessageOnly => "message-only".to_string(),

@@ -87,7 +87,50 @@ impl Tracker {
 
     /// The effective priority of an instance.
     pub fn priority(&self, plan: &InstancePlan) -> Priority {
-        let inputs = plan.inputs.iter().map(|input| match input {
+        rampart_vrrp::effective(plan.core.priority, self.inputs(plan))
+    }
+
+    /// Each tracked input of an instance: what it is, whether it is good,
+    /// and what it does to the priority now (`show vrrp`).
+    pub fn parts(
+        &self,
+        plan: &InstancePlan,
+        scripts: &[TrackScript],
+    ) -> Vec<crate::control::TrackerPart> {
+        plan.inputs
+            .iter()
+            .zip(self.inputs(plan))
+            .map(|(input, t)| {
+                let what = match input {
+                    Input::Proxy {
+                        backend,
+                        min_servers,
+                        ..
+                    } => format!("backend {backend} has {min_servers}+ servers up"),
+                    Input::Link { name, .. } => format!("interface {name} up"),
+                    Input::Script { index, .. } => format!(
+                        "script {}",
+                        scripts.get(*index).map_or("?", |s| s.name.as_str())
+                    ),
+                };
+                let effect = match (t.weight, t.ok) {
+                    (0, false) => "fault".to_string(),
+                    (w, false) if w < 0 => format!("{w}"),
+                    (w, true) if w > 0 => format!("+{w}"),
+                    _ => "0".to_string(),
+                };
+                crate::control::TrackerPart {
+                    what,
+                    ok: t.ok,
+                    weight: t.weight,
+                    effect,
+                }
+            })
+            .collect()
+    }
+
+    fn inputs<'a>(&'a self, plan: &'a InstancePlan) -> impl Iterator<Item = Tracked> + 'a {
+        plan.inputs.iter().map(|input| match input {
             Input::Proxy {
                 backend,
                 min_servers,
@@ -106,8 +149,7 @@ impl Tracker {
                 weight: *weight,
                 ok: self.scripts.get(*index).is_some_and(Hysteresis::ok),
             },
-        });
-        rampart_vrrp::effective(plan.core.priority, inputs)
+        })
     }
 }
 
