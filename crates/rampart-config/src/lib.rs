@@ -30,6 +30,7 @@
 
 #![forbid(unsafe_code)]
 
+mod admin;
 mod backend;
 mod bgp;
 mod bgp_announce;
@@ -40,7 +41,6 @@ mod duration;
 mod file;
 mod frontend;
 mod gateway;
-mod admin;
 mod health;
 mod import_haproxy;
 mod import_keepalived;
@@ -105,7 +105,9 @@ pub fn load(path: &Path) -> Result<Config, Errors> {
 /// The top level: only known sections.
 fn document(root: &Table, sink: &mut Sink) -> Config {
     root.deny_unknown(
-        &["global", "frontend", "backend", "vrrp", "bgp", "gateway", "admin"],
+        &[
+            "global", "frontend", "backend", "vrrp", "bgp", "gateway", "admin",
+        ],
         sink,
     );
     let global = root

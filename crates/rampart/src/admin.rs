@@ -371,9 +371,14 @@ pub fn entry(backend: &str, server: &str, st: State) -> Entry {
 }
 
 /// The log line of a change.
-pub fn describe_change(cmd: &ServerCommand, before: State, after: State, uid: u32) -> String {
+pub fn describe_change(
+    cmd: &ServerCommand,
+    before: State,
+    after: State,
+    who: &crate::control::Asker,
+) -> String {
     format!(
-        "server {}/{}: {} -> {} (asked by uid {uid})",
+        "server {}/{}: {} -> {} (asked by {who})",
         cmd.backend,
         cmd.server,
         before.describe(),

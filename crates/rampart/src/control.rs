@@ -233,7 +233,11 @@ pub struct CheckEntry {
 
 impl Stats {
     /// The checks of `backend`/`server`, if it is checked.
-    pub fn check(&self, backend: &str, server: &str) -> Option<&rampart_proxy::health::CheckReport> {
+    pub fn check(
+        &self,
+        backend: &str,
+        server: &str,
+    ) -> Option<&rampart_proxy::health::CheckReport> {
         self.checks
             .iter()
             .find(|c| c.backend == backend && c.server == server)
@@ -386,26 +390,48 @@ pub enum Request {
     /// Answered only if the upgrade fails: on success the program is
     /// replaced (and the connection closes).
     Upgrade(Waiter),
-    /// A server's runtime state, asked by `uid`: what changed, or why not.
-    Server(ServerCommand, u32, oneshot::Sender<Result<String, String>>),
-    /// VRRP resign (true) or resume of a name, asked by `uid`.
+    /// A server's runtime state: what changed, or why not.
+    Server(
+        ServerCommand,
+        Asker,
+        oneshot::Sender<Result<String, String>>,
+    ),
+    /// VRRP resign (true) or resume of a name.
     Vrrp(
         bool,
         Option<String>,
-        u32,
+        Asker,
         oneshot::Sender<Result<String, String>>,
     ),
     /// Enable (true) or disable a BGP neighbor (with the shutdown
-    /// message), asked by `uid`.
+    /// message).
     Bgp(
         bool,
         String,
         String,
-        u32,
+        Asker,
         oneshot::Sender<Result<String, String>>,
     ),
-    /// Enable (true) or disable a frontend, asked by `uid`.
-    Frontend(bool, String, u32, oneshot::Sender<Result<String, String>>),
+    /// Enable (true) or disable a frontend.
+    Frontend(bool, String, Asker, oneshot::Sender<Result<String, String>>),
+}
+
+/// Who asked for a change, for the log line that records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Asker {
+    /// A client of the control socket, by its peer credentials.
+    Uid(u32),
+    /// A client of the `[admin]` HTTP listener.
+    Http(std::net::SocketAddr),
+}
+
+impl std::fmt::Display for Asker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Asker::Uid(uid) => write!(f, "uid {uid}"),
+            Asker::Http(peer) => write!(f, "HTTP client {peer}"),
+        }
+    }
 }
 
 /// The answer to a request that could not be served.
@@ -589,20 +615,29 @@ async fn ask_supervisor(
             serde_json::to_string(&rx.await.ok()?)
         }
         Command::Server(c) => {
-            return operate(requests, |tx| Request::Server(c, uid, tx)).await;
+            return operate(requests, |tx| Request::Server(c, Asker::Uid(uid), tx)).await;
         }
         Command::Bgp {
             enable,
             name,
             message,
         } => {
-            return operate(requests, |tx| Request::Bgp(enable, name, message, uid, tx)).await;
+            return operate(requests, |tx| {
+                Request::Bgp(enable, name, message, Asker::Uid(uid), tx)
+            })
+            .await;
         }
         Command::Frontend { enable, name } => {
-            return operate(requests, |tx| Request::Frontend(enable, name, uid, tx)).await;
+            return operate(requests, |tx| {
+                Request::Frontend(enable, name, Asker::Uid(uid), tx)
+            })
+            .await;
         }
         Command::Vrrp { resign, name } => {
-            return operate(requests, |tx| Request::Vrrp(resign, name, uid, tx)).await;
+            return operate(requests, |tx| {
+                Request::Vrrp(resign, name, Asker::Uid(uid), tx)
+            })
+            .await;
         }
     };
     json.ok().map(|j| j + "\n")

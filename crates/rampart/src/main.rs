@@ -26,6 +26,7 @@ mod supervisor;
 mod systemd;
 mod task;
 mod vrrp;
+mod web;
 mod worker;
 
 /// Where an installed node's config lives, so `rampart run` and `rampart

@@ -136,10 +136,9 @@ pub fn servers(st: &Stats) -> String {
                 None => "not checked".to_string(),
                 Some(c) => match (c.last_ok, c.last_duration_ms) {
                     (Some(true), Some(ms)) => format!("ok {ms:.1}ms"),
-                    (Some(false), _) => format!(
-                        "failed: {}",
-                        c.last_error.as_deref().unwrap_or("unknown")
-                    ),
+                    (Some(false), _) => {
+                        format!("failed: {}", c.last_error.as_deref().unwrap_or("unknown"))
+                    }
                     _ => "pending".to_string(),
                 },
             };
@@ -176,7 +175,14 @@ pub fn bgp(st: &Status) -> String {
         return "no BGP neighbor\n".into();
     }
     let mut t = Table::new(&[
-        "NEIGHBOR", "ADDRESS", "AS", "STATE", "SINCE", "MSG IN", "MSG OUT", "ROUTES OUT",
+        "NEIGHBOR",
+        "ADDRESS",
+        "AS",
+        "STATE",
+        "SINCE",
+        "MSG IN",
+        "MSG OUT",
+        "ROUTES OUT",
         "LAST ERROR",
     ]);
     for b in &st.bgp {
@@ -185,7 +191,8 @@ pub fn bgp(st: &Status) -> String {
             b.neighbor.clone(),
             b.neighbor_as.to_string(),
             b.state.clone(),
-            b.since_seconds.map_or_else(|| "-".into(), |s| age(s as f64)),
+            b.since_seconds
+                .map_or_else(|| "-".into(), |s| age(s as f64)),
             b.messages_in.to_string(),
             b.messages_out.to_string(),
             format!("{}/{}", b.routes_exported, b.routes_desired),
@@ -228,7 +235,9 @@ pub fn vrrp(st: &Status) -> String {
             );
         }
         if let Some(p) = &v.peer {
-            let prio = v.peer_priority.map_or_else(String::new, |p| format!(" priority {p}"));
+            let prio = v
+                .peer_priority
+                .map_or_else(String::new, |p| format!(" priority {p}"));
             let _ = writeln!(out, "  last advert from {p}{prio}");
         }
         match &v.last_transition {

@@ -137,6 +137,10 @@ pub struct Supervisor {
     stats_waits: stats::StatsWaits,
     /// When this program started (`uptime` in stats).
     started: Instant,
+    /// `[admin]`: the metrics and dashboard listener, if configured.
+    admin_http: Option<crate::web::AdminServer>,
+    /// Where the control socket and the `[admin]` listener send requests.
+    requests: Option<mpsc::Sender<Request>>,
 }
 
 /// See `Supervisor::syncs`.
@@ -216,6 +220,8 @@ pub async fn run(
         syncs: HashMap::new(),
         stats_waits: Default::default(),
         started: Instant::now(),
+        admin_http: None,
+        requests: None,
     };
     // After an upgrade, the previous program's state (the file may lag
     // behind it, or not be configured at all).
@@ -287,13 +293,23 @@ pub async fn run(
     match bound {
         Ok(l) => {
             sup.control_fd = Some(l.as_raw_fd());
-            tokio::spawn(crate::control::serve(l, control_tx));
+            tokio::spawn(crate::control::serve(l, control_tx.clone()));
         }
         Err(e) => {
             sup.stop().await;
             return Err(e);
         }
     }
+    if let Some(a) = &sup.cfg.admin {
+        match crate::web::start(a, control_tx.clone()) {
+            Ok(s) => sup.admin_http = Some(s),
+            Err(e) => {
+                sup.stop().await;
+                return Err(e);
+            }
+        }
+    }
+    sup.requests = Some(control_tx);
     // After an upgrade this thread ran at the previous program's real-time
     // priority until VRRP and everything else resumed: back to normal.
     if rampart_sys::limits::thread_scheduler().is_ok_and(|p| p != 0) {
@@ -382,25 +398,25 @@ pub async fn run(
                 }
                 Request::Reload(waiter) => sup.request_reload(Some(waiter)).await,
                 Request::Upgrade(waiter) => sup.upgrade_for(waiter).await,
-                Request::Server(cmd, uid, reply) => {
-                    let done = sup.server_command(&cmd, uid).await;
+                Request::Server(cmd, who, reply) => {
+                    let done = sup.server_command(&cmd, &who).await;
                     sup.reply_when_applied(done, reply);
                 }
-                Request::Frontend(enable, name, uid, reply) => {
-                    let done = sup.frontend_command(enable, &name, uid).await;
+                Request::Frontend(enable, name, who, reply) => {
+                    let done = sup.frontend_command(enable, &name, &who).await;
                     sup.reply_when_applied(done, reply);
                 }
-                Request::Bgp(enable, name, message, uid, reply) => {
-                    let done = sup.bgp_command(enable, &name, &message, uid).await;
+                Request::Bgp(enable, name, message, who, reply) => {
+                    let done = sup.bgp_command(enable, &name, &message, &who).await;
                     let _ = reply.send(done);
                 }
-                Request::Vrrp(resign, name, uid, reply) => {
+                Request::Vrrp(resign, name, who, reply) => {
                     let done = match &sup.vrrp {
                         Some(v) => v.admin(resign, name).await,
                         None => Err("this node runs no VRRP instance".to_string()),
                     };
                     if let Ok(line) = &done {
-                        tracing::warn!("{line} (asked by uid {uid})");
+                        tracing::warn!("{line} (asked by {who})");
                     }
                     let _ = reply.send(done);
                 }
@@ -555,10 +571,10 @@ impl Supervisor {
     async fn server_command(
         &mut self,
         cmd: &crate::admin::ServerCommand,
-        uid: u32,
+        who: &crate::control::Asker,
     ) -> Result<(String, (u64, HashSet<u64>)), String> {
         let (before, after) = self.admins.apply(&self.cfg, cmd)?;
-        let line = crate::admin::describe_change(cmd, before, after, uid);
+        let line = crate::admin::describe_change(cmd, before, after, who);
         tracing::warn!("{line}");
         if before.admin == rampart_proxy::Admin::Maint || after.admin == rampart_proxy::Admin::Maint
         {
@@ -638,12 +654,12 @@ impl Supervisor {
         &mut self,
         enable: bool,
         name: &str,
-        uid: u32,
+        who: &crate::control::Asker,
     ) -> Result<(String, (u64, HashSet<u64>)), String> {
         let changed = self.admins.set_frontend(&self.cfg, name, enable)?;
         let state = if enable { "enabled" } else { "disabled" };
         let line = if changed {
-            format!("frontend {name} {state} (asked by uid {uid})")
+            format!("frontend {name} {state} (asked by {who})")
         } else {
             format!("frontend {name} was already {state}")
         };
@@ -662,14 +678,14 @@ impl Supervisor {
         enable: bool,
         name: &str,
         message: &str,
-        uid: u32,
+        who: &crate::control::Asker,
     ) -> Result<String, String> {
         let Some(bgp) = &self.bgp else {
             return Err("this node runs no BGP neighbor".into());
         };
         self.admins.set_neighbor(&self.cfg, name, enable)?;
         let line = bgp.set_enabled(name, enable, message).await?;
-        tracing::warn!("{line} (asked by uid {uid})");
+        tracing::warn!("{line} (asked by {who})");
         Ok(line)
     }
 

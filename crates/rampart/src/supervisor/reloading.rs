@@ -24,9 +24,35 @@ impl Supervisor {
         }
         self.reload_bgp().await;
         self.reload_gateway().await;
+        self.reload_admin_http();
         self.admins.set_file(self.cfg.global.state_file.as_deref());
         self.systemd.ready();
         conclude(p.waiters, ReloadOutcome::Reloaded(p.summary));
+    }
+
+    /// `[admin]` added, changed or removed: the listener follows. If the
+    /// new one cannot listen, the previous one is started again.
+    fn reload_admin_http(&mut self) {
+        let old = self.admin_http.as_ref().map(|s| s.cfg.clone());
+        if old == self.cfg.admin {
+            return;
+        }
+        let Some(requests) = self.requests.clone() else {
+            return;
+        };
+        // Closed first: the new one may listen on the same port.
+        drop(self.admin_http.take());
+        let Some(new) = self.cfg.admin.clone() else {
+            tracing::info!("[admin] listener stopped");
+            return;
+        };
+        match crate::web::start(&new, requests.clone()) {
+            Ok(s) => self.admin_http = Some(s),
+            Err(e) => {
+                tracing::error!("{e:#}; keeping the previous [admin] listener");
+                self.admin_http = old.and_then(|o| crate::web::start(&o, requests).ok());
+            }
+        }
     }
 
     /// The reloaded worker never got ready: the previous config is put

@@ -1,0 +1,518 @@
+//! `/metrics`: the node's [`Stats`] in the OpenMetrics text format
+//! (which Prometheus reads), built with `prometheus-client` from a fresh
+//! registry per scrape: the values live in the worker and the supervisor,
+//! so each scrape is a snapshot, and a server removed by a reload simply
+//! disappears.
+//!
+//! Names follow Prometheus' conventions and HAProxy 2.6's exporter for
+//! coverage: a `rampart_` prefix, the subsystem (`frontend`, `backend`,
+//! `server`, `vrrp`, `bgp`), base units (`_bytes`, `_seconds`), `_total`
+//! on counters (added by the library), and labels for the names.
+//! Counters restart from zero when the worker is replaced (a reload or a
+//! crash), as HAProxy's do; Prometheus' `rate()` handles such resets.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+
+use crate::control::Stats;
+
+/// The content type of [`render`]'s output.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+type Labels = Vec<(&'static str, String)>;
+
+/// Collects samples of one metric, then registers them.
+struct Metrics {
+    reg: Registry,
+}
+
+impl Metrics {
+    fn counter(
+        &mut self,
+        name: &str,
+        help: &str,
+        samples: impl IntoIterator<Item = (Labels, u64)>,
+    ) {
+        let family = Family::<Labels, Counter<u64>>::default();
+        for (labels, v) in samples {
+            family.get_or_create(&labels).inc_by(v);
+        }
+        self.reg.register(name, help, family);
+    }
+
+    fn gauge(&mut self, name: &str, help: &str, samples: impl IntoIterator<Item = (Labels, f64)>) {
+        let family = Family::<Labels, Gauge<f64, AtomicU64>>::default();
+        for (labels, v) in samples {
+            family.get_or_create(&labels).set(v);
+        }
+        self.reg.register(name, help, family);
+    }
+}
+
+fn fe(name: &str) -> Labels {
+    vec![("frontend", name.to_string())]
+}
+
+fn be(name: &str) -> Labels {
+    vec![("backend", name.to_string())]
+}
+
+fn srv(b: &str, s: &str) -> Labels {
+    vec![("backend", b.to_string()), ("server", s.to_string())]
+}
+
+fn flag(b: bool) -> f64 {
+    if b { 1.0 } else { 0.0 }
+}
+
+/// The whole exposition.
+pub fn render(st: &Stats) -> Result<String, std::fmt::Error> {
+    let mut m = Metrics {
+        reg: Registry::with_prefix("rampart"),
+    };
+    m.gauge(
+        "build_info",
+        "rampart's version (always 1)",
+        [(vec![("version", st.status.version.clone())], 1.0)],
+    );
+    m.gauge(
+        "uptime_seconds",
+        "Seconds since this supervisor started",
+        [(vec![], st.uptime_seconds)],
+    );
+    m.gauge(
+        "worker_up",
+        "1 if the worker answered with its traffic counters",
+        [(vec![], flag(st.proxy.is_some()))],
+    );
+    proxy(&mut m, st);
+    checks(&mut m, st);
+    vrrp(&mut m, st);
+    bgp(&mut m, st);
+    let mut out = String::new();
+    encode(&mut out, &m.reg)?;
+    Ok(out)
+}
+
+fn proxy(m: &mut Metrics, st: &Stats) {
+    let Some(p) = &st.proxy else { return };
+    let f = &p.frontends;
+    m.gauge(
+        "frontend_current_connections",
+        "Connections open now",
+        f.iter()
+            .map(|x| (fe(&x.name), f64::from(x.traffic.current))),
+    );
+    m.gauge(
+        "frontend_max_connections",
+        "Most connections open at once",
+        f.iter().map(|x| (fe(&x.name), f64::from(x.traffic.max))),
+    );
+    m.gauge(
+        "frontend_limit_connections",
+        "maxconn",
+        f.iter().map(|x| (fe(&x.name), f64::from(x.limit))),
+    );
+    m.counter(
+        "frontend_connections",
+        "Connections accepted",
+        f.iter().map(|x| (fe(&x.name), x.traffic.total)),
+    );
+    m.gauge(
+        "frontend_connection_rate",
+        "Connections accepted in the last second",
+        f.iter().map(|x| (fe(&x.name), x.traffic.rate as f64)),
+    );
+    m.counter(
+        "frontend_bytes_in",
+        "Bytes from clients",
+        f.iter().map(|x| (fe(&x.name), x.traffic.bytes_in)),
+    );
+    m.counter(
+        "frontend_bytes_out",
+        "Bytes to clients",
+        f.iter().map(|x| (fe(&x.name), x.traffic.bytes_out)),
+    );
+    m.counter(
+        "frontend_denied_connections",
+        "Connections refused by allow/deny",
+        f.iter().map(|x| (fe(&x.name), x.traffic.denied)),
+    );
+    m.gauge(
+        "frontend_enabled",
+        "0 while disabled by the operator",
+        f.iter().map(|x| (fe(&x.name), flag(x.enabled))),
+    );
+
+    let b = &p.backends;
+    m.gauge(
+        "backend_current_connections",
+        "Connections to its servers now",
+        b.iter()
+            .map(|x| (be(&x.name), f64::from(x.traffic.current))),
+    );
+    m.gauge(
+        "backend_max_connections",
+        "Most connections at once",
+        b.iter().map(|x| (be(&x.name), f64::from(x.traffic.max))),
+    );
+    m.counter(
+        "backend_connections",
+        "Connections made to its servers",
+        b.iter().map(|x| (be(&x.name), x.traffic.total)),
+    );
+    m.gauge(
+        "backend_connection_rate",
+        "Connections made in the last second",
+        b.iter().map(|x| (be(&x.name), x.traffic.rate as f64)),
+    );
+    m.counter(
+        "backend_bytes_in",
+        "Bytes from clients to its servers",
+        b.iter().map(|x| (be(&x.name), x.traffic.bytes_in)),
+    );
+    m.counter(
+        "backend_bytes_out",
+        "Bytes from its servers to clients",
+        b.iter().map(|x| (be(&x.name), x.traffic.bytes_out)),
+    );
+    m.counter(
+        "backend_connection_errors",
+        "Failed connection attempts",
+        b.iter().map(|x| (be(&x.name), x.traffic.connect_errors)),
+    );
+    m.counter(
+        "backend_retries",
+        "Attempts repeated after a failed one",
+        b.iter().map(|x| (be(&x.name), x.traffic.retries)),
+    );
+    m.counter(
+        "backend_redispatches",
+        "Retries sent to another server",
+        b.iter().map(|x| (be(&x.name), x.traffic.redispatches)),
+    );
+    m.gauge(
+        "backend_current_queue",
+        "Connections waiting for a server",
+        b.iter().map(|x| (be(&x.name), f64::from(x.queue))),
+    );
+    m.gauge(
+        "backend_max_queue",
+        "Longest queue seen",
+        b.iter()
+            .map(|x| (be(&x.name), f64::from(x.traffic.queue_max))),
+    );
+    m.counter(
+        "backend_queue_timeouts",
+        "Connections that gave up in the queue",
+        b.iter().map(|x| (be(&x.name), x.traffic.queue_timeouts)),
+    );
+    m.gauge(
+        "backend_active_servers",
+        "Servers up and ready",
+        b.iter().map(|x| {
+            (
+                be(&x.name),
+                x.servers
+                    .iter()
+                    .filter(|s| s.up && s.admin == "ready")
+                    .count() as f64,
+            )
+        }),
+    );
+
+    let s: Vec<(&str, &rampart_proxy::stats::ServerStats)> = b
+        .iter()
+        .flat_map(|x| x.servers.iter().map(move |s| (x.name.as_str(), s)))
+        .collect();
+    m.gauge(
+        "server_up",
+        "1 if its health checks pass",
+        s.iter().map(|(b, x)| (srv(b, &x.name), flag(x.up))),
+    );
+    m.gauge(
+        "server_admin_state",
+        "The operator's state: 1 for the one in force",
+        s.iter().flat_map(|(b, x)| {
+            ["ready", "drain", "maint"].map(|state| {
+                let mut l = srv(b, &x.name);
+                l.push(("state", state.to_string()));
+                (l, flag(x.admin == state))
+            })
+        }),
+    );
+    m.gauge(
+        "server_weight",
+        "Weight in force",
+        s.iter()
+            .map(|(b, x)| (srv(b, &x.name), f64::from(x.weight))),
+    );
+    m.gauge(
+        "server_current_connections",
+        "Connections open now",
+        s.iter()
+            .map(|(b, x)| (srv(b, &x.name), f64::from(x.traffic.current))),
+    );
+    m.gauge(
+        "server_max_connections",
+        "Most connections at once",
+        s.iter()
+            .map(|(b, x)| (srv(b, &x.name), f64::from(x.traffic.max))),
+    );
+    m.counter(
+        "server_connections",
+        "Connections made",
+        s.iter().map(|(b, x)| (srv(b, &x.name), x.traffic.total)),
+    );
+    m.gauge(
+        "server_connection_rate",
+        "Connections made in the last second",
+        s.iter()
+            .map(|(b, x)| (srv(b, &x.name), x.traffic.rate as f64)),
+    );
+    m.counter(
+        "server_bytes_in",
+        "Bytes from clients",
+        s.iter().map(|(b, x)| (srv(b, &x.name), x.traffic.bytes_in)),
+    );
+    m.counter(
+        "server_bytes_out",
+        "Bytes to clients",
+        s.iter()
+            .map(|(b, x)| (srv(b, &x.name), x.traffic.bytes_out)),
+    );
+    m.counter(
+        "server_connection_errors",
+        "Failed connection attempts",
+        s.iter()
+            .map(|(b, x)| (srv(b, &x.name), x.traffic.connect_errors)),
+    );
+    m.counter(
+        "server_retries",
+        "Attempts on it repeated after failing",
+        s.iter().map(|(b, x)| (srv(b, &x.name), x.traffic.retries)),
+    );
+    m.counter(
+        "server_redispatches",
+        "Retries that left it for another server",
+        s.iter()
+            .map(|(b, x)| (srv(b, &x.name), x.traffic.redispatches)),
+    );
+}
+
+fn checks(m: &mut Metrics, st: &Stats) {
+    let c = &st.checks;
+    m.counter(
+        "server_checks",
+        "Active health checks run",
+        c.iter()
+            .map(|x| (srv(&x.backend, &x.server), x.report.checks)),
+    );
+    m.counter(
+        "server_check_failures",
+        "Failed checks, passive failures included",
+        c.iter()
+            .map(|x| (srv(&x.backend, &x.server), x.report.failures)),
+    );
+    m.counter(
+        "server_check_up_down",
+        "UP/DOWN transitions",
+        c.iter()
+            .map(|x| (srv(&x.backend, &x.server), x.report.transitions)),
+    );
+    m.gauge(
+        "server_check_duration_seconds",
+        "How long the last check took",
+        c.iter()
+            .filter_map(|x| Some((srv(&x.backend, &x.server), x.report.last_duration_ms? / 1e3))),
+    );
+    m.gauge(
+        "server_check_last_ok",
+        "1 if the last check passed",
+        c.iter()
+            .filter_map(|x| Some((srv(&x.backend, &x.server), flag(x.report.last_ok?)))),
+    );
+    m.gauge(
+        "server_state_duration_seconds",
+        "Seconds in the current UP/DOWN state",
+        c.iter()
+            .filter_map(|x| Some((srv(&x.backend, &x.server), x.report.state_seconds?))),
+    );
+}
+
+fn vrrp(m: &mut Metrics, st: &Stats) {
+    let v = &st.status.vrrp;
+    let inst = |name: &str| -> Labels { vec![("instance", name.to_string())] };
+    m.gauge(
+        "vrrp_state",
+        "1 for the state the instance is in",
+        v.iter().flat_map(|x| {
+            ["init", "backup", "master", "fault", "stopping", "stop"].map(|state| {
+                let mut l = inst(&x.name);
+                l.push(("state", state.to_string()));
+                (l, flag(x.state == state))
+            })
+        }),
+    );
+    m.gauge(
+        "vrrp_priority",
+        "Effective priority",
+        v.iter().map(|x| (inst(&x.name), f64::from(x.priority))),
+    );
+    m.gauge(
+        "vrrp_configured_priority",
+        "Configured priority",
+        v.iter()
+            .map(|x| (inst(&x.name), f64::from(x.configured_priority))),
+    );
+    m.counter(
+        "vrrp_transitions",
+        "State changes",
+        v.iter().map(|x| (inst(&x.name), x.transitions)),
+    );
+    m.counter(
+        "vrrp_became_master",
+        "Times it became master",
+        v.iter().map(|x| (inst(&x.name), x.became_master)),
+    );
+    m.counter(
+        "vrrp_adverts_sent",
+        "Adverts sent",
+        v.iter().map(|x| (inst(&x.name), x.adverts_tx)),
+    );
+    m.counter(
+        "vrrp_adverts_received",
+        "Valid adverts received",
+        v.iter().map(|x| (inst(&x.name), x.adverts_rx)),
+    );
+    m.counter(
+        "vrrp_dropped_adverts",
+        "Adverts dropped (or flagged), by reason",
+        v.iter().flat_map(|x| {
+            x.drops.iter().map(|(reason, n)| {
+                let mut l = inst(&x.name);
+                l.push(("reason", reason.clone()));
+                (l, *n)
+            })
+        }),
+    );
+    m.gauge(
+        "vrrp_advert_lateness_p99_seconds",
+        "99th percentile of how late timer-driven adverts left",
+        v.iter()
+            .filter(|x| x.advert_late.adverts > 0)
+            .map(|x| (inst(&x.name), f64::from(x.advert_late.p99_us) / 1e6)),
+    );
+}
+
+fn bgp(m: &mut Metrics, st: &Stats) {
+    let b = &st.status.bgp;
+    let nb = |name: &str| -> Labels { vec![("neighbor", name.to_string())] };
+    m.gauge(
+        "bgp_established",
+        "1 while the session is Established",
+        b.iter()
+            .map(|x| (nb(&x.name), flag(x.state == "Established"))),
+    );
+    m.gauge(
+        "bgp_state_duration_seconds",
+        "Seconds in the current session state",
+        b.iter()
+            .filter_map(|x| Some((nb(&x.name), x.since_seconds? as f64))),
+    );
+    m.counter(
+        "bgp_messages_received",
+        "BGP messages received",
+        b.iter().map(|x| (nb(&x.name), x.messages_in)),
+    );
+    m.counter(
+        "bgp_messages_sent",
+        "BGP messages sent",
+        b.iter().map(|x| (nb(&x.name), x.messages_out)),
+    );
+    m.counter(
+        "bgp_established_transitions",
+        "Times the session reached Established",
+        b.iter().map(|x| (nb(&x.name), x.established_count)),
+    );
+    m.gauge(
+        "bgp_routes_announced",
+        "Routes announced to the neighbor now",
+        b.iter().map(|x| (nb(&x.name), x.routes_exported as f64)),
+    );
+    m.gauge(
+        "bgp_routes_wanted",
+        "Routes the announce policy wants announced",
+        b.iter().map(|x| (nb(&x.name), x.routes_desired as f64)),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rampart_proxy::Traffic;
+    use rampart_proxy::stats::{BackendStats, FrontendStats, ProxyStats, ServerStats};
+
+    fn sample() -> Stats {
+        Stats {
+            proxy: Some(ProxyStats {
+                frontends: vec![FrontendStats {
+                    name: "www".into(),
+                    backend: "web".into(),
+                    enabled: true,
+                    limit: 100,
+                    traffic: Traffic {
+                        total: 7,
+                        bytes_in: 70,
+                        ..Traffic::default()
+                    },
+                }],
+                backends: vec![BackendStats {
+                    name: "web".into(),
+                    queue: 0,
+                    traffic: Traffic::default(),
+                    servers: vec![ServerStats {
+                        name: "w\"1".into(),
+                        addr: "127.0.0.1:1".into(),
+                        up: true,
+                        admin: "drain".into(),
+                        weight: 3,
+                        backup: false,
+                        traffic: Traffic {
+                            total: 5,
+                            ..Traffic::default()
+                        },
+                    }],
+                }],
+            }),
+            ..Stats::default()
+        }
+    }
+
+    #[test]
+    fn names_follow_the_conventions_and_labels_are_escaped() {
+        let text = render(&sample()).unwrap();
+        assert!(
+            text.contains("rampart_frontend_connections_total{frontend=\"www\"} 7\n"),
+            "{text}"
+        );
+        assert!(text.contains("rampart_frontend_bytes_in_total{frontend=\"www\"} 70\n"));
+        assert!(text.contains("# TYPE rampart_frontend_connections counter\n"));
+        assert!(
+            text.contains(
+                "rampart_server_connections_total{backend=\"web\",server=\"w\\\"1\"} 5\n"
+            )
+        );
+        assert!(text.contains(
+            "rampart_server_admin_state{backend=\"web\",server=\"w\\\"1\",state=\"drain\"} 1.0\n"
+        ));
+        assert!(text.contains(
+            "rampart_server_admin_state{backend=\"web\",server=\"w\\\"1\",state=\"ready\"} 0.0\n"
+        ));
+        assert!(text.ends_with("# EOF\n"));
+    }
+}
