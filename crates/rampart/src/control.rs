@@ -15,6 +15,7 @@
 //! | `vrrp resign NAME`, `vrrp resume [NAME]` | `{"changed": "..."}` |
 //! | `frontend disable\|enable NAME` | `{"changed": "..."}` |
 //! | `bgp disable NAME [MESSAGE]`, `bgp enable NAME` | `{"changed": "..."}` |
+//! | `show routes` | [`Routes`](crate::bgp::show::Routes)                 |
 //! | `upgrade`| nothing if the new binary now runs (the connection closes);  |
 //! |          | a failed [`ReloadOutcome`] if it does not                     |
 //! | other    | [`ErrorReply`]: `{"error": "..."}`                            |
@@ -32,7 +33,7 @@
 //!   whatever the umask, before it is reachable at its path;
 //! - a request that changes state (`reload`, `upgrade`) is served only to uid 0 or
 //!   the daemon's own uid, by the peer's credentials (SO_PEERCRED);
-//!   `status` to anyone who can connect.
+//!   `status` and `show routes` to anyone who can connect.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -196,6 +197,8 @@ pub enum Command {
         name: String,
         message: String,
     },
+    /// `show routes`.
+    ShowRoutes,
 }
 
 impl Command {
@@ -224,6 +227,7 @@ impl Command {
                     message.join(" ")
                 },
             }),
+            ["show", "routes"] => Ok(Command::ShowRoutes),
             ["vrrp", "resign", name] => Ok(Command::Vrrp {
                 resign: true,
                 name: Some((*name).to_string()),
@@ -245,6 +249,7 @@ impl Command {
             Command::Status => "status".into(),
             Command::Reload => "reload".into(),
             Command::Upgrade => "upgrade".into(),
+            Command::ShowRoutes => "show routes".into(),
             Command::Server(c) => c.line(),
             Command::Bgp {
                 enable: true, name, ..
@@ -272,7 +277,7 @@ impl Command {
     /// Whether it changes what runs: such requests check who asks.
     fn changes_state(&self) -> bool {
         match self {
-            Command::Status => false,
+            Command::Status | Command::ShowRoutes => false,
             Command::Reload
             | Command::Upgrade
             | Command::Server(_)
@@ -316,6 +321,8 @@ pub enum Request {
     ),
     /// Enable (true) or disable a frontend, asked by `uid`.
     Frontend(bool, String, u32, oneshot::Sender<Result<String, String>>),
+    /// `show routes`.
+    Routes(oneshot::Sender<crate::bgp::show::Routes>),
 }
 
 /// The answer to a request that could not be served.
@@ -486,6 +493,11 @@ async fn ask_supervisor(
             requests.send(Request::Upgrade(tx)).await.ok()?;
             serde_json::to_string(&rx.await.ok()?)
         }
+        Command::ShowRoutes => {
+            let (tx, rx) = oneshot::channel();
+            requests.send(Request::Routes(tx)).await.ok()?;
+            serde_json::to_string(&rx.await.ok()?)
+        }
         Command::Server(c) => {
             return operate(requests, |tx| Request::Server(c, uid, tx)).await;
         }
@@ -524,6 +536,11 @@ async fn operate(
 /// `rampart status`: asks the supervisor at `path`.
 pub fn query(path: &Path) -> Result<Status> {
     ask(path, Command::Status, REQUEST_TIMEOUT)
+}
+
+/// `rampart show routes`: asks the supervisor at `path`.
+pub fn routes(path: &Path) -> Result<crate::bgp::show::Routes> {
+    ask(path, Command::ShowRoutes, REQUEST_TIMEOUT)
 }
 
 /// `rampart reload`: asks the supervisor at `path` to reload and waits
@@ -761,6 +778,9 @@ mod tests {
                         });
                     }
                     Request::Reload(w) | Request::Upgrade(w) => reloads.push(w),
+                    Request::Routes(reply) => {
+                        let _ = reply.send(crate::bgp::show::Routes::default());
+                    }
                     Request::Server(..)
                     | Request::Vrrp(..)
                     | Request::Frontend(..)
@@ -880,6 +900,9 @@ mod tests {
         assert!(!may_change_state(65534, 1000));
         assert!(Command::Reload.changes_state());
         assert!(!Command::Status.changes_state());
+        assert!(!Command::ShowRoutes.changes_state());
+        assert_eq!(Command::parse("show routes"), Ok(Command::ShowRoutes));
+        assert_eq!(Command::ShowRoutes.line(), "show routes");
     }
 
     #[test]

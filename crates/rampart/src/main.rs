@@ -91,6 +91,11 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Show one part of the running node's state in detail.
+    Show {
+        #[command(subcommand)]
+        what: ShowCmd,
+    },
     /// Ask the running node to reload its config file and wait for the
     /// outcome: exit 0 with a summary, 1 with every error.
     Reload {
@@ -202,6 +207,24 @@ enum Cmd {
     },
 }
 
+/// What `rampart show` shows.
+#[derive(Subcommand)]
+enum ShowCmd {
+    /// Every prefix per BGP neighbor with its attributes (MED,
+    /// local-pref, prepend, communities, next hop), whether it is
+    /// announced or withdrawn and why: which policy, what it sees (VRRP
+    /// mastership, servers up), a hold-down after a fall, a neighbor
+    /// disabled by the operator. As `birdc show route export NEIGHBOR`,
+    /// with the reasons.
+    Routes {
+        #[command(flatten)]
+        node: NodeArgs,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 /// Which running node a client subcommand talks to.
 #[derive(clap::Args)]
 struct NodeArgs {
@@ -277,6 +300,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&status)?);
             } else {
                 print!("{}", control::render(&status));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Show {
+            what: ShowCmd::Routes { node, json },
+        } => {
+            let routes = control::routes(&node.socket())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&routes)?);
+            } else {
+                print!("{}", bgp::show::render(&routes));
             }
             Ok(ExitCode::SUCCESS)
         }

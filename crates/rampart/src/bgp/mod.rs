@@ -1,11 +1,12 @@
 //! The BGP driver: feeds the `[bgp]` config, VRRP mastership, backend
 //! health and the operator's disabled neighbors to the sans-IO
 //! `rampart_bgp::Announcer`, which decides the routes each neighbor should
-//! have (and says why), and runs one task per neighbor
+//! have (and says why: `show.rs`), and runs one task per neighbor
 //! (`neighbor.rs`) around the sans-IO `rampart_bgp::Session`. Listeners on
 //! port 179 hand incoming connections to their neighbor.
 
 mod neighbor;
+pub mod show;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -53,6 +54,8 @@ enum Upgrade {
         message: String,
         reply: oneshot::Sender<Result<String, String>>,
     },
+    /// `rampart show routes`.
+    Routes(oneshot::Sender<show::Routes>),
 }
 
 pub use neighbor::Taken;
@@ -105,6 +108,16 @@ impl Handle {
             })
             .map_err(|_| "the BGP driver is gone".to_string())?;
         rx.await.map_err(|_| "the BGP driver is gone".to_string())?
+    }
+
+    /// `rampart show routes`: every neighbor's routes and why each is
+    /// announced or not (none if the driver is gone).
+    pub async fn routes(&self) -> show::Routes {
+        let (tx, rx) = oneshot::channel();
+        if self.upgrade.send(Upgrade::Routes(tx)).is_err() {
+            return show::Routes::default();
+        }
+        rx.await.unwrap_or_default()
     }
 
     /// Takes handed-over sessions back (the upgrade's exec failed).
@@ -441,6 +454,10 @@ impl Manager {
                     Upgrade::Enable { name, enable, message, reply } => {
                         let _ = reply.send(self.set_enabled(&name, enable, &message));
                     }
+                    Upgrade::Routes(reply) => {
+                        let _ = reply.send(self.show_routes().await);
+                        continue;
+                    }
                 },
                 Some(done) = self.tasks.join_next_with_id() => {
                     let id = match done {
@@ -711,5 +728,52 @@ impl Manager {
                 changed
             });
         }
+    }
+
+    /// `rampart show routes`: the announcer's decisions, and from each
+    /// neighbor's session whether the router has the route and its next
+    /// hop.
+    async fn show_routes(&self) -> show::Routes {
+        let now = Instant::now();
+        let mut neighbors = Vec::new();
+        for n in self.announcer.explain() {
+            let address = self
+                .bgp
+                .neighbor(&n.neighbor)
+                .map(|c| c.address.to_string())
+                .unwrap_or_default();
+            let routes: Vec<Route> = n.routes.iter().map(|d| d.route.clone()).collect();
+            let peer = self
+                .peers
+                .iter()
+                .find(|p| p.name == n.neighbor && !p.retiring);
+            let mut session = None;
+            let mut at = vec![show::AtSession::default(); routes.len()];
+            if let Some(p) = peer {
+                let (tx, rx) = oneshot::channel();
+                if p.cmds.send(neighbor::Cmd::Show(routes, tx)).is_ok()
+                    && let Ok(shown) = rx.await
+                {
+                    session = Some(shown.state);
+                    at = shown.routes;
+                }
+            }
+            neighbors.push(show::NeighborRoutes {
+                name: n.neighbor,
+                address,
+                session,
+                disabled: n.disabled,
+                routes: n
+                    .routes
+                    .iter()
+                    .zip(
+                        at.into_iter()
+                            .chain(std::iter::repeat(show::AtSession::default())),
+                    )
+                    .map(|(d, at)| show::RouteStatus::new(d, at, now))
+                    .collect(),
+            });
+        }
+        show::Routes { neighbors }
     }
 }
