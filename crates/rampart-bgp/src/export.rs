@@ -85,6 +85,11 @@ impl Export {
         out
     }
 
+    /// The next hop the peer has `prefix` with, if it has it from us.
+    pub(crate) fn sent_next_hop(&self, prefix: &IpNet) -> Option<std::net::IpAddr> {
+        self.sent.get(&prefix.trunc()).map(|a| a.next_hop)
+    }
+
     /// The prefixes the peer has from us (for a handover).
     pub(crate) fn sent_prefixes(&self) -> Vec<IpNet> {
         self.sent.keys().copied().collect()

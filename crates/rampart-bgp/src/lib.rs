@@ -21,7 +21,10 @@
 //!   OPEN checks, capabilities, [`resolve_collision`]; `config`
 //! - `route`, `export`: [`Route`]s, their attributes per session, and the
 //!   diff against what the peer has (the Adj-RIB-Out)
-//! - `policy`: announcement [`Condition`]s and the [`HoldDown`] filter
+//! - `announcer`: the announce decision ([`Announcer`]): from VRRP
+//!   mastership, servers up, the operator's disabled neighbors and `now`,
+//!   the routes each neighbor should have, each with its [`Reason`], and
+//!   when to call again; `policy`: the [`HoldDown`] filter it uses
 //! - `status`: the [`Status`] snapshot
 //!
 //! # Codec decision: our own, with netgauze as a test oracle
@@ -55,6 +58,7 @@
 
 #![forbid(unsafe_code)]
 
+mod announcer;
 mod aspath;
 mod attr;
 mod config;
@@ -65,13 +69,17 @@ mod negotiate;
 mod nlri;
 mod notification;
 mod open;
-pub mod policy;
+mod policy;
 mod reader;
 mod route;
 mod session;
 mod status;
 mod update;
 
+pub use announcer::{
+    Announce, Announcer, Change, Decision, Inputs, NeighborPlan, NeighborRoutes, Observed,
+    Otherwise, Plan, Policy, Reason, Verdict,
+};
 pub use aspath::{AsPath, Community, LargeCommunity, Segment, SegmentKind};
 pub use attr::{Attribute, MpReach, MpUnreach, Origin, code as attr_code};
 pub use config::{
@@ -86,7 +94,7 @@ pub use negotiate::{Initiator, Resolution, local_capabilities, resolve_collision
 pub use nlri::Family;
 pub use notification::{Notification, SHUTDOWN_MESSAGE_MAX, code, names, subcode};
 pub use open::{AS_TRANS, BGP_VERSION, Capability, Open};
-pub use policy::{Condition, HoldDown};
+pub use policy::HoldDown;
 pub use route::{DEFAULT_LOCAL_PREF, Route};
 pub use session::{Action, Handover, Incoming, Session, State};
 pub use status::{Counters, Direction, LastError, Status};

@@ -1,6 +1,6 @@
-//! When a route should be announced: the conditions a route is tied to
-//! (VRRP mastership, health) and a hold-down that keeps a flapping input
-//! from flapping the route.
+//! The hold-down that keeps a flapping input (VRRP mastership, health)
+//! from flapping a route; the [`Announcer`](crate::Announcer) puts one
+//! behind each announcement's policy.
 //!
 //! The choice: **withdraw at once, re-announce only after the input has
 //! been up for `hold_down` without interruption.** Withdrawing late would
@@ -15,30 +15,6 @@
 //! passes `now` and asks [`HoldDown::poll_timeout`] when to come back.
 
 use std::time::{Duration, Instant};
-
-/// What a route's announcement depends on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Condition {
-    #[default]
-    Always,
-    /// While the node is VRRP master for the address.
-    WhileMaster,
-    /// While the service behind the address is healthy.
-    WhileHealthy,
-    WhileMasterAndHealthy,
-}
-
-impl Condition {
-    /// Whether the route is wanted given the node's state.
-    pub fn wanted(self, master: bool, healthy: bool) -> bool {
-        match self {
-            Self::Always => true,
-            Self::WhileMaster => master,
-            Self::WhileHealthy => healthy,
-            Self::WhileMasterAndHealthy => master && healthy,
-        }
-    }
-}
 
 /// A flap filter on one boolean input (see the module docs).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -40,6 +40,8 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use ipnet::IpNet;
+
 use crate::config::SessionConfig;
 use crate::error::DecodeError;
 use crate::export::Export;
@@ -48,7 +50,7 @@ use crate::negotiate::{Initiator, Negotiated, Resolution, local_capabilities, re
 use crate::nlri::Family;
 use crate::notification::{Notification, code, subcode};
 use crate::open::Open;
-use crate::route::{ExportCtx, Route};
+use crate::route::{ExportCtx, PathAttrs, Route};
 use crate::status::{Counters, Direction, LastError, Status};
 use crate::update::Update;
 
@@ -382,6 +384,20 @@ impl Session {
             messages_out: self.messages_out,
             established_count: self.established_count,
         }
+    }
+
+    /// The next hop the peer has `prefix` with, when the peer has it from
+    /// us now (it is in the Adj-RIB-Out); `None` when it does not.
+    pub fn exported_next_hop(&self, prefix: &IpNet) -> Option<IpAddr> {
+        self.export.sent_next_hop(prefix)
+    }
+
+    /// The next hop `route` would be sent with on this session: its own,
+    /// the configured one for its family, else the local address of the
+    /// connection (`None` while there is none, or when the session has no
+    /// usable next hop for the family).
+    pub fn next_hop(&self, route: &Route) -> Option<IpAddr> {
+        PathAttrs::resolve(route, &self.export_ctx()).map(|a| a.next_hop)
     }
 
     /// Desired routes not announced because the session does not carry

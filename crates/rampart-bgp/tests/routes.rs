@@ -376,3 +376,25 @@ fn a_new_session_announces_everything_again() {
     assert_eq!(announced(&sent), vec![net("192.0.2.1/32")]);
     assert_eq!(t.s.status().established_count, 2);
 }
+
+#[test]
+fn the_session_tells_which_routes_the_peer_has_and_their_next_hop() {
+    let mut t = Harness::new(config());
+    let v4 = route("192.0.2.10/32");
+    let v6 = route("2001:db8::10/128");
+    // Before a connection there is no local address to take it from.
+    assert_eq!(t.s.next_hop(&v4), None);
+    t.s.set_routes(t.now, vec![v4.clone()]);
+    t.establish();
+    let local = Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)));
+    assert_eq!(t.s.exported_next_hop(&v4.prefix), local);
+    assert_eq!(t.s.next_hop(&v4), local);
+    // Not desired (and not carried): not at the peer, and no next hop of
+    // its family on an IPv4 session.
+    assert_eq!(t.s.exported_next_hop(&v6.prefix), None);
+    assert_eq!(t.s.next_hop(&v6), None);
+    // Withdrawn: the peer no longer has it; the next hop it would get stays.
+    t.set_routes(Vec::new());
+    assert_eq!(t.s.exported_next_hop(&v4.prefix), None);
+    assert_eq!(t.s.next_hop(&v4), local);
+}

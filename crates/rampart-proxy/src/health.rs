@@ -71,8 +71,7 @@ const PASSIVE_REASON: &str = "connection failures seen by the proxy";
 /// ("server pool/web1 is DOWN (3 failed
 /// checks: connection refused)"), single failed checks at debug.
 pub async fn run_checker(
-    backend: String,
-    server: String,
+    (backend, server): (String, String),
     addr: SocketAddr,
     health: Health,
     pace: Pace,

@@ -305,7 +305,10 @@ impl Node {
         }
     }
 
-    /// A packet of IP protocol 112 received on `interface`.
+    /// A packet of IP protocol 112 received on `interface`, for a caller
+    /// with one socket per interface. The daemon (and the simulation in
+    /// `tests/sim`) has one socket per instance and uses
+    /// [`handle_packet_for`](Self::handle_packet_for) instead.
     pub fn handle_packet(
         &mut self,
         now: Instant,

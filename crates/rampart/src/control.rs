@@ -17,6 +17,7 @@
 //! | `vrrp resign NAME`, `vrrp resume [NAME]` | `{"changed": "..."}` |
 //! | `frontend disable\|enable NAME` | `{"changed": "..."}` |
 //! | `bgp disable NAME [MESSAGE]`, `bgp enable NAME` | `{"changed": "..."}` |
+//! | `show routes` | [`Routes`](crate::bgp::show::Routes)                 |
 //! | `upgrade`| nothing if the new binary now runs (the connection closes);  |
 //! |          | a failed [`ReloadOutcome`] if it does not                     |
 //! | other    | [`ErrorReply`]: `{"error": "..."}`                            |
@@ -34,7 +35,7 @@
 //!   whatever the umask, before it is reachable at its path;
 //! - a request that changes state (`reload`, `upgrade`) is served only to uid 0 or
 //!   the daemon's own uid, by the peer's credentials (SO_PEERCRED);
-//!   `status` to anyone who can connect.
+//!   `status` and `show routes` to anyone who can connect.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -274,6 +275,8 @@ pub enum Command {
         name: String,
         message: String,
     },
+    /// `show routes`.
+    ShowRoutes,
 }
 
 impl Command {
@@ -304,6 +307,7 @@ impl Command {
                     message.join(" ")
                 },
             }),
+            ["show", "routes"] => Ok(Command::ShowRoutes),
             ["vrrp", "resign", name] => Ok(Command::Vrrp {
                 resign: true,
                 name: Some((*name).to_string()),
@@ -327,6 +331,7 @@ impl Command {
             Command::Config => "show config".into(),
             Command::Reload => "reload".into(),
             Command::Upgrade => "upgrade".into(),
+            Command::ShowRoutes => "show routes".into(),
             Command::Server(c) => c.line(),
             Command::Bgp {
                 enable: true, name, ..
@@ -355,7 +360,7 @@ impl Command {
     /// that changes what runs, and `show config` (it holds secrets).
     fn privileged(&self) -> bool {
         match self {
-            Command::Status | Command::Stats => false,
+            Command::Status | Command::Stats | Command::ShowRoutes => false,
             Command::Config
             | Command::Reload
             | Command::Upgrade
@@ -414,6 +419,8 @@ pub enum Request {
     ),
     /// Enable (true) or disable a frontend.
     Frontend(bool, String, Asker, oneshot::Sender<Result<String, String>>),
+    /// `show routes`.
+    Routes(oneshot::Sender<crate::bgp::show::Routes>),
 }
 
 /// Who asked for a change, for the log line that records it.
@@ -614,6 +621,11 @@ async fn ask_supervisor(
             requests.send(Request::Upgrade(tx)).await.ok()?;
             serde_json::to_string(&rx.await.ok()?)
         }
+        Command::ShowRoutes => {
+            let (tx, rx) = oneshot::channel();
+            requests.send(Request::Routes(tx)).await.ok()?;
+            serde_json::to_string(&rx.await.ok()?)
+        }
         Command::Server(c) => {
             return operate(requests, |tx| Request::Server(c, Asker::Uid(uid), tx)).await;
         }
@@ -671,6 +683,11 @@ pub fn config(path: &Path) -> Result<String> {
 /// `rampart status`: asks the supervisor at `path`.
 pub fn query(path: &Path) -> Result<Status> {
     ask(path, Command::Status, REQUEST_TIMEOUT)
+}
+
+/// `rampart show routes`: asks the supervisor at `path`.
+pub fn routes(path: &Path) -> Result<crate::bgp::show::Routes> {
+    ask(path, Command::ShowRoutes, REQUEST_TIMEOUT)
 }
 
 /// `rampart reload`: asks the supervisor at `path` to reload and waits
@@ -914,6 +931,9 @@ mod tests {
                     Request::Config(reply) => {
                         let _ = reply.send("[global]\n".into());
                     }
+                    Request::Routes(reply) => {
+                        let _ = reply.send(crate::bgp::show::Routes::default());
+                    }
                     Request::Server(..)
                     | Request::Vrrp(..)
                     | Request::Frontend(..)
@@ -1036,6 +1056,9 @@ mod tests {
         assert!(!Command::Stats.privileged());
         // It holds passwords.
         assert!(Command::Config.privileged());
+        assert!(!Command::ShowRoutes.privileged());
+        assert_eq!(Command::parse("show routes"), Ok(Command::ShowRoutes));
+        assert_eq!(Command::ShowRoutes.line(), "show routes");
     }
 
     #[test]

@@ -116,8 +116,7 @@ async fn demo() -> Result<ExitCode> {
         let change_tx = change_tx.clone();
         let name = s.name.clone();
         checkers.push(tokio::spawn(rampart_proxy::health::run_checker(
-            backend.name.clone(),
-            s.name.clone(),
+            (backend.name.clone(), s.name.clone()),
             s.addr,
             backend.health.clone(),
             rampart_proxy::health::Pace::unpaced(),

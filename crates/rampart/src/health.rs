@@ -247,8 +247,7 @@ impl Hub {
             }
         };
         let task = self.runtime.spawn(rampart_proxy::health::run_checker(
-            b,
-            s,
+            (b, s),
             addr,
             h,
             pace,

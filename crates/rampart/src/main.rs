@@ -68,6 +68,8 @@ enum ShowCmd {
     /// Frontends, backends and servers: state, weight, connections,
     /// rates, bytes, errors, queue, health checks.
     Servers {
+        #[command(flatten)]
+        node: NodeArgs,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -75,19 +77,39 @@ enum ShowCmd {
     /// VRRP instances: addresses, priority and each tracker's part in
     /// it, the peer heard, the last transition and why.
     Vrrp {
+        #[command(flatten)]
+        node: NodeArgs,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// BGP neighbors: state, uptime, messages, routes.
     Bgp {
+        #[command(flatten)]
+        node: NodeArgs,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// The running config as applied (not the file, which may have
     /// changed since).
-    Config,
+    Config {
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+    /// Every prefix per BGP neighbor with its attributes (MED,
+    /// local-pref, prepend, communities, next hop), whether it is
+    /// announced or withdrawn and why: which policy, what it sees (VRRP
+    /// mastership, servers up), a hold-down after a fall, a neighbor
+    /// disabled by the operator. As `birdc show route export NEIGHBOR`,
+    /// with the reasons.
+    Routes {
+        #[command(flatten)]
+        node: NodeArgs,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -123,11 +145,10 @@ enum Cmd {
     /// Show one part of the running node in detail: `servers` (every
     /// frontend, backend and server with its traffic counters and checks),
     /// `vrrp` (instances, trackers, last transition and why), `bgp` (one
-    /// line per neighbor), `config` (the running config, as
-    /// applied; root or the daemon's user only: it holds passwords).
+    /// line per neighbor), `routes` (every prefix per neighbor, announced
+    /// or withdrawn and why), `config` (the running config, as applied;
+    /// root or the daemon's user only: it holds passwords).
     Show {
-        #[command(flatten)]
-        node: NodeArgs,
         #[command(subcommand)]
         what: ShowCmd,
     },
@@ -320,9 +341,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Show { node, what } => {
+        Cmd::Show { what } => {
             match what {
-                ShowCmd::Servers { json } => {
+                ShowCmd::Servers { node, json } => {
                     let stats = control::stats(&node.socket())?;
                     if json {
                         println!("{}", serde_json::to_string_pretty(&stats)?);
@@ -330,7 +351,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         print!("{}", show::servers(&stats));
                     }
                 }
-                ShowCmd::Bgp { json } => {
+                ShowCmd::Bgp { node, json } => {
                     let status = control::query(&node.socket())?;
                     if json {
                         println!("{}", serde_json::to_string_pretty(&status.bgp)?);
@@ -338,7 +359,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         print!("{}", show::bgp(&status));
                     }
                 }
-                ShowCmd::Vrrp { json } => {
+                ShowCmd::Vrrp { node, json } => {
                     let status = control::query(&node.socket())?;
                     if json {
                         println!("{}", serde_json::to_string_pretty(&status.vrrp)?);
@@ -346,7 +367,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         print!("{}", show::vrrp(&status));
                     }
                 }
-                ShowCmd::Config => print!("{}", control::config(&node.socket())?),
+                ShowCmd::Config { node } => print!("{}", control::config(&node.socket())?),
+                ShowCmd::Routes { node, json } => {
+                    let routes = control::routes(&node.socket())?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&routes)?);
+                    } else {
+                        print!("{}", bgp::show::render(&routes));
+                    }
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -8,7 +8,7 @@ mod lab;
 
 use std::time::{Duration, Instant};
 
-use lab::bgp::{bgp_lab, node_config, start_node, status};
+use lab::bgp::{bgp_lab, node_config, show_routes, start_node, status};
 use lab::bird::{LB_AS, Peer, ROUTER_AS, bird_config, birdc, nexthops, start_bird};
 use lab::{Web, log, wait_for};
 use rampart_lab::Signal;
@@ -91,11 +91,39 @@ fn announces_while_healthy_and_withdraws_before_going_away() {
     assert_eq!(n["hold_time"], 9);
     assert_eq!(n["neighbor_router_id"], ROUTER);
 
+    // `rampart show routes` says it is announced, sent, and why.
+    let shown = show_routes(dir.path(), 1);
+    let r = &shown["neighbors"][0]["routes"][0];
+    assert_eq!(shown["neighbors"][0]["session"], "Established", "{shown}");
+    assert_eq!(r["prefix"], VIP32, "{shown}");
+    assert_eq!(r["announced"], true, "{shown}");
+    assert_eq!(r["sent"], true, "{shown}");
+    assert_eq!(r["next_hop"], "10.20.0.11", "{shown}");
+    assert_eq!(r["verdict"], "announced", "{shown}");
+    assert_eq!(r["policy"]["while_healthy"]["frontend"], "www", "{shown}");
+    assert_eq!(
+        r["reason"],
+        "announced: 2 servers up in backend nginx_pool, 1 needed \
+         (policy while_healthy www (min_servers 1))",
+        "{shown}"
+    );
+
     // Both backends die: the route goes (health interval and fall included).
     drop(webs);
     let died = Instant::now();
     let gone = wait_for(Duration::from_secs(10), || nexthops(&rtr, VIP32).is_empty());
     assert!(gone, "route not withdrawn\n{}", log(dir.path(), "lb1"));
+    // Withdrawn because of health, and the router no longer has it.
+    let shown = show_routes(dir.path(), 1);
+    let r = &shown["neighbors"][0]["routes"][0];
+    assert_eq!(r["verdict"], "policy_fails", "{shown}");
+    assert_eq!(r["sent"], false, "{shown}");
+    assert_eq!(
+        r["reason"],
+        "withdrawn: 0 servers up in backend nginx_pool, 1 needed \
+         (policy while_healthy www (min_servers 1))",
+        "{shown}"
+    );
     println!(
         "last backend dead to route gone from the router's kernel: {:?}",
         died.elapsed()
@@ -447,9 +475,42 @@ fn bgp_disable_shows_the_message_at_the_router_and_enable_brings_it_back() {
             + &String::from_utf8_lossy(&out.stderr);
         (out.status.success(), said)
     };
+    let shown = show_routes(dir.path(), 1);
+    let n = &shown["neighbors"][0];
+    assert_eq!(n["name"], "rtr", "{shown}");
+    assert_eq!(n["disabled"], false, "{shown}");
+    assert_eq!(n["routes"][0]["prefix"], VIP32, "{shown}");
+    assert_eq!(n["routes"][0]["verdict"], "announced", "{shown}");
+    assert_eq!(n["routes"][0]["reason"], "announced (policy always)");
     let (ok, said) = bgp(&["disable", "rtr", "--message", "maintenance window 42"]);
     assert!(ok && said.contains("BGP neighbor rtr disabled"), "{said}");
     assert!(wait_for(Duration::from_secs(5), || nexthops(&rtr, VIP32).is_empty()));
+    // Shown withdrawn, with the reason, and no session.
+    let shown = show_routes(dir.path(), 1);
+    let n = &shown["neighbors"][0];
+    assert_eq!(n["disabled"], true, "{shown}");
+    assert_eq!(n["routes"][0]["announced"], false, "{shown}");
+    assert_eq!(n["routes"][0]["verdict"], "neighbor_disabled", "{shown}");
+    assert_eq!(
+        n["routes"][0]["reason"],
+        "withdrawn: neighbor disabled by the operator (otherwise announced (policy always))"
+    );
+    // The table says the same.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(["show", "routes", "--control"])
+        .arg(dir.path().join("lb1.sock"))
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        table.contains("BGP rtr (10.20.0.1): disabled by the operator"),
+        "{table}"
+    );
+    assert!(
+        table.contains(VIP32) && table.contains("withdrawn"),
+        "{table}"
+    );
     assert!(wait_for(Duration::from_secs(5), || !established(
         dir.path(),
         "lb1"

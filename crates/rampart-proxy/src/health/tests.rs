@@ -252,8 +252,7 @@ fn start(
         let _ = tx.send(up);
     };
     let task = tokio::spawn(run_checker(
-        "pool".into(),
-        "web1".into(),
+        ("pool".into(), "web1".into()),
         addr,
         health,
         Pace::unpaced(),

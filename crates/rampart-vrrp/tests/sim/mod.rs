@@ -306,9 +306,7 @@ impl Net {
                 if let Some(p) = self.queue.pop()
                     && self.routers[p.to].up
                 {
-                    self.routers[p.to]
-                        .node
-                        .handle_packet(now, "eth0", p.src, p.dst, 255, &p.payload);
+                    self.deliver(now, &p);
                     self.drain(p.to);
                 }
                 continue;
@@ -325,6 +323,24 @@ impl Net {
             }
         }
         self.now = end;
+    }
+
+    /// Hands a packet to its router as the daemon does: through the
+    /// socket of each instance on the link (every instance's raw socket
+    /// sees every VRRP packet on its interface and family), with
+    /// [`Node::handle_packet_for`], which skips the ones for another
+    /// instance's VRID.
+    fn deliver(&mut self, now: Instant, p: &InFlight) {
+        let node = &mut self.routers[p.to].node;
+        let on_link: Vec<usize> = (0..node.instances().len())
+            .filter(|&id| {
+                let c = node.instances()[id].config();
+                c.interface == "eth0" && c.src.is_ipv4() == p.src.is_ipv4()
+            })
+            .collect();
+        for id in on_link {
+            node.handle_packet_for(now, id, p.src, p.dst, 255, &p.payload);
+        }
     }
 
     fn chance(&mut self) -> u32 {

@@ -1,9 +1,12 @@
-//! The BGP driver: turns the `[bgp]` config, VRRP mastership and backend
-//! health into the routes each neighbor should have, and runs one task
-//! per neighbor (`neighbor.rs`) around the sans-IO `rampart_bgp::Session`.
-//! Listeners on port 179 hand incoming connections to their neighbor.
+//! The BGP driver: feeds the `[bgp]` config, VRRP mastership, backend
+//! health and the operator's disabled neighbors to the sans-IO
+//! `rampart_bgp::Announcer`, which decides the routes each neighbor should
+//! have (and says why: `show.rs`), and runs one task per neighbor
+//! (`neighbor.rs`) around the sans-IO `rampart_bgp::Session`. Listeners on
+//! port 179 hand incoming connections to their neighbor.
 
 mod neighbor;
+pub mod show;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -11,7 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use rampart_bgp::{Backoff, Community, HoldDown, LargeCommunity, Route, SessionConfig};
+use rampart_bgp::{
+    Announcer, Backoff, Change, Community, Inputs, LargeCommunity, Route, SessionConfig,
+};
 use rampart_config::{AnnouncePolicy, Config, Family, Neighbor, PeerMode};
 use rampart_sys::bgp_socket::{self, BgpSockOpts};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -35,7 +40,7 @@ pub struct Handle {
     upgrade: mpsc::UnboundedSender<Upgrade>,
 }
 
-/// `rampart upgrade`'s requests to the manager.
+/// The supervisor's requests to the manager besides status and stop.
 enum Upgrade {
     /// Hand every Established session over, each neighbor given this
     /// long; the answer lists them.
@@ -49,6 +54,8 @@ enum Upgrade {
         message: String,
         reply: oneshot::Sender<Result<String, String>>,
     },
+    /// `rampart show routes`.
+    Routes(oneshot::Sender<show::Routes>),
 }
 
 pub use neighbor::Taken;
@@ -103,6 +110,16 @@ impl Handle {
         rx.await.map_err(|_| "the BGP driver is gone".to_string())?
     }
 
+    /// `rampart show routes`: every neighbor's routes and why each is
+    /// announced or not (none if the driver is gone).
+    pub async fn routes(&self) -> show::Routes {
+        let (tx, rx) = oneshot::channel();
+        if self.upgrade.send(Upgrade::Routes(tx)).is_err() {
+            return show::Routes::default();
+        }
+        rx.await.unwrap_or_default()
+    }
+
     /// Takes handed-over sessions back (the upgrade's exec failed).
     pub fn adopt(&self, sessions: Vec<Taken>) {
         let _ = self.upgrade.send(Upgrade::Adopt(sessions));
@@ -147,21 +164,21 @@ pub fn start(
     }
     let mut manager = Manager {
         bgp: bgp.clone(),
-        announces: bgp
-            .announces
-            .iter()
-            .map(|a| (a.clone(), HoldDown::new(bgp.hold_down)))
-            .collect(),
-        backends: backends_of(cfg),
+        announcer: Announcer::new(plan(cfg), disabled),
         peers: Vec::new(),
         tasks: JoinSet::new(),
         routing: Routing::default(),
         listeners: Vec::new(),
-        disabled,
     };
     // The routes each session should carry from its first moment: a
     // taken-over session compares them with what its peer has.
-    manager.update_announces(Instant::now(), &proxy.borrow(), &masters.borrow());
+    let now = Instant::now();
+    log(
+        now,
+        manager
+            .announcer
+            .set_inputs(now, inputs(&proxy.borrow(), &masters.borrow())),
+    );
     manager.adopt(adopted);
     manager.start_missing();
     manager.listeners = listen(&bgp.neighbors, &manager.routing)?;
@@ -174,12 +191,73 @@ pub fn start(
     }))
 }
 
-/// Frontend name → backend name, for `while_healthy`.
-fn backends_of(cfg: &Config) -> HashMap<String, String> {
-    cfg.frontends
-        .iter()
-        .map(|f| (f.name.clone(), f.backend.clone()))
-        .collect()
+/// The announcer's view of the config.
+fn plan(cfg: &Config) -> rampart_bgp::Plan {
+    let bgp = &cfg.bgp;
+    rampart_bgp::Plan {
+        hold_down: bgp.hold_down,
+        neighbors: bgp
+            .neighbors
+            .iter()
+            .map(|n| rampart_bgp::NeighborPlan {
+                name: n.name.clone(),
+                med: n.med,
+                local_pref: n.local_pref,
+                prepend: n.prepend,
+            })
+            .collect(),
+        announces: bgp.announces.iter().map(announce).collect(),
+        frontends: cfg
+            .frontends
+            .iter()
+            .map(|f| (f.name.clone(), f.backend.clone()))
+            .collect(),
+    }
+}
+
+fn announce(a: &rampart_config::Announce) -> rampart_bgp::Announce {
+    rampart_bgp::Announce {
+        prefix: a.prefix,
+        policy: match &a.policy {
+            AnnouncePolicy::Always => rampart_bgp::Policy::Always,
+            AnnouncePolicy::WhileMaster(vi) => rampart_bgp::Policy::WhileMaster(vi.clone()),
+            AnnouncePolicy::WhileHealthy {
+                frontend,
+                min_servers,
+            } => rampart_bgp::Policy::WhileHealthy {
+                frontend: frontend.clone(),
+                min_servers: *min_servers,
+            },
+        },
+        neighbors: a.neighbors.clone(),
+        communities: a.communities.iter().map(|c| Community(*c)).collect(),
+        large_communities: a
+            .large_communities
+            .iter()
+            .map(|[g, l1, l2]| LargeCommunity {
+                global: *g,
+                local1: *l1,
+                local2: *l2,
+            })
+            .collect(),
+        med: a.med,
+    }
+}
+
+/// The node's state as the announcer reads it.
+fn inputs(proxy: &ProxyHealth, masters: &BTreeMap<String, bool>) -> Inputs {
+    Inputs {
+        masters: masters.clone(),
+        up: proxy.up.iter().map(|(b, n)| (b.clone(), *n)).collect(),
+        worker_ok: proxy.worker_ok,
+    }
+}
+
+/// Logs each announcement whose outcome changed, with its reason.
+fn log(now: Instant, changes: Vec<Change>) {
+    for c in changes {
+        tracing::info!(prefix = %c.prefix, "BGP announcement {}", c.reason.text(now));
+    }
 }
 
 fn session_config(
@@ -293,16 +371,14 @@ async fn accept_loop(l: tokio::net::TcpListener, routing: Routing) {
 
 struct Manager {
     bgp: rampart_config::Bgp,
-    announces: Vec<(rampart_config::Announce, HoldDown)>,
-    /// Frontend name → backend name.
-    backends: HashMap<String, String>,
+    /// What each neighbor should get, and why; it also keeps the
+    /// neighbors the operator disabled (not started until enabled).
+    announcer: Announcer,
     peers: Vec<Peer>,
     /// The neighbor tasks; each one's output is nothing, its id says who.
     tasks: JoinSet<()>,
     routing: Routing,
     listeners: Vec<JoinHandle<()>>,
-    /// Neighbors the operator disabled: not started until enabled.
-    disabled: std::collections::BTreeSet<String>,
 }
 
 impl Manager {
@@ -312,13 +388,13 @@ impl Manager {
             return Err(format!("no BGP neighbor `{name}`"));
         }
         if enable {
-            if !self.disabled.remove(name) {
+            if !self.announcer.set_disabled(name, false) {
                 return Ok(format!("BGP neighbor {name} was not disabled"));
             }
             self.start_missing();
             return Ok(format!("BGP neighbor {name} enabled"));
         }
-        if !self.disabled.insert(name.to_string()) {
+        if !self.announcer.set_disabled(name, true) {
             return Ok(format!("BGP neighbor {name} was already disabled"));
         }
         let bound = self.bgp.shutdown_bound;
@@ -356,22 +432,14 @@ impl Manager {
             &masters.borrow_and_update(),
         );
         let reply = loop {
-            let deadline = self
-                .announces
-                .iter()
-                .filter_map(|(_, h)| h.poll_timeout())
-                .min();
+            let deadline = self.announcer.poll_timeout();
             let sleep = tokio::time::sleep_until(crate::task::deadline(deadline));
             tokio::select! {
                 Ok(()) = proxy.changed() => {}
                 Ok(()) = masters.changed() => {}
                 _ = sleep, if deadline.is_some() => {
                     let now = Instant::now();
-                    for (_, h) in &mut self.announces {
-                        if h.poll_timeout().is_some_and(|t| t <= now) {
-                            h.handle_timeout(now);
-                        }
-                    }
+                    log(now, self.announcer.handle_timeout(now));
                 }
                 Some(cfg) = reconfigure.recv() => self.reconfigure(&cfg).await,
                 Some(u) = upgrade.recv() => match u {
@@ -385,6 +453,10 @@ impl Manager {
                     }
                     Upgrade::Enable { name, enable, message, reply } => {
                         let _ = reply.send(self.set_enabled(&name, enable, &message));
+                    }
+                    Upgrade::Routes(reply) => {
+                        let _ = reply.send(self.show_routes().await);
+                        continue;
                     }
                 },
                 Some(done) = self.tasks.join_next_with_id() => {
@@ -479,7 +551,7 @@ impl Manager {
             match known {
                 Some(n)
                     if !self.peers.iter().any(|p| p.name == n.name)
-                        && !self.disabled.contains(&n.name) =>
+                        && !self.announcer.is_disabled(&n.name) =>
                 {
                     self.spawn_peer_with(&n, Some(t));
                 }
@@ -499,7 +571,7 @@ impl Manager {
     /// Starts the task of neighbor `n`, on a taken-over session if given.
     fn spawn_peer_with(&mut self, n: &Neighbor, resumed: Option<Taken>) {
         let router_id = self.bgp.router_id.unwrap_or(Ipv4Addr::UNSPECIFIED);
-        let (routes_tx, routes_rx) = watch::channel(self.routes_for(n));
+        let (routes_tx, routes_rx) = watch::channel(self.announcer.routes(&n.name));
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (acc_tx, acc_rx) = mpsc::channel(4);
         let spec = neighbor::Spec {
@@ -566,7 +638,7 @@ impl Manager {
             .neighbors
             .iter()
             .filter(|n| {
-                !self.disabled.contains(&n.name)
+                !self.announcer.is_disabled(&n.name)
                     && !self
                         .peers
                         .iter()
@@ -616,24 +688,8 @@ impl Manager {
         // closed (`task_ended`), so the two never race for the peer.
         let added = self.start_missing();
         // Announcements: an unchanged one keeps its hold-down state.
-        let mut before = std::mem::take(&mut self.announces);
-        self.announces = new
-            .announces
-            .iter()
-            .map(|a| {
-                let hold = before
-                    .iter()
-                    .position(|(o, _)| {
-                        old.hold_down == new.hold_down
-                            && o.prefix == a.prefix
-                            && o.policy == a.policy
-                    })
-                    .map(|i| before.swap_remove(i).1)
-                    .unwrap_or_else(|| HoldDown::new(new.hold_down));
-                (a.clone(), hold)
-            })
-            .collect();
-        self.backends = backends_of(cfg);
+        let now = Instant::now();
+        log(now, self.announcer.reconfigure(now, plan(cfg)));
         self.update_routing();
         let plan = listen_plan(&new.neighbors);
         // Also when the last rebuild failed and left none.
@@ -655,20 +711,17 @@ impl Manager {
             changed,
             removed,
             added = added.len(),
-            announces = self.announces.len(),
+            announces = new.announces.len(),
             "BGP reconfigured"
         );
     }
 
-    /// Applies the inputs to every announce's hold-down, then gives each
-    /// neighbor the routes it should have now.
+    /// Gives the announcer the inputs, then each neighbor the routes it
+    /// should have now.
     fn evaluate(&mut self, now: Instant, proxy: &ProxyHealth, masters: &BTreeMap<String, bool>) {
-        self.update_announces(now, proxy, masters);
+        log(now, self.announcer.set_inputs(now, inputs(proxy, masters)));
         for p in self.peers.iter().filter(|p| !p.retiring) {
-            let Some(n) = self.bgp.neighbors.iter().find(|n| n.name == p.name) else {
-                continue;
-            };
-            let routes = self.routes_for(n);
+            let routes = self.announcer.routes(&p.name);
             p.routes.send_if_modified(|old| {
                 let changed = *old != routes;
                 *old = routes;
@@ -677,72 +730,50 @@ impl Manager {
         }
     }
 
-    /// The routes neighbor `n` should have now.
-    fn routes_for(&self, n: &Neighbor) -> Vec<Route> {
-        self.announces
-            .iter()
-            .filter(|(a, h)| h.output() && a.neighbors.contains(&n.name))
-            .map(|(a, _)| route(a, n))
-            .collect()
-    }
-
-    /// Applies the inputs to every announce's hold-down.
-    fn update_announces(
-        &mut self,
-        now: Instant,
-        proxy: &ProxyHealth,
-        masters: &BTreeMap<String, bool>,
-    ) {
-        for (a, hold) in &mut self.announces {
-            let wanted = match &a.policy {
-                AnnouncePolicy::Always => true,
-                AnnouncePolicy::WhileMaster(vi) => {
-                    masters.get(vi.as_str()).copied().unwrap_or(false)
+    /// `rampart show routes`: the announcer's decisions, and from each
+    /// neighbor's session whether the router has the route and its next
+    /// hop.
+    async fn show_routes(&self) -> show::Routes {
+        let now = Instant::now();
+        let mut neighbors = Vec::new();
+        for n in self.announcer.explain() {
+            let address = self
+                .bgp
+                .neighbor(&n.neighbor)
+                .map(|c| c.address.to_string())
+                .unwrap_or_default();
+            let routes: Vec<Route> = n.routes.iter().map(|d| d.route.clone()).collect();
+            let peer = self
+                .peers
+                .iter()
+                .find(|p| p.name == n.neighbor && !p.retiring);
+            let mut session = None;
+            let mut at = vec![show::AtSession::default(); routes.len()];
+            if let Some(p) = peer {
+                let (tx, rx) = oneshot::channel();
+                if p.cmds.send(neighbor::Cmd::Show(routes, tx)).is_ok()
+                    && let Ok(shown) = rx.await
+                {
+                    session = Some(shown.state);
+                    at = shown.routes;
                 }
-                AnnouncePolicy::WhileHealthy {
-                    frontend,
-                    min_servers,
-                } => {
-                    let up = self
-                        .backends
-                        .get(frontend)
-                        .and_then(|b| proxy.up.get(b))
-                        .copied()
-                        .unwrap_or(0);
-                    proxy.worker_ok && up >= *min_servers
-                }
-            };
-            let before = hold.output();
-            if hold.set(now, wanted) != before || wanted != hold.output() && wanted {
-                tracing::info!(
-                    prefix = %a.prefix,
-                    wanted,
-                    "BGP announcement {}",
-                    match (hold.output(), wanted) {
-                        (true, _) => "on",
-                        (false, true) => "held down",
-                        (false, false) => "off",
-                    }
-                );
             }
+            neighbors.push(show::NeighborRoutes {
+                name: n.neighbor,
+                address,
+                session,
+                disabled: n.disabled,
+                routes: n
+                    .routes
+                    .iter()
+                    .zip(
+                        at.into_iter()
+                            .chain(std::iter::repeat(show::AtSession::default())),
+                    )
+                    .map(|(d, at)| show::RouteStatus::new(d, at, now))
+                    .collect(),
+            });
         }
+        show::Routes { neighbors }
     }
-}
-
-fn route(a: &rampart_config::Announce, n: &Neighbor) -> Route {
-    let mut r = Route::new(a.prefix);
-    r.med = a.med.or(n.med);
-    r.local_pref = n.local_pref;
-    r.prepend = n.prepend;
-    r.communities = a.communities.iter().map(|c| Community(*c)).collect();
-    r.large_communities = a
-        .large_communities
-        .iter()
-        .map(|[g, l1, l2]| LargeCommunity {
-            global: *g,
-            local1: *l1,
-            local2: *l2,
-        })
-        .collect();
-    r
 }

@@ -13,6 +13,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+use super::show::AtSession;
 use crate::control::BgpStatus;
 
 /// How long an outbound connect may take before it counts as failed.
@@ -28,6 +29,16 @@ pub enum Cmd {
     /// connection over and end the task without a word to the peer; or
     /// answer `None` (no Established session) and go on.
     Handover(oneshot::Sender<Option<Taken>>),
+    /// `rampart show routes`: what the session says about these routes.
+    Show(Vec<Route>, oneshot::Sender<Shown>),
+}
+
+/// The session's part of `show routes`.
+pub struct Shown {
+    /// RFC 4271's name of the session's state.
+    pub state: String,
+    /// Per route asked about, in order.
+    pub routes: Vec<AtSession>,
 }
 
 /// An Established session on its way to another process (or back to this
@@ -203,6 +214,9 @@ pub async fn run(
                 Cmd::Status(reply) => {
                     let _ = reply.send(status(&name, &session, spec.has_password));
                 }
+                Cmd::Show(asked, reply) => {
+                    let _ = reply.send(shown(&session, &asked));
+                }
                 Cmd::Shutdown(message, linger) => {
                     shutting_down = true;
                     session.shutdown(Instant::now(), &message, linger);
@@ -306,6 +320,28 @@ async fn connect(
             std::io::ErrorKind::TimedOut,
             "connect timed out",
         )),
+    }
+}
+
+/// Whether the router has each route from us, and its next hop: the one
+/// sent, else the one it would be sent with.
+fn shown(session: &Session, routes: &[Route]) -> Shown {
+    let routes = routes
+        .iter()
+        .map(|r| match session.exported_next_hop(&r.prefix) {
+            Some(hop) => AtSession {
+                sent: true,
+                next_hop: Some(hop),
+            },
+            None => AtSession {
+                sent: false,
+                next_hop: session.next_hop(r),
+            },
+        })
+        .collect();
+    Shown {
+        state: session.state().as_str().to_string(),
+        routes,
     }
 }
 

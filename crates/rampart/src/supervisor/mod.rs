@@ -391,6 +391,13 @@ pub async fn run(
                 Request::Config(reply) => {
                     let _ = reply.send(sup.text.clone());
                 }
+                Request::Routes(reply) => {
+                    let routes = match &sup.bgp {
+                        Some(b) => b.routes().await,
+                        None => Default::default(),
+                    };
+                    let _ = reply.send(routes);
+                }
                 Request::Reload(waiter) if upgrade::binary_replaced() => {
                     // `systemctl reload` after a package upgrade.
                     tracing::info!("reload asked for and the binary was replaced: upgrading");

@@ -74,6 +74,18 @@ pub fn start_node(s: &SeedLab, dir: &Path, n: u8, config: &str) -> Proc {
     super::start_rampart(ns, dir, &format!("lb{n}"), config)
 }
 
+/// `rampart show routes --json` of lb `n`: its `neighbors`, each with its
+/// `routes`.
+pub fn show_routes(dir: &Path, n: u8) -> serde_json::Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(["show", "routes", "--json", "--control"])
+        .arg(dir.join(format!("lb{n}.sock")))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    serde_json::from_slice(&out.stdout).unwrap_or_default()
+}
+
 pub fn status(dir: &Path, n: u8) -> serde_json::Value {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
         .args(["status", "--json", "--control"])

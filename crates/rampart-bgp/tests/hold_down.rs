@@ -1,24 +1,10 @@
-//! The announcement conditions and the hold-down filter, on a virtual
-//! clock.
+//! The hold-down filter on a virtual clock.
 
 use std::time::{Duration, Instant};
 
-use rampart_bgp::{Condition, HoldDown};
+use rampart_bgp::HoldDown;
 
 const S: fn(u64) -> Duration = Duration::from_secs;
-
-#[test]
-fn conditions() {
-    for (master, healthy) in [(false, false), (false, true), (true, false), (true, true)] {
-        assert!(Condition::Always.wanted(master, healthy));
-        assert_eq!(Condition::WhileMaster.wanted(master, healthy), master);
-        assert_eq!(Condition::WhileHealthy.wanted(master, healthy), healthy);
-        assert_eq!(
-            Condition::WhileMasterAndHealthy.wanted(master, healthy),
-            master && healthy
-        );
-    }
-}
 
 #[test]
 fn the_first_rise_is_immediate() {
