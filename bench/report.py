@@ -30,7 +30,7 @@ WORKLOAD_TITLES = {
     "close": "Connection: close 100 B, 50 conns",
     "big": "1 MiB bodies, 4 conns",
 }
-TARGET_ORDER = ["direct", "haproxy", "rampart"]
+TARGET_ORDER = ["direct", "haproxy", "rampart", "rampart_base", "rampart_scraped"]
 
 
 def parse_time(s):
@@ -172,14 +172,15 @@ def main():
                 continue
             name = s["variant"] if t != "direct" else "direct"
             r = {"rps_vs_haproxy": None, "p99_vs_haproxy": None, "rps_vs_direct": None, "p99_vs_direct": None}
-            if t == "rampart":
+            if t.startswith("rampart"):
                 r = {
                     "rps_vs_haproxy": ratio(s["rps"], hap and hap["rps"]),
                     "p99_vs_haproxy": ratio(s["p99"], hap and hap["p99"]),
                     "rps_vs_direct": ratio(s["rps"], direct and direct["rps"]),
                     "p99_vs_direct": ratio(s["p99"], direct and direct["p99"]),
                 }
-                table[wl]["ratios"] = r
+                if t == "rampart":
+                    table[wl]["ratios"] = r
             err = str(s["errors"]) + (f" DIED x{s['died']}" if s["died"] else "")
             rows.append([
                 WORKLOAD_TITLES.get(wl, wl), name,

@@ -14,6 +14,10 @@
 #   RAMPART=target/release/rampart   binary to test
 #   BUILD=1        build it first (cargo build --release -p rampart); 0 to use RAMPART as is
 #   OUT=bench/out  where results go (results.{json,md}, raw wrk outputs, proxy logs)
+#   RAMPART_BASE=  a second rampart binary, measured as target `rampart_base` (add it to
+#                  TARGETS): e.g. the build before a change, to measure what the change costs
+#   Target `rampart_scraped`: the same binary as `rampart`, with `[admin]` on and /metrics
+#                  scraped once a second during its runs (what counters and a scrape cost)
 #   PERF=0         1: perf-record rampart during each run (haproxy: HAProxy, all: both); the top
 #                  symbols go to OUT/raw-*/perf.*.txt. Costs throughput: for diagnosis, not numbers.
 set -euo pipefail
@@ -29,6 +33,7 @@ MEMORY=${MEMORY:-1}
 IDLE_CONNS=${IDLE_CONNS:-10000}
 IDLE_HOLD=${IDLE_HOLD:-3}
 RAMPART=${RAMPART:-$ROOT/target/release/rampart}
+RAMPART_BASE=${RAMPART_BASE:-}
 BUILD=${BUILD:-1}
 OUT=${OUT:-$HERE/out}
 PERF=${PERF:-0}
@@ -36,6 +41,8 @@ PERF=${PERF:-0}
 ADDR=127.0.0.1           # the only address this script ever uses
 WEB_PORTS=(18081 18082)  # nginx backends web1, web2
 rampart_port() { echo $((18089 + $1)); }   # threads=1 -> 18090, threads=2 -> 18091
+base_port() { echo $((18109 + $1)); }      # rampart_base: 18110, 18111
+scraped_port() { echo $((18119 + $1)); }   # rampart_scraped: 18120, 18121; its [admin] +10
 haproxy_port() { echo $((18094 + $1)); }   # nbthread=1 -> 18095, nbthread=2 -> 18096
 
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
@@ -54,7 +61,8 @@ if ((${#missing[@]})); then
   install with:  sudo apt-get install -y wrk haproxy nginx curl python3 iproute2 procps"
 fi
 [[ $R =~ ^[1-9][0-9]*$ ]] || die "R must be a positive integer (got '$R')"
-for t in $TARGETS; do [[ $t =~ ^(direct|haproxy|rampart)$ ]] || die "unknown target '$t' in TARGETS"; done
+for t in $TARGETS; do [[ $t =~ ^(direct|haproxy|rampart|rampart_base|rampart_scraped)$ ]] || die "unknown target '$t' in TARGETS"; done
+if has_target rampart_base; then [[ -x $RAMPART_BASE ]] || die "TARGETS has rampart_base: set RAMPART_BASE to a rampart binary"; fi
 for w in $WORKLOADS; do [[ $w =~ ^(keepalive|close|big)$ ]] || die "unknown workload '$w' in WORKLOADS"; done
 for n in $THREADS; do [[ $n =~ ^[1-4]$ ]] || die "THREADS entries must be 1..4 (got '$n')"; done
 
@@ -77,11 +85,11 @@ if ((IDLE_N > max_idle)); then
     IDLE_N=$max_idle
 fi
 
-for p in "${WEB_PORTS[@]}" $(for n in $THREADS; do rampart_port "$n"; haproxy_port "$n"; done); do
+for p in "${WEB_PORTS[@]}" $(for n in $THREADS; do rampart_port "$n"; haproxy_port "$n"; base_port "$n"; scraped_port "$n"; done); do
     if ss -Hltn "sport = :$p" | grep -q .; then die "port $p is already in use on this machine"; fi
 done
 
-if has_target rampart; then
+if has_target rampart || has_target rampart_scraped; then
     if [[ $BUILD == 1 ]]; then
         log "building rampart (release)"
         (cd "$ROOT" && cargo build --release -p rampart --target-dir "$ROOT/target") ||
@@ -135,9 +143,12 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # A private copy of the binary: a concurrent `cargo build` cannot swap it mid-run.
-if has_target rampart; then
+if has_target rampart || has_target rampart_scraped; then
     cp "$RAMPART" "$TMP/rampart"
     RAMPART_BIN="$TMP/rampart"
+fi
+if has_target rampart_base; then
+    cp "$RAMPART_BASE" "$TMP/rampart_base"
 fi
 
 # ---------------------------------------------------------------- helpers
@@ -269,10 +280,16 @@ EOF
         { cat "$TMP/$name.log" >&2; die "$name did not become ready on $ADDR:$port"; }
 }
 
-start_rampart() { # threads
-    local n=$1 port name cfg
-    port=$(rampart_port "$n")
-    name=rampart-t$n
+start_rampart() { # threads [flavour: rampart (default), rampart_base, rampart_scraped]
+    local n=$1 flavour=${2:-rampart} port name cfg bin=${RAMPART_BIN:-} admin=
+    case $flavour in
+        rampart) port=$(rampart_port "$n") ;;
+        rampart_base) port=$(base_port "$n"); bin=$TMP/rampart_base ;;
+        rampart_scraped) port=$(scraped_port "$n")
+            admin="[admin]
+listen = \"$ADDR:$((port + 10))\"" ;;
+    esac
+    name=$flavour-t$n
     cfg="$TMP/$name.toml"
     cat >"$cfg" <<EOF
 [global]
@@ -293,9 +310,11 @@ servers = [
   { name = "web1", addr = "$ADDR:${WEB_PORTS[0]}" },
   { name = "web2", addr = "$ADDR:${WEB_PORTS[1]}" },
 ]
+
+$admin
 EOF
     # Its own runtime directory: not the host's /run/rampart, and one per variant.
-    "$RAMPART_BIN" run -c "$cfg" --runtime-dir "$TMP/$name.run" >>"$TMP/$name.log" 2>&1 &
+    "$bin" run -c "$cfg" --runtime-dir "$TMP/$name.run" >>"$TMP/$name.log" 2>&1 &
     PROC[$name]=$!
     wait_port "$port" 15 && wait_both_backends "$port" 20 "$name" ||
         { cat "$TMP/$name.log" >&2; die "$name did not become ready on $ADDR:$port (both servers healthy)"; }
@@ -306,6 +325,8 @@ start_variant() { # variant
         direct) ;;
         haproxy-t*) start_haproxy "${1#haproxy-t}" ;;
         rampart-t*) start_rampart "${1#rampart-t}" ;;
+        rampart_base-t*) start_rampart "${1#rampart_base-t}" rampart_base ;;
+        rampart_scraped-t*) start_rampart "${1#rampart_scraped-t}" rampart_scraped ;;
     esac
 }
 
@@ -313,6 +334,8 @@ variant_port() {
     case $1 in
         haproxy-t*) haproxy_port "${1#haproxy-t}" ;;
         rampart-t*) rampart_port "${1#rampart-t}" ;;
+        rampart_base-t*) base_port "${1#rampart_base-t}" ;;
+        rampart_scraped-t*) scraped_port "${1#rampart_scraped-t}" ;;
         *) echo "${WEB_PORTS[0]}" ;;
     esac
 }
@@ -365,7 +388,14 @@ run_one() { # rep workload variant
             -o "$RAW/perf.$wl.$var.r$rep.data" -- sleep "$dur_s" >/dev/null 2>&1 &
         perf_pid=$!
     fi
+    local scraper=
+    if [[ $target == rampart_scraped ]]; then
+        # What a Prometheus server does: /metrics once a second.
+        (while :; do curl -s -o /dev/null "http://$ADDR:$((port + 10))/metrics"; sleep 1; done) &
+        scraper=$!
+    fi
     timeout $((dur_s + 60)) wrk "${args[@]}" "http://$ADDR:$port$path" >"$out" 2>&1 || ok=false
+    if [[ -n $scraper ]]; then kill "$scraper" 2>/dev/null; wait "$scraper" 2>/dev/null || true; fi
     if [[ -n $perf_pid ]]; then
         wait "$perf_pid" 2>/dev/null || true
         perf report -i "$RAW/perf.$wl.$var.r$rep.data" --stdio --no-children --sort dso,sym 2>/dev/null |
@@ -397,7 +427,7 @@ run_one() { # rep workload variant
 # ---------------------------------------------------------------- main
 VARIANTS=()
 has_target direct && VARIANTS+=(direct)
-for t in haproxy rampart; do
+for t in haproxy rampart rampart_base rampart_scraped; do
     if has_target "$t"; then for n in $THREADS; do VARIANTS+=("$t-t$n"); done; fi
 done
 ((${#VARIANTS[@]})) || die "TARGETS selects nothing"

@@ -41,6 +41,8 @@ pub struct Proxy {
     pub(crate) mode: Mode,
     live: AtomicUsize,
     idle: Notify,
+    /// Every connection being served.
+    pub(crate) sessions: crate::sessions::Registry,
 }
 
 impl Proxy {
@@ -79,6 +81,7 @@ impl Proxy {
             mode,
             live: AtomicUsize::new(0),
             idle: Notify::new(),
+            sessions: Default::default(),
         })
     }
 
@@ -209,7 +212,17 @@ impl Proxy {
             let proxy = self.clone();
             proxy.live.fetch_add(1, Ordering::AcqRel);
             tokio::spawn(async move {
-                crate::session::run(&proxy, fe, sock, peer).await;
+                let reg = proxy.sessions.open(&proxy, fe, peer);
+                tokio::select! {
+                    () = crate::session::run(&proxy, fe, sock, peer, &reg.live) => {}
+                    () = reg.live.killed() => tracing::info!(
+                        target: "rampart::tcplog",
+                        "{peer} {} session {} closed by the operator",
+                        proxy.frontends.get(fe).map_or("?", |f| f.cfg.name.as_str()),
+                        reg.live.id,
+                    ),
+                }
+                drop(reg);
                 drop(permit);
                 if proxy.live.fetch_sub(1, Ordering::AcqRel) == 1 {
                     proxy.idle.notify_waiters();

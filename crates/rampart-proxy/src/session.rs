@@ -10,8 +10,9 @@ use tokio::time::Instant;
 
 use crate::balance::Load;
 use crate::buffers::Buffer;
-use crate::forward::{self, Bytes, End, Idle};
+use crate::forward::{self, End, Idle};
 use crate::proxy::Proxy;
+use crate::sessions::Live;
 use crate::state::{BackendRt, Slot};
 use crate::stats::Counters;
 
@@ -29,7 +30,13 @@ impl Drop for Open<'_> {
 /// in which phase (R request/ACL, Q queue, C connect, D data).
 pub type Term = &'static str;
 
-pub(crate) async fn run(proxy: &Proxy, fe: usize, mut client: TcpStream, peer: SocketAddr) {
+pub(crate) async fn run(
+    proxy: &Proxy,
+    fe: usize,
+    mut client: TcpStream,
+    peer: SocketAddr,
+    live: &Live,
+) {
     let Some(front) = proxy.frontends.get(fe) else {
         return;
     };
@@ -64,6 +71,7 @@ pub(crate) async fn run(proxy: &Proxy, fe: usize, mut client: TcpStream, peer: S
     let srv = &srv_rt.cfg;
     be.counters.open();
     srv_rt.counters.open();
+    live.set_server(slot.index);
     let _opened = (Open(&be.counters), Open(&srv_rt.counters));
     log.server = Some(&srv.name);
     log.connected = Some(t0.elapsed());
@@ -71,7 +79,7 @@ pub(crate) async fn run(proxy: &Proxy, fe: usize, mut client: TcpStream, peer: S
     // What the server gets first: the PROXY header, then the client's bytes
     // already read, in one write (one segment, which also carries the
     // handshake's last ACK: see `open`).
-    let bytes = Bytes::default();
+    let bytes = &live.bytes;
     let first: Option<std::borrow::Cow<'_, [u8]>> = match srv.send_proxy {
         Some(version) => {
             let local = client.local_addr().unwrap_or(peer);
@@ -104,12 +112,10 @@ pub(crate) async fn run(proxy: &Proxy, fe: usize, mut client: TcpStream, peer: S
             server: t.server,
         },
     };
-    let end = forward::forward(&mut client, &mut server, proxy.mode, idle, &bytes).await;
-    log.bytes_in = bytes.up.into_inner();
-    log.bytes_out = bytes.down.into_inner();
-    for c in [&front.counters, &be.counters, &srv_rt.counters] {
-        c.add_bytes(log.bytes_in, log.bytes_out);
-    }
+    let end = forward::forward(&mut client, &mut server, proxy.mode, idle, bytes).await;
+    // The totals get the bytes when the session's registration goes.
+    log.bytes_in = bytes.up.load(Ordering::Relaxed);
+    log.bytes_out = bytes.down.load(Ordering::Relaxed);
     log.term = match end {
         End::Closed => "--",
         End::ClientTimeout => "cD",
@@ -433,12 +439,19 @@ mod tests {
             tokio::join!(async { TcpStream::connect(addr).await.unwrap() }, async {
                 l.accept().await.unwrap()
             });
-        let session = run(&proxy, 0, TcpStream::connect(addr).await.unwrap(), addr);
+        let reg = proxy.sessions.open(&proxy, 0, addr);
+        let session = run(
+            &proxy,
+            0,
+            TcpStream::connect(addr).await.unwrap(),
+            addr,
+            &reg.live,
+        );
         let idle = Idle {
             client: Duration::from_secs(1),
             server: Duration::from_secs(1),
         };
-        let bytes = Bytes::default();
+        let bytes = forward::Bytes::default();
         let fwd = forward::forward(&mut a, &mut b, Mode::Splice, idle, &bytes);
         eprintln!(
             "session future {} B, forward future {} B",

@@ -30,6 +30,8 @@ pub struct ServerCommand {
     pub action: Action,
     pub backend: String,
     pub server: String,
+    /// `maint --shutdown-sessions`: also close its open connections.
+    pub shutdown_sessions: bool,
 }
 
 /// Highest runtime weight, as for `weight` in the file.
@@ -38,7 +40,11 @@ pub const WEIGHT_MAX: u32 = 256;
 impl ServerCommand {
     /// Parses the words after `server`.
     pub fn parse(words: &[&str]) -> Result<ServerCommand, String> {
-        let usage = "expected `server drain|maint|ready BACKEND/SERVER` or `server weight BACKEND/SERVER N`";
+        let usage = "expected `server drain|maint|ready BACKEND/SERVER`, `server maint BACKEND/SERVER --shutdown-sessions` or `server weight BACKEND/SERVER N`";
+        let (words, shutdown_sessions) = match words {
+            ["maint", target, "--shutdown-sessions"] => (&["maint", *target][..], true),
+            other => (other, false),
+        };
         let (verb, target, rest) = match words {
             [verb, target, rest @ ..] => (*verb, *target, rest),
             _ => return Err(usage.into()),
@@ -59,13 +65,24 @@ impl ServerCommand {
             action,
             backend: backend.into(),
             server: server.into(),
+            shutdown_sessions,
         })
     }
 
     /// The request line.
     pub fn line(&self) -> String {
         match self.action {
-            Action::Set(a) => format!("server {} {}/{}", a.as_str(), self.backend, self.server),
+            Action::Set(a) => format!(
+                "server {} {}/{}{}",
+                a.as_str(),
+                self.backend,
+                self.server,
+                if self.shutdown_sessions {
+                    " --shutdown-sessions"
+                } else {
+                    ""
+                }
+            ),
             Action::Weight(w) => format!("server weight {}/{} {w}", self.backend, self.server),
         }
     }

@@ -255,6 +255,10 @@ pub enum Command {
     /// `show config`: the running config's text (privileged: it holds
     /// passwords).
     Config,
+    /// `show sessions`: [`rampart_proxy::Sessions`].
+    Sessions,
+    /// `session kill ID`.
+    KillSession(u64),
     Reload,
     Upgrade,
     /// `server drain|maint|ready B/S`, `server weight B/S N`.
@@ -286,6 +290,10 @@ impl Command {
             ["status"] => Ok(Command::Status),
             ["show", "stats"] => Ok(Command::Stats),
             ["show", "config"] => Ok(Command::Config),
+            ["show", "sessions"] => Ok(Command::Sessions),
+            ["session", "kill", id] => id.parse().map(Command::KillSession).map_err(|_| {
+                format!("`{id}`: a session id is a number (see `rampart show sessions`)")
+            }),
             ["reload"] => Ok(Command::Reload),
             ["upgrade"] => Ok(Command::Upgrade),
             ["server", rest @ ..] => ServerCommand::parse(rest).map(Command::Server),
@@ -329,6 +337,8 @@ impl Command {
             Command::Status => "status".into(),
             Command::Stats => "show stats".into(),
             Command::Config => "show config".into(),
+            Command::Sessions => "show sessions".into(),
+            Command::KillSession(id) => format!("session kill {id}"),
             Command::Reload => "reload".into(),
             Command::Upgrade => "upgrade".into(),
             Command::ShowRoutes => "show routes".into(),
@@ -360,8 +370,9 @@ impl Command {
     /// that changes what runs, and `show config` (it holds secrets).
     fn privileged(&self) -> bool {
         match self {
-            Command::Status | Command::Stats | Command::ShowRoutes => false,
-            Command::Config
+            Command::Status | Command::Stats | Command::ShowRoutes | Command::Sessions => false,
+            Command::KillSession(_)
+            | Command::Config
             | Command::Reload
             | Command::Upgrade
             | Command::Server(_)
@@ -391,6 +402,10 @@ pub enum Request {
     Stats(oneshot::Sender<Stats>),
     /// The running config's text, as applied.
     Config(oneshot::Sender<String>),
+    /// The sessions being served.
+    Sessions(oneshot::Sender<Result<rampart_proxy::Sessions, String>>),
+    /// Close one session.
+    KillSession(u64, Asker, oneshot::Sender<Result<String, String>>),
     Reload(Waiter),
     /// Answered only if the upgrade fails: on success the program is
     /// replaced (and the connection closes).
@@ -604,6 +619,17 @@ async fn ask_supervisor(
             requests.send(Request::Stats(tx)).await.ok()?;
             serde_json::to_string(&rx.await.ok()?)
         }
+        Command::Sessions => {
+            let (tx, rx) = oneshot::channel();
+            requests.send(Request::Sessions(tx)).await.ok()?;
+            return Some(match rx.await.ok()? {
+                Ok(s) => serde_json::to_string(&s).ok()? + "\n",
+                Err(e) => error_line(e),
+            });
+        }
+        Command::KillSession(id) => {
+            return operate(requests, |tx| Request::KillSession(id, Asker::Uid(uid), tx)).await;
+        }
         Command::Config => {
             let (tx, rx) = oneshot::channel();
             requests.send(Request::Config(tx)).await.ok()?;
@@ -673,6 +699,17 @@ async fn operate(
 /// `rampart show servers` and friends: asks the supervisor at `path`.
 pub fn stats(path: &Path) -> Result<Stats> {
     ask(path, Command::Stats, REQUEST_TIMEOUT)
+}
+
+/// `rampart show sessions`.
+pub fn sessions(path: &Path) -> Result<rampart_proxy::Sessions> {
+    ask(path, Command::Sessions, REQUEST_TIMEOUT)
+}
+
+/// `rampart session kill ID`: what changed.
+pub fn kill_session(path: &Path, id: u64) -> Result<String> {
+    let changed: Changed = ask(path, Command::KillSession(id), REQUEST_TIMEOUT)?;
+    Ok(changed.changed)
 }
 
 /// `rampart show config`.
@@ -930,6 +967,12 @@ mod tests {
                     }
                     Request::Config(reply) => {
                         let _ = reply.send("[global]\n".into());
+                    }
+                    Request::Sessions(reply) => {
+                        let _ = reply.send(Ok(Default::default()));
+                    }
+                    Request::KillSession(_, _, reply) => {
+                        let _ = reply.send(Err("no such session".into()));
                     }
                     Request::Routes(reply) => {
                         let _ = reply.send(crate::bgp::show::Routes::default());

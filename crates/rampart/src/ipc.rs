@@ -31,6 +31,13 @@ pub enum ToWorker {
     Sync(u64),
     /// Answer `Stats` with this number and every traffic counter.
     Stats(u64),
+    /// Answer `Sessions` with this number and the sessions being served.
+    Sessions(u64),
+    /// Close session `id`; answer `Killed` with how many (0 or 1).
+    Kill { n: u64, id: u64 },
+    /// Close every open connection to a server (`maint
+    /// --shutdown-sessions`).
+    ShutdownSessions { backend: String, server: String },
     /// A server changed state.
     Server {
         backend: String,
@@ -60,6 +67,13 @@ pub enum FromWorker {
         n: u64,
         stats: rampart_proxy::ProxyStats,
     },
+    /// The answer to `Sessions(n)`.
+    Sessions {
+        n: u64,
+        sessions: rampart_proxy::Sessions,
+    },
+    /// The answer to `Kill`: sessions closed.
+    Killed { n: u64, count: usize },
 }
 
 /// Environment variable naming the control socket's descriptor.

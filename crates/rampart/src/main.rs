@@ -91,6 +91,15 @@ enum ShowCmd {
         #[arg(long)]
         json: bool,
     },
+    /// The connections being served: id, client, frontend, server, age,
+    /// bytes (`rampart session kill ID` closes one).
+    Sessions {
+        #[command(flatten)]
+        node: NodeArgs,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// The running config as applied (not the file, which may have
     /// changed since).
     Config {
@@ -173,6 +182,21 @@ enum Cmd {
         target: String,
         /// The weight, for `weight`.
         weight: Option<u32>,
+        /// With `maint`: also close the server's open connections at once
+        /// (HAProxy's `shutdown sessions server`).
+        #[arg(long)]
+        shutdown_sessions: bool,
+    },
+    /// Close one connection now (`kill ID`, the id from `rampart show
+    /// sessions`), as HAProxy's `shutdown session`.
+    Session {
+        #[command(flatten)]
+        node: NodeArgs,
+        /// kill
+        #[arg(value_parser = ["kill"])]
+        action: String,
+        /// The session's id.
+        id: u64,
     },
     /// Stop accepting on a frontend without closing its sockets (clients
     /// wait in the kernel's backlog), or accept again: `disable NAME`,
@@ -367,6 +391,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         print!("{}", show::vrrp(&status));
                     }
                 }
+                ShowCmd::Sessions { node, json } => {
+                    let sessions = control::sessions(&node.socket())?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&sessions)?);
+                    } else {
+                        print!("{}", show::sessions(&sessions));
+                    }
+                }
                 ShowCmd::Config { node } => print!("{}", control::config(&node.socket())?),
                 ShowCmd::Routes { node, json } => {
                     let routes = control::routes(&node.socket())?;
@@ -407,15 +439,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Session { node, id, .. } => {
+            println!("{}", control::kill_session(&node.socket(), id)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Server {
             node,
             action,
             target,
             weight,
+            shutdown_sessions,
         } => {
             let weight = weight.map(|w| w.to_string());
             let mut words = vec![action.as_str(), target.as_str()];
             words.extend(weight.as_deref());
+            if shutdown_sessions {
+                words.push("--shutdown-sessions");
+            }
             let cmd = admin::ServerCommand::parse(&words).map_err(|e| anyhow::anyhow!(e))?;
             println!("{}", control::server(&node.socket(), cmd)?);
             Ok(ExitCode::SUCCESS)

@@ -169,6 +169,31 @@ pub fn servers(st: &Stats) -> String {
     out
 }
 
+/// `rampart show sessions`: one line per connection, oldest first.
+pub fn sessions(s: &rampart_proxy::Sessions) -> String {
+    let mut t = Table::new(&["ID", "CLIENT", "FRONTEND", "SERVER", "AGE", "IN", "OUT"]);
+    for x in &s.sessions {
+        t.row(vec![
+            x.id.to_string(),
+            x.client.clone(),
+            x.frontend.clone(),
+            match &x.server {
+                Some(srv) => format!("{}/{srv}", x.backend),
+                None => format!("{}/(connecting)", x.backend),
+            },
+            age(x.age_seconds),
+            bytes(x.bytes_in),
+            bytes(x.bytes_out),
+        ]);
+    }
+    let mut out = t.render("");
+    if s.total > s.sessions.len() {
+        let _ = writeln!(out, "... and {} more", s.total - s.sessions.len());
+    }
+    let _ = writeln!(out, "{} session(s)", s.total);
+    out
+}
+
 /// `rampart show bgp`: one line per neighbor.
 pub fn bgp(st: &Status) -> String {
     if st.bgp.is_empty() {

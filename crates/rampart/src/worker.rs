@@ -158,6 +158,17 @@ async fn serve(
                     Ok(ToWorker::Stats(n)) => {
                         let _ = events_tx.send(FromWorker::Stats { n, stats: proxy.stats() });
                     }
+                    Ok(ToWorker::Sessions(n)) => {
+                        let _ = events_tx.send(FromWorker::Sessions { n, sessions: proxy.sessions() });
+                    }
+                    Ok(ToWorker::Kill { n, id }) => {
+                        let count = usize::from(proxy.kill_session(id));
+                        let _ = events_tx.send(FromWorker::Killed { n, count });
+                    }
+                    Ok(ToWorker::ShutdownSessions { backend, server }) => {
+                        let n = proxy.kill_server_sessions(&backend, &server);
+                        tracing::warn!("closed {n} open connection(s) to {backend}/{server}");
+                    }
                     Ok(ToWorker::Frontend { name, enabled }) => {
                         if !proxy.set_frontend_enabled(&name, enabled) {
                             tracing::warn!("state for unknown frontend {name}");

@@ -306,3 +306,113 @@ fn json_logs_are_one_object_per_line_from_both_processes() {
         "no JSON line from the worker: {log}"
     );
 }
+
+/// Opens a connection through the node and reads the backend's name.
+fn open_to(addr: SocketAddr) -> (TcpStream, BufReader<TcpStream>, String) {
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut name = String::new();
+    r.read_line(&mut name).unwrap();
+    (s, r, name.trim().to_string())
+}
+
+/// Whether the proxy closed this connection (EOF or reset).
+fn closed(r: &mut BufReader<TcpStream>) -> bool {
+    let mut line = String::new();
+    matches!(r.read_line(&mut line), Ok(0) | Err(_))
+}
+
+#[test]
+fn show_sessions_session_kill_and_maint_shutdown_sessions() {
+    let (a, _) = counted_backend("a");
+    let (b, _) = counted_backend("b");
+    let port = free_port();
+    let node = Node::start(&config(port, &[("a", a), ("b", b)], "5s"), port);
+    assert!(wait(Duration::from_secs(5), || spread(node.addr, 10).len() == 2));
+
+    // Four open connections: two on each server (round robin).
+    let mut open: Vec<_> = (0..4).map(|_| open_to(node.addr)).collect();
+    for (s, _, _) in &mut open {
+        s.write_all(b"hello\n").unwrap();
+    }
+    for (_, r, _) in &mut open {
+        let mut echo = String::new();
+        r.read_line(&mut echo).unwrap();
+        assert_eq!(echo, "hello\n");
+    }
+    let out = node.ctl(&["show", "sessions", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list["total"], 4, "{list}");
+    let sessions = list["sessions"].as_array().unwrap();
+    let mine: Vec<String> = open
+        .iter()
+        .map(|(s, _, _)| s.local_addr().unwrap().to_string())
+        .collect();
+    for s in sessions {
+        assert!(
+            mine.contains(&s["client"].as_str().unwrap().to_string()),
+            "{s}"
+        );
+        assert_eq!(s["frontend"], "www");
+        assert_eq!(s["bytes_in"], 6);
+        assert_eq!(s["bytes_out"], 8); // "a\n" + the echo
+    }
+    let text = node.ctl(&["show", "sessions"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("4 session(s)") && text.contains("pool/a"),
+        "{text}"
+    );
+
+    // Kill the first connection by its id: only it ends.
+    let first = &open[0].0.local_addr().unwrap().to_string();
+    let id = sessions
+        .iter()
+        .find(|s| s["client"] == first.as_str())
+        .unwrap()["id"]
+        .as_u64()
+        .unwrap();
+    let out = node.ctl(&["session", "kill", &id.to_string()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(closed(&mut open[0].1));
+    let out = node.ctl(&["session", "kill", &id.to_string()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("no session {id}")));
+
+    // maint --shutdown-sessions on a: its open connections end, b's stay,
+    // and no new one reaches a.
+    let (ok, said) = server(&node, &["maint", "pool/a", "--shutdown-sessions"]);
+    assert!(ok, "{said}");
+    assert!(said.contains("its open connections are closed"), "{said}");
+    for (s, r, name) in open.iter_mut().skip(1) {
+        if name == "a" {
+            assert!(closed(r), "a connection to a stayed open");
+        } else {
+            s.write_all(b"still\n").unwrap();
+            let mut echo = String::new();
+            r.read_line(&mut echo).unwrap();
+            assert_eq!(echo, "still\n");
+        }
+    }
+    assert_eq!(spread(node.addr, 10).keys().collect::<Vec<_>>(), ["b"]);
+    let on_a = open.iter().skip(1).filter(|(_, _, n)| n == "a").count();
+    let line = format!("closed {on_a} open connection(s) to pool/a");
+    assert!(
+        wait(Duration::from_secs(5), || node.log().contains(&line)),
+        "{}",
+        node.log()
+    );
+    // Only with maint.
+    let (ok, said) = server(&node, &["drain", "pool/b", "--shutdown-sessions"]);
+    assert!(!ok, "{said}");
+}

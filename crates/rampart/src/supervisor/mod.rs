@@ -133,8 +133,8 @@ pub struct Supervisor {
     /// Operators' commands waiting for the workers to apply them: by sync
     /// number, the workers still to answer, the answer, and since when.
     syncs: HashMap<u64, SyncWait>,
-    /// `show stats` requests waiting for the worker's counters.
-    stats_waits: stats::StatsWaits,
+    /// Questions to the worker waiting for its answer.
+    queries: stats::Queries,
     /// When this program started (`uptime` in stats).
     started: Instant,
     /// `[admin]`: the metrics and dashboard listener, if configured.
@@ -218,7 +218,7 @@ pub async fn run(
         draining: Draining::default(),
         next_sync: 0,
         syncs: HashMap::new(),
-        stats_waits: Default::default(),
+        queries: Default::default(),
         started: Instant::now(),
         admin_http: None,
         requests: None,
@@ -376,7 +376,7 @@ pub async fn run(
             Some(change) = health_rx.recv() => sup.on_health(change).await,
             _ = tick.tick() => {
                 sup.synced(None);
-                sup.expire_stats();
+                sup.expire_queries();
                 sup.publish_proxy_health();
                 crate::logging::report_drops();
                 let line = sup.summary().await;
@@ -388,6 +388,8 @@ pub async fn run(
                     let _ = reply.send(sup.status().await);
                 }
                 Request::Stats(reply) => sup.request_stats(reply).await,
+                Request::Sessions(reply) => sup.request_sessions(reply).await,
+                Request::KillSession(id, who, reply) => sup.kill_session(id, who, reply).await,
                 Request::Config(reply) => {
                     let _ = reply.send(sup.text.clone());
                 }
@@ -589,7 +591,15 @@ impl Supervisor {
             self.health.sync(&self.cfg);
         }
         let msg = ToWorker::Admin(crate::admin::entry(&cmd.backend, &cmd.server, after));
-        let sync = self.tell_workers(&msg).await;
+        let mut sync = self.tell_workers(&msg).await;
+        if cmd.shutdown_sessions {
+            let msg = ToWorker::ShutdownSessions {
+                backend: cmd.backend.clone(),
+                server: cmd.server.clone(),
+            };
+            sync = self.tell_workers(&msg).await;
+            return Ok((format!("{line}; its open connections are closed"), sync));
+        }
         Ok((line, sync))
     }
 
@@ -737,7 +747,9 @@ impl Supervisor {
                 self.health.passive_failure(&backend, &server)
             }
             FromWorker::Synced(n) => self.synced(Some((id, n))),
-            FromWorker::Stats { n, stats } => self.stats_answered(n, stats),
+            FromWorker::Stats { n, .. }
+            | FromWorker::Sessions { n, .. }
+            | FromWorker::Killed { n, .. } => self.answered(n, msg),
         }
     }
 
