@@ -55,6 +55,11 @@ impl Counters {
         raise(&self.max, now);
     }
 
+    /// Connections open now.
+    pub fn current(&self) -> u32 {
+        self.current.load(Relaxed)
+    }
+
     /// A connection counted by [`Counters::open`] ends.
     pub(crate) fn close(&self) {
         self.current.fetch_sub(1, Relaxed);
