@@ -200,3 +200,45 @@ impl Proxy {
         })
     }
 }
+
+impl Proxy {
+    /// Closes the sessions open now, spread over `window` (HAProxy's
+    /// `close-spread-time`), so their clients do not all reconnect at
+    /// once: each gets a moment in the window, and at its moment it is
+    /// closed if it moved no byte for a second; a busy one is looked at
+    /// again each second until the window ends, and then left to finish.
+    /// Returns how many it closed.
+    pub async fn close_spread(self: std::sync::Arc<Self>, window: std::time::Duration) -> usize {
+        use std::time::Duration;
+        let moved = |l: &Live| l.bytes.up.load(Relaxed) + l.bytes.down.load(Relaxed);
+        let all = self.sessions.all();
+        let n = all.len().max(1) as u32;
+        let start = tokio::time::Instant::now();
+        let end = start + window;
+        let mut closed = 0;
+        let mut last: HashMap<u64, u64> = all.iter().map(|l| (l.id, moved(l))).collect();
+        // Idle means no byte for a second: the first look is a second in.
+        let first = Duration::from_secs(1).min(window);
+        for (i, l) in (0u32..).zip(all) {
+            let mut at = start + first + (window - first) * i / n;
+            loop {
+                tokio::time::sleep_until(at).await;
+                if Arc::strong_count(&l) == 1 {
+                    // It ended on its own (only this list holds it).
+                    break;
+                }
+                let now_moved = moved(&l);
+                if last.insert(l.id, now_moved) == Some(now_moved) {
+                    l.kill.notify_one();
+                    closed += 1;
+                    break;
+                }
+                at = tokio::time::Instant::now() + Duration::from_secs(1);
+                if at > end {
+                    break;
+                }
+            }
+        }
+        closed
+    }
+}
