@@ -144,6 +144,11 @@ pub struct Community(pub u32);
 impl Community {
     pub const NO_EXPORT: Community = Community(0xffff_ff01);
     pub const NO_ADVERTISE: Community = Community(0xffff_ff02);
+    /// GRACEFUL_SHUTDOWN, 65535:0 (RFC 8326): the route is about to be
+    /// withdrawn; a router that honours it lowers its preference (BIRD,
+    /// FRR and most vendors set LOCAL_PREF 0) so traffic moves to another
+    /// path while this one still works.
+    pub const GRACEFUL_SHUTDOWN: Community = Community(0xffff_0000);
 
     pub fn new(asn: u16, value: u16) -> Self {
         Self(u32::from(asn) << 16 | u32::from(value))

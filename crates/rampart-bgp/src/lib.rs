@@ -77,7 +77,7 @@ mod status;
 mod update;
 
 pub use announcer::{
-    Announce, Announcer, Change, Decision, Inputs, NeighborPlan, NeighborRoutes, Observed,
+    Announce, Announcer, Change, Decision, Drain, Inputs, NeighborPlan, NeighborRoutes, Observed,
     Otherwise, Plan, Policy, Reason, Verdict,
 };
 pub use aspath::{AsPath, Community, LargeCommunity, Segment, SegmentKind};

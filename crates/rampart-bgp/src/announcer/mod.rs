@@ -16,7 +16,13 @@
 //! operator disabled gets nothing, whatever the policy says, and keeps
 //! that through reconfigures (a name not in the plan stays disabled too:
 //! a reload that drops a neighbor and brings it back keeps it down).
+//!
+//! On top of it all, a node-wide drain ([`Announcer::drain`], see
+//! `drain.rs`) tags every announced route GRACEFUL_SHUTDOWN, then
+//! withdraws them all at a deadline, until [`Announcer::undrain`]. It
+//! too survives reconfigures.
 
+mod drain;
 mod reason;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 
+pub use self::drain::Drain;
 pub use self::reason::{Observed, Otherwise, Policy, Reason, Verdict};
 use crate::aspath::{Community, LargeCommunity};
 use crate::policy::HoldDown;
@@ -119,6 +126,8 @@ pub struct Announcer {
     /// and reasons are built from them.
     inputs: Inputs,
     disabled: BTreeSet<String>,
+    /// The node drain, while one is on.
+    drain: Option<Drain>,
 }
 
 impl Announcer {
@@ -137,6 +146,7 @@ impl Announcer {
             entries,
             inputs: Inputs::default(),
             disabled,
+            drain: None,
         }
     }
 
@@ -148,29 +158,62 @@ impl Announcer {
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) is next due: the
-    /// earliest end of a hold-down.
+    /// earliest end of a hold-down, or the drain's withdrawal.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.entries
             .iter()
             .filter_map(|e| e.hold.poll_timeout())
+            .chain(self.drain.and_then(|d| d.poll_timeout()))
             .min()
     }
 
-    /// Ends the hold-downs that are due. Returns the announcements now
-    /// announced.
+    /// Ends the hold-downs that are due, and withdraws everything if the
+    /// drain's deadline has come. Returns the announcements whose outcome
+    /// changed.
     pub fn handle_timeout(&mut self, now: Instant) -> Vec<Change> {
-        let mut changes = Vec::new();
+        let before = self.verdicts();
+        if let Some(d) = &mut self.drain
+            && d.poll_timeout().is_some_and(|t| t <= now)
+        {
+            d.withdrawn = true;
+        }
         for e in &mut self.entries {
-            if e.hold.poll_timeout().is_none_or(|t| t > now) {
-                continue;
-            }
-            let before = Otherwise::of(&e.hold);
-            e.hold.handle_timeout(now);
-            if Otherwise::of(&e.hold) != before {
-                changes.push(change(&self.plan, &self.inputs, e));
+            if e.hold.poll_timeout().is_some_and(|t| t <= now) {
+                e.hold.handle_timeout(now);
             }
         }
-        changes
+        self.changes_since(&before)
+    }
+
+    /// Starts the node drain (`rampart node drain`): every route
+    /// announced gets the GRACEFUL_SHUTDOWN community now, on every
+    /// neighbor, and at `now + withdraw_after` every route is withdrawn
+    /// (at once if `withdraw_after` is zero). While draining, or drained,
+    /// the rules in `drain.rs` hold until [`undrain`](Self::undrain).
+    /// Returns the announcements whose outcome changed.
+    pub fn drain(&mut self, now: Instant, withdraw_after: Duration) -> Vec<Change> {
+        let before = self.verdicts();
+        let withdraw_at = now + withdraw_after;
+        self.drain = Some(match self.drain {
+            None => Drain::new(now, withdraw_at, now),
+            Some(d) if d.withdrawn => d,
+            Some(d) => Drain::new(d.since, d.withdraw_at.min(withdraw_at), now),
+        });
+        self.changes_since(&before)
+    }
+
+    /// Ends the node drain: every route is what its policy and hold-down
+    /// say, at once (the drain was no fall; see `drain.rs`). Returns the
+    /// announcements whose outcome changed; none if no drain was on.
+    pub fn undrain(&mut self) -> Vec<Change> {
+        let before = self.verdicts();
+        self.drain = None;
+        self.changes_since(&before)
+    }
+
+    /// The node drain, while one is on.
+    pub fn draining(&self) -> Option<Drain> {
+        self.drain
     }
 
     /// A new plan (a reload). An announcement with the same prefix and
@@ -225,8 +268,10 @@ impl Announcer {
         };
         self.entries
             .iter()
-            .filter(|e| e.hold.output() && e.announce.neighbors.contains(&n.name))
-            .map(|e| route(&e.announce, n))
+            .filter(|e| e.announce.neighbors.contains(&n.name))
+            .map(|e| (self.route_for(e, n), verdict(self.drain.as_ref(), &e.hold)))
+            .filter(|(_, v)| v.announced())
+            .map(|(r, _)| r)
             .collect()
     }
 
@@ -243,14 +288,14 @@ impl Announcer {
                     .iter()
                     .filter(|e| e.announce.neighbors.contains(&n.name))
                     .map(|e| {
-                        let mut reason = reason(&self.plan, &self.inputs, e);
+                        let mut reason = self.reason(e);
                         if disabled {
                             reason.verdict = Verdict::NeighborDisabled {
                                 otherwise: Otherwise::of(&e.hold),
                             };
                         }
                         Decision {
-                            route: route(&e.announce, n),
+                            route: self.route_for(e, n),
                             reason,
                         }
                     })
@@ -267,15 +312,61 @@ impl Announcer {
     /// Gives every hold-down its policy's result under the current inputs.
     fn apply(&mut self, now: Instant) -> Vec<Change> {
         let mut changes = Vec::new();
-        for e in &mut self.entries {
+        for i in 0..self.entries.len() {
+            let e = &mut self.entries[i];
             let (_, wanted) = observe(&self.plan, &self.inputs, &e.announce.policy);
-            let before = Otherwise::of(&e.hold);
+            let before = verdict(self.drain.as_ref(), &e.hold);
             e.hold.set(now, wanted);
-            if Otherwise::of(&e.hold) != before {
-                changes.push(change(&self.plan, &self.inputs, e));
+            if verdict(self.drain.as_ref(), &e.hold) != before {
+                changes.push(self.change(&self.entries[i]));
             }
         }
         changes
+    }
+
+    /// Each entry's verdict, in order: what [`changes_since`] compares.
+    fn verdicts(&self) -> Vec<Verdict> {
+        self.entries
+            .iter()
+            .map(|e| verdict(self.drain.as_ref(), &e.hold))
+            .collect()
+    }
+
+    /// The entries whose verdict is not the one in `before` (taken with
+    /// [`verdicts`] before a change that keeps the entries).
+    fn changes_since(&self, before: &[Verdict]) -> Vec<Change> {
+        self.entries
+            .iter()
+            .zip(before)
+            .filter(|(e, v)| verdict(self.drain.as_ref(), &e.hold) != **v)
+            .map(|(e, _)| self.change(e))
+            .collect()
+    }
+
+    /// Why `e` is announced or not (its neighbors' admin state aside).
+    fn reason(&self, e: &Entry) -> Reason {
+        let (observed, _) = observe(&self.plan, &self.inputs, &e.announce.policy);
+        Reason {
+            policy: e.announce.policy.clone(),
+            observed,
+            verdict: verdict(self.drain.as_ref(), &e.hold),
+        }
+    }
+
+    fn change(&self, e: &Entry) -> Change {
+        Change {
+            prefix: e.announce.prefix,
+            reason: self.reason(e),
+        }
+    }
+
+    /// The route `e` gives neighbor `n`: tagged while the drain tags it.
+    fn route_for(&self, e: &Entry, n: &NeighborPlan) -> Route {
+        let r = route(&e.announce, n);
+        match verdict(self.drain.as_ref(), &e.hold) {
+            Verdict::GracefulShutdown { .. } => drain::tag(r),
+            _ => r,
+        }
     }
 }
 
@@ -308,25 +399,18 @@ fn observe(plan: &Plan, inputs: &Inputs, policy: &Policy) -> (Observed, bool) {
     }
 }
 
-/// Why `e` is announced or not (its neighbors' admin state aside).
-fn reason(plan: &Plan, inputs: &Inputs, e: &Entry) -> Reason {
-    let (observed, _) = observe(plan, inputs, &e.announce.policy);
-    let verdict = match Otherwise::of(&e.hold) {
-        Otherwise::Announced => Verdict::Announced,
-        Otherwise::PolicyFails => Verdict::PolicyFails,
-        Otherwise::HeldDown { until } => Verdict::HeldDown { until },
-    };
-    Reason {
-        policy: e.announce.policy.clone(),
-        observed,
-        verdict,
-    }
-}
-
-fn change(plan: &Plan, inputs: &Inputs, e: &Entry) -> Change {
-    Change {
-        prefix: e.announce.prefix,
-        reason: reason(plan, inputs, e),
+/// The outcome of an announcement's hold-down under the node drain (its
+/// neighbors' admin state aside).
+fn verdict(drain: Option<&Drain>, hold: &HoldDown) -> Verdict {
+    let otherwise = Otherwise::of(hold);
+    match (drain, otherwise) {
+        (Some(d), _) if d.withdrawn => Verdict::NodeDrained { otherwise },
+        (Some(d), Otherwise::Announced) => Verdict::GracefulShutdown {
+            until: d.withdraw_at,
+        },
+        (_, Otherwise::Announced) => Verdict::Announced,
+        (_, Otherwise::PolicyFails) => Verdict::PolicyFails,
+        (_, Otherwise::HeldDown { until }) => Verdict::HeldDown { until },
     }
 }
 

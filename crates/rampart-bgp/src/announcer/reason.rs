@@ -61,6 +61,20 @@ pub enum Verdict {
     /// Withdrawn: the operator disabled the neighbor (`rampart bgp
     /// disable`); `otherwise` is what the policy alone would decide.
     NeighborDisabled { otherwise: Otherwise },
+    /// Announced with the GRACEFUL_SHUTDOWN community: the node drains,
+    /// and the route is withdrawn at `until`.
+    GracefulShutdown { until: Instant },
+    /// Withdrawn: the node is drained (`rampart node drain`, after its
+    /// graceful shutdown); `otherwise` is what the policy alone would
+    /// decide.
+    NodeDrained { otherwise: Otherwise },
+}
+
+impl Verdict {
+    /// The neighbor gets the route (tagged, while draining).
+    pub fn announced(&self) -> bool {
+        matches!(self, Verdict::Announced | Verdict::GracefulShutdown { .. })
+    }
 }
 
 /// What the policy and hold-down decide, apart from the neighbor's admin
@@ -82,41 +96,54 @@ pub struct Reason {
 
 impl Reason {
     pub fn announced(&self) -> bool {
-        self.verdict == Verdict::Announced
+        self.verdict.announced()
     }
 
     /// One line for people: the verdict, the input the policy read, the
     /// policy, e.g. `withdrawn: 0 servers up in backend web, 1 needed
     /// (policy while_healthy www (min_servers 1))`. `now` turns a
-    /// hold-down's deadline into the time left.
+    /// deadline (a hold-down's, a drain's withdrawal) into the time left:
+    /// the core has no wall clock (`rampart show routes` gives the time of
+    /// day of the drain's deadline beside it).
     pub fn text(&self, now: Instant) -> String {
         let input = self.input_text();
         let policy = &self.policy;
+        let left = |until: Instant| until.saturating_duration_since(now).as_secs_f64();
         let held = |until: Instant| {
-            let left = until.saturating_duration_since(now).as_secs_f64();
-            format!("held down for {left:.1} s more after a fall")
+            format!(
+                "held down for {:.1} s more after a fall",
+                left(until)
+            )
         };
-        let (verdict, disabled) = match self.verdict {
-            Verdict::Announced => ("announced".to_string(), false),
-            Verdict::PolicyFails => ("withdrawn".to_string(), false),
-            Verdict::HeldDown { until } => (format!("withdrawn: {}", held(until)), false),
-            Verdict::NeighborDisabled { otherwise } => (
-                match otherwise {
-                    Otherwise::Announced => "otherwise announced".to_string(),
-                    Otherwise::PolicyFails => "otherwise withdrawn".to_string(),
-                    Otherwise::HeldDown { until } => format!("otherwise {}", held(until)),
-                },
-                true,
+        let otherwise = |o: Otherwise| match o {
+            Otherwise::Announced => "otherwise announced".to_string(),
+            Otherwise::PolicyFails => "otherwise withdrawn".to_string(),
+            Otherwise::HeldDown { until } => format!("otherwise {}", held(until)),
+        };
+        // The verdict, and the admin state that overrides the policy.
+        let (verdict, overridden) = match self.verdict {
+            Verdict::Announced => ("announced".to_string(), None),
+            Verdict::PolicyFails => ("withdrawn".to_string(), None),
+            Verdict::HeldDown { until } => (format!("withdrawn: {}", held(until)), None),
+            Verdict::GracefulShutdown { until } => (
+                format!(
+                    "graceful shutdown: announced with GRACEFUL_SHUTDOWN, withdrawn in {:.1} s",
+                    left(until)
+                ),
+                None,
             ),
+            Verdict::NeighborDisabled { otherwise: o } => {
+                (otherwise(o), Some("neighbor disabled by the operator"))
+            }
+            Verdict::NodeDrained { otherwise: o } => (otherwise(o), Some("node drained")),
         };
         let detail = match input {
             Some(input) => format!("{verdict}: {input} (policy {policy})"),
             None => format!("{verdict} (policy {policy})"),
         };
-        if disabled {
-            format!("withdrawn: neighbor disabled by the operator ({detail})")
-        } else {
-            detail
+        match overridden {
+            Some(why) => format!("withdrawn: {why} ({detail})"),
+            None => detail,
         }
     }
 
