@@ -109,12 +109,7 @@ impl Reason {
         let input = self.input_text();
         let policy = &self.policy;
         let left = |until: Instant| until.saturating_duration_since(now).as_secs_f64();
-        let held = |until: Instant| {
-            format!(
-                "held down for {:.1} s more after a fall",
-                left(until)
-            )
-        };
+        let held = |until: Instant| format!("held down for {:.1} s more after a fall", left(until));
         let otherwise = |o: Otherwise| match o {
             Otherwise::Announced => "otherwise announced".to_string(),
             Otherwise::PolicyFails => "otherwise withdrawn".to_string(),
