@@ -84,6 +84,9 @@ pub struct Status {
     /// `[gateway]`, if configured.
     #[serde(default)]
     pub gateway: Option<GatewayStatus>,
+    /// `rampart node drain`, while on.
+    #[serde(default)]
+    pub node_drain: Option<crate::supervisor::NodeDrainStatus>,
 }
 
 /// One BGP neighbor, as `birdc show protocols all` tells.
@@ -109,6 +112,11 @@ pub struct BgpStatus {
     pub last_error: Option<String>,
     pub messages_in: u64,
     pub messages_out: u64,
+    /// UPDATE messages, of `messages_in` / `messages_out`.
+    #[serde(default)]
+    pub updates_in: u64,
+    #[serde(default)]
+    pub updates_out: u64,
     pub established_count: u64,
     /// `set` or `none`: the password itself is never shown.
     pub password: String,
@@ -281,6 +289,8 @@ pub enum Command {
     },
     /// `show routes`.
     ShowRoutes,
+    /// `node drain WITHDRAW_MS WINDOW_MS` (`Some`), `node undrain`.
+    Node(Option<crate::supervisor::DrainPlan>),
 }
 
 impl Command {
@@ -316,6 +326,18 @@ impl Command {
                 },
             }),
             ["show", "routes"] => Ok(Command::ShowRoutes),
+            ["node", "undrain"] => Ok(Command::Node(None)),
+            ["node", "drain", withdraw, window] => {
+                let ms = |w: &str| {
+                    w.parse::<u64>().map(Duration::from_millis).map_err(|_| {
+                        format!("`{w}`: node drain takes two durations in milliseconds")
+                    })
+                };
+                Ok(Command::Node(Some(crate::supervisor::DrainPlan {
+                    withdraw_after: ms(withdraw)?,
+                    window: ms(window)?,
+                })))
+            }
             ["vrrp", "resign", name] => Ok(Command::Vrrp {
                 resign: true,
                 name: Some((*name).to_string()),
@@ -342,6 +364,12 @@ impl Command {
             Command::Reload => "reload".into(),
             Command::Upgrade => "upgrade".into(),
             Command::ShowRoutes => "show routes".into(),
+            Command::Node(None) => "node undrain".into(),
+            Command::Node(Some(p)) => format!(
+                "node drain {} {}",
+                p.withdraw_after.as_millis(),
+                p.window.as_millis()
+            ),
             Command::Server(c) => c.line(),
             Command::Bgp {
                 enable: true, name, ..
@@ -377,6 +405,7 @@ impl Command {
             | Command::Upgrade
             | Command::Server(_)
             | Command::Vrrp { .. }
+            | Command::Node(_)
             | Command::Frontend { .. }
             | Command::Bgp { .. } => true,
         }
@@ -436,6 +465,12 @@ pub enum Request {
     Frontend(bool, String, Asker, oneshot::Sender<Result<String, String>>),
     /// `show routes`.
     Routes(oneshot::Sender<crate::bgp::show::Routes>),
+    /// `node drain` (`Some`) or `node undrain`.
+    Node(
+        Option<crate::supervisor::DrainPlan>,
+        Asker,
+        oneshot::Sender<Result<String, String>>,
+    ),
 }
 
 /// Who asked for a change, for the log line that records it.
@@ -671,6 +706,9 @@ async fn ask_supervisor(
             })
             .await;
         }
+        Command::Node(plan) => {
+            return operate(requests, |tx| Request::Node(plan, Asker::Uid(uid), tx)).await;
+        }
         Command::Vrrp { resign, name } => {
             return operate(requests, |tx| {
                 Request::Vrrp(resign, name, Asker::Uid(uid), tx)
@@ -760,6 +798,12 @@ pub fn frontend(path: &Path, enable: bool, name: String) -> Result<String> {
     Ok(changed.changed)
 }
 
+/// `rampart node drain|undrain`: what it did.
+pub fn node(path: &Path, drain: Option<crate::supervisor::DrainPlan>) -> Result<String> {
+    let changed: Changed = ask(path, Command::Node(drain), REQUEST_TIMEOUT)?;
+    Ok(changed.changed)
+}
+
 /// `rampart vrrp resign|resume`: what changed.
 pub fn vrrp(path: &Path, resign: bool, name: Option<String>) -> Result<String> {
     let changed: Changed = ask(path, Command::Vrrp { resign, name }, REQUEST_TIMEOUT)?;
@@ -831,6 +875,16 @@ fn parse_answer<T: DeserializeOwned>(path: &Path, line: &str) -> Result<T> {
 /// keepalived's data dump.
 pub fn render(s: &Status) -> String {
     let mut out = String::new();
+    if let Some(d) = &s.node_drain {
+        let left = d
+            .step_left_seconds
+            .map(|l| format!(", {l:.1} s left in this step"))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "Node drain: {} ({:.1} s since `rampart node drain`{left})\n",
+            d.step, d.seconds
+        ));
+    }
     if !s.servers.is_empty() {
         // Columns as wide as the longest name, whatever the names.
         let names: Vec<String> = s
@@ -979,6 +1033,7 @@ mod tests {
                     }
                     Request::Server(..)
                     | Request::Vrrp(..)
+                    | Request::Node(..)
                     | Request::Frontend(..)
                     | Request::Bgp(..) => {}
                 }
@@ -1102,6 +1157,25 @@ mod tests {
         assert!(!Command::ShowRoutes.privileged());
         assert_eq!(Command::parse("show routes"), Ok(Command::ShowRoutes));
         assert_eq!(Command::ShowRoutes.line(), "show routes");
+    }
+
+    #[test]
+    fn node_drain_goes_over_the_socket_as_milliseconds() {
+        let plan = crate::supervisor::DrainPlan {
+            withdraw_after: Duration::from_millis(2500),
+            window: Duration::from_secs(30),
+        };
+        let drain = Command::Node(Some(plan));
+        assert_eq!(drain.line(), "node drain 2500 30000");
+        assert_eq!(Command::parse(&drain.line()), Ok(drain.clone()));
+        assert!(drain.privileged());
+        assert_eq!(Command::parse("node undrain"), Ok(Command::Node(None)));
+        assert_eq!(Command::Node(None).line(), "node undrain");
+        assert_eq!(
+            Command::parse("node drain 5s 10"),
+            Err("`5s`: node drain takes two durations in milliseconds".into())
+        );
+        assert!(Command::parse("node drain").is_err());
     }
 
     #[test]

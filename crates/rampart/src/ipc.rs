@@ -38,6 +38,10 @@ pub enum ToWorker {
     /// Close every open connection to a server (`maint
     /// --shutdown-sessions`).
     ShutdownSessions { backend: String, server: String },
+    /// `rampart node drain`: close idle connections spread over this
+    /// window (busy ones run to their end); `None` stops doing so
+    /// (`node undrain`).
+    CloseIdle { window_ms: Option<u64> },
     /// A server changed state.
     Server {
         backend: String,

@@ -241,6 +241,29 @@ enum Cmd {
         /// The instance or sync group.
         name: Option<String>,
     },
+    /// Take the whole node out of service (`drain`), in the order that
+    /// drops no session: its BGP routes tagged GRACEFUL_SHUTDOWN (RFC
+    /// 8326) and withdrawn `--withdraw-after` later; then every VRRP
+    /// instance resigns; then idle connections close spread over
+    /// `--window` while busy ones run to their end. `undrain` brings it
+    /// all back. `rampart status` shows the step.
+    Node {
+        #[command(flatten)]
+        node: NodeArgs,
+        /// drain | undrain
+        #[arg(value_parser = ["drain", "undrain"])]
+        action: String,
+        /// From tagging the routes to withdrawing them.
+        #[arg(long, value_parser = rampart_config::parse_duration, default_value = "5s")]
+        withdraw_after: std::time::Duration,
+        /// Over which idle connections are closed.
+        #[arg(long, value_parser = rampart_config::parse_duration, default_value = "10s")]
+        window: std::time::Duration,
+        /// Return once the node is drained (printing each step), not once
+        /// the drain has started.
+        #[arg(long)]
+        wait: bool,
+    },
     /// Replace the running node's program with the binary now installed
     /// at its path, keeping its listeners, connections, VRRP state and BGP
     /// sessions (no failed request, no election, no route flap).
@@ -432,7 +455,30 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Node {
+            node,
+            action,
+            withdraw_after,
+            window,
+            wait,
+        } => {
+            let plan = (action == "drain").then_some(supervisor::DrainPlan {
+                withdraw_after,
+                window,
+            });
+            let socket = node.socket();
+            println!("{}", control::node(&socket, plan)?);
+            if wait && plan.is_some() {
+                wait_drained(&socket)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Vrrp { node, action, name } => {
+            if action == "resign" && name.is_none() {
+                anyhow::bail!(
+                    "name the VRRP instance or sync group to resign (`rampart node drain` takes the whole node out)"
+                );
+            }
             println!(
                 "{}",
                 control::vrrp(&node.socket(), action == "resign", name)?
@@ -705,5 +751,25 @@ fn check(path: &std::path::Path, host: bool) -> ExitCode {
             eprint!("{}", errors.render());
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `rampart node drain --wait`: prints each step the drain reaches until
+/// the node is drained. Fails if the drain ends otherwise (undrained, the
+/// node stopped).
+fn wait_drained(socket: &std::path::Path) -> Result<()> {
+    let mut last = String::new();
+    loop {
+        let Some(d) = control::query(socket)?.node_drain else {
+            anyhow::bail!("the drain ended before the node was drained (`rampart node undrain`?)");
+        };
+        if d.step != last {
+            println!("{:6.1} s  {}", d.seconds, d.step);
+            last.clone_from(&d.step);
+        }
+        if d.step == "drained" {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }

@@ -207,6 +207,7 @@ pub fn bgp(st: &Status) -> String {
         "SINCE",
         "MSG IN",
         "MSG OUT",
+        "UPD IN/OUT",
         "ROUTES OUT",
         "LAST ERROR",
     ]);
@@ -220,6 +221,7 @@ pub fn bgp(st: &Status) -> String {
                 .map_or_else(|| "-".into(), |s| age(s as f64)),
             b.messages_in.to_string(),
             b.messages_out.to_string(),
+            format!("{}/{}", b.updates_in, b.updates_out),
             format!("{}/{}", b.routes_exported, b.routes_desired),
             b.last_error.clone().unwrap_or_else(|| "-".into()),
         ]);

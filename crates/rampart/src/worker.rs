@@ -138,6 +138,8 @@ async fn serve(
 
     // The connection log can outrun stderr: say when lines were dropped.
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    // `rampart node drain`'s close spread, while it runs.
+    let mut spreading: Option<tokio::task::JoinHandle<()>> = None;
     let exit = loop {
         tokio::select! {
             _ = tick.tick() => {
@@ -168,6 +170,19 @@ async fn serve(
                     Ok(ToWorker::ShutdownSessions { backend, server }) => {
                         let n = proxy.kill_server_sessions(&backend, &server);
                         tracing::warn!("closed {n} open connection(s) to {backend}/{server}");
+                    }
+                    Ok(ToWorker::CloseIdle { window_ms }) => {
+                        if let Some(t) = spreading.take() {
+                            t.abort();
+                        }
+                        if let Some(ms) = window_ms {
+                            let p = proxy.clone();
+                            let window = Duration::from_millis(ms);
+                            spreading = Some(tokio::spawn(async move {
+                                let n = p.close_spread(window).await;
+                                tracing::warn!("node drain: closed {n} idle connection(s) over {window:?}");
+                            }));
+                        }
                     }
                     Ok(ToWorker::Frontend { name, enabled }) => {
                         if !proxy.set_frontend_enabled(&name, enabled) {

@@ -540,3 +540,280 @@ fn bgp_disable_shows_the_message_at_the_router_and_enable_brings_it_back() {
     let (ok, said) = bgp(&["disable", "nope"]);
     assert!(!ok && said.contains("no BGP neighbor `nope`"), "{said}");
 }
+
+/// A TCP echo server in `ns`, each connection on its own thread, kept
+/// open until the peer closes it.
+fn echo_server(ns: &rampart_lab::Ns, addr: &str) {
+    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let _ = ns
+        .spawn_thread(move || {
+            let l = std::net::TcpListener::bind(addr).unwrap();
+            ready_tx.send(()).unwrap();
+            for s in l.incoming().flatten() {
+                std::thread::spawn(move || {
+                    use std::io::{Read, Write};
+                    let mut s = s;
+                    let mut buf = [0u8; 256];
+                    while let Ok(n) = s.read(&mut buf) {
+                        if n == 0 || s.write_all(&buf[..n]).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        })
+        .unwrap();
+    ready_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+}
+
+/// `rampart node drain`, the whole node out in the order operators ask
+/// for, against BIRD and a VRRP peer: lb1's route gets GRACEFUL_SHUTDOWN
+/// (65535:0) while both nodes announce (ECMP), is withdrawn
+/// `--withdraw-after` later, and only then does lb1 resign VRRP (lb2 takes
+/// both VIPs with no failed request from a client probing every 20 ms);
+/// last, an idle connection to lb1 is closed within the window while a
+/// busy one runs on. `node undrain` brings the route and the VIPs back.
+#[test]
+fn node_drain_tags_then_withdraws_then_resigns_then_closes_idle_connections() {
+    let Some((s, rtr)) = bgp_lab() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let peers = [
+        peer("lb1", "10.20.0.11", None),
+        peer("lb2", "10.20.0.12", None),
+    ];
+    let _bird = start_bird(&rtr, d, "rtr", &bird_config(ROUTER, &peers));
+    let _webs = [
+        Web::start(&s.web1, "192.168.1.21:8080", "web1"),
+        Web::start(&s.web2, "192.168.1.22:8080", "web2"),
+    ];
+    echo_server(&s.web1, "192.168.1.21:9000");
+    let announce = format!("prefix = \"{VIP32}\"");
+    // A second frontend on the node's own address: its connections stay
+    // on lb1 when the VIPs move, so the drain's last step can be seen.
+    let config = |n: u8| {
+        lab::rampart_config(n, lab::Timing::V3Fast, "")
+            + &lab::bgp::bgp_section(n, ROUTER, "", &announce, "0s")
+            + &format!(
+                r#"
+[[frontend]]
+name = "direct"
+bind = ["10.10.0.1{n}:9000"]
+backend = "echo"
+
+[[backend]]
+name = "echo"
+health = {{ check = "tcp", interval = "200ms", timeout = "200ms", fall = 2, rise = 1 }}
+servers = [{{ name = "echo1", addr = "192.168.1.21:9000" }}]
+"#
+            )
+    };
+    let _lb1 = start_node(&s, d, 1, &config(1));
+    let _lb2 = start_node(&s, d, 2, &config(2));
+    let both = wait_for(Duration::from_secs(20), || {
+        nexthops(&rtr, VIP32) == ["10.20.0.11", "10.20.0.12"] && lab::holds_both(&s, "lb1")
+    });
+    assert!(
+        both,
+        "{:?}\n{}\n{}",
+        nexthops(&rtr, VIP32),
+        log(d, "rtr"),
+        log(d, "lb1")
+    );
+
+    // Two connections to lb1's own frontend: one goes idle, one keeps
+    // talking (a byte every 100 ms) until told to stop.
+    let (idle_tx, idle_rx) = std::sync::mpsc::channel();
+    let (busy_tx, busy_rx) = std::sync::mpsc::channel();
+    let talking = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let flag = talking.clone();
+    let _ = s
+        .client
+        .spawn_thread(move || {
+            use std::io::{Read, Write};
+            let connect = || {
+                let mut c = std::net::TcpStream::connect("10.10.0.11:9000").unwrap();
+                c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+                c.write_all(b"hi").unwrap();
+                let mut b = [0u8; 2];
+                c.read_exact(&mut b).unwrap();
+                c
+            };
+            let mut idle = connect();
+            let mut busy = connect();
+            std::thread::spawn(move || {
+                // Ok(0): closed by the proxy.
+                let mut b = [0u8; 16];
+                let t = Instant::now();
+                let _ = idle_tx.send((idle.read(&mut b).map_err(|e| e.to_string()), t.elapsed()));
+            });
+            let mut echoed = 0u32;
+            let result = loop {
+                if !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                    break Ok(echoed);
+                }
+                let mut b = [0u8; 1];
+                if let Err(e) = busy.write_all(b"x").and_then(|()| busy.read_exact(&mut b)) {
+                    break Err(format!("after {echoed} echoes: {e}"));
+                }
+                echoed += 1;
+                std::thread::sleep(Duration::from_millis(100));
+            };
+            let _ = busy_tx.send(result);
+        })
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+
+    let probe = lab::Probe::start(&s.client);
+    std::thread::sleep(Duration::from_millis(300));
+    let node = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
+            .arg("node")
+            .args(args)
+            .arg("--control")
+            .arg(d.join("lb1.sock"))
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), said)
+    };
+    let t0 = Instant::now();
+    let waiter = std::thread::spawn({
+        let sock = d.join("lb1.sock");
+        move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
+                .args([
+                    "node",
+                    "drain",
+                    "--withdraw-after",
+                    "2s",
+                    "--window",
+                    "3s",
+                    "--wait",
+                ])
+                .arg("--control")
+                .arg(sock)
+                .output()
+                .unwrap()
+        }
+    });
+    // Each moment seen first, from the start of the drain.
+    let (mut tagged, mut withdrawn, mut moved) = (None, None, None);
+    let lb1_path = || {
+        birdc(
+            d,
+            "rtr",
+            &["show", "route", VIP32, "protocol", "lb1", "all"],
+        )
+    };
+    while t0.elapsed() < Duration::from_secs(20) && moved.is_none() {
+        let t = t0.elapsed();
+        if tagged.is_none() && lb1_path().contains("(65535,0)") {
+            tagged = Some(t);
+        }
+        if withdrawn.is_none() && nexthops(&rtr, VIP32) == ["10.20.0.12"] {
+            withdrawn = Some(t);
+        }
+        if moved.is_none() && lab::holds_both(&s, "lb2") {
+            moved = Some(t);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = waiter.join().unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let drain_took = t0.elapsed();
+    let outage = probe.finish();
+    println!(
+        "node drain: tagged at {tagged:?}, withdrawn at {withdrawn:?}, VIPs on lb2 at {moved:?}, \
+         drained after {drain_took:?}; probes {} failed {}",
+        outage.probes, outage.failed
+    );
+    for l in log(d, "lb1")
+        .lines()
+        .filter(|l| l.contains("drain") || l.contains("VRRP"))
+    {
+        println!("lb1: {l}");
+    }
+    assert!(out.status.success(), "{said}\n{}", log(d, "lb1"));
+    assert!(
+        said.contains("node draining: BGP: 1 route(s) tagged GRACEFUL_SHUTDOWN (65535:0), all withdrawn in 2.0 s"),
+        "{said}"
+    );
+    for step in [
+        "withdrawing routes",
+        "resigning VRRP",
+        "closing idle connections",
+        "drained",
+    ] {
+        assert!(said.contains(step), "{step}: {said}");
+    }
+    let (tagged, withdrawn, moved) = (
+        tagged.expect("BIRD never saw the GRACEFUL_SHUTDOWN community"),
+        withdrawn.expect("the route was never withdrawn"),
+        moved.expect("lb2 never took the VIPs"),
+    );
+    // The order, and the withdrawal at its time.
+    assert!(
+        tagged < withdrawn && withdrawn <= moved,
+        "{tagged:?} {withdrawn:?} {moved:?}"
+    );
+    assert!(
+        withdrawn >= Duration::from_millis(1800),
+        "withdrawn after {withdrawn:?}, before --withdraw-after"
+    );
+    assert_eq!(outage.failed, 0, "{outage:?}");
+    // Shown as drained, with the reason.
+    let shown = show_routes(d, 1);
+    let r = &shown["neighbors"][0]["routes"][0];
+    assert_eq!(r["verdict"], "node_drained", "{shown}");
+    assert_eq!(
+        r["reason"],
+        "withdrawn: node drained (otherwise announced (policy always))"
+    );
+    assert_eq!(status(d, 1)["node_drain"]["step"], "drained");
+
+    // The idle connection was closed within the window (after the VRRP
+    // step), the busy one still talks.
+    let (read, idle_for) = idle_rx.recv_timeout(Duration::from_secs(1)).unwrap();
+    assert_eq!(read, Ok(0), "the idle connection was not closed by lb1");
+    assert!(
+        idle_for < drain_took + Duration::from_millis(500),
+        "{idle_for:?}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    talking.store(false, std::sync::atomic::Ordering::Relaxed);
+    let echoed = busy_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(
+        echoed.as_ref().is_ok_and(|n| *n > 40),
+        "the busy connection: {echoed:?}"
+    );
+    assert!(log(d, "lb1").contains("node drain: closed 1 idle connection(s)"));
+
+    // Undrain: the route comes back on lb1 and it takes the VIPs back.
+    let probe = lab::Probe::start(&s.client);
+    let (ok, said) = node(&["undrain"]);
+    assert!(
+        ok && said.contains("node drain ended (was drained)"),
+        "{said}"
+    );
+    assert!(
+        wait_for(Duration::from_secs(10), || {
+            nexthops(&rtr, VIP32) == ["10.20.0.11", "10.20.0.12"] && lab::holds_both(&s, "lb1")
+        }),
+        "{:?}\n{}",
+        nexthops(&rtr, VIP32),
+        log(d, "lb1")
+    );
+    assert!(!lb1_path().contains("(65535,0)"), "{}", lb1_path());
+    std::thread::sleep(Duration::from_millis(300));
+    let back = probe.finish();
+    assert_eq!(back.failed, 0, "{back:?}");
+    assert!(status(d, 1)["node_drain"].is_null());
+    let (ok, said) = node(&["undrain"]);
+    assert!(ok && said.contains("the node is not draining"), "{said}");
+}

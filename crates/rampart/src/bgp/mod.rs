@@ -56,6 +56,20 @@ enum Upgrade {
     },
     /// `rampart show routes`.
     Routes(oneshot::Sender<show::Routes>),
+    /// `rampart node drain` (`Some(withdraw_after)`) or `undrain`
+    /// (`None`): the answer says what changed, and when the routes are
+    /// withdrawn.
+    Drain(Option<Duration>, oneshot::Sender<Drained>),
+}
+
+/// What [`Handle::drain`] did.
+#[derive(Debug, Clone)]
+pub struct Drained {
+    /// In words, for the operator and the log.
+    pub said: String,
+    /// When every route is withdrawn (already, if past); `None` after an
+    /// undrain.
+    pub withdraw_at: Option<Instant>,
 }
 
 pub use neighbor::Taken;
@@ -118,6 +132,16 @@ impl Handle {
             return show::Routes::default();
         }
         rx.await.unwrap_or_default()
+    }
+
+    /// The node drain's BGP half (see `rampart_bgp::Announcer::drain`):
+    /// every announced route is tagged GRACEFUL_SHUTDOWN now and withdrawn
+    /// after `withdraw_after`; `None` ends the drain. `None` as the answer:
+    /// the driver is gone.
+    pub async fn drain(&self, withdraw_after: Option<Duration>) -> Option<Drained> {
+        let (tx, rx) = oneshot::channel();
+        self.upgrade.send(Upgrade::Drain(withdraw_after, tx)).ok()?;
+        rx.await.ok()
     }
 
     /// Takes handed-over sessions back (the upgrade's exec failed).
@@ -382,6 +406,36 @@ struct Manager {
 }
 
 impl Manager {
+    /// See [`Handle::drain`].
+    fn drain(&mut self, withdraw_after: Option<Duration>) -> Drained {
+        let now = Instant::now();
+        let Some(after) = withdraw_after else {
+            let changes = self.announcer.undrain();
+            let said = format!("BGP: drain ended, {} route(s) back", changes.len());
+            log(now, changes);
+            return Drained {
+                said,
+                withdraw_at: None,
+            };
+        };
+        let changes = self.announcer.drain(now, after);
+        let d = self.announcer.draining();
+        let withdraw_at = d.map_or(now, |d| d.withdraw_at);
+        let said = match d {
+            Some(d) if d.withdrawn => "BGP: every route withdrawn".to_string(),
+            _ => format!(
+                "BGP: {} route(s) tagged GRACEFUL_SHUTDOWN (65535:0), all withdrawn in {:.1} s",
+                changes.len(),
+                withdraw_at.saturating_duration_since(now).as_secs_f64()
+            ),
+        };
+        log(now, changes);
+        Drained {
+            said,
+            withdraw_at: Some(withdraw_at),
+        }
+    }
+
     /// See [`Handle::set_enabled`].
     fn set_enabled(&mut self, name: &str, enable: bool, message: &str) -> Result<String, String> {
         if !self.bgp.neighbors.iter().any(|n| n.name == name) {
@@ -457,6 +511,10 @@ impl Manager {
                     Upgrade::Routes(reply) => {
                         let _ = reply.send(self.show_routes().await);
                         continue;
+                    }
+                    // The routes go to the sessions below (`evaluate`).
+                    Upgrade::Drain(after, reply) => {
+                        let _ = reply.send(self.drain(after));
                     }
                 },
                 Some(done) = self.tasks.join_next_with_id() => {

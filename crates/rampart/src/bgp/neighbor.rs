@@ -370,6 +370,8 @@ fn status(name: &str, session: &Session, has_password: bool) -> BgpStatus {
         last_error: s.last_error.as_ref().map(|e| e.text.clone()),
         messages_in: s.messages_in.total(),
         messages_out: s.messages_out.total(),
+        updates_in: s.messages_in.update,
+        updates_out: s.messages_out.update,
         established_count: s.established_count,
         password: if has_password { "set" } else { "none" }.to_string(),
     }

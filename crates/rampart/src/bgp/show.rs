@@ -55,6 +55,9 @@ pub struct RouteStatus {
     pub verdict: VerdictView,
     /// While held down: how long until the route is announced.
     pub held_down_ms: Option<u64>,
+    /// While the node drains: how long until the route is withdrawn.
+    #[serde(default)]
+    pub withdraw_in_ms: Option<u64>,
     /// The whole reason in words.
     pub reason: String,
 }
@@ -79,6 +82,11 @@ pub enum VerdictView {
     HeldDown,
     /// The operator disabled the neighbor.
     NeighborDisabled,
+    /// The node drains (`rampart node drain`): announced with the
+    /// GRACEFUL_SHUTDOWN community until its withdrawal.
+    GracefulShutdown,
+    /// The node is drained: withdrawn until `rampart node undrain`.
+    NodeDrained,
 }
 
 /// What the neighbor's session says about one route: whether the router
@@ -89,12 +97,20 @@ pub struct AtSession {
     pub next_hop: Option<IpAddr>,
 }
 
+/// Milliseconds from `now` to `t` (0 if past).
+fn ms_until(t: Instant, now: Instant) -> u64 {
+    u64::try_from(t.saturating_duration_since(now).as_millis()).unwrap_or(u64::MAX)
+}
+
 impl RouteStatus {
     pub fn new(d: &Decision, at: AtSession, now: Instant) -> Self {
         let r = &d.route;
         let held_until = match d.reason.verdict {
             Verdict::HeldDown { until }
             | Verdict::NeighborDisabled {
+                otherwise: Otherwise::HeldDown { until },
+            }
+            | Verdict::NodeDrained {
                 otherwise: Otherwise::HeldDown { until },
             } => Some(until),
             _ => None,
@@ -127,10 +143,14 @@ impl RouteStatus {
                 Verdict::PolicyFails => VerdictView::PolicyFails,
                 Verdict::HeldDown { .. } => VerdictView::HeldDown,
                 Verdict::NeighborDisabled { .. } => VerdictView::NeighborDisabled,
+                Verdict::GracefulShutdown { .. } => VerdictView::GracefulShutdown,
+                Verdict::NodeDrained { .. } => VerdictView::NodeDrained,
             },
-            held_down_ms: held_until.map(|t| {
-                u64::try_from(t.saturating_duration_since(now).as_millis()).unwrap_or(u64::MAX)
-            }),
+            withdraw_in_ms: match d.reason.verdict {
+                Verdict::GracefulShutdown { until } => Some(ms_until(until, now)),
+                _ => None,
+            },
+            held_down_ms: held_until.map(|t| ms_until(t, now)),
             reason: d.reason.text(now),
         }
     }
@@ -188,10 +208,10 @@ pub fn render(routes: &Routes) -> String {
             .map(|r| {
                 [
                     r.prefix.clone(),
-                    if r.announced {
-                        "announced"
-                    } else {
-                        "withdrawn"
+                    match (r.announced, r.verdict) {
+                        (true, VerdictView::GracefulShutdown) => "draining",
+                        (true, _) => "announced",
+                        (false, _) => "withdrawn",
                     }
                     .to_string(),
                     if r.sent { "yes" } else { "no" }.to_string(),
@@ -244,6 +264,7 @@ mod tests {
                 VerdictView::NeighborDisabled
             },
             held_down_ms: None,
+            withdraw_in_ms: None,
             reason: reason.into(),
         }
     }

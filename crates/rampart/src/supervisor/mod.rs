@@ -15,6 +15,7 @@
 //!   the worker is told to drain (a control message, not a signal) and
 //!   we exit. Other signals: see `signals.rs`.
 
+mod node_drain;
 mod reloading;
 mod stats;
 pub(crate) mod upgrade;
@@ -38,6 +39,7 @@ use crate::ipc::{self, FromWorker, ToWorker};
 use crate::reload::{ReloadOutcome, ReloadSummary, Waiter};
 use crate::signals::{Event, SupervisorSignals};
 use crate::vrrp;
+pub use node_drain::{DrainPlan, NodeDrainStatus};
 use reloading::conclude;
 use workers::{
     AdoptedWorker, CRASH_BACKOFF, Draining, Worker, describe, drain, retire, retire_adopted,
@@ -141,6 +143,8 @@ pub struct Supervisor {
     admin_http: Option<crate::web::AdminServer>,
     /// Where the control socket and the `[admin]` listener send requests.
     requests: Option<mpsc::Sender<Request>>,
+    /// `rampart node drain`, while on.
+    node_drain: Option<node_drain::NodeDrain>,
 }
 
 /// See `Supervisor::syncs`.
@@ -222,6 +226,7 @@ pub async fn run(
         started: Instant::now(),
         admin_http: None,
         requests: None,
+        node_drain: None,
     };
     // After an upgrade, the previous program's state (the file may lag
     // behind it, or not be configured at all).
@@ -338,6 +343,7 @@ pub async fn run(
             sup.begin_reload(waiters).await;
         }
         let pending_deadline = sup.pending.as_ref().map(|p| p.deadline);
+        let drain_deadline = sup.drain_deadline();
         tokio::select! {
             status = wait_worker(sup.worker.as_mut()) => {
                 let id = sup.worker.take().map(|w| w.id);
@@ -372,6 +378,9 @@ pub async fn run(
                         restart_at = Some(Instant::now() + CRASH_BACKOFF);
                     }
                 }
+            }
+            _ = tokio::time::sleep_until(drain_deadline.unwrap_or_else(Instant::now)), if drain_deadline.is_some() => {
+                sup.advance_drain().await;
             }
             Some(change) = health_rx.recv() => sup.on_health(change).await,
             _ = tick.tick() => {
@@ -418,6 +427,9 @@ pub async fn run(
                 Request::Bgp(enable, name, message, who, reply) => {
                     let done = sup.bgp_command(enable, &name, &message, &who).await;
                     let _ = reply.send(done);
+                }
+                Request::Node(drain, who, reply) => {
+                    let _ = reply.send(sup.node_command(drain, &who).await);
                 }
                 Request::Vrrp(resign, name, who, reply) => {
                     let done = match &sup.vrrp {
@@ -545,6 +557,7 @@ impl Supervisor {
             vrrp,
             bgp,
             gateway: self.gateway.as_ref().map(|g| g.status(&self.cfg.gateway)),
+            node_drain: self.drain_status(),
         }
     }
 

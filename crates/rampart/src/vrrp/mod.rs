@@ -117,6 +117,7 @@ impl Handle {
     /// instance, or a sync group, hands mastership over as at a graceful
     /// stop and stays out; resume starts it again (every resigned one
     /// without a name). An instance in a sync group moves with its group.
+    /// Resign without a name resigns every instance (the node drain).
     /// What changed, or why not.
     pub async fn admin(&self, resign: bool, name: Option<String>) -> Result<String, String> {
         let (reply, rx) = oneshot::channel();
@@ -629,7 +630,11 @@ impl Driver {
                     .or(by_instance)
                     .ok_or_else(|| format!("no VRRP instance or sync group `{n}`"))?
             }
-            None if resign => return Err("name the instance or sync group to resign".into()),
+            // Every instance: the node drain (`rampart node drain`).
+            None if resign => (0..self.node.instances().len())
+                .filter(live)
+                .filter(|&id| self.node.instances()[id].state() != State::Stopped)
+                .collect(),
             None => (0..self.node.instances().len())
                 .filter(live)
                 .filter(|&id| self.node.instances()[id].state() == State::Stopped)
@@ -653,7 +658,12 @@ impl Driver {
         }
         self.drain();
         if done.is_empty() {
-            return Ok("nothing to resume".into());
+            return Ok(if resign {
+                "VRRP: nothing to resign"
+            } else {
+                "nothing to resume"
+            }
+            .into());
         }
         Ok(format!(
             "VRRP {}: {}",

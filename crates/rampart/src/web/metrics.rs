@@ -435,6 +435,16 @@ fn bgp(m: &mut Metrics, st: &Stats) {
         b.iter().map(|x| (nb(&x.name), x.messages_out)),
     );
     m.counter(
+        "bgp_updates_received",
+        "BGP UPDATE messages received",
+        b.iter().map(|x| (nb(&x.name), x.updates_in)),
+    );
+    m.counter(
+        "bgp_updates_sent",
+        "BGP UPDATE messages sent",
+        b.iter().map(|x| (nb(&x.name), x.updates_out)),
+    );
+    m.counter(
         "bgp_established_transitions",
         "Times the session reached Established",
         b.iter().map(|x| (nb(&x.name), x.established_count)),

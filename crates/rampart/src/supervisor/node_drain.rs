@@ -1,0 +1,273 @@
+//! `rampart node drain`: the whole node out of service in one command, in
+//! the order operators ask for (withdraw routes without dropping
+//! sessions):
+//!
+//! 1. BGP: every announced route is tagged GRACEFUL_SHUTDOWN (RFC 8326),
+//!    so the routers move traffic to the other path while this one still
+//!    works, then withdrawn after `withdraw_after`;
+//! 2. VRRP: every instance resigns (priority 0, as at a graceful stop),
+//!    and the drain waits until this node is master of none (bounded);
+//! 3. connections: the workers close idle ones spread over `window`
+//!    (HAProxy's `close-spread-time`); busy ones run to their end.
+//!
+//! A step with nothing to do (no BGP, no VRRP) passes at once. The steps
+//! are driven by the supervisor's loop ([`Supervisor::drain_deadline`],
+//! [`Supervisor::advance_drain`]), never by a task of their own, so a
+//! reload or an undrain sees one state. `rampart node undrain` ends the
+//! drain at any step: the routes come back, VRRP resumes every resigned
+//! instance, the close spread stops. The drain survives reloads and
+//! worker restarts; it ends with the process.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use super::Supervisor;
+use crate::control::Asker;
+use crate::ipc::ToWorker;
+
+/// How often the drain looks whether VRRP has handed every instance over.
+const RESIGN_POLL: Duration = Duration::from_millis(100);
+
+/// `rampart node drain`'s settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DrainPlan {
+    /// From tagging the routes to withdrawing them.
+    pub withdraw_after: Duration,
+    /// Over which idle connections are closed.
+    pub window: Duration,
+}
+
+/// A node drain under way, or done.
+#[derive(Debug)]
+pub(super) struct NodeDrain {
+    plan: DrainPlan,
+    /// When it was asked for.
+    since: Instant,
+    step: Step,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Routes tagged GRACEFUL_SHUTDOWN; withdrawn at `until`.
+    Withdrawing {
+        until: Instant,
+    },
+    /// VRRP resigned; waiting until no instance is master here, at most
+    /// until `bound`.
+    Resigning {
+        bound: Instant,
+    },
+    /// Idle connections closing until `until`.
+    Closing {
+        until: Instant,
+    },
+    Drained,
+}
+
+impl Step {
+    fn name(&self) -> &'static str {
+        match self {
+            Step::Withdrawing { .. } => "withdrawing routes",
+            Step::Resigning { .. } => "resigning VRRP",
+            Step::Closing { .. } => "closing idle connections",
+            Step::Drained => "drained",
+        }
+    }
+}
+
+/// The drain as `rampart status` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NodeDrainStatus {
+    /// `withdrawing routes`, `resigning VRRP`, `closing idle connections`
+    /// or `drained`.
+    pub step: String,
+    /// Seconds since `rampart node drain`.
+    pub seconds: f64,
+    /// Seconds until the step ends (none once drained, or while waiting
+    /// for the VRRP peer).
+    pub step_left_seconds: Option<f64>,
+    pub withdraw_after_seconds: f64,
+    pub window_seconds: f64,
+}
+
+impl Supervisor {
+    /// `rampart node drain` (`Some`) or `node undrain` (`None`): what it
+    /// did, or why not. Logged at WARN with who asked.
+    pub(super) async fn node_command(
+        &mut self,
+        drain: Option<DrainPlan>,
+        who: &Asker,
+    ) -> Result<String, String> {
+        let Some(plan) = drain else {
+            return Ok(self.undrain(who).await);
+        };
+        if let Some(d) = &self.node_drain {
+            return Err(format!(
+                "the node is already draining ({}, asked {:.0} s ago); `rampart node undrain` ends it",
+                d.step.name(),
+                d.since.elapsed().as_secs_f64()
+            ));
+        }
+        let now = Instant::now();
+        let (bgp, until) = match &self.bgp {
+            Some(b) => match b.drain(Some(plan.withdraw_after)).await {
+                Some(d) => {
+                    let at = d.withdraw_at.map_or(now, Instant::from_std);
+                    (d.said, at)
+                }
+                None => ("BGP: the driver is gone".to_string(), now),
+            },
+            None => ("no BGP neighbor".to_string(), now),
+        };
+        self.node_drain = Some(NodeDrain {
+            plan,
+            since: now,
+            step: Step::Withdrawing { until },
+        });
+        let vrrp = if self.vrrp.is_some() {
+            "then every VRRP instance resigns"
+        } else {
+            "no VRRP instance"
+        };
+        let said = format!(
+            "node draining: {bgp}; {vrrp}; then idle connections close over {:.1} s",
+            plan.window.as_secs_f64()
+        );
+        tracing::warn!("{said} (asked by {who})");
+        self.advance_drain().await;
+        Ok(said)
+    }
+
+    async fn undrain(&mut self, who: &Asker) -> String {
+        let Some(d) = self.node_drain.take() else {
+            return "the node is not draining".to_string();
+        };
+        let mut said = vec![format!("node drain ended (was {})", d.step.name())];
+        if let Some(b) = &self.bgp
+            && let Some(d) = b.drain(None).await
+        {
+            said.push(d.said);
+        }
+        if let Some(v) = &self.vrrp {
+            said.push(v.admin(false, None).await.unwrap_or_else(|e| e));
+        }
+        if matches!(d.step, Step::Closing { .. }) {
+            self.tell_workers(&ToWorker::CloseIdle { window_ms: None })
+                .await;
+            said.push("idle connections no longer closed".into());
+        }
+        let said = said.join("; ");
+        tracing::warn!("{said} (asked by {who})");
+        said
+    }
+
+    /// When [`advance_drain`](Self::advance_drain) is next due.
+    pub(super) fn drain_deadline(&self) -> Option<Instant> {
+        match self.node_drain.as_ref()?.step {
+            Step::Withdrawing { until } | Step::Closing { until } => Some(until),
+            Step::Resigning { bound } => Some(bound.min(Instant::now() + RESIGN_POLL)),
+            Step::Drained => None,
+        }
+    }
+
+    /// Takes the drain through every step that is due.
+    pub(super) async fn advance_drain(&mut self) {
+        loop {
+            let Some(d) = &self.node_drain else {
+                return;
+            };
+            let (plan, step) = (d.plan, d.step);
+            let now = Instant::now();
+            let next = match step {
+                Step::Withdrawing { until } if until <= now => match &self.vrrp {
+                    Some(v) => {
+                        let said = v.admin(true, None).await.unwrap_or_else(|e| e);
+                        tracing::warn!("node drain: routes withdrawn; {said}");
+                        Step::Resigning {
+                            bound: now + self.resign_bound(),
+                        }
+                    }
+                    None => self.close_idle(plan).await,
+                },
+                Step::Resigning { bound } => {
+                    let masters = self
+                        .vrrp
+                        .as_ref()
+                        .map_or(0, |v| v.masters().borrow().values().filter(|m| **m).count());
+                    if masters > 0 && bound > now {
+                        return;
+                    }
+                    if masters > 0 {
+                        tracing::warn!(
+                            "node drain: {masters} VRRP instance(s) still master after resigning (no peer took over); closing idle connections all the same"
+                        );
+                    } else {
+                        tracing::warn!("node drain: no VRRP instance is master here any more");
+                    }
+                    self.close_idle(plan).await
+                }
+                Step::Closing { until } if until <= now => {
+                    tracing::warn!(
+                        "node drained in {:.1} s: no route announced, no VRRP instance master, idle connections closed",
+                        now.duration_since(d.since).as_secs_f64()
+                    );
+                    Step::Drained
+                }
+                _ => return,
+            };
+            if let Some(d) = &mut self.node_drain {
+                d.step = next;
+            }
+        }
+    }
+
+    async fn close_idle(&mut self, plan: DrainPlan) -> Step {
+        let window_ms = u64::try_from(plan.window.as_millis()).unwrap_or(u64::MAX);
+        self.tell_workers(&ToWorker::CloseIdle {
+            window_ms: Some(window_ms),
+        })
+        .await;
+        tracing::warn!(
+            "node drain: closing idle connections over {:.1} s; busy ones run to their end",
+            plan.window.as_secs_f64()
+        );
+        Step::Closing {
+            until: Instant::now() + plan.window,
+        }
+    }
+
+    /// How long the peer may take to take every instance over: three of
+    /// the longest advert interval, and a second (as a graceful stop).
+    fn resign_bound(&self) -> Duration {
+        let longest = self
+            .cfg
+            .vrrp
+            .instances
+            .iter()
+            .map(|i| i.advert_interval)
+            .max()
+            .unwrap_or_default();
+        longest * 3 + Duration::from_secs(1)
+    }
+
+    /// The drain as `rampart status` shows it.
+    pub(super) fn drain_status(&self) -> Option<NodeDrainStatus> {
+        let d = self.node_drain.as_ref()?;
+        let now = Instant::now();
+        let left = match d.step {
+            Step::Withdrawing { until } | Step::Closing { until } => {
+                Some(until.saturating_duration_since(now).as_secs_f64())
+            }
+            Step::Resigning { .. } | Step::Drained => None,
+        };
+        Some(NodeDrainStatus {
+            step: d.step.name().to_string(),
+            seconds: now.duration_since(d.since).as_secs_f64(),
+            step_left_seconds: left,
+            withdraw_after_seconds: d.plan.withdraw_after.as_secs_f64(),
+            window_seconds: d.plan.window.as_secs_f64(),
+        })
+    }
+}
