@@ -207,36 +207,45 @@ impl Proxy {
     /// once: each gets a moment in the window, and at its moment it is
     /// closed if it moved no byte for a second; a busy one is looked at
     /// again each second until the window ends, and then left to finish.
-    /// Returns how many it closed.
-    pub async fn close_spread(self: std::sync::Arc<Self>, window: std::time::Duration) -> usize {
+    /// A busy session never holds back the look at the others. Returns
+    /// how many it closed.
+    pub async fn close_spread(self: Arc<Self>, window: std::time::Duration) -> usize {
+        use std::cmp::Reverse;
+        use std::collections::BinaryHeap;
         use std::time::Duration;
+        use tokio::time::Instant;
         let moved = |l: &Live| l.bytes.up.load(Relaxed) + l.bytes.down.load(Relaxed);
         let all = self.sessions.all();
-        let n = all.len().max(1) as u32;
-        let start = tokio::time::Instant::now();
+        let n = u32::try_from(all.len()).unwrap_or(u32::MAX).max(1);
+        let start = Instant::now();
         let end = start + window;
-        let mut closed = 0;
-        let mut last: HashMap<u64, u64> = all.iter().map(|l| (l.id, moved(l))).collect();
         // Idle means no byte for a second: the first look is a second in.
         let first = Duration::from_secs(1).min(window);
-        for (i, l) in (0u32..).zip(all) {
-            let mut at = start + first + (window - first) * i / n;
-            loop {
-                tokio::time::sleep_until(at).await;
-                if Arc::strong_count(&l) == 1 {
-                    // It ended on its own (only this list holds it).
-                    break;
-                }
-                let now_moved = moved(&l);
-                if last.insert(l.id, now_moved) == Some(now_moved) {
-                    l.kill.notify_one();
-                    closed += 1;
-                    break;
-                }
-                at = tokio::time::Instant::now() + Duration::from_secs(1);
-                if at > end {
-                    break;
-                }
+        // Each session's next look, earliest first.
+        let mut due: BinaryHeap<Reverse<(Instant, usize)>> = (0..all.len())
+            .map(|i| {
+                let slot = u32::try_from(i).unwrap_or(u32::MAX);
+                Reverse((start + first + (window - first) * slot / n, i))
+            })
+            .collect();
+        let mut last: Vec<u64> = all.iter().map(|l| moved(l)).collect();
+        let mut closed = 0;
+        while let Some(Reverse((at, i))) = due.pop() {
+            tokio::time::sleep_until(at).await;
+            let l = &all[i];
+            if Arc::strong_count(l) == 1 {
+                // It ended on its own (only this list holds it).
+                continue;
+            }
+            let now_moved = moved(l);
+            if std::mem::replace(&mut last[i], now_moved) == now_moved {
+                l.kill.notify_one();
+                closed += 1;
+                continue;
+            }
+            let next = Instant::now() + Duration::from_secs(1);
+            if next <= end {
+                due.push(Reverse((next, i)));
             }
         }
         closed

@@ -746,3 +746,73 @@ async fn a_server_reset_right_after_its_last_bytes_is_an_abort() {
         }
     }
 }
+
+/// `rampart node drain`'s last step: the sessions open are closed spread
+/// over the window when idle, while a busy one runs on; sessions opened
+/// afterwards are not touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_spread_closes_idle_sessions_over_the_window_and_keeps_busy_ones() {
+    let b = echo().await;
+    let h = only(&b, Mode::Splice).await;
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        let mut s = TcpStream::connect(h.addr).await.unwrap();
+        s.write_all(b"hi").await.unwrap();
+        let mut buf = [0u8; 2];
+        s.read_exact(&mut buf).await.unwrap();
+        idle.push(s);
+    }
+    // Busy first in line: it must not hold back the others' close.
+    let mut busy = TcpStream::connect(h.addr).await.unwrap();
+    let talking = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let flag = talking.clone();
+    busy.write_all(b"x").await.unwrap();
+    let mut one = [0u8; 1];
+    busy.read_exact(&mut one).await.unwrap();
+    let busy_task = tokio::spawn(async move {
+        let mut echoed = 0u32;
+        while flag.load(Ordering::Relaxed) {
+            busy.write_all(b"x").await?;
+            busy.read_exact(&mut one).await?;
+            echoed += 1;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok::<u32, std::io::Error>(echoed)
+    });
+    assert!(
+        eventually(Duration::from_secs(2), || h.proxy.sessions().sessions.len()
+            == 5)
+        .await
+    );
+    let t0 = tokio::time::Instant::now();
+    let spread = tokio::spawn(h.proxy.clone().close_spread(Duration::from_secs(3)));
+    // Opened after the spread began: not in it.
+    let mut late = TcpStream::connect(h.addr).await.unwrap();
+    let mut closed_at = Vec::new();
+    for s in &mut idle {
+        closed_after(s, Duration::from_secs(6)).await;
+        closed_at.push(t0.elapsed());
+    }
+    let closed = spread.await.unwrap();
+    let took = t0.elapsed();
+    assert_eq!(closed, 4, "closed_at {closed_at:?}");
+    // None before the first second (idle is a second without a byte),
+    // all within the window, and spread: not all at the same moment.
+    let (first, last) = (closed_at[0], *closed_at.iter().max().unwrap());
+    assert!(first >= Duration::from_millis(900), "{closed_at:?}");
+    assert!(last <= Duration::from_millis(3300), "{closed_at:?}");
+    let (min, max) = (
+        *closed_at.iter().min().unwrap(),
+        *closed_at.iter().max().unwrap(),
+    );
+    assert!(max - min >= Duration::from_millis(800), "{closed_at:?}");
+    assert!(took <= Duration::from_millis(3500), "{took:?}");
+    talking.store(false, Ordering::Relaxed);
+    let echoed = busy_task.await.unwrap().unwrap();
+    assert!(echoed >= 25, "{echoed}");
+    // The late one still works.
+    late.write_all(b"ok").await.unwrap();
+    let mut buf = [0u8; 2];
+    late.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"ok");
+}
