@@ -135,6 +135,12 @@ struct File {
     disabled_frontends: Vec<String>,
     #[serde(default)]
     disabled_neighbors: Vec<String>,
+    /// VRRP instances resigned (`rampart vrrp resign`).
+    #[serde(default)]
+    resigned: Vec<String>,
+    /// `rampart node drain`.
+    #[serde(default)]
+    node_drained: bool,
 }
 
 /// Every server whose state differs from the default (ready, configured
@@ -145,6 +151,10 @@ pub struct Admins {
     disabled: std::collections::BTreeSet<String>,
     /// BGP neighbors the operator disabled.
     neighbors: std::collections::BTreeSet<String>,
+    /// VRRP instances the operator resigned.
+    resigned: std::collections::BTreeSet<String>,
+    /// The node is drained (`rampart node drain`).
+    node_drained: bool,
     file: Option<PathBuf>,
 }
 
@@ -154,10 +164,8 @@ impl Admins {
     /// starts with every server ready rather than not at all).
     pub fn load(file: Option<&Path>) -> Admins {
         let mut admins = Admins {
-            map: BTreeMap::new(),
-            disabled: Default::default(),
-            neighbors: Default::default(),
             file: file.map(Path::to_path_buf),
+            ..Admins::default()
         };
         let Some(path) = file else {
             return admins;
@@ -222,6 +230,8 @@ impl Admins {
         }
         self.disabled = f.disabled_frontends.into_iter().collect();
         self.neighbors = f.disabled_neighbors.into_iter().collect();
+        self.resigned = f.resigned.into_iter().collect();
+        self.node_drained = f.node_drained;
     }
 
     fn snapshot(&self) -> File {
@@ -233,6 +243,8 @@ impl Admins {
                 .collect(),
             disabled_frontends: self.disabled.iter().cloned().collect(),
             disabled_neighbors: self.neighbors.iter().cloned().collect(),
+            resigned: self.resigned.iter().cloned().collect(),
+            node_drained: self.node_drained,
         }
     }
 
@@ -343,6 +355,29 @@ impl Admins {
         };
         self.save();
         Ok(changed)
+    }
+
+    /// The VRRP instances resigned after `rampart vrrp resign|resume`
+    /// (those stopping or stopped). Writes the state file, if any.
+    pub fn set_resigned(&mut self, instances: impl IntoIterator<Item = String>) {
+        self.resigned = instances.into_iter().collect();
+        self.save();
+    }
+
+    /// The VRRP instances the operator resigned.
+    pub fn resigned(&self) -> Vec<String> {
+        self.resigned.iter().cloned().collect()
+    }
+
+    /// `rampart node drain` (true) or `undrain`. Writes the state file,
+    /// if any.
+    pub fn set_node_drained(&mut self, drained: bool) {
+        self.node_drained = drained;
+        self.save();
+    }
+
+    pub fn node_drained(&self) -> bool {
+        self.node_drained
     }
 
     /// The BGP neighbors the operator disabled.
@@ -500,14 +535,30 @@ mod tests {
                 .is_empty()
         );
 
+        // VRRP resigned instances and the node drain too.
+        let mut f = Admins::load(Some(&file));
+        f.set_resigned(["VI_1".to_string(), "VI_2".to_string()]);
+        f.set_node_drained(true);
+        let g = Admins::load(Some(&file));
+        assert_eq!(g.resigned(), ["VI_1", "VI_2"]);
+        assert!(g.node_drained());
+        f.set_resigned([]);
+        f.set_node_drained(false);
+        let g = Admins::load(Some(&file));
+        assert!(g.resigned().is_empty() && !g.node_drained());
+
         // An upgrade hands the whole state over, with no file too.
         let mut d = Admins::load(None);
         d.apply(&cfg, &ServerCommand::parse(&["maint", "web/b"]).unwrap())
             .unwrap();
         d.set_frontend(&cfg, "www", false).unwrap();
+        d.set_resigned(["VI_1".to_string()]);
+        d.set_node_drained(true);
         let e = Admins::adopt(&d.handover(), None);
         assert_eq!(e.get("web", "b").admin, Admin::Maint);
         assert_eq!(e.disabled_frontends(&cfg), vec!["www"]);
+        assert_eq!(e.resigned(), ["VI_1"]);
+        assert!(e.node_drained());
 
         // A malformed file is no reason not to start.
         std::fs::write(&file, "{not json").unwrap();

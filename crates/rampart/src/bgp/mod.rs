@@ -181,6 +181,7 @@ pub fn start(
     masters: watch::Receiver<BTreeMap<String, bool>>,
     adopted: Vec<Taken>,
     disabled: std::collections::BTreeSet<String>,
+    drained: bool,
 ) -> Result<Option<Handle>> {
     let bgp = &cfg.bgp;
     if !bgp.is_enabled() {
@@ -203,6 +204,11 @@ pub fn start(
             .announcer
             .set_inputs(now, inputs(&proxy.borrow(), &masters.borrow())),
     );
+    if drained {
+        // The node is drained (`rampart node drain`, kept in the state
+        // file): no route from the first moment.
+        log(now, manager.announcer.drain(now, Duration::ZERO));
+    }
     manager.adopt(adopted);
     manager.start_missing();
     manager.listeners = listen(&bgp.neighbors, &manager.routing)?;
@@ -512,9 +518,12 @@ impl Manager {
                         let _ = reply.send(self.show_routes().await);
                         continue;
                     }
-                    // The routes go to the sessions below (`evaluate`).
+                    // Answered once the sessions have the routes: the
+                    // node drain resigns VRRP only after the withdrawal.
                     Upgrade::Drain(after, reply) => {
-                        let _ = reply.send(self.drain(after));
+                        let drained = self.drain(after);
+                        self.evaluate(Instant::now(), &proxy.borrow(), &masters.borrow());
+                        let _ = reply.send(drained);
                     }
                 },
                 Some(done) = self.tasks.join_next_with_id() => {

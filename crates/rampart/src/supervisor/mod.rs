@@ -265,7 +265,18 @@ pub async fn run(
     // VRRP before the worker: a node that cannot run its VRRP instances
     // (not root, interface missing) stops here with the reason.
     sup.publish_proxy_health();
-    sup.vrrp = vrrp::start(&sup.cfg, sup.proxy.subscribe(), adopted_vrrp)?;
+    // What the operator resigned, or the whole node drained, stays so.
+    let resigned = if sup.admins.node_drained() {
+        sup.cfg
+            .vrrp
+            .instances
+            .iter()
+            .map(|i| i.name.clone())
+            .collect()
+    } else {
+        sup.admins.resigned()
+    };
+    sup.vrrp = vrrp::start(&sup.cfg, sup.proxy.subscribe(), adopted_vrrp, resigned)?;
     let masters = match &sup.vrrp {
         Some(v) => v.masters(),
         None => tokio::sync::watch::channel(Default::default()).1,
@@ -276,7 +287,14 @@ pub async fn run(
         masters,
         adopted_bgp,
         sup.admins.disabled_neighbors(),
+        sup.admins.node_drained(),
     )?;
+    if sup.admins.node_drained() {
+        sup.node_drain = Some(node_drain::NodeDrain::restored());
+        tracing::warn!(
+            "the node was drained when it stopped (state file): it starts drained; `rampart node undrain` brings it back"
+        );
+    }
     sup.worker = Some(sup.spawn_worker().await?);
     // Forwarding and NAT once the rest runs; a failure here (or below)
     // stops what runs already, which sets them back.
@@ -438,6 +456,7 @@ pub async fn run(
                     };
                     if let Ok(line) = &done {
                         tracing::warn!("{line} (asked by {who})");
+                        sup.keep_resigned().await;
                     }
                     let _ = reply.send(done);
                 }

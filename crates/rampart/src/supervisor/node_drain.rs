@@ -92,7 +92,34 @@ pub struct NodeDrainStatus {
     pub window_seconds: f64,
 }
 
+impl NodeDrain {
+    /// A drain the state file kept: done before this process started.
+    pub(super) fn restored() -> NodeDrain {
+        NodeDrain {
+            plan: DrainPlan {
+                withdraw_after: Duration::ZERO,
+                window: Duration::ZERO,
+            },
+            since: Instant::now(),
+            step: Step::Drained,
+        }
+    }
+}
+
 impl Supervisor {
+    /// Keeps in the state file the VRRP instances resigned now.
+    pub(super) async fn keep_resigned(&mut self) {
+        if let Some(v) = &self.vrrp {
+            let resigned = v
+                .status()
+                .await
+                .into_iter()
+                .filter(|i| matches!(i.state.as_str(), "stop" | "stopping"))
+                .map(|i| i.name);
+            self.admins.set_resigned(resigned);
+        }
+    }
+
     /// `rampart node drain` (`Some`) or `node undrain` (`None`): what it
     /// did, or why not. Logged at WARN with who asked.
     pub(super) async fn node_command(
@@ -126,6 +153,7 @@ impl Supervisor {
             since: now,
             step: Step::Withdrawing { until },
         });
+        self.admins.set_node_drained(true);
         let vrrp = if self.vrrp.is_some() {
             "then every VRRP instance resigns"
         } else {
@@ -153,6 +181,8 @@ impl Supervisor {
         if let Some(v) = &self.vrrp {
             said.push(v.admin(false, None).await.unwrap_or_else(|e| e));
         }
+        self.admins.set_node_drained(false);
+        self.keep_resigned().await;
         if matches!(d.step, Step::Closing { .. }) {
             self.tell_workers(&ToWorker::CloseIdle { window_ms: None })
                 .await;
@@ -181,16 +211,16 @@ impl Supervisor {
             let (plan, step) = (d.plan, d.step);
             let now = Instant::now();
             let next = match step {
-                Step::Withdrawing { until } if until <= now => match &self.vrrp {
-                    Some(v) => {
-                        let said = v.admin(true, None).await.unwrap_or_else(|e| e);
-                        tracing::warn!("node drain: routes withdrawn; {said}");
-                        Step::Resigning {
-                            bound: now + self.resign_bound(),
-                        }
+                Step::Withdrawing { until } if until <= now => {
+                    // The BGP driver's own timer withdraws at the same
+                    // moment; asking makes sure it has, before VRRP moves.
+                    if let Some(b) = &self.bgp
+                        && let Some(d) = b.drain(Some(Duration::ZERO)).await
+                    {
+                        tracing::warn!("node drain: {}", d.said);
                     }
-                    None => self.close_idle(plan).await,
-                },
+                    self.resign_all(plan).await
+                }
                 Step::Resigning { bound } => {
                     let masters = self
                         .vrrp
@@ -220,6 +250,19 @@ impl Supervisor {
             if let Some(d) = &mut self.node_drain {
                 d.step = next;
             }
+        }
+    }
+
+    async fn resign_all(&mut self, plan: DrainPlan) -> Step {
+        match &self.vrrp {
+            Some(v) => {
+                let said = v.admin(true, None).await.unwrap_or_else(|e| e);
+                tracing::warn!("node drain: {said}");
+                Step::Resigning {
+                    bound: Instant::now() + self.resign_bound(),
+                }
+            }
+            None => self.close_idle(plan).await,
         }
     }
 

@@ -195,6 +195,7 @@ impl Supervisor {
                     masters,
                     Vec::new(),
                     self.admins.disabled_neighbors(),
+                    self.node_drain.is_some(),
                 ) {
                     Ok(b) => self.bgp = b,
                     Err(e) => tracing::error!("BGP could not start after the reload: {e:#}"),

@@ -165,6 +165,7 @@ pub fn start(
     cfg: &Config,
     proxy: watch::Receiver<ProxyHealth>,
     resume: Option<States>,
+    resigned: Vec<String>,
 ) -> Result<Option<Handle>> {
     if cfg.vrrp.instances.is_empty() {
         return Ok(None);
@@ -191,7 +192,7 @@ pub fn start(
                 "VRRP thread left at normal priority ({e}): adverts may be late on a busy machine"
             ),
         }
-        match Driver::open(plan, &proxy, masters_tx, hooks, resume) {
+        match Driver::open(plan, &proxy, masters_tx, hooks, resume, resigned) {
             Ok((driver, packets, links)) => {
                 let _ = opened_tx.send(Ok(()));
                 driver
@@ -328,6 +329,8 @@ struct Driver {
     buf: Vec<u8>,
     /// States to resume at start (`rampart upgrade`).
     resume: Option<States>,
+    /// Instances to resign at start (the operator's, kept).
+    resigned: Vec<String>,
 }
 
 impl Driver {
@@ -339,6 +342,7 @@ impl Driver {
         masters: watch::Sender<BTreeMap<String, bool>>,
         hooks: tokio::runtime::Handle,
         resume: Option<States>,
+        resigned: Vec<String>,
     ) -> Result<(
         Driver,
         mpsc::UnboundedReceiver<Packet>,
@@ -383,6 +387,7 @@ impl Driver {
             lateness,
             buf: vec![0u8; MAX_PACKET],
             resume,
+            resigned,
         };
         Ok((driver, pkt_rx, links))
     }
@@ -449,6 +454,14 @@ impl Driver {
                 self.node.resume(now, &states);
             }
             None => self.node.start(now),
+        }
+        // Resigned by the operator before this process (state file, or
+        // handed over by `rampart upgrade`): stopped before any advert.
+        for name in std::mem::take(&mut self.resigned) {
+            match self.admin(true, Some(&name)) {
+                Ok(said) => tracing::warn!("{said} (resigned when the node stopped)"),
+                Err(e) => tracing::warn!("resigned when the node stopped: {e}"),
+            }
         }
         self.drain();
         self.publish_masters();
