@@ -130,6 +130,23 @@ pub struct GatewayStatus {
     pub forwarding: Vec<(String, bool)>,
     /// "192.168.1.0/24 out bond0", one per rule in the `inet rampart` table.
     pub masquerade: Vec<String>,
+    /// Each rule's counters.
+    #[serde(default)]
+    pub nat: Vec<NatRule>,
+}
+
+/// A masquerade rule and what went through it: connections translated,
+/// and packets and bytes forwarded each way (out of the subnet through
+/// the rule's interface, and back in).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NatRule {
+    /// "192.168.1.0/24 out bond0".
+    pub rule: String,
+    pub connections: u64,
+    pub packets_out: u64,
+    pub bytes_out: u64,
+    pub packets_in: u64,
+    pub bytes_in: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
@@ -955,7 +972,14 @@ pub fn render(s: &Status) -> String {
             out.push_str(&format!("  {family} forwarding {state}\n"));
         }
         for m in &g.masquerade {
-            out.push_str(&format!("  masquerade {m}\n"));
+            out.push_str(&format!("  masquerade {m}"));
+            if let Some(r) = g.nat.iter().find(|r| r.rule == *m) {
+                out.push_str(&format!(
+                    ": {} connections, out {} packets / {} bytes, in {} packets / {} bytes",
+                    r.connections, r.packets_out, r.bytes_out, r.packets_in, r.bytes_in
+                ));
+            }
+            out.push('\n');
         }
     }
     out

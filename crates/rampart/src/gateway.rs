@@ -195,8 +195,44 @@ impl Active {
 impl Active {
     /// What `rampart status` shows: forwarding as the kernel has it now
     /// (someone else may have turned it off), and the rules in place.
-    pub fn status(&self, cfg: &Gateway) -> crate::control::GatewayStatus {
+    pub async fn status(&self, cfg: &Gateway) -> crate::control::GatewayStatus {
+        let counted = if self.table {
+            counters().await.unwrap_or_else(|e| {
+                tracing::debug!("NAT counters: {e:#}");
+                Vec::new()
+            })
+        } else {
+            Vec::new()
+        };
+        let nat = if self.table {
+            cfg.masquerade
+                .iter()
+                .map(|m| {
+                    let rule = rule_name(m);
+                    let get = |kind: Counted| {
+                        counted
+                            .iter()
+                            .find(|(k, n, _, _)| *k == kind && *n == rule)
+                            .map_or((0, 0), |(_, _, p, b)| (*p, *b))
+                    };
+                    let (connections, _) = get(Counted::Connections);
+                    let (packets_out, bytes_out) = get(Counted::Out);
+                    let (packets_in, bytes_in) = get(Counted::In);
+                    crate::control::NatRule {
+                        rule,
+                        connections,
+                        packets_out,
+                        bytes_out,
+                        packets_in,
+                        bytes_in,
+                    }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         crate::control::GatewayStatus {
+            nat,
             forwarding: self
                 .saved
                 .iter()
@@ -207,15 +243,91 @@ impl Active {
                 })
                 .collect(),
             masquerade: if self.table {
-                cfg.masquerade
-                    .iter()
-                    .map(|m| format!("{} out {}", m.source, m.out))
-                    .collect()
+                cfg.masquerade.iter().map(rule_name).collect()
             } else {
                 Vec::new()
             },
         }
     }
+}
+
+/// A masquerade rule as status and metrics name it (and its nftables
+/// comment): `192.168.1.0/24 out bond0`.
+fn rule_name(m: &rampart_config::Masquerade) -> String {
+    format!("{} out {}", m.source, m.out)
+}
+
+/// What a counter in rampart's table counts, told by its comment's tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Counted {
+    /// The masquerade rule itself: a nat chain sees each connection's
+    /// first packet only (the rest follow its conntrack entry).
+    Connections,
+    /// Forwarded from the subnet out of the rule's interface.
+    Out,
+    /// Forwarded back in to the subnet (after NAT is undone).
+    In,
+}
+
+impl Counted {
+    const ALL: [Counted; 3] = [Counted::Connections, Counted::Out, Counted::In];
+
+    fn tag(self) -> &'static str {
+        match self {
+            Counted::Connections => "nat ",
+            Counted::Out => "out ",
+            Counted::In => "in ",
+        }
+    }
+}
+
+/// A counter as listed: what it counts, its rule's name, packets, bytes.
+type Counter = (Counted, String, u64, u64);
+
+/// Every counter in rampart's table, by its comment: `nft -j list table`.
+async fn counters() -> Result<Vec<Counter>> {
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        tokio::process::Command::new("nft")
+            .args(["-j", "list", "table", "inet", TABLE])
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .context("nft did not answer within 2 s")??;
+    if !out.status.success() {
+        bail!(
+            "nft list table: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let doc: Value = serde_json::from_slice(&out.stdout).context("nft's JSON")?;
+    Ok(parse_counters(&doc))
+}
+
+fn parse_counters(doc: &Value) -> Vec<Counter> {
+    doc["nftables"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| {
+            let rule = o.get("rule")?;
+            let comment = rule.get("comment")?.as_str()?;
+            let (kind, name) = Counted::ALL
+                .into_iter()
+                .find_map(|k| Some((k, comment.strip_prefix(k.tag())?)))?;
+            let c = rule["expr"]
+                .as_array()?
+                .iter()
+                .find_map(|e| e.get("counter"))?;
+            Some((
+                kind,
+                name.to_string(),
+                c["packets"].as_u64()?,
+                c["bytes"].as_u64()?,
+            ))
+        })
+        .collect()
 }
 
 fn restore(saved: &[(Family, String)]) {
@@ -239,26 +351,62 @@ pub fn ruleset(cfg: &Gateway) -> Value {
             "type": "nat", "hook": "postrouting", "prio": SRCNAT, "policy": "accept",
         } } }),
     ];
+    // Counters only: the subnet's traffic each way through each rule's
+    // interface, as forwarded (after NAT on the way back).
+    cmds.push(json!({ "add": { "chain": {
+        "family": "inet", "table": TABLE, "name": "forward",
+        "type": "filter", "hook": "forward", "prio": 0, "policy": "accept",
+    } } }));
     for m in &cfg.masquerade {
         let protocol = match Family::of(m.source.addr()) {
             Family::Ipv4 => "ip",
             Family::Ipv6 => "ip6",
         };
-        cmds.push(json!({ "add": { "rule": {
-            "family": "inet", "table": TABLE, "chain": "postrouting",
-            "expr": [
-                { "match": { "op": "==",
-                    "left": { "payload": { "protocol": protocol, "field": "saddr" } },
-                    "right": { "prefix": {
-                        "addr": m.source.network().to_string(),
-                        "len": m.source.prefix_len(),
-                    } } } },
-                { "match": { "op": "==",
-                    "left": { "meta": { "key": "oifname" } },
-                    "right": m.out } },
-                { "masquerade": null },
+        let prefix = json!({ "prefix": {
+            "addr": m.source.network().to_string(),
+            "len": m.source.prefix_len(),
+        } });
+        let from_subnet = |field: &str| {
+            json!({ "match": { "op": "==",
+                "left": { "payload": { "protocol": protocol, "field": field } },
+                "right": prefix } })
+        };
+        let on = |key: &str| json!({ "match": { "op": "==", "left": { "meta": { "key": key } }, "right": m.out } });
+        let name = rule_name(m);
+        let rule = |chain: &str, kind: Counted, expr: Vec<Value>| {
+            json!({ "add": { "rule": {
+                "family": "inet", "table": TABLE, "chain": chain,
+                "comment": format!("{}{name}", kind.tag()), "expr": expr,
+            } } })
+        };
+        cmds.push(rule(
+            "postrouting",
+            Counted::Connections,
+            vec![
+                from_subnet("saddr"),
+                on("oifname"),
+                json!({ "counter": null }),
+                json!({ "masquerade": null }),
             ],
-        } } }));
+        ));
+        cmds.push(rule(
+            "forward",
+            Counted::Out,
+            vec![
+                from_subnet("saddr"),
+                on("oifname"),
+                json!({ "counter": null }),
+            ],
+        ));
+        cmds.push(rule(
+            "forward",
+            Counted::In,
+            vec![
+                from_subnet("daddr"),
+                on("iifname"),
+                json!({ "counter": null }),
+            ],
+        ));
     }
     json!({ "nftables": cmds })
 }
@@ -313,21 +461,66 @@ mod tests {
         .unwrap();
         let doc = ruleset(&cfg.gateway);
         let cmds = doc["nftables"].as_array().unwrap();
-        // Replace in one transaction: add, delete, add, chain, two rules.
-        assert_eq!(cmds.len(), 6);
+        // Replace in one transaction: add, delete, add, two chains, three
+        // rules per masquerade (NAT, counters out and in).
+        assert_eq!(cmds.len(), 11);
         assert!(cmds[1]["delete"]["table"]["name"] == TABLE);
         let chain = &cmds[3]["add"]["chain"];
         assert_eq!(chain["type"], "nat");
         assert_eq!(chain["hook"], "postrouting");
         assert_eq!(chain["prio"], 100);
-        let v4 = &cmds[4]["add"]["rule"]["expr"];
+        let v4 = &cmds[5]["add"]["rule"]["expr"];
         assert_eq!(v4[0]["match"]["left"]["payload"]["protocol"], "ip");
         assert_eq!(v4[0]["match"]["right"]["prefix"]["addr"], "192.168.1.0");
         assert_eq!(v4[0]["match"]["right"]["prefix"]["len"], 24);
         assert_eq!(v4[1]["match"]["right"], "bond0");
-        assert!(v4[2].as_object().unwrap().contains_key("masquerade"));
-        let v6 = &cmds[5]["add"]["rule"]["expr"];
+        assert!(v4[2].as_object().unwrap().contains_key("counter"));
+        assert!(v4[3].as_object().unwrap().contains_key("masquerade"));
+        assert_eq!(
+            cmds[5]["add"]["rule"]["comment"],
+            "nat 192.168.1.0/24 out bond0"
+        );
+        assert_eq!(cmds[4]["add"]["chain"]["hook"], "forward");
+        let back = &cmds[7]["add"]["rule"];
+        assert_eq!(back["chain"], "forward");
+        assert_eq!(back["comment"], "in 192.168.1.0/24 out bond0");
+        assert_eq!(
+            back["expr"][0]["match"]["left"]["payload"]["field"],
+            "daddr"
+        );
+        assert_eq!(back["expr"][1]["match"]["left"]["meta"]["key"], "iifname");
+        let v6 = &cmds[8]["add"]["rule"]["expr"];
         assert_eq!(v6[0]["match"]["left"]["payload"]["protocol"], "ip6");
         assert_eq!(v6[0]["match"]["right"]["prefix"]["addr"], "fd00::");
+    }
+
+    /// What `nft -j list table inet rampart` prints (nftables 1.0.6).
+    #[test]
+    fn counters_are_read_by_rule_comment() {
+        let listed: Value = serde_json::from_str(
+            r#"{"nftables": [{"metainfo": {"version": "1.0.6", "json_schema_version": 1}},
+            {"table": {"family": "inet", "name": "rampart", "handle": 3}},
+            {"chain": {"family": "inet", "table": "rampart", "name": "postrouting", "handle": 1,
+              "type": "nat", "hook": "postrouting", "prio": 100, "policy": "accept"}},
+            {"rule": {"family": "inet", "table": "rampart", "chain": "postrouting", "handle": 2,
+              "comment": "nat 192.168.1.0/24 out eth0", "expr": [
+                {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}},
+                  "right": {"prefix": {"addr": "192.168.1.0", "len": 24}}}},
+                {"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": "eth0"}},
+                {"counter": {"packets": 7, "bytes": 420}},
+                {"masquerade": null}]}},
+            {"rule": {"family": "inet", "table": "rampart", "chain": "postrouting", "handle": 3,
+              "expr": [{"masquerade": null}]}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            parse_counters(&listed),
+            vec![(
+                Counted::Connections,
+                "192.168.1.0/24 out eth0".to_string(),
+                7,
+                420
+            )]
+        );
     }
 }

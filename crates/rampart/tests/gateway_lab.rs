@@ -99,7 +99,8 @@ fn the_pair_is_the_subnets_nat_gateway_and_fails_over() {
         assert_eq!(ip_forward(lb), "1");
         let table = nft_table(lb);
         assert!(
-            table.contains("ip saddr 192.168.1.0/24 oifname \"eth0\" masquerade"),
+            table.contains("ip saddr 192.168.1.0/24 oifname \"eth0\" counter packets")
+                && table.contains("masquerade comment \"nat 192.168.1.0/24 out eth0\""),
             "{table}"
         );
     }
@@ -121,6 +122,17 @@ fn the_pair_is_the_subnets_nat_gateway_and_fails_over() {
         serde_json::json!(["192.168.1.0/24 out eth0"]),
         "{st}"
     );
+    // What went through it: web1's and web2's connections, each way.
+    let nat = &st["gateway"]["nat"][0];
+    assert_eq!(nat["rule"], "192.168.1.0/24 out eth0", "{st}");
+    let n = |k: &str| nat[k].as_u64().unwrap_or(0);
+    assert!(n("connections") >= 2, "{st}");
+    assert!(
+        n("packets_out") >= 2 * 3 && n("packets_in") >= 2 * 3,
+        "{st}"
+    );
+    assert!(n("bytes_out") > n("packets_out") * 40, "{st}");
+    assert!(n("bytes_in") > n("packets_in") * 40, "{st}");
 
     // lb1 stops: lb2 takes the gateway VIP and the subnet's traffic;
     // lb1 leaves no rule behind and forwarding as it found it.

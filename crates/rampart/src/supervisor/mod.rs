@@ -575,7 +575,10 @@ impl Supervisor {
             servers,
             vrrp,
             bgp,
-            gateway: self.gateway.as_ref().map(|g| g.status(&self.cfg.gateway)),
+            gateway: match &self.gateway {
+                Some(g) => Some(g.status(&self.cfg.gateway).await),
+                None => None,
+            },
             node_drain: self.drain_status(),
         }
     }

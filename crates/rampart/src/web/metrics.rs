@@ -93,6 +93,7 @@ pub fn render(st: &Stats) -> Result<String, std::fmt::Error> {
     checks(&mut m, st);
     vrrp(&mut m, st);
     bgp(&mut m, st);
+    gateway(&mut m, st);
     let mut out = String::new();
     encode(&mut out, &m.reg)?;
     Ok(out)
@@ -458,6 +459,46 @@ fn bgp(m: &mut Metrics, st: &Stats) {
         "bgp_routes_wanted",
         "Routes the announce policy wants announced",
         b.iter().map(|x| (nb(&x.name), x.routes_desired as f64)),
+    );
+}
+
+fn gateway(m: &mut Metrics, st: &Stats) {
+    let Some(g) = &st.status.gateway else { return };
+    let rule = |name: &str| -> Labels { vec![("rule", name.to_string())] };
+    let dir = |name: &str, d: &str| -> Labels {
+        vec![("rule", name.to_string()), ("direction", d.to_string())]
+    };
+    m.gauge(
+        "gateway_forwarding",
+        "1 while the kernel forwards the family",
+        g.forwarding
+            .iter()
+            .map(|(f, on)| (vec![("family", f.clone())], flag(*on))),
+    );
+    m.counter(
+        "gateway_nat_connections",
+        "Connections the masquerade rule translated",
+        g.nat.iter().map(|r| (rule(&r.rule), r.connections)),
+    );
+    m.counter(
+        "gateway_nat_packets",
+        "Packets forwarded through the rule's interface, out of the subnet and back in",
+        g.nat.iter().flat_map(|r| {
+            [
+                (dir(&r.rule, "out"), r.packets_out),
+                (dir(&r.rule, "in"), r.packets_in),
+            ]
+        }),
+    );
+    m.counter(
+        "gateway_nat_bytes",
+        "Bytes forwarded through the rule's interface, out of the subnet and back in",
+        g.nat.iter().flat_map(|r| {
+            [
+                (dir(&r.rule, "out"), r.bytes_out),
+                (dir(&r.rule, "in"), r.bytes_in),
+            ]
+        }),
     );
 }
 
