@@ -38,6 +38,7 @@ pub(crate) fn global(t: &Table, sink: &mut Sink) -> Global {
             "user",
             "group",
             "state_file",
+            "tcplog_file",
         ],
         sink,
     );
@@ -63,21 +64,26 @@ pub(crate) fn global(t: &Table, sink: &mut Sink) -> Global {
             None => {}
         }
     }
-    if let Some(v) = t.get("state_file")
-        && let Some(path) = walk::string(v, "state_file", sink)
-    {
-        if path.starts_with('/') {
-            g.state_file = Some(path.into());
-        } else {
-            sink.error(
-                v.span(),
-                format!("`state_file` must be an absolute path, got `{path}`"),
-            );
-        }
-    }
+    g.state_file = absolute_path(t, "state_file", sink);
+    g.tcplog_file = absolute_path(t, "tcplog_file", sink);
     g.user = account(t, "user", sink);
     g.group = account(t, "group", sink);
     g
+}
+
+/// A key whose value is an absolute path.
+fn absolute_path(t: &Table, key: &str, sink: &mut Sink) -> Option<std::path::PathBuf> {
+    let v = t.get(key)?;
+    let path = walk::string(v, key, sink)?;
+    if path.starts_with('/') {
+        Some(path.into())
+    } else {
+        sink.error(
+            v.span(),
+            format!("`{key}` must be an absolute path, got `{path}`"),
+        );
+        None
+    }
 }
 
 /// Longest user or group name Linux tools accept (`useradd`: 32).

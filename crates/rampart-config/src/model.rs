@@ -92,6 +92,10 @@ pub struct Global {
     /// Where the operator's runtime state of servers (drain, maint,
     /// weight) is kept across restarts, as HAProxy's `server-state-file`.
     pub state_file: Option<std::path::PathBuf>,
+    /// Where the connection log (`rampart::tcplog`) goes instead of the
+    /// main log: appended to, reopened by each worker (so a reload after
+    /// logrotate moves to the new file).
+    pub tcplog_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Global {
@@ -103,6 +107,7 @@ impl Default for Global {
             user: None,
             group: None,
             state_file: None,
+            tcplog_file: None,
         }
     }
 }

@@ -65,6 +65,7 @@ fn full_example_gives_the_expected_model() {
             user: None,
             group: None,
             state_file: None,
+            tcplog_file: None,
         },
         frontends: vec![Frontend {
             name: "www".to_string(),

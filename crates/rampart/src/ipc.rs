@@ -92,6 +92,9 @@ pub const ENV_RUNTIME_DIR: &str = "RAMPART_RUNTIME_DIR";
 /// lock: an orphaned worker keeps the lock until its clean-up is done, so
 /// a node restarted at once waits for it instead of racing it.
 pub const ENV_LOCK_FD: &str = "RAMPART_LOCK_FD";
+/// Environment variable naming the descriptor of `[global] tcplog_file`,
+/// opened by the supervisor (the worker may not be allowed to).
+pub const ENV_TCPLOG_FD: &str = "RAMPART_TCPLOG_FD";
 /// Environment variable listing the listening sockets:
 /// `thread:frontend:fd` items separated by commas.
 pub const ENV_LISTEN_FDS: &str = "RAMPART_LISTEN_FDS";

@@ -17,7 +17,7 @@ const QUEUED_LINES: usize = 128 * 1024;
 
 static DROPPED: OnceLock<ErrorCounter> = OnceLock::new();
 /// The writer thread's guard; [`flush`] drops it.
-static GUARD: std::sync::Mutex<Option<WorkerGuard>> = std::sync::Mutex::new(None);
+static GUARD: std::sync::Mutex<Vec<WorkerGuard>> = std::sync::Mutex::new(Vec::new());
 /// Drops already reported.
 static REPORTED: AtomicUsize = AtomicUsize::new(0);
 
@@ -35,7 +35,7 @@ impl Drop for Flush {
 /// this are dropped.
 pub fn flush() {
     if let Ok(mut g) = GUARD.lock() {
-        drop(g.take());
+        g.clear();
     }
 }
 
@@ -55,9 +55,23 @@ pub fn is_json() -> bool {
 /// message, for log shippers). Keep the returned [`Flush`] until the
 /// process ends.
 pub fn init(level: &str, json: bool) -> Flush {
+    init_with(level, json, None)
+}
+
+/// [`init`], with the connection log (target `rampart::tcplog`) going to
+/// `tcplog` instead of stderr when given (`[global] tcplog_file`), through
+/// a writer thread of its own: a slow disk for the connection log holds
+/// back neither the other lines nor a connection.
+pub fn init_with(level: &str, json: bool, tcplog: Option<std::fs::File>) -> Flush {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    type Boxed = Box<dyn Layer<tracing_subscriber::Registry> + Send + Sync>;
     JSON.store(json, Ordering::Relaxed);
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_new(level)
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+    };
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let (writer, guard) = NonBlockingBuilder::default()
         .lossy(true)
@@ -65,33 +79,70 @@ pub fn init(level: &str, json: bool) -> Flush {
         .thread_name("rampart-log")
         .finish(std::io::stderr());
     let _ = DROPPED.set(writer.error_counter());
-    let fmt = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer)
-        .with_target(false);
-    if json {
-        fmt.json().init();
-    } else {
-        // Colours only on a terminal: logs piped to files or journald stay plain.
-        fmt.with_ansi(ansi).init();
-    }
+    let layer = |w: tracing_appender::non_blocking::NonBlocking, ansi: bool| -> Boxed {
+        let fmt = tracing_subscriber::fmt::layer()
+            .with_writer(w)
+            .with_target(false);
+        if json {
+            Box::new(fmt.json())
+        } else {
+            // Colours only on a terminal: logs piped to files or journald stay plain.
+            Box::new(fmt.with_ansi(ansi))
+        }
+    };
+    let mut guards = vec![guard];
+    let (stderr_filter, file_layer) = match tcplog {
+        Some(file) => {
+            let (w, g) = NonBlockingBuilder::default()
+                .lossy(true)
+                .buffered_lines_limit(QUEUED_LINES)
+                .thread_name("rampart-tcplog")
+                .finish(file);
+            let _ = DROPPED_TCPLOG.set(w.error_counter());
+            guards.push(g);
+            let only = tracing_subscriber::filter::Targets::new()
+                .with_target(TCPLOG, tracing::Level::INFO);
+            // The file gets the connection log at the level asked for.
+            let wanted = filter()
+                .max_level_hint()
+                .is_none_or(|max| max >= tracing::Level::INFO);
+            let file = wanted.then(|| layer(w, false).with_filter(only).boxed());
+            let rest = filter().add_directive(
+                format!("{TCPLOG}=off")
+                    .parse()
+                    .unwrap_or_else(|_| tracing::Level::ERROR.into()),
+            );
+            (rest, file)
+        }
+        None => (filter(), None),
+    };
+    let mut layers = vec![layer(writer, ansi).with_filter(stderr_filter).boxed()];
+    layers.extend(file_layer);
+    tracing_subscriber::registry().with(layers).init();
     if let Ok(mut g) = GUARD.lock() {
-        *g = Some(guard);
+        *g = guards;
     }
     Flush
 }
 
+/// The connection log's target (HAProxy's `option tcplog` lines).
+pub const TCPLOG: &str = "rampart::tcplog";
+
+static DROPPED_TCPLOG: OnceLock<ErrorCounter> = OnceLock::new();
+static REPORTED_TCPLOG: AtomicUsize = AtomicUsize::new(0);
+
 /// Logs how many lines were dropped since the last report, if any.
 pub fn report_drops() {
-    let Some(counter) = DROPPED.get() else {
-        return;
-    };
-    let now = counter.dropped_lines();
-    let before = REPORTED.swap(now, Ordering::Relaxed);
-    if now > before {
-        tracing::warn!(
-            "{} log line(s) dropped: the log output did not keep up",
-            now - before
-        );
+    if let Some(n) = newly_dropped(&DROPPED, &REPORTED) {
+        tracing::warn!("{n} log line(s) dropped: the log output did not keep up");
     }
+    if let Some(n) = newly_dropped(&DROPPED_TCPLOG, &REPORTED_TCPLOG) {
+        tracing::warn!("{n} connection log line(s) dropped: the tcplog file did not keep up");
+    }
+}
+
+fn newly_dropped(counter: &OnceLock<ErrorCounter>, reported: &AtomicUsize) -> Option<usize> {
+    let now = counter.get()?.dropped_lines();
+    let before = reported.swap(now, Ordering::Relaxed);
+    (now > before).then(|| now - before)
 }

@@ -627,9 +627,16 @@ fn worker_main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let json = std::env::var(logging::ENV_FORMAT).is_ok_and(|f| f == "json");
-    let _log = logging::init(
+    // `[global] tcplog_file`, opened by the supervisor.
+    let tcplog = std::env::var(ipc::ENV_TCPLOG_FD)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .and_then(|fd| rampart_sys::fds::inherited_fd(fd).ok())
+        .map(std::fs::File::from);
+    let _log = logging::init_with(
         &std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
         json,
+        tcplog,
     );
     if let Ok((eff, prm)) = rampart_sys::privilege::masks() {
         tracing::info!(

@@ -728,3 +728,74 @@ fn only_root_or_the_daemon_user_may_reload_and_the_control_group_may_read() {
     let out = node.ctl(&["reload"]);
     assert!(out.status.success(), "{out:?}");
 }
+
+/// `[global] tcplog_file`: the connection log goes to its own file and
+/// not to the main log; after logrotate moves the file, `rampart reload`
+/// makes the new worker write to a new one; a reload naming a file that
+/// cannot be opened is refused with the reason and the node serves on.
+#[test]
+fn the_connection_log_goes_to_its_own_file_and_follows_logrotate() {
+    let (a, _sa) = named_backend("a");
+    let port = free_port();
+    let files = tempfile::tempdir().unwrap();
+    let tcplog = files.path().join("tcp.log");
+    let text = |path: &Path| {
+        config(port, &[("a", a)], "1s").replacen(
+            "[global]\n",
+            &format!("[global]\ntcplog_file = {:?}\n", path.display().to_string()),
+            1,
+        )
+    };
+    let node = Node::start(&text(&tcplog), port);
+    let lines = |p: &Path| {
+        std::fs::read_to_string(p)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("term=--"))
+            .count()
+    };
+    // Node::start's own request, first.
+    assert!(wait(Duration::from_secs(5), || lines(&tcplog) == 1));
+    for _ in 0..5 {
+        assert_eq!(who(node.addr).unwrap(), "a");
+    }
+    assert!(
+        wait(Duration::from_secs(5), || lines(&tcplog) == 6),
+        "{} lines in {}\n{}",
+        lines(&tcplog),
+        tcplog.display(),
+        node.log()
+    );
+    // The main log has the rest, not the connections.
+    assert!(node.log().contains("worker serving"), "{}", node.log());
+    assert!(!node.log().contains("term=--"), "{}", node.log());
+
+    // logrotate: the file is moved, then the node reloaded.
+    let rotated = files.path().join("tcp.log.1");
+    std::fs::rename(&tcplog, &rotated).unwrap();
+    let out = node.ctl(&["reload"]);
+    assert!(out.status.success(), "{out:?}");
+    for _ in 0..3 {
+        assert_eq!(who(node.addr).unwrap(), "a");
+    }
+    assert!(
+        wait(Duration::from_secs(5), || lines(&tcplog) == 3),
+        "{} new lines\n{}",
+        lines(&tcplog),
+        node.log()
+    );
+    assert_eq!(lines(&rotated), 6);
+
+    // A file that cannot be opened: the reload is refused, nothing changes.
+    std::fs::write(&node.path, text(&files.path().join("no/such/dir/tcp.log"))).unwrap();
+    let out = node.ctl(&["reload"]);
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("tcplog_file") && said.contains("no/such/dir"),
+        "{said}"
+    );
+    assert_eq!(who(node.addr).unwrap(), "a");
+    assert!(wait(Duration::from_secs(5), || lines(&tcplog) == 4));
+}

@@ -132,6 +132,15 @@ impl Supervisor {
         }
         fds.push(theirs.as_raw_fd());
         fds.push(self.lock_fd);
+        // Opened for each worker: a reload after logrotate moved the file
+        // writes to the new one.
+        let tcplog = match &self.cfg.global.tcplog_file {
+            Some(path) => Some(open_tcplog(path)?),
+            None => None,
+        };
+        if let Some(f) = &tcplog {
+            fds.push(f.as_raw_fd());
+        }
         let mut cmd = std::process::Command::new(SELF_EXE);
         cmd.arg0(ipc::WORKER_ARG0)
             .env(ipc::ENV_IPC_FD, theirs.as_raw_fd().to_string())
@@ -151,6 +160,10 @@ impl Supervisor {
         } else {
             cmd.env_remove(crate::logging::ENV_FORMAT);
         }
+        match &tcplog {
+            Some(f) => cmd.env(ipc::ENV_TCPLOG_FD, f.as_raw_fd().to_string()),
+            None => cmd.env_remove(ipc::ENV_TCPLOG_FD),
+        };
         for var in crate::systemd::ENV {
             cmd.env_remove(var);
         }
@@ -174,6 +187,7 @@ impl Supervisor {
         let child =
             rampart_sys::limits::with_realtime(|| cmd.spawn()).context("cannot start worker")?;
         drop(theirs);
+        drop(tcplog);
 
         self.next_id += 1;
         let id = self.next_id;
@@ -294,4 +308,15 @@ pub(super) async fn wait_worker(
         Some(w) => w.child.wait().await,
         None => std::future::pending().await,
     }
+}
+
+/// `[global] tcplog_file`, appended to (created 0640 if missing).
+fn open_tcplog(path: &std::path::Path) -> Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o640)
+        .open(path)
+        .with_context(|| format!("tcplog_file {}", path.display()))
 }
