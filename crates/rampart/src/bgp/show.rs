@@ -79,6 +79,11 @@ pub enum VerdictView {
     HeldDown,
     /// The operator disabled the neighbor.
     NeighborDisabled,
+    /// The node drains (`rampart node drain`): announced with the
+    /// GRACEFUL_SHUTDOWN community until its withdrawal.
+    GracefulShutdown,
+    /// The node is drained: withdrawn until `rampart node undrain`.
+    NodeDrained,
 }
 
 /// What the neighbor's session says about one route: whether the router
@@ -127,6 +132,8 @@ impl RouteStatus {
                 Verdict::PolicyFails => VerdictView::PolicyFails,
                 Verdict::HeldDown { .. } => VerdictView::HeldDown,
                 Verdict::NeighborDisabled { .. } => VerdictView::NeighborDisabled,
+                Verdict::GracefulShutdown { .. } => VerdictView::GracefulShutdown,
+                Verdict::NodeDrained { .. } => VerdictView::NodeDrained,
             },
             held_down_ms: held_until.map(|t| {
                 u64::try_from(t.saturating_duration_since(now).as_millis()).unwrap_or(u64::MAX)
