@@ -4,9 +4,9 @@
 
 use std::net::SocketAddr;
 
+use crate::defaults;
 use crate::diag::Sink;
 use crate::frontend::socket_addr;
-use crate::defaults;
 use crate::model::{AdminHttp, AdminPeer};
 use crate::walk::{self, Table};
 

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use common::{BGP, POOL, VI, WWW, expect, ok};
 use rampart_config::{
-    AdminPeer, Backend, Balance, Bgp, Check, Config, Frontend, Global, Health, ProxyVersion, Server, Timeouts,
-    Vrrp, defaults, load,
+    AdminPeer, Backend, Balance, Bgp, Check, Config, Frontend, Global, Health, ProxyVersion,
+    Server, Timeouts, Vrrp, defaults, load,
 };
 
 fn addr(s: &str) -> SocketAddr {
