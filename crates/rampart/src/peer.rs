@@ -202,20 +202,21 @@ pub fn follow(
 
 /// Sends `action` to the peer: what it says it did, or why it did not.
 pub async fn send(addr: SocketAddr, token: &str, action: &Action) -> String {
-    let outcome = match tokio::time::timeout(TIMEOUT, post(addr, token, action)).await {
-        Ok(r) => r,
-        Err(_) => Err(format!("no answer within {TIMEOUT:?}")),
-    };
-    match outcome {
-        Ok(changed) => format!("peer {addr}: {changed}"),
-        Err(why) => {
-            tracing::warn!(
-                "peer {addr} did not apply {} {} {}: {why}; the change stands on this node",
-                action.kind,
-                action.action,
-                action.target
-            );
+    let what = format!("{} {} {}", action.kind, action.action, action.target);
+    match tokio::time::timeout(TIMEOUT, post(addr, token, action)).await {
+        Ok(Ok(changed)) => format!("peer {addr}: {changed}"),
+        Ok(Err(why)) => {
+            tracing::warn!("peer {addr} did not apply {what}: {why}; it stands on this node");
             format!("peer {addr} did not apply it: {why} (the change stands on this node)")
+        }
+        // It may have applied it and be slow to say so.
+        Err(_) => {
+            tracing::warn!(
+                "peer {addr} did not answer {what} within {TIMEOUT:?}; it stands on this node"
+            );
+            format!(
+                "peer {addr} did not answer within {TIMEOUT:?}: it may not have applied it (the change stands on this node)"
+            )
         }
     }
 }

@@ -23,6 +23,10 @@ const TOKEN: &str = "5f0c2b9e7d1a4c3b8e6f0a2d4c6b8e1f";
 /// Node `n`'s config: `www` on its public address, `[admin]` on its
 /// private one, the other node as peer (`extra` is added to `[admin]`).
 fn config(n: u8, extra: &str) -> String {
+    config_with(n, TOKEN, extra)
+}
+
+fn config_with(n: u8, token: &str, extra: &str) -> String {
     let (me, other) = if n == 1 { (11, 12) } else { (12, 11) };
     format!(
         r#"
@@ -45,7 +49,7 @@ servers = [
 
 [admin]
 listen = "192.168.1.{me}:9180"
-token = "{TOKEN}"
+token = "{token}"
 peer = "192.168.1.{other}:9180"
 {extra}
 "#
@@ -65,13 +69,20 @@ fn ctl(dir: &Path, n: u8, args: &[&str]) -> (bool, String) {
     (out.status.success(), said)
 }
 
-/// Node `n`'s admin state of `server` ("ready", "drain", "maint").
-fn admin_of(dir: &Path, n: u8, server: &str) -> String {
+/// Node `n`'s status of `server`.
+fn server_of(dir: &Path, n: u8, server: &str) -> serde_json::Value {
     let st = lab::bgp::status(dir, n);
     st["servers"]
         .as_array()
         .and_then(|v| v.iter().find(|s| s["server"] == server))
-        .and_then(|s| s["admin"].as_str())
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Node `n`'s admin state of `server` ("ready", "drain", "maint").
+fn admin_of(dir: &Path, n: u8, server: &str) -> String {
+    server_of(dir, n, server)["admin"]
+        .as_str()
         .unwrap_or("")
         .to_string()
 }
@@ -209,6 +220,49 @@ fn commands_follow_to_the_peer_node() {
     );
     assert!(!ok && said.contains("cannot be used with"), "{said}");
 
+    // follow = false (a reload): commands stay here unless --both.
+    let reload_text = |text: &str| {
+        std::fs::write(d.join("lb1.toml"), text).unwrap();
+        let (ok, said) = ctl(d, 1, &["reload"]);
+        assert!(ok, "{said}\n{}", logs());
+    };
+    let reload = |token: &str, extra: &str| reload_text(&config_with(1, token, extra));
+    reload(TOKEN, "follow = false");
+    let (ok, said) = ctl(d, 1, &["server", "maint", "nginx_pool/web1"]);
+    assert!(ok && !said.contains("peer"), "{said}");
+    assert_eq!(admin_of(d, 2, "web1"), "ready");
+    let (ok, said) = ctl(d, 1, &["server", "ready", "nginx_pool/web1", "--both"]);
+    assert!(
+        ok && said.contains("peer 192.168.1.12:9180: server nginx_pool/web1"),
+        "{said}"
+    );
+    assert_eq!(admin_of(d, 1, "web1"), "ready");
+
+    // A peer that refuses (lb1 now sends another token): said, and the
+    // change stands here.
+    reload(&"0".repeat(32), "");
+    let (ok, said) = ctl(d, 1, &["server", "weight", "nginx_pool/web1", "3"]);
+    assert!(ok, "{said}");
+    assert!(
+        said.contains(
+            "peer 192.168.1.12:9180 did not apply it: this needs the [admin] token (Authorization: Bearer TOKEN) (the change stands on this node)"
+        ),
+        "{said}"
+    );
+    assert_eq!(server_of(d, 1, "web1")["weight"], 3);
+
+    // No peer: --both is refused, and nothing changes.
+    reload_text(&config(1, "").replace("peer = \"192.168.1.12:9180\"\n", ""));
+    let (ok, said) = ctl(d, 1, &["server", "drain", "nginx_pool/web2", "--both"]);
+    assert!(
+        !ok && said.contains("--both: this node has no [admin] peer")
+            && said.contains("nothing was changed"),
+        "{said}"
+    );
+    assert_eq!(admin_of(d, 1, "web2"), "ready");
+    reload(TOKEN, "");
+    assert!(ctl(d, 1, &["server", "weight", "nginx_pool/web1", "1"]).0);
+
     // lb2 stopped: lb1 applies it, and says that lb2 did not.
     lb2.signal(Signal::SIGTERM).unwrap();
     assert!(lb2.wait_timeout(Duration::from_secs(10)).unwrap().is_some());
@@ -240,7 +294,7 @@ fn commands_follow_to_the_peer_node() {
     let took = t0.elapsed();
     assert!(ok, "{said}");
     assert!(
-        said.contains("peer 192.168.1.12:9180 did not apply it: no answer within 2s"),
+        said.contains("peer 192.168.1.12:9180 did not answer within 2s: it may not have applied it (the change stands on this node)"),
         "{said}"
     );
     assert!(took < Duration::from_secs(4), "{took:?}");
