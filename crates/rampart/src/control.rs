@@ -1153,27 +1153,6 @@ mod tests {
     }
 
     #[test]
-    fn follow_flags_ride_on_the_request_line() {
-        for line in [
-            "server drain pool/web1 --both",
-            "server maint pool/web1 --shutdown-sessions --local",
-            "server weight pool/web1 3",
-            "frontend disable www --both",
-            "frontend enable www --local",
-            "frontend enable www",
-        ] {
-            let cmd = Command::parse(line).unwrap_or_else(|e| panic!("{line}: {e}"));
-            assert_eq!(cmd.line(), line);
-        }
-        assert!(matches!(
-            Command::parse("server ready pool/web1 --both"),
-            Ok(Command::Server(_, Follow::Both))
-        ));
-        assert!(Command::parse("frontend disable www --bogus").is_err());
-        assert!(Command::parse("frontend disable --both").is_err());
-    }
-
-    #[test]
     fn server_columns_line_up_whatever_the_name_lengths() {
         let server = |b: &str, s: &str, up| ServerStatus {
             backend: b.into(),
@@ -1214,5 +1193,26 @@ mod tests {
             std::fs::read_to_string(&path).ok().as_deref(),
             Some("precious")
         );
+    }
+
+    #[test]
+    fn follow_flags_ride_on_the_request_line() {
+        for line in [
+            "server drain pool/web1 --both",
+            "server maint pool/web1 --shutdown-sessions --local",
+            "server weight pool/web1 3",
+            "frontend disable www --both",
+            "frontend enable www --local",
+            "frontend enable www",
+        ] {
+            let cmd = Command::parse(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+            assert_eq!(cmd.line(), line);
+        }
+        assert!(matches!(
+            Command::parse("server ready pool/web1 --both"),
+            Ok(Command::Server(_, Follow::Both))
+        ));
+        assert!(Command::parse("frontend disable www --bogus").is_err());
+        assert!(Command::parse("frontend disable --both").is_err());
     }
 }
