@@ -142,11 +142,6 @@ impl Action {
             follow: Some(FOLLOWED.into()),
         }
     }
-
-    /// Whether a peer sent it (`follow=no`).
-    pub fn followed(&self) -> bool {
-        self.follow.as_deref() == Some(FOLLOWED)
-    }
 }
 
 /// Where a command goes besides this node: `Ok(None)` nowhere, `Err` when
@@ -303,7 +298,7 @@ mod tests {
         let cmd = ServerCommand::parse(&["maint", "pool/web1", "--shutdown-sessions"])
             .unwrap_or_else(|e| panic!("{e}"));
         let a = Action::server(&cmd);
-        assert!(a.followed());
+        assert_eq!(a.follow.as_deref(), Some(FOLLOWED));
         assert_eq!(
             serde_urlencoded::to_string(&a).ok().as_deref(),
             Some("kind=server&target=pool%2Fweb1&action=maint&shutdown_sessions=yes&follow=no")

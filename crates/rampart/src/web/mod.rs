@@ -229,10 +229,13 @@ async fn action(
         return reply(StatusCode::SERVICE_UNAVAILABLE, "error", "busy".into());
     };
     // A peer node passing on its operator's command: apply it here only.
-    let (who, follow) = if form.followed() {
-        (Asker::Peer(peer), Follow::Local)
-    } else {
-        (Asker::Http(peer), Follow::Default)
+    let (who, follow) = match form.follow.as_deref() {
+        None => (Asker::Http(peer), Follow::Default),
+        Some(crate::peer::FOLLOWED) => (Asker::Peer(peer), Follow::Local),
+        Some(other) => {
+            let why = format!("follow={other}: the only value is follow=no (sent by a peer node)");
+            return reply(StatusCode::BAD_REQUEST, "error", why);
+        }
     };
     let (tx, rx) = oneshot::channel();
     let request = match form.kind.as_str() {
