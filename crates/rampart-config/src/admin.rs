@@ -1,11 +1,13 @@
 //! `[admin]`: the HTTP listener for `/metrics` (Prometheus) and the
-//! dashboard. Off unless the section is there.
+//! dashboard. Off unless the section is there. `peer` names the other
+//! node's listener, to which server and frontend commands follow.
 
 use std::net::SocketAddr;
 
+use crate::defaults;
 use crate::diag::Sink;
 use crate::frontend::socket_addr;
-use crate::model::AdminHttp;
+use crate::model::{AdminHttp, AdminPeer};
 use crate::walk::{self, Table};
 
 /// Shortest token accepted: long enough that guessing it over HTTP is
@@ -13,7 +15,7 @@ use crate::walk::{self, Table};
 pub const MIN_TOKEN: usize = 16;
 
 pub(crate) fn admin(t: &Table, sink: &mut Sink) -> Option<AdminHttp> {
-    t.deny_unknown(&["listen", "token"], sink);
+    t.deny_unknown(&["listen", "token", "peer", "follow"], sink);
     let listen: Option<SocketAddr> = t.required("listen", sink).and_then(|v| {
         let s = walk::string(v, "listen", sink)?;
         socket_addr("listen", s)
@@ -35,8 +37,66 @@ pub(crate) fn admin(t: &Table, sink: &mut Sink) -> Option<AdminHttp> {
         }
         Some(s.to_string())
     });
+    // A `token` that is there but wrong has its own error already.
+    let peer = peer(t, listen, t.get("token").is_some(), sink);
     Some(AdminHttp {
         listen: listen?,
         token,
+        peer: peer?,
     })
+}
+
+/// `peer` and `follow`. `Some(None)`: no peer; `None`: an error was
+/// reported.
+fn peer(
+    t: &Table,
+    listen: Option<SocketAddr>,
+    has_token: bool,
+    sink: &mut Sink,
+) -> Option<Option<AdminPeer>> {
+    let follow = t
+        .get("follow")
+        .map(|v| walk::boolean(v, "follow", sink).ok_or(v));
+    let Some((key, v)) = t.entry("peer") else {
+        if let Some((key, _)) = t.entry("follow") {
+            sink.error(
+                key,
+                "`follow` needs `peer` (the other node's [admin] listen address)",
+            );
+            return None;
+        }
+        return Some(None);
+    };
+    let s = walk::string(v, "peer", sink)?;
+    let addr = socket_addr("peer", s)
+        .map_err(|e| sink.error(v.span(), e))
+        .ok()?;
+    let mut ok = true;
+    if addr.ip().is_unspecified() {
+        sink.error(
+            v.span(),
+            format!("`peer`: `{s}` is not an address the other node listens on; write its [admin] listen address"),
+        );
+        ok = false;
+    }
+    if listen == Some(addr) {
+        sink.error(
+            v.span(),
+            "`peer` is this node's own `listen`; write the other node's [admin] listen address",
+        );
+        ok = false;
+    }
+    if !has_token {
+        sink.error(
+            key,
+            "`peer` needs `token`: commands go to the peer with it, so both nodes must set the same token",
+        );
+        ok = false;
+    }
+    let follow = match follow {
+        Some(Ok(f)) => f,
+        Some(Err(_)) => return None,
+        None => defaults::ADMIN_FOLLOW,
+    };
+    ok.then_some(Some(AdminPeer { addr, follow }))
 }

@@ -157,3 +157,8 @@ pub const BGP_LOCAL_PREF: u32 = 100;
 /// `while_healthy` holds while at least this many servers are up: with
 /// none the node cannot serve the prefix, so it should not attract it.
 pub const ANNOUNCE_MIN_SERVERS: u32 = 1;
+
+/// `[admin] follow` when `peer` is set: naming a peer is asking for the
+/// operator's overrides to hold on both nodes (as Seesaw syncs them), so
+/// following is the default; `follow = false` makes it `--both` only.
+pub const ADMIN_FOLLOW: bool = true;

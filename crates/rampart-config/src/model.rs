@@ -35,6 +35,19 @@ pub struct AdminHttp {
     /// Needed with every state-changing request when set; without it only
     /// clients on loopback may change state.
     pub token: Option<String>,
+    /// `peer`: the other node's `[admin]` listener, and whether server and
+    /// frontend commands follow to it by default (`follow`). Needs `token`,
+    /// which both nodes share.
+    pub peer: Option<AdminPeer>,
+}
+
+/// `[admin] peer` and `follow`: where operator commands follow to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdminPeer {
+    /// The peer node's `[admin] listen`.
+    pub addr: SocketAddr,
+    /// Whether commands follow without `--both` (default true).
+    pub follow: bool,
 }
 
 /// `[gateway]`: IP forwarding and source NAT for the private subnet.

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use common::{BGP, POOL, VI, WWW, expect, ok};
 use rampart_config::{
-    Backend, Balance, Bgp, Check, Config, Frontend, Global, Health, ProxyVersion, Server, Timeouts,
-    Vrrp, defaults, load,
+    AdminPeer, Backend, Balance, Bgp, Check, Config, Frontend, Global, Health, ProxyVersion,
+    Server, Timeouts, Vrrp, defaults, load,
 };
 
 fn addr(s: &str) -> SocketAddr {
@@ -314,6 +314,30 @@ fn admin_listener_is_off_by_default_and_parsed_when_present() {
     let a = c.admin.unwrap();
     assert_eq!(a.listen, addr("127.0.0.1:9180"));
     assert_eq!(a.token.as_deref(), Some("0123456789abcdef0123"));
+    assert_eq!(a.peer, None);
+}
+
+#[test]
+fn admin_peer_follows_by_default_and_follow_turns_it_off() {
+    let admin = "[admin]\nlisten = \"10.10.0.11:9180\"\ntoken = \"0123456789abcdef0123\"\n";
+    let c = ok(&format!("{WWW}{POOL}{admin}peer = \"10.10.0.12:9180\"\n"));
+    assert_eq!(
+        c.admin.unwrap().peer,
+        Some(AdminPeer {
+            addr: addr("10.10.0.12:9180"),
+            follow: true,
+        })
+    );
+    let c = ok(&format!(
+        "{WWW}{POOL}{admin}peer = \"[2001:db8::12]:9180\"\nfollow = false\n"
+    ));
+    assert_eq!(
+        c.admin.unwrap().peer,
+        Some(AdminPeer {
+            addr: addr("[2001:db8::12]:9180"),
+            follow: false,
+        })
+    );
 }
 
 #[test]
@@ -331,5 +355,43 @@ fn admin_listener_errors_name_the_key() {
             (8, 1, "missing required key `listen` in [admin]"),
             (9, 1, "unknown key `port`"),
         ],
+    );
+}
+
+#[test]
+fn admin_peer_errors_say_what_is_missing_or_wrong() {
+    // Lines 8 ([admin]) and 9 (listen); what is appended starts on line 10.
+    let admin = "[admin]\nlisten = \"10.10.0.11:9180\"\n";
+    let token = "token = \"0123456789abcdef0123\"\n";
+    expect(
+        &format!("{WWW}{POOL}{admin}peer = \"10.10.0.12:9180\"\n"),
+        &[(
+            10,
+            1,
+            "`peer` needs `token`: commands go to the peer with it, so both nodes must set the same token",
+        )],
+    );
+    expect(
+        &format!("{WWW}{POOL}{admin}{token}follow = true\n"),
+        &[(11, 1, "`follow` needs `peer`")],
+    );
+    expect(
+        &format!("{WWW}{POOL}{admin}{token}peer = \"10.10.0.12\"\nfollow = \"yes\"\n"),
+        &[
+            (11, 8, "`peer`: `10.10.0.12` is not a socket address"),
+            (12, 10, "`follow` must be true or false, found a string"),
+        ],
+    );
+    expect(
+        &format!("{WWW}{POOL}{admin}{token}peer = \"10.10.0.11:9180\"\n"),
+        &[(11, 8, "`peer` is this node's own `listen`")],
+    );
+    expect(
+        &format!("{WWW}{POOL}{admin}{token}peer = \"0.0.0.0:9180\"\n"),
+        &[(11, 8, "is not an address the other node listens on")],
+    );
+    expect(
+        &format!("{WWW}{POOL}{admin}{token}peer = 9180\n"),
+        &[(11, 8, "`peer` must be a string, found an integer")],
     );
 }

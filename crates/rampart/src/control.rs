@@ -13,14 +13,20 @@
 //! | `show config` | [`ConfigText`]: the running config (root or the daemon's uid) |
 //! | `reload` | [`ReloadOutcome`], once that reload is done; one asked for    |
 //! |          | during a reload runs (and answers) after it                   |
-//! | `server drain\|maint\|ready B/S`, `server weight B/S N` | `{"changed": "..."}` |
+//! | `server drain\|maint\|ready B/S`, `server weight B/S N` [`--both`\|`--local`] | `{"changed": "..."}` |
 //! | `vrrp resign NAME`, `vrrp resume [NAME]` | `{"changed": "..."}` |
-//! | `frontend disable\|enable NAME` | `{"changed": "..."}` |
+//! | `frontend disable\|enable NAME` [`--both`\|`--local`] | `{"changed": "..."}` |
 //! | `bgp disable NAME [MESSAGE]`, `bgp enable NAME` | `{"changed": "..."}` |
 //! | `show routes` | [`Routes`](crate::bgp::show::Routes)                 |
 //! | `upgrade`| nothing if the new binary now runs (the connection closes);  |
 //! |          | a failed [`ReloadOutcome`] if it does not                     |
 //! | other    | [`ErrorReply`]: `{"error": "..."}`                            |
+//!
+//! A server or frontend command's last word may be `--both` (follow to
+//! the `[admin] peer` node even with `follow = false`; an error without a
+//! peer) or `--local` (this node only); without either it follows as
+//! `[admin] follow` says. A followed command's `changed` ends with the
+//! peer's outcome (`; peer ADDR: ...`), see [`crate::peer`].
 //!
 //! The supervisor runs VRRP and BGP, so nothing a client does may exhaust
 //! it:
@@ -52,10 +58,14 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::admin::ServerCommand;
+use crate::peer::Follow;
 use crate::reload::{ReloadOutcome, Waiter};
 
 /// A client that says nothing for this long is dropped.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a server or frontend command's client waits: the workers
+/// (up to 3 s), then the peer node ([`crate::peer::TIMEOUT`]).
+const FOLLOW_WAIT: Duration = Duration::from_secs(10);
 /// How long `rampart reload` waits: a new worker has 10 s to get ready,
 /// and the request may queue behind one reload under way.
 const RELOAD_WAIT: Duration = Duration::from_secs(60);
@@ -286,17 +296,19 @@ pub enum Command {
     KillSession(u64),
     Reload,
     Upgrade,
-    /// `server drain|maint|ready B/S`, `server weight B/S N`.
-    Server(ServerCommand),
+    /// `server drain|maint|ready B/S`, `server weight B/S N`, and whether
+    /// it follows to the peer node.
+    Server(ServerCommand, Follow),
     /// `vrrp resign NAME`, `vrrp resume [NAME]`.
     Vrrp {
         resign: bool,
         name: Option<String>,
     },
-    /// `frontend disable|enable NAME`.
+    /// `frontend disable|enable NAME [--both|--local]`.
     Frontend {
         enable: bool,
         name: String,
+        follow: Follow,
     },
     /// `bgp disable NAME [MESSAGE...]`, `bgp enable NAME`.
     Bgp {
@@ -323,11 +335,18 @@ impl Command {
             }),
             ["reload"] => Ok(Command::Reload),
             ["upgrade"] => Ok(Command::Upgrade),
-            ["server", rest @ ..] => ServerCommand::parse(rest).map(Command::Server),
-            ["frontend", verb @ ("disable" | "enable"), name] => Ok(Command::Frontend {
-                enable: *verb == "enable",
-                name: (*name).to_string(),
-            }),
+            ["server", rest @ ..] => {
+                let (rest, follow) = Follow::split(rest);
+                ServerCommand::parse(rest).map(|c| Command::Server(c, follow))
+            }
+            ["frontend", rest @ ..] => match Follow::split(rest) {
+                ([verb @ ("disable" | "enable"), name], follow) => Ok(Command::Frontend {
+                    enable: *verb == "enable",
+                    name: (*name).to_string(),
+                    follow,
+                }),
+                _ => Err(format!("unknown request {:?}", line.trim())),
+            },
             ["bgp", "enable", name] => Ok(Command::Bgp {
                 enable: true,
                 name: (*name).to_string(),
@@ -387,7 +406,7 @@ impl Command {
                 p.withdraw_after.as_millis(),
                 p.window.as_millis()
             ),
-            Command::Server(c) => c.line(),
+            Command::Server(c, follow) => c.line() + follow.flag(),
             Command::Bgp {
                 enable: true, name, ..
             } => format!("bgp enable {name}"),
@@ -399,9 +418,14 @@ impl Command {
                     .collect();
                 format!("bgp disable {name} {message}")
             }
-            Command::Frontend { enable, name } => format!(
-                "frontend {} {name}",
-                if *enable { "enable" } else { "disable" }
+            Command::Frontend {
+                enable,
+                name,
+                follow,
+            } => format!(
+                "frontend {} {name}{}",
+                if *enable { "enable" } else { "disable" },
+                follow.flag()
             ),
             Command::Vrrp { resign, name } => format!(
                 "vrrp {}{}",
@@ -420,7 +444,7 @@ impl Command {
             | Command::Config
             | Command::Reload
             | Command::Upgrade
-            | Command::Server(_)
+            | Command::Server(..)
             | Command::Vrrp { .. }
             | Command::Node(_)
             | Command::Frontend { .. }
@@ -459,6 +483,7 @@ pub enum Request {
     /// A server's runtime state: what changed, or why not.
     Server(
         ServerCommand,
+        Follow,
         Asker,
         oneshot::Sender<Result<String, String>>,
     ),
@@ -479,7 +504,13 @@ pub enum Request {
         oneshot::Sender<Result<String, String>>,
     ),
     /// Enable (true) or disable a frontend.
-    Frontend(bool, String, Asker, oneshot::Sender<Result<String, String>>),
+    Frontend(
+        bool,
+        String,
+        Follow,
+        Asker,
+        oneshot::Sender<Result<String, String>>,
+    ),
     /// `show routes`.
     Routes(oneshot::Sender<crate::bgp::show::Routes>),
     /// `node drain` (`Some`) or `node undrain`.
@@ -497,6 +528,8 @@ pub enum Asker {
     Uid(u32),
     /// A client of the `[admin]` HTTP listener.
     Http(std::net::SocketAddr),
+    /// The `[admin] peer` node, passing on its operator's command.
+    Peer(std::net::SocketAddr),
 }
 
 impl std::fmt::Display for Asker {
@@ -504,6 +537,7 @@ impl std::fmt::Display for Asker {
         match self {
             Asker::Uid(uid) => write!(f, "uid {uid}"),
             Asker::Http(peer) => write!(f, "HTTP client {peer}"),
+            Asker::Peer(peer) => write!(f, "HTTP client {peer}, followed from peer"),
         }
     }
 }
@@ -704,8 +738,11 @@ async fn ask_supervisor(
             requests.send(Request::Routes(tx)).await.ok()?;
             serde_json::to_string(&rx.await.ok()?)
         }
-        Command::Server(c) => {
-            return operate(requests, |tx| Request::Server(c, Asker::Uid(uid), tx)).await;
+        Command::Server(c, follow) => {
+            return operate(requests, |tx| {
+                Request::Server(c, follow, Asker::Uid(uid), tx)
+            })
+            .await;
         }
         Command::Bgp {
             enable,
@@ -717,9 +754,13 @@ async fn ask_supervisor(
             })
             .await;
         }
-        Command::Frontend { enable, name } => {
+        Command::Frontend {
+            enable,
+            name,
+            follow,
+        } => {
             return operate(requests, |tx| {
-                Request::Frontend(enable, name, Asker::Uid(uid), tx)
+                Request::Frontend(enable, name, follow, Asker::Uid(uid), tx)
             })
             .await;
         }
@@ -792,9 +833,10 @@ pub fn reload(path: &Path) -> Result<Option<ReloadOutcome>> {
     outcome(path, Command::Reload)
 }
 
-/// `rampart server ...`: what changed (an error names why not).
-pub fn server(path: &Path, cmd: ServerCommand) -> Result<String> {
-    let changed: Changed = ask(path, Command::Server(cmd), REQUEST_TIMEOUT)?;
+/// `rampart server ...`: what changed (an error names why not), here and
+/// on the peer node if it followed.
+pub fn server(path: &Path, cmd: ServerCommand, follow: Follow) -> Result<String> {
+    let changed: Changed = ask(path, Command::Server(cmd, follow), FOLLOW_WAIT)?;
     Ok(changed.changed)
 }
 
@@ -809,9 +851,15 @@ pub fn bgp(path: &Path, enable: bool, name: String, message: String) -> Result<S
     Ok(changed.changed)
 }
 
-/// `rampart frontend disable|enable`: what changed.
-pub fn frontend(path: &Path, enable: bool, name: String) -> Result<String> {
-    let changed: Changed = ask(path, Command::Frontend { enable, name }, REQUEST_TIMEOUT)?;
+/// `rampart frontend disable|enable`: what changed, here and on the peer
+/// node if it followed.
+pub fn frontend(path: &Path, enable: bool, name: String, follow: Follow) -> Result<String> {
+    let cmd = Command::Frontend {
+        enable,
+        name,
+        follow,
+    };
+    let changed: Changed = ask(path, cmd, FOLLOW_WAIT)?;
     Ok(changed.changed)
 }
 
@@ -1243,5 +1291,26 @@ mod tests {
             std::fs::read_to_string(&path).ok().as_deref(),
             Some("precious")
         );
+    }
+
+    #[test]
+    fn follow_flags_ride_on_the_request_line() {
+        for line in [
+            "server drain pool/web1 --both",
+            "server maint pool/web1 --shutdown-sessions --local",
+            "server weight pool/web1 3",
+            "frontend disable www --both",
+            "frontend enable www --local",
+            "frontend enable www",
+        ] {
+            let cmd = Command::parse(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+            assert_eq!(cmd.line(), line);
+        }
+        assert!(matches!(
+            Command::parse("server ready pool/web1 --both"),
+            Ok(Command::Server(_, Follow::Both))
+        ));
+        assert!(Command::parse("frontend disable www --bogus").is_err());
+        assert!(Command::parse("frontend disable --both").is_err());
     }
 }

@@ -17,6 +17,7 @@ mod health;
 mod hostcheck;
 mod ipc;
 mod logging;
+mod peer;
 mod privilege;
 mod reload;
 mod runtime;
@@ -186,6 +187,8 @@ enum Cmd {
         /// (HAProxy's `shutdown sessions server`).
         #[arg(long)]
         shutdown_sessions: bool,
+        #[command(flatten)]
+        follow: peer::FollowArgs,
     },
     /// Close one connection now (`kill ID`, the id from `rampart show
     /// sessions`), as HAProxy's `shutdown session`.
@@ -209,6 +212,8 @@ enum Cmd {
         action: String,
         /// The frontend.
         name: String,
+        #[command(flatten)]
+        follow: peer::FollowArgs,
     },
     /// Shut a BGP neighbor's session down gracefully and keep it down, as
     /// `birdc disable` (`disable NAME [--message TEXT]`: routes withdrawn,
@@ -448,10 +453,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Frontend { node, action, name } => {
+        Cmd::Frontend {
+            node,
+            action,
+            name,
+            follow,
+        } => {
+            let (enable, follow) = (action == "enable", follow.follow());
             println!(
                 "{}",
-                control::frontend(&node.socket(), action == "enable", name)?
+                control::frontend(&node.socket(), enable, name, follow)?
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -495,6 +506,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             target,
             weight,
             shutdown_sessions,
+            follow,
         } => {
             let weight = weight.map(|w| w.to_string());
             let mut words = vec![action.as_str(), target.as_str()];
@@ -503,7 +515,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 words.push("--shutdown-sessions");
             }
             let cmd = admin::ServerCommand::parse(&words).map_err(|e| anyhow::anyhow!(e))?;
-            println!("{}", control::server(&node.socket(), cmd)?);
+            println!("{}", control::server(&node.socket(), cmd, follow.follow())?);
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Run {

@@ -434,13 +434,23 @@ pub async fn run(
                 }
                 Request::Reload(waiter) => sup.request_reload(Some(waiter)).await,
                 Request::Upgrade(waiter) => sup.upgrade_for(waiter).await,
-                Request::Server(cmd, who, reply) => {
-                    let done = sup.server_command(&cmd, &who).await;
-                    sup.reply_when_applied(done, reply);
+                Request::Server(cmd, follow, who, reply) => {
+                    // Applied here; then, if it follows, sent to the peer
+                    // (see crate::peer) before the operator is answered.
+                    let action = crate::peer::Action::server(&cmd);
+                    let admin = sup.cfg.admin.as_ref();
+                    if let Some(reply) = crate::peer::follow(admin, follow, action, reply) {
+                        let done = sup.server_command(&cmd, &who).await;
+                        sup.reply_when_applied(done, reply);
+                    }
                 }
-                Request::Frontend(enable, name, who, reply) => {
-                    let done = sup.frontend_command(enable, &name, &who).await;
-                    sup.reply_when_applied(done, reply);
+                Request::Frontend(enable, name, follow, who, reply) => {
+                    let action = crate::peer::Action::frontend(enable, &name);
+                    let admin = sup.cfg.admin.as_ref();
+                    if let Some(reply) = crate::peer::follow(admin, follow, action, reply) {
+                        let done = sup.frontend_command(enable, &name, &who).await;
+                        sup.reply_when_applied(done, reply);
+                    }
                 }
                 Request::Bgp(enable, name, message, who, reply) => {
                     let done = sup.bgp_command(enable, &name, &message, &who).await;

@@ -34,7 +34,13 @@ impl Supervisor {
     /// new one cannot listen, the previous one is started again.
     fn reload_admin_http(&mut self) {
         let old = self.admin_http.as_ref().map(|s| s.cfg.clone());
-        if old == self.cfg.admin {
+        // `peer` and `follow` are read per command (crate::peer): a change
+        // of only those leaves the listener be.
+        let serves = |a: &rampart_config::AdminHttp| (a.listen, a.token.clone());
+        if old.as_ref().map(serves) == self.cfg.admin.as_ref().map(serves) {
+            if let (Some(s), Some(new)) = (&mut self.admin_http, &self.cfg.admin) {
+                s.cfg = new.clone();
+            }
             return;
         }
         let Some(requests) = self.requests.clone() else {

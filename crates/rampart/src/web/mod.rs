@@ -5,8 +5,11 @@
 //! - `GET /`: the dashboard (askama templates in `templates/`, rendered
 //!   here; the page's script only fetches `GET /live`, the same view
 //!   rendered again, once a second, and posts the buttons).
-//! - `POST /action` (form: `kind`, `target`, `action`, `weight`): the
-//!   operator's commands, as `rampart server|vrrp|frontend` runs them.
+//! - `POST /action` (form: `kind`, `target`, `action`, `weight`,
+//!   `shutdown_sessions`, `follow`): the operator's commands, as `rampart
+//!   server|vrrp|frontend` runs them. Server and frontend commands follow
+//!   to the `[admin] peer` as the config says, except those with
+//!   `follow=no`: a peer node sent them (see `crate::peer`).
 //!   Nothing changes state on a GET. A POST is refused when its `Origin`
 //!   (or `Sec-Fetch-Site`) says it comes from another site, and needs the
 //!   `[admin] token` as `Authorization: Bearer` when one is set; without a
@@ -29,10 +32,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use rampart_config::AdminHttp;
-use serde::Deserialize;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::control::{Asker, Request, Stats};
+use crate::peer::{Action as ActionForm, Follow};
 
 /// Requests served at once.
 pub const MAX_IN_FLIGHT: usize = 16;
@@ -155,16 +158,6 @@ fn page(rendered: Result<String, askama::Error>) -> Response {
     }
 }
 
-/// A button's form.
-#[derive(Debug, Deserialize)]
-struct ActionForm {
-    kind: String,
-    target: String,
-    action: String,
-    #[serde(default)]
-    weight: Option<String>,
-}
-
 fn reply(status: StatusCode, key: &str, text: String) -> Response {
     let body = serde_json::json!({ key: text });
     (status, axum::Json(body)).into_response()
@@ -235,7 +228,15 @@ async fn action(
     let Ok(_slot) = app.slots.try_acquire() else {
         return reply(StatusCode::SERVICE_UNAVAILABLE, "error", "busy".into());
     };
-    let who = Asker::Http(peer);
+    // A peer node passing on its operator's command: apply it here only.
+    let (who, follow) = match form.follow.as_deref() {
+        None => (Asker::Http(peer), Follow::Default),
+        Some(crate::peer::FOLLOWED) => (Asker::Peer(peer), Follow::Local),
+        Some(other) => {
+            let why = format!("follow={other}: the only value is follow=no (sent by a peer node)");
+            return reply(StatusCode::BAD_REQUEST, "error", why);
+        }
+    };
     let (tx, rx) = oneshot::channel();
     let request = match form.kind.as_str() {
         "server" => {
@@ -243,17 +244,24 @@ async fn action(
             if form.action == "weight" {
                 words.push(form.weight.as_deref().unwrap_or(""));
             }
+            if form.shutdown_sessions.as_deref() == Some("yes") {
+                words.push("--shutdown-sessions");
+            }
             match crate::admin::ServerCommand::parse(&words) {
-                Ok(cmd) => Request::Server(cmd, who, tx),
+                Ok(cmd) => Request::Server(cmd, follow, who, tx),
                 Err(e) => return reply(StatusCode::BAD_REQUEST, "error", e),
             }
         }
         "vrrp" if matches!(form.action.as_str(), "resign" | "resume") => {
             Request::Vrrp(form.action == "resign", Some(form.target.clone()), who, tx)
         }
-        "frontend" if matches!(form.action.as_str(), "disable" | "enable") => {
-            Request::Frontend(form.action == "enable", form.target.clone(), who, tx)
-        }
+        "frontend" if matches!(form.action.as_str(), "disable" | "enable") => Request::Frontend(
+            form.action == "enable",
+            form.target.clone(),
+            follow,
+            who,
+            tx,
+        ),
         _ => {
             return reply(
                 StatusCode::BAD_REQUEST,
@@ -334,6 +342,8 @@ mod tests {
             refusal(&locked, lo, &same).map(|r| r.0),
             Some(StatusCode::UNAUTHORIZED)
         );
+        // What a peer node sends ([admin] peer): another host, no Origin
+        // nor Sec-Fetch-Site (not a browser), the shared token.
         let bearer = headers(&[("authorization", "Bearer 0123456789abcdef")]);
         assert_eq!(refusal(&locked, far, &bearer), None);
         let wrong = headers(&[("authorization", "Bearer 0123456789abcdeX")]);
