@@ -215,11 +215,15 @@ impl Proxy {
                 let reg = proxy.sessions.open(&proxy, fe, peer);
                 tokio::select! {
                     () = crate::session::run(&proxy, fe, sock, peer, &reg.live) => {}
-                    () = reg.live.killed() => tracing::info!(
+                    why = reg.live.killed() => tracing::info!(
                         target: "rampart::tcplog",
-                        "{peer} {} session {} closed by the operator",
+                        "{peer} {} session {} closed {}",
                         proxy.frontends.get(fe).map_or("?", |f| f.cfg.name.as_str()),
                         reg.live.id,
+                        match why {
+                            crate::sessions::Closed::Operator => "by the operator",
+                            crate::sessions::Closed::Drain => "idle by the node drain",
+                        },
                     ),
                 }
                 drop(reg);

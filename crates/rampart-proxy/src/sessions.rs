@@ -37,6 +37,17 @@ pub struct Live {
     server: AtomicUsize,
     pub bytes: Bytes,
     kill: Notify,
+    /// Why it was closed from outside ([`Closed`] as a number).
+    why: std::sync::atomic::AtomicU8,
+}
+
+/// Why a session was closed from outside, for its log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closed {
+    /// `rampart session kill`, `server maint --shutdown-sessions`.
+    Operator,
+    /// Idle when `rampart node drain` closed idle connections.
+    Drain,
 }
 
 const NO_SERVER: usize = usize::MAX;
@@ -50,9 +61,24 @@ impl Live {
         Some(self.server.load(Relaxed)).filter(|&i| i != NO_SERVER)
     }
 
-    /// Resolves once the operator asked to close this connection.
-    pub(crate) async fn killed(&self) {
-        self.kill.notified().await
+    /// Resolves once someone asked to close this connection, with why.
+    pub(crate) async fn killed(&self) -> Closed {
+        self.kill.notified().await;
+        match self.why.load(Relaxed) {
+            1 => Closed::Drain,
+            _ => Closed::Operator,
+        }
+    }
+
+    fn close(&self, why: Closed) {
+        self.why.store(
+            match why {
+                Closed::Operator => 0,
+                Closed::Drain => 1,
+            },
+            Relaxed,
+        );
+        self.kill.notify_one();
     }
 }
 
@@ -127,6 +153,7 @@ impl Registry {
             server: AtomicUsize::new(NO_SERVER),
             bytes: Bytes::default(),
             kill: Notify::new(),
+            why: Default::default(),
         });
         lock(&self.shards[id as usize % SHARDS]).insert(id, live.clone());
         Registered { proxy, live }
@@ -147,7 +174,7 @@ impl Registry {
         let mut n = 0;
         for l in self.all() {
             if pick(&l) {
-                l.kill.notify_one();
+                l.close(Closed::Operator);
                 n += 1;
             }
         }
@@ -202,33 +229,41 @@ impl Proxy {
 }
 
 impl Proxy {
-    /// Closes the sessions open now, spread over `window` (HAProxy's
+    /// Closes the idle sessions open now, spread over `window` (HAProxy's
     /// `close-spread-time`), so their clients do not all reconnect at
-    /// once: each gets a moment in the window, and at its moment it is
-    /// closed if it moved no byte for a second; a busy one is looked at
-    /// again each second until the window ends, and then left to finish.
-    /// A busy session never holds back the look at the others. Returns
-    /// how many it closed.
-    pub async fn close_spread(self: Arc<Self>, window: std::time::Duration) -> usize {
+    /// once. Each session gets a moment in the window; from then on (and
+    /// not before `idle` has passed), it is closed once it has moved no
+    /// byte for `idle`: a TCP proxy does not see request boundaries, so a
+    /// quiet connection is the best sign of one between requests. Each is
+    /// looked at again as soon as it could be idle enough; one still busy
+    /// at the window's end is left to finish. Sessions opened after the
+    /// call are not touched. Returns how many it closed.
+    pub async fn close_spread(
+        self: Arc<Self>,
+        window: std::time::Duration,
+        idle: std::time::Duration,
+    ) -> usize {
         use std::cmp::Reverse;
         use std::collections::BinaryHeap;
-        use std::time::Duration;
         use tokio::time::Instant;
         let moved = |l: &Live| l.bytes.up.load(Relaxed) + l.bytes.down.load(Relaxed);
         let all = self.sessions.all();
         let n = u32::try_from(all.len()).unwrap_or(u32::MAX).max(1);
         let start = Instant::now();
         let end = start + window;
-        // Idle means no byte for a second: the first look is a second in.
-        let first = Duration::from_secs(1).min(window);
-        // Each session's next look, earliest first.
+        // Each session's next look, earliest first: its moment in the
+        // window, and not before it can have been quiet for `idle`.
         let mut due: BinaryHeap<Reverse<(Instant, usize)>> = (0..all.len())
             .map(|i| {
                 let slot = u32::try_from(i).unwrap_or(u32::MAX);
-                Reverse((start + first + (window - first) * slot / n, i))
+                let moment = start + window.mul_f64(f64::from(slot) / f64::from(n));
+                Reverse((moment.max(start + idle), i))
             })
             .collect();
         let mut last: Vec<u64> = all.iter().map(|l| moved(l)).collect();
+        // When each was last seen moving (the start: nothing is known
+        // before).
+        let mut quiet_since = vec![start; all.len()];
         let mut closed = 0;
         while let Some(Reverse((at, i))) = due.pop() {
             tokio::time::sleep_until(at).await;
@@ -237,13 +272,19 @@ impl Proxy {
                 // It ended on its own (only this list holds it).
                 continue;
             }
-            let now_moved = moved(l);
-            if std::mem::replace(&mut last[i], now_moved) == now_moved {
-                l.kill.notify_one();
+            let now = Instant::now();
+            let bytes = moved(l);
+            if std::mem::replace(&mut last[i], bytes) != bytes {
+                quiet_since[i] = now;
+            } else if now.duration_since(quiet_since[i]) >= idle {
+                l.close(Closed::Drain);
                 closed += 1;
                 continue;
             }
-            let next = Instant::now() + Duration::from_secs(1);
+            // Idle enough at the earliest then, if it stays quiet; looked
+            // at a second later at most, to see it move.
+            let next = (quiet_since[i] + idle).min(now + std::time::Duration::from_secs(1));
+            let next = next.max(now + std::time::Duration::from_millis(10));
             if next <= end {
                 due.push(Reverse((next, i)));
             }

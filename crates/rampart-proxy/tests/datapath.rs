@@ -785,7 +785,11 @@ async fn close_spread_closes_idle_sessions_over_the_window_and_keeps_busy_ones()
         .await
     );
     let t0 = tokio::time::Instant::now();
-    let spread = tokio::spawn(h.proxy.clone().close_spread(Duration::from_secs(3)));
+    let spread = tokio::spawn(
+        h.proxy
+            .clone()
+            .close_spread(Duration::from_secs(3), Duration::from_secs(1)),
+    );
     // Opened after the spread began: not in it.
     let mut late = TcpStream::connect(h.addr).await.unwrap();
     let mut closed_at = Vec::new();

@@ -363,16 +363,14 @@ impl Command {
             }),
             ["show", "routes"] => Ok(Command::ShowRoutes),
             ["node", "undrain"] => Ok(Command::Node(None)),
-            ["node", "drain", withdraw, window] => {
+            ["node", "drain", withdraw, window, idle] => {
                 let ms = |w: &str| {
                     w.parse::<u64>().map(Duration::from_millis).map_err(|_| {
-                        format!("`{w}`: node drain takes two durations in milliseconds")
+                        format!("`{w}`: node drain takes three durations in milliseconds")
                     })
                 };
-                Ok(Command::Node(Some(crate::supervisor::DrainPlan {
-                    withdraw_after: ms(withdraw)?,
-                    window: ms(window)?,
-                })))
+                crate::supervisor::DrainPlan::new(ms(withdraw)?, ms(window)?, ms(idle)?)
+                    .map(|p| Command::Node(Some(p)))
             }
             ["vrrp", "resign", name] => Ok(Command::Vrrp {
                 resign: true,
@@ -402,9 +400,10 @@ impl Command {
             Command::ShowRoutes => "show routes".into(),
             Command::Node(None) => "node undrain".into(),
             Command::Node(Some(p)) => format!(
-                "node drain {} {}",
+                "node drain {} {} {}",
                 p.withdraw_after.as_millis(),
-                p.window.as_millis()
+                p.window.as_millis(),
+                p.idle.as_millis()
             ),
             Command::Server(c, follow) => c.line() + follow.flag(),
             Command::Bgp {
@@ -947,7 +946,8 @@ pub fn render(s: &Status) -> String {
             .unwrap_or_default();
         out.push_str(&format!(
             "Node drain: {} ({:.1} s since `rampart node drain`{left})\n",
-            d.step, d.seconds
+            d.step.text(),
+            d.seconds
         ));
     }
     if !s.servers.is_empty() {
@@ -1236,18 +1236,23 @@ mod tests {
         let plan = crate::supervisor::DrainPlan {
             withdraw_after: Duration::from_millis(2500),
             window: Duration::from_secs(30),
+            idle: Duration::from_secs(5),
         };
         let drain = Command::Node(Some(plan));
-        assert_eq!(drain.line(), "node drain 2500 30000");
+        assert_eq!(drain.line(), "node drain 2500 30000 5000");
         assert_eq!(Command::parse(&drain.line()), Ok(drain.clone()));
         assert!(drain.privileged());
         assert_eq!(Command::parse("node undrain"), Ok(Command::Node(None)));
         assert_eq!(Command::Node(None).line(), "node undrain");
         assert_eq!(
-            Command::parse("node drain 5s 10"),
-            Err("`5s`: node drain takes two durations in milliseconds".into())
+            Command::parse("node drain 5s 10 1"),
+            Err("`5s`: node drain takes three durations in milliseconds".into())
         );
         assert!(Command::parse("node drain").is_err());
+        assert_eq!(
+            Command::parse("node drain 0 86400001 0"),
+            Err("node drain: --withdraw-after, --window and --idle are at most 24 h".into())
+        );
     }
 
     #[test]

@@ -28,8 +28,21 @@ fn forwarding_path(f: Family) -> PathBuf {
     })
 }
 
+/// How often the NAT counters are read (`nft -j list table`): status,
+/// `/metrics` and the dashboard read the last reading, never nft itself,
+/// so the supervisor's loop never waits for nft.
+const COUNTERS_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The last reading of the counters; `None` when nft could not be read
+/// (status then shows none rather than zeros, which a scraper would take
+/// for a reset).
+type Readings = std::sync::Arc<std::sync::Mutex<Option<Vec<Counter>>>>;
+
 /// A running gateway: what it changed, to set it back.
 pub struct Active {
+    /// The counters' last reading, refreshed by `poller`.
+    readings: Readings,
+    poller: tokio::task::JoinHandle<()>,
     /// Forwarding switches turned on, with the value each had before.
     saved: Vec<(Family, String)>,
     /// Whether the nftables table is in place.
@@ -108,7 +121,10 @@ pub async fn start(cfg: &Gateway, runtime_dir: &Path, upgraded: bool) -> Result<
             tracing::debug!("no stale nftables table removed: {e:#}");
         }
     }
+    let readings = Readings::default();
     let mut g = Active {
+        poller: tokio::spawn(poll_counters(readings.clone())),
+        readings,
         saved: leftover,
         table: false,
         state,
@@ -182,6 +198,7 @@ impl Active {
     /// Sets forwarding back as it was found, then deletes the table (no
     /// moment forwards untranslated), then forgets the recorded values.
     pub async fn stop(self) {
+        self.poller.abort();
         restore(&self.saved);
         if self.table
             && let Err(e) = nft(&delete_table()).await
@@ -195,17 +212,11 @@ impl Active {
 impl Active {
     /// What `rampart status` shows: forwarding as the kernel has it now
     /// (someone else may have turned it off), and the rules in place.
-    pub async fn status(&self, cfg: &Gateway) -> crate::control::GatewayStatus {
-        let counted = if self.table {
-            counters().await.unwrap_or_else(|e| {
-                tracing::debug!("NAT counters: {e:#}");
-                Vec::new()
-            })
-        } else {
-            Vec::new()
-        };
-        let nat = if self.table {
-            cfg.masquerade
+    pub fn status(&self, cfg: &Gateway) -> crate::control::GatewayStatus {
+        let counted = self.readings.lock().ok().and_then(|r| r.clone());
+        let nat = match (self.table, counted) {
+            (true, Some(counted)) => cfg
+                .masquerade
                 .iter()
                 .map(|m| {
                     let rule = rule_name(m);
@@ -227,9 +238,8 @@ impl Active {
                         bytes_in,
                     }
                 })
-                .collect()
-        } else {
-            Vec::new()
+                .collect(),
+            _ => Vec::new(),
         };
         crate::control::GatewayStatus {
             nat,
@@ -283,6 +293,23 @@ impl Counted {
 
 /// A counter as listed: what it counts, its rule's name, packets, bytes.
 type Counter = (Counted, String, u64, u64);
+
+/// Reads the counters every [`COUNTERS_EVERY`] into `readings`.
+async fn poll_counters(readings: Readings) {
+    loop {
+        let read = match counters().await {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::debug!("NAT counters: {e:#}");
+                None
+            }
+        };
+        if let Ok(mut r) = readings.lock() {
+            *r = read;
+        }
+        tokio::time::sleep(COUNTERS_EVERY).await;
+    }
+}
 
 /// Every counter in rampart's table, by its comment: `nft -j list table`.
 async fn counters() -> Result<Vec<Counter>> {

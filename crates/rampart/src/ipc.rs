@@ -41,7 +41,12 @@ pub enum ToWorker {
     /// `rampart node drain`: close idle connections spread over this
     /// window (busy ones run to their end); `None` stops doing so
     /// (`node undrain`).
-    CloseIdle { window_ms: Option<u64> },
+    CloseIdle {
+        window_ms: Option<u64>,
+        /// Quiet this long counts as idle.
+        #[serde(default)]
+        idle_ms: u64,
+    },
     /// A server changed state.
     Server {
         backend: String,

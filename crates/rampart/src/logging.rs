@@ -100,13 +100,13 @@ pub fn init_with(level: &str, json: bool, tcplog: Option<std::fs::File>) -> Flus
                 .finish(file);
             let _ = DROPPED_TCPLOG.set(w.error_counter());
             guards.push(g);
+            use tracing_subscriber::filter::FilterExt;
+            // The file gets the connection log as the level asks for it
+            // (`rampart::tcplog=off` or `warn` keeps it out), and nothing
+            // else.
             let only = tracing_subscriber::filter::Targets::new()
-                .with_target(TCPLOG, tracing::Level::INFO);
-            // The file gets the connection log at the level asked for.
-            let wanted = filter()
-                .max_level_hint()
-                .is_none_or(|max| max >= tracing::Level::INFO);
-            let file = wanted.then(|| layer(w, false).with_filter(only).boxed());
+                .with_target(TCPLOG, tracing::Level::TRACE);
+            let file = Some(layer(w, false).with_filter(filter().and(only)).boxed());
             let rest = filter().add_directive(
                 format!("{TCPLOG}=off")
                     .parse()

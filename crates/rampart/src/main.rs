@@ -261,9 +261,15 @@ enum Cmd {
         /// From tagging the routes to withdrawing them.
         #[arg(long, value_parser = rampart_config::parse_duration, default_value = "5s")]
         withdraw_after: std::time::Duration,
-        /// Over which idle connections are closed.
+        /// Over which idle connections are closed (spread, so that their
+        /// clients do not all come back at once).
         #[arg(long, value_parser = rampart_config::parse_duration, default_value = "10s")]
         window: std::time::Duration,
+        /// A connection that moved no byte for this long counts as idle
+        /// (a TCP proxy does not see requests; a slow answer looks idle
+        /// too, so keep it above the backends' slowest).
+        #[arg(long, value_parser = rampart_config::parse_duration, default_value = "5s")]
+        idle: std::time::Duration,
         /// Return once the node is drained (printing each step), not once
         /// the drain has started.
         #[arg(long)]
@@ -471,12 +477,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             action,
             withdraw_after,
             window,
+            idle,
             wait,
         } => {
-            let plan = (action == "drain").then_some(supervisor::DrainPlan {
-                withdraw_after,
-                window,
-            });
+            let plan = match action.as_str() {
+                "drain" => Some(
+                    supervisor::DrainPlan::new(withdraw_after, window, idle)
+                        .map_err(|e| anyhow::anyhow!(e))?,
+                ),
+                _ => None,
+            };
             let socket = node.socket();
             println!("{}", control::node(&socket, plan)?);
             if wait && plan.is_some() {
@@ -777,16 +787,17 @@ fn check(path: &std::path::Path, host: bool) -> ExitCode {
 /// the node is drained. Fails if the drain ends otherwise (undrained, the
 /// node stopped).
 fn wait_drained(socket: &std::path::Path) -> Result<()> {
-    let mut last = String::new();
+    let mut printed = 0;
     loop {
         let Some(d) = control::query(socket)?.node_drain else {
             anyhow::bail!("the drain ended before the node was drained (`rampart node undrain`?)");
         };
-        if d.step != last {
-            println!("{:6.1} s  {}", d.seconds, d.step);
-            last.clone_from(&d.step);
+        // Every step with the time it was reached, however short.
+        for s in d.steps.iter().skip(printed) {
+            println!("{:6.1} s  {}", s.at_seconds, s.step.text());
         }
-        if d.step == "drained" {
+        printed = d.steps.len();
+        if d.step == supervisor::DrainStep::Drained {
             return Ok(());
         }
         std::thread::sleep(std::time::Duration::from_millis(200));

@@ -171,15 +171,16 @@ async fn serve(
                         let n = proxy.kill_server_sessions(&backend, &server);
                         tracing::warn!("closed {n} open connection(s) to {backend}/{server}");
                     }
-                    Ok(ToWorker::CloseIdle { window_ms }) => {
+                    Ok(ToWorker::CloseIdle { window_ms, idle_ms }) => {
                         if let Some(t) = spreading.take() {
                             t.abort();
                         }
                         if let Some(ms) = window_ms {
                             let p = proxy.clone();
                             let window = Duration::from_millis(ms);
+                            let idle = Duration::from_millis(idle_ms);
                             spreading = Some(tokio::spawn(async move {
-                                let n = p.close_spread(window).await;
+                                let n = p.close_spread(window, idle).await;
                                 tracing::warn!("node drain: closed {n} idle connection(s) over {window:?}");
                             }));
                         }

@@ -653,8 +653,8 @@ servers = [{{ name = "echo1", addr = "192.168.1.21:9000" }}]
             std::thread::spawn(move || {
                 // Ok(0): closed by the proxy.
                 let mut b = [0u8; 16];
-                let t = Instant::now();
-                let _ = idle_tx.send((idle.read(&mut b).map_err(|e| e.to_string()), t.elapsed()));
+                let read = idle.read(&mut b).map_err(|e| e.to_string());
+                let _ = idle_tx.send((read, Instant::now()));
             });
             let mut echoed = 0u32;
             let result = loop {
@@ -699,6 +699,8 @@ servers = [{{ name = "echo1", addr = "192.168.1.21:9000" }}]
                     "2s",
                     "--window",
                     "3s",
+                    "--idle",
+                    "1s",
                     "--wait",
                 ])
                 .arg("--control")
@@ -782,14 +784,57 @@ servers = [{{ name = "echo1", addr = "192.168.1.21:9000" }}]
         "withdrawn: node drained (otherwise announced (policy always))"
     );
     assert_eq!(status(d, 1)["node_drain"]["step"], "drained");
+    assert!(
+        said.contains("node draining: BGP: 1 route(s) tagged"),
+        "{said}"
+    );
 
     // The idle connection was closed within the window (after the VRRP
     // step), the busy one still talks.
-    let (read, idle_for) = idle_rx.recv_timeout(Duration::from_secs(1)).unwrap();
+    let (read, at) = idle_rx.recv_timeout(Duration::from_secs(1)).unwrap();
     assert_eq!(read, Ok(0), "the idle connection was not closed by lb1");
+    let closed = at
+        .checked_duration_since(t0)
+        .expect("the idle connection closed before the drain");
+    // The steps as lb1 timed them, from its `node drain`.
+    let st = status(d, 1);
+    let steps: Vec<(String, f64)> = st["node_drain"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["step"].as_str().unwrap().to_string(),
+                s["at_seconds"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    println!("steps {steps:?}; idle connection closed at {closed:?}");
+    let names: Vec<&str> = steps.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(names, ["withdrawing", "resigning", "closing", "drained"]);
+    let (resigning, closing) = (steps[1].1, steps[2].1);
+    assert!(resigning >= 2.0, "{steps:?}");
+    // Idle connections close after VRRP moved, and only once idle for
+    // --idle after the closing began (the drain started a few ms after
+    // t0, so this is the drain's clock give or take those).
+    assert!(closing >= resigning, "{steps:?}");
     assert!(
-        idle_for < drain_took + Duration::from_millis(500),
-        "{idle_for:?}"
+        closed >= moved,
+        "closed at {closed:?}, VIPs moved at {moved:?}"
+    );
+    assert!(
+        closed.as_secs_f64() >= closing + 0.9 && closed <= drain_took + Duration::from_millis(500),
+        "closed at {closed:?}, {steps:?}"
+    );
+    assert!(log(d, "lb1").contains("closed idle by the node drain"));
+    // On lb1's own clock and in its own order: the withdrawal was written
+    // to the BGP session before VRRP sent priority 0.
+    let lb1_log = log(d, "lb1");
+    let written = lb1_log.find("written to every BGP session");
+    let resigned = lb1_log.find("VRRP master -> stopping");
+    assert!(
+        written.is_some() && resigned.is_some() && written < resigned,
+        "{lb1_log}"
     );
     std::thread::sleep(Duration::from_millis(500));
     talking.store(false, std::sync::atomic::Ordering::Relaxed);

@@ -122,7 +122,16 @@ fn the_pair_is_the_subnets_nat_gateway_and_fails_over() {
         serde_json::json!(["192.168.1.0/24 out eth0"]),
         "{st}"
     );
-    // What went through it: web1's and web2's connections, each way.
+    // What went through it: web1's and web2's connections, each way (read
+    // from nft every 5 s).
+    let mut st = st;
+    assert!(
+        wait_for(Duration::from_secs(7), || {
+            st = lab::bgp::status(dir.path(), 1);
+            st["gateway"]["nat"][0]["connections"].as_u64() >= Some(2)
+        }),
+        "{st}"
+    );
     let nat = &st["gateway"]["nat"][0];
     assert_eq!(nat["rule"], "192.168.1.0/24 out eth0", "{st}");
     let n = |k: &str| nat[k].as_u64().unwrap_or(0);

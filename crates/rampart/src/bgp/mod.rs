@@ -28,6 +28,16 @@ use crate::task::{Inbox, TaskHandle};
 /// Longest a stopping node waits for its neighbors to finish, beyond the
 /// configured `shutdown_bound`.
 const STOP_SLACK: Duration = Duration::from_secs(2);
+/// Longest a node drain waits for the sessions to write a withdrawal.
+const FLUSH_WAIT: Duration = Duration::from_secs(1);
+
+/// Waits for every receiver (an answer or its sender's drop).
+async fn futures_join(rxs: Vec<oneshot::Receiver<()>>) {
+    for rx in rxs {
+        let _ = rx.await;
+    }
+}
+
 /// Pause after a failed accept (e.g. EMFILE) before the next one.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -518,12 +528,29 @@ impl Manager {
                         let _ = reply.send(self.show_routes().await);
                         continue;
                     }
-                    // Answered once the sessions have the routes: the
-                    // node drain resigns VRRP only after the withdrawal.
+                    // Answered once every session has written the routes
+                    // (bounded, in a task of its own so this loop goes
+                    // on): the node drain resigns VRRP only after the
+                    // withdrawal left.
                     Upgrade::Drain(after, reply) => {
                         let drained = self.drain(after);
                         self.evaluate(Instant::now(), &proxy.borrow(), &masters.borrow());
-                        let _ = reply.send(drained);
+                        let flushes: Vec<_> = self
+                            .peers
+                            .iter()
+                            .filter(|p| !p.retiring)
+                            .filter_map(|p| {
+                                let (tx, rx) = oneshot::channel();
+                                p.cmds.send(neighbor::Cmd::Flush(tx)).ok().map(|()| rx)
+                            })
+                            .collect();
+                        tokio::spawn(async move {
+                            let all = futures_join(flushes);
+                            if tokio::time::timeout(FLUSH_WAIT, all).await.is_err() {
+                                tracing::warn!("BGP: a session did not write its routes within {FLUSH_WAIT:?}");
+                            }
+                            let _ = reply.send(drained);
+                        });
                     }
                 },
                 Some(done) = self.tasks.join_next_with_id() => {

@@ -31,6 +31,10 @@ pub enum Cmd {
     Handover(oneshot::Sender<Option<Taken>>),
     /// `rampart show routes`: what the session says about these routes.
     Show(Vec<Route>, oneshot::Sender<Shown>),
+    /// Answered once the routes given last are on the wire (their UPDATE
+    /// written to the connection, if there is an Established one): the
+    /// node drain resigns VRRP only after its withdrawal left.
+    Flush(oneshot::Sender<()>),
 }
 
 /// The session's part of `show routes`.
@@ -94,6 +98,8 @@ pub async fn run(
     let (connect_tx, mut connect_rx) = mpsc::unbounded_channel::<std::io::Result<TcpStream>>();
     let mut buf = vec![0u8; READ_BUF];
     let mut shutting_down = false;
+    // `Cmd::Flush` answers, sent once the actions before them are done.
+    let mut flushed: Vec<oneshot::Sender<()>> = Vec::new();
 
     if conn.is_none() {
         session.set_routes(now, routes.borrow_and_update().clone());
@@ -143,6 +149,9 @@ pub async fn run(
                     }
                 }
             }
+        }
+        for f in flushed.drain(..) {
+            let _ = f.send(());
         }
         if shutting_down && session.state() == State::Idle && conn.is_none() {
             break;
@@ -216,6 +225,17 @@ pub async fn run(
                 }
                 Cmd::Show(asked, reply) => {
                     let _ = reply.send(shown(&session, &asked));
+                }
+                Cmd::Flush(reply) => {
+                    // The routes may have changed just before this
+                    // command came: take them first.
+                    if routes.has_changed().unwrap_or(false) {
+                        let r = routes.borrow_and_update().clone();
+                        if !shutting_down {
+                            session.set_routes(Instant::now(), r);
+                        }
+                    }
+                    flushed.push(reply);
                 }
                 Cmd::Shutdown(message, linger) => {
                     shutting_down = true;

@@ -39,7 +39,7 @@ use crate::ipc::{self, FromWorker, ToWorker};
 use crate::reload::{ReloadOutcome, ReloadSummary, Waiter};
 use crate::signals::{Event, SupervisorSignals};
 use crate::vrrp;
-pub use node_drain::{DrainPlan, NodeDrainStatus};
+pub use node_drain::{DrainPlan, DrainStep, NodeDrainStatus};
 use reloading::conclude;
 use workers::{
     AdoptedWorker, CRASH_BACKOFF, Draining, Worker, describe, drain, retire, retire_adopted,
@@ -266,17 +266,13 @@ pub async fn run(
     // (not root, interface missing) stops here with the reason.
     sup.publish_proxy_health();
     // What the operator resigned, or the whole node drained, stays so.
-    let resigned = if sup.admins.node_drained() {
-        sup.cfg
-            .vrrp
-            .instances
-            .iter()
-            .map(|i| i.name.clone())
-            .collect()
-    } else {
-        sup.admins.resigned()
-    };
-    sup.vrrp = vrrp::start(&sup.cfg, sup.proxy.subscribe(), adopted_vrrp, resigned)?;
+    sup.vrrp = vrrp::start(
+        &sup.cfg,
+        sup.proxy.subscribe(),
+        adopted_vrrp,
+        sup.admins.resigned(),
+        sup.admins.node_drained(),
+    )?;
     let masters = match &sup.vrrp {
         Some(v) => v.masters(),
         None => tokio::sync::watch::channel(Default::default()).1,
@@ -295,7 +291,7 @@ pub async fn run(
             "the node was drained when it stopped (state file): it starts drained; `rampart node undrain` brings it back"
         );
     }
-    sup.worker = Some(sup.spawn_worker().await?);
+    sup.worker = Some(sup.spawn_worker(false).await?);
     // Forwarding and NAT once the rest runs; a failure here (or below)
     // stops what runs already, which sets them back.
     match crate::gateway::start(&sup.cfg.gateway, &sup.runtime_dir, sup.upgrades > 0).await {
@@ -389,7 +385,7 @@ pub async fn run(
             }
             _ = tokio::time::sleep_until(restart_at.unwrap_or_else(Instant::now)), if restart_at.is_some() => {
                 restart_at = None;
-                match sup.spawn_worker().await {
+                match sup.spawn_worker(true).await {
                     Ok(w) => sup.worker = Some(w),
                     Err(e) => {
                         tracing::error!("cannot start worker: {e:#}");
@@ -458,6 +454,13 @@ pub async fn run(
                 }
                 Request::Node(drain, who, reply) => {
                     let _ = reply.send(sup.node_command(drain, &who).await);
+                }
+                // The drain owns VRRP until undrained (it resigns every
+                // instance; undrain resumes those it resigned).
+                Request::Vrrp(_, _, _, reply) if sup.node_drain.is_some() => {
+                    let _ = reply.send(Err(
+                        "the node is draining or drained, every VRRP instance with it: `rampart node undrain` first".to_string(),
+                    ));
                 }
                 Request::Vrrp(resign, name, who, reply) => {
                     let done = match &sup.vrrp {
@@ -585,10 +588,7 @@ impl Supervisor {
             servers,
             vrrp,
             bgp,
-            gateway: match &self.gateway {
-                Some(g) => Some(g.status(&self.cfg.gateway).await),
-                None => None,
-            },
+            gateway: self.gateway.as_ref().map(|g| g.status(&self.cfg.gateway)),
             node_drain: self.drain_status(),
         }
     }

@@ -27,6 +27,30 @@ use super::Supervisor;
 use crate::control::Asker;
 use crate::ipc::ToWorker;
 
+/// Longest the supervisor's loop waits for the BGP or VRRP driver's
+/// answer: a stuck driver must not stop everything else; the drain goes
+/// on with its next step (which fails safe: resign, close).
+const DRIVER_WAIT: Duration = Duration::from_secs(2);
+
+/// `f`'s output, or `None` (logged) after [`DRIVER_WAIT`].
+async fn bounded<T>(f: impl std::future::Future<Output = T>) -> Option<T> {
+    match tokio::time::timeout(DRIVER_WAIT, f).await {
+        Ok(v) => Some(v),
+        Err(_) => {
+            tracing::error!("node drain: a driver did not answer within {DRIVER_WAIT:?}; going on");
+            None
+        }
+    }
+}
+
+/// A driver's answer in words.
+fn answer(a: Option<Result<String, String>>) -> String {
+    match a {
+        Some(Ok(s) | Err(s)) => s,
+        None => format!("no answer within {DRIVER_WAIT:?}"),
+    }
+}
+
 /// How often the drain looks whether VRRP has handed every instance over.
 const RESIGN_POLL: Duration = Duration::from_millis(100);
 
@@ -37,6 +61,35 @@ pub struct DrainPlan {
     pub withdraw_after: Duration,
     /// Over which idle connections are closed.
     pub window: Duration,
+    /// Quiet this long, a connection counts as idle.
+    pub idle: Duration,
+}
+
+impl DrainPlan {
+    /// Longest `--withdraw-after` and `--window`.
+    pub const MAX: Duration = Duration::from_secs(24 * 3600);
+
+    /// A plan, or why not (a step longer than [`Self::MAX`]).
+    pub fn new(
+        withdraw_after: Duration,
+        window: Duration,
+        idle: Duration,
+    ) -> Result<DrainPlan, String> {
+        if [withdraw_after, window, idle]
+            .iter()
+            .any(|d| *d > Self::MAX)
+        {
+            return Err(format!(
+                "node drain: --withdraw-after, --window and --idle are at most {} h",
+                Self::MAX.as_secs() / 3600
+            ));
+        }
+        Ok(DrainPlan {
+            withdraw_after,
+            window,
+            idle,
+        })
+    }
 }
 
 /// A node drain under way, or done.
@@ -46,6 +99,8 @@ pub(super) struct NodeDrain {
     /// When it was asked for.
     since: Instant,
     step: Step,
+    /// Each step reached, and when.
+    reached: Vec<(DrainStep, Instant)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,21 +123,58 @@ enum Step {
 
 impl Step {
     fn name(&self) -> &'static str {
+        self.public().text()
+    }
+
+    fn public(&self) -> DrainStep {
         match self {
-            Step::Withdrawing { .. } => "withdrawing routes",
-            Step::Resigning { .. } => "resigning VRRP",
-            Step::Closing { .. } => "closing idle connections",
-            Step::Drained => "drained",
+            Step::Withdrawing { .. } => DrainStep::Withdrawing,
+            Step::Resigning { .. } => DrainStep::Resigning,
+            Step::Closing { .. } => DrainStep::Closing,
+            Step::Drained => DrainStep::Drained,
         }
     }
+}
+
+/// A step of the drain, as status shows it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DrainStep {
+    /// Routes tagged GRACEFUL_SHUTDOWN, withdrawn at the step's end.
+    Withdrawing,
+    /// Routes withdrawn (written to every session); VRRP resigned,
+    /// waiting until no instance is master here.
+    Resigning,
+    /// Idle connections closing over the window.
+    Closing,
+    Drained,
+}
+
+impl DrainStep {
+    pub fn text(self) -> &'static str {
+        match self {
+            DrainStep::Withdrawing => "withdrawing routes",
+            DrainStep::Resigning => "resigning VRRP",
+            DrainStep::Closing => "closing idle connections",
+            DrainStep::Drained => "drained",
+        }
+    }
+}
+
+/// When the drain reached a step.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct StepReached {
+    pub step: DrainStep,
+    /// Seconds after `rampart node drain`.
+    pub at_seconds: f64,
 }
 
 /// The drain as `rampart status` shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct NodeDrainStatus {
-    /// `withdrawing routes`, `resigning VRRP`, `closing idle connections`
-    /// or `drained`.
-    pub step: String,
+    pub step: DrainStep,
+    /// Every step reached so far, in order.
+    pub steps: Vec<StepReached>,
     /// Seconds since `rampart node drain`.
     pub seconds: f64,
     /// Seconds until the step ends (none once drained, or while waiting
@@ -99,9 +191,11 @@ impl NodeDrain {
             plan: DrainPlan {
                 withdraw_after: Duration::ZERO,
                 window: Duration::ZERO,
+                idle: Duration::ZERO,
             },
             since: Instant::now(),
             step: Step::Drained,
+            reached: vec![(DrainStep::Drained, Instant::now())],
         }
     }
 }
@@ -110,9 +204,10 @@ impl Supervisor {
     /// Keeps in the state file the VRRP instances resigned now.
     pub(super) async fn keep_resigned(&mut self) {
         if let Some(v) = &self.vrrp {
-            let resigned = v
-                .status()
-                .await
+            let Some(status) = bounded(v.status()).await else {
+                return;
+            };
+            let resigned = status
                 .into_iter()
                 .filter(|i| matches!(i.state.as_str(), "stop" | "stopping"))
                 .map(|i| i.name);
@@ -139,7 +234,7 @@ impl Supervisor {
         }
         let now = Instant::now();
         let (bgp, until) = match &self.bgp {
-            Some(b) => match b.drain(Some(plan.withdraw_after)).await {
+            Some(b) => match bounded(b.drain(Some(plan.withdraw_after))).await.flatten() {
                 Some(d) => {
                     let at = d.withdraw_at.map_or(now, Instant::from_std);
                     (d.said, at)
@@ -152,6 +247,7 @@ impl Supervisor {
             plan,
             since: now,
             step: Step::Withdrawing { until },
+            reached: vec![(DrainStep::Withdrawing, now)],
         });
         self.admins.set_node_drained(true);
         let vrrp = if self.vrrp.is_some() {
@@ -174,18 +270,25 @@ impl Supervisor {
         };
         let mut said = vec![format!("node drain ended (was {})", d.step.name())];
         if let Some(b) = &self.bgp
-            && let Some(d) = b.drain(None).await
+            && let Some(d) = bounded(b.drain(None)).await.flatten()
         {
             said.push(d.said);
         }
         if let Some(v) = &self.vrrp {
-            said.push(v.admin(false, None).await.unwrap_or_else(|e| e));
+            said.push(answer(bounded(v.admin(false, None)).await));
+            // What the operator resigned by hand before stays resigned.
+            for name in self.admins.resigned() {
+                said.push(answer(bounded(v.admin(true, Some(name))).await));
+            }
         }
         self.admins.set_node_drained(false);
         self.keep_resigned().await;
         if matches!(d.step, Step::Closing { .. }) {
-            self.tell_workers(&ToWorker::CloseIdle { window_ms: None })
-                .await;
+            self.tell_workers(&ToWorker::CloseIdle {
+                window_ms: None,
+                idle_ms: 0,
+            })
+            .await;
             said.push("idle connections no longer closed".into());
         }
         let said = said.join("; ");
@@ -215,9 +318,9 @@ impl Supervisor {
                     // The BGP driver's own timer withdraws at the same
                     // moment; asking makes sure it has, before VRRP moves.
                     if let Some(b) = &self.bgp
-                        && let Some(d) = b.drain(Some(Duration::ZERO)).await
+                        && let Some(d) = bounded(b.drain(Some(Duration::ZERO))).await.flatten()
                     {
-                        tracing::warn!("node drain: {}", d.said);
+                        tracing::warn!("node drain: {}, written to every BGP session", d.said);
                     }
                     self.resign_all(plan).await
                 }
@@ -249,6 +352,7 @@ impl Supervisor {
             };
             if let Some(d) = &mut self.node_drain {
                 d.step = next;
+                d.reached.push((next.public(), Instant::now()));
             }
         }
     }
@@ -256,7 +360,7 @@ impl Supervisor {
     async fn resign_all(&mut self, plan: DrainPlan) -> Step {
         match &self.vrrp {
             Some(v) => {
-                let said = v.admin(true, None).await.unwrap_or_else(|e| e);
+                let said = answer(bounded(v.admin(true, None)).await);
                 tracing::warn!("node drain: {said}");
                 Step::Resigning {
                     bound: Instant::now() + self.resign_bound(),
@@ -267,13 +371,15 @@ impl Supervisor {
     }
 
     async fn close_idle(&mut self, plan: DrainPlan) -> Step {
-        let window_ms = u64::try_from(plan.window.as_millis()).unwrap_or(u64::MAX);
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         self.tell_workers(&ToWorker::CloseIdle {
-            window_ms: Some(window_ms),
+            window_ms: Some(ms(plan.window)),
+            idle_ms: ms(plan.idle),
         })
         .await;
         tracing::warn!(
-            "node drain: closing idle connections over {:.1} s; busy ones run to their end",
+            "node drain: closing connections idle for {:.1} s, spread over {:.1} s; busy ones run to their end",
+            plan.idle.as_secs_f64(),
             plan.window.as_secs_f64()
         );
         Step::Closing {
@@ -306,7 +412,15 @@ impl Supervisor {
             Step::Resigning { .. } | Step::Drained => None,
         };
         Some(NodeDrainStatus {
-            step: d.step.name().to_string(),
+            step: d.step.public(),
+            steps: d
+                .reached
+                .iter()
+                .map(|(step, at)| StepReached {
+                    step: *step,
+                    at_seconds: at.duration_since(d.since).as_secs_f64(),
+                })
+                .collect(),
             seconds: now.duration_since(d.since).as_secs_f64(),
             step_left_seconds: left,
             withdraw_after_seconds: d.plan.withdraw_after.as_secs_f64(),

@@ -141,7 +141,7 @@ impl Supervisor {
         let old_sockets = std::mem::replace(&mut self.sockets, sockets);
         let old_text = std::mem::replace(&mut self.text, text);
         self.health.sync(&self.cfg);
-        match self.spawn_worker().await {
+        match self.spawn_worker(false).await {
             Ok(worker) => {
                 self.pending = Some(Pending {
                     worker,

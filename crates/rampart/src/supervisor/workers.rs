@@ -114,7 +114,10 @@ impl Supervisor {
     }
 
     /// Starts a worker on the current sockets and config.
-    pub(super) async fn spawn_worker(&mut self) -> Result<Worker> {
+    /// `respawn`: after a crash, when serving matters more than where the
+    /// connection log goes (a `tcplog_file` that cannot be opened then
+    /// sends it to the main log instead of failing).
+    pub(super) async fn spawn_worker(&mut self, respawn: bool) -> Result<Worker> {
         let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
         let mut fds = Vec::new();
         let mut listen = Vec::new();
@@ -135,7 +138,14 @@ impl Supervisor {
         // Opened for each worker: a reload after logrotate moved the file
         // writes to the new one.
         let tcplog = match &self.cfg.global.tcplog_file {
-            Some(path) => Some(open_tcplog(path)?),
+            Some(path) => match open_tcplog(path) {
+                Ok(f) => Some(f),
+                Err(e) if respawn => {
+                    tracing::error!("{e:#}: the connection log goes to the main log");
+                    None
+                }
+                Err(e) => return Err(e),
+            },
             None => None,
         };
         if let Some(f) = &tcplog {

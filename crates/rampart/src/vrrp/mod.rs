@@ -166,6 +166,7 @@ pub fn start(
     proxy: watch::Receiver<ProxyHealth>,
     resume: Option<States>,
     resigned: Vec<String>,
+    node_drained: bool,
 ) -> Result<Option<Handle>> {
     if cfg.vrrp.instances.is_empty() {
         return Ok(None);
@@ -193,7 +194,9 @@ pub fn start(
             ),
         }
         match Driver::open(plan, &proxy, masters_tx, hooks, resume, resigned) {
-            Ok((driver, packets, links)) => {
+            Ok((mut driver, packets, links)) => {
+                // Read at start, then kept by `admin`.
+                driver.all_resigned = node_drained;
                 let _ = opened_tx.send(Ok(()));
                 driver
                     .run(packets, links, proxy, inbox, reconfigure_rx, freeze_rx)
@@ -331,6 +334,9 @@ struct Driver {
     resume: Option<States>,
     /// Instances to resign at start (the operator's, kept).
     resigned: Vec<String>,
+    /// Every instance resigned (`rampart node drain`): one a reload adds
+    /// starts resigned too, until every one is resumed.
+    all_resigned: bool,
 }
 
 impl Driver {
@@ -388,6 +394,7 @@ impl Driver {
             buf: vec![0u8; MAX_PACKET],
             resume,
             resigned,
+            all_resigned: false,
         };
         Ok((driver, pkt_rx, links))
     }
@@ -457,7 +464,15 @@ impl Driver {
         }
         // Resigned by the operator before this process (state file, or
         // handed over by `rampart upgrade`): stopped before any advert.
-        for name in std::mem::take(&mut self.resigned) {
+        let resigned = std::mem::take(&mut self.resigned);
+        let node_drained = self.all_resigned;
+        if node_drained {
+            match self.admin(true, None) {
+                Ok(said) => tracing::warn!("{said} (the node was drained when it stopped)"),
+                Err(e) => tracing::warn!("the node was drained when it stopped: {e}"),
+            }
+        }
+        for name in resigned.into_iter().filter(|_| !node_drained) {
             match self.admin(true, Some(&name)) {
                 Ok(said) => tracing::warn!("{said} (resigned when the node stopped)"),
                 Err(e) => tracing::warn!("resigned when the node stopped: {e}"),
@@ -653,6 +668,9 @@ impl Driver {
                 .filter(|&id| self.node.instances()[id].state() == State::Stopped)
                 .collect(),
         };
+        if name.is_none() {
+            self.all_resigned = resign;
+        }
         let now = Instant::now();
         let bound = self.stop_bound();
         let mut done = Vec::new();

@@ -113,8 +113,14 @@ impl Driver {
         // before the added instances start: one whose proxy is down starts
         // in Fault, as at start.
         self.apply_priorities(now);
+        let bound = self.stop_bound();
         for id in started {
             self.node.start_instance(now, id);
+            if self.all_resigned {
+                // The node is drained: an added instance stays out too.
+                self.node.resign(now, id, bound);
+                tracing::warn!(instance = %self.plan.instances[id].core.name, "VRRP instance added resigned: the node is drained");
+            }
         }
         self.lateness
             .resize(self.plan.instances.len(), Default::default());
