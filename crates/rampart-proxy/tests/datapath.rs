@@ -748,8 +748,8 @@ async fn a_server_reset_right_after_its_last_bytes_is_an_abort() {
 }
 
 /// `rampart node drain`'s last step: the sessions open are closed spread
-/// over the window when idle, while a busy one runs on; sessions opened
-/// afterwards are not touched.
+/// over the window once quiet for `idle`, while one that pauses less than
+/// that runs on; sessions opened afterwards are not touched.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn close_spread_closes_idle_sessions_over_the_window_and_keeps_busy_ones() {
     let b = echo().await;
@@ -762,7 +762,8 @@ async fn close_spread_closes_idle_sessions_over_the_window_and_keeps_busy_ones()
         s.read_exact(&mut buf).await.unwrap();
         idle.push(s);
     }
-    // Busy first in line: it must not hold back the others' close.
+    // Busy first in line: it must not hold back the others' close. It
+    // pauses 400 ms between bytes: shorter than --idle, so not idle.
     let mut busy = TcpStream::connect(h.addr).await.unwrap();
     let talking = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let flag = talking.clone();
@@ -775,7 +776,7 @@ async fn close_spread_closes_idle_sessions_over_the_window_and_keeps_busy_ones()
             busy.write_all(b"x").await?;
             busy.read_exact(&mut one).await?;
             echoed += 1;
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(400)).await;
         }
         Ok::<u32, std::io::Error>(echoed)
     });
@@ -813,7 +814,8 @@ async fn close_spread_closes_idle_sessions_over_the_window_and_keeps_busy_ones()
     assert!(took <= Duration::from_millis(3500), "{took:?}");
     talking.store(false, Ordering::Relaxed);
     let echoed = busy_task.await.unwrap().unwrap();
-    assert!(echoed >= 25, "{echoed}");
+    // It kept talking all along (and was never closed: Ok above).
+    assert!(echoed >= 5, "{echoed}");
     // The late one still works.
     late.write_all(b"ok").await.unwrap();
     let mut buf = [0u8; 2];

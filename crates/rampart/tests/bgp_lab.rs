@@ -784,6 +784,17 @@ servers = [{{ name = "echo1", addr = "192.168.1.21:9000" }}]
         "withdrawn: node drained (otherwise announced (policy always))"
     );
     assert_eq!(status(d, 1)["node_drain"]["step"], "drained");
+    // The drain owns VRRP until undrained.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(["vrrp", "resume", "--control"])
+        .arg(d.join("lb1.sock"))
+        .output()
+        .unwrap();
+    let refused = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && refused.contains("`rampart node undrain` first"),
+        "{refused}"
+    );
     assert!(
         said.contains("node draining: BGP: 1 route(s) tagged"),
         "{said}"
