@@ -14,9 +14,13 @@
 //! are driven by the supervisor's loop ([`Supervisor::drain_deadline`],
 //! [`Supervisor::advance_drain`]), never by a task of their own, so a
 //! reload or an undrain sees one state. `rampart node undrain` ends the
-//! drain at any step: the routes come back, VRRP resumes every resigned
-//! instance, the close spread stops. The drain survives reloads and
-//! worker restarts; it ends with the process.
+//! drain at any step: the routes come back, VRRP resumes the instances
+//! the drain resigned (those the operator resigned by hand before stay
+//! so), the close spread stops. While it is on, the drain owns VRRP (the
+//! supervisor refuses `vrrp resign|resume`; an instance a reload adds
+//! starts resigned). It survives reloads and worker restarts, and with
+//! `[global] state_file` a restart (the node starts drained); a
+//! `rampart upgrade` mid-way restores it as drained, its step cut short.
 
 use std::time::Duration;
 
