@@ -444,6 +444,24 @@ impl Driver {
         }
         let now = Instant::now();
         self.apply_priorities(now);
+        // Resigned by the operator before this process (state file, or
+        // handed over by `rampart upgrade`): stopped before the start, so
+        // they send nothing at all (Startup is ignored once stopped; an
+        // address owner would otherwise advertise and GARP first).
+        let resigned = std::mem::take(&mut self.resigned);
+        let node_drained = self.all_resigned;
+        if node_drained {
+            match self.admin(true, None) {
+                Ok(said) => tracing::warn!("{said} (the node was drained when it stopped)"),
+                Err(e) => tracing::warn!("the node was drained when it stopped: {e}"),
+            }
+        }
+        for name in resigned.into_iter().filter(|_| !node_drained) {
+            match self.admin(true, Some(&name)) {
+                Ok(said) => tracing::warn!("{said} (resigned when the node stopped)"),
+                Err(e) => tracing::warn!("resigned when the node stopped: {e}"),
+            }
+        }
         match &resume {
             Some(states) => {
                 let states: Vec<Option<State>> = self
@@ -461,22 +479,6 @@ impl Driver {
                 self.node.resume(now, &states);
             }
             None => self.node.start(now),
-        }
-        // Resigned by the operator before this process (state file, or
-        // handed over by `rampart upgrade`): stopped before any advert.
-        let resigned = std::mem::take(&mut self.resigned);
-        let node_drained = self.all_resigned;
-        if node_drained {
-            match self.admin(true, None) {
-                Ok(said) => tracing::warn!("{said} (the node was drained when it stopped)"),
-                Err(e) => tracing::warn!("the node was drained when it stopped: {e}"),
-            }
-        }
-        for name in resigned.into_iter().filter(|_| !node_drained) {
-            match self.admin(true, Some(&name)) {
-                Ok(said) => tracing::warn!("{said} (resigned when the node stopped)"),
-                Err(e) => tracing::warn!("resigned when the node stopped: {e}"),
-            }
         }
         self.drain();
         self.publish_masters();
