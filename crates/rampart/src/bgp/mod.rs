@@ -5,20 +5,22 @@
 //! (`neighbor.rs`) around the sans-IO `rampart_bgp::Session`. Listeners on
 //! port 179 hand incoming connections to their neighbor.
 
+mod listen;
+use listen::{listen, listen_plan};
 mod neighbor;
 pub mod show;
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use rampart_bgp::{
     Announcer, Backoff, Change, Community, Inputs, LargeCommunity, Route, SessionConfig,
 };
 use rampart_config::{AnnouncePolicy, Config, Family, Neighbor, PeerMode};
-use rampart_sys::bgp_socket::{self, BgpSockOpts};
+use rampart_sys::bgp_socket::BgpSockOpts;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
@@ -37,9 +39,6 @@ async fn futures_join(rxs: Vec<oneshot::Receiver<()>>) {
         let _ = rx.await;
     }
 }
-
-/// Pause after a failed accept (e.g. EMFILE) before the next one.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Controls a running BGP driver: its status is one JSON object per
 /// neighbor; stopping withdraws every route, waits `shutdown_bound` for
@@ -341,72 +340,6 @@ fn sock_opts(n: &Neighbor) -> BgpSockOpts {
     };
     o.md5_key = n.password.as_ref().map(|p| p.as_bytes().to_vec());
     o
-}
-
-/// What the listeners depend on: per (IPv6?, port), the passive
-/// neighbors' addresses and MD5 keys. Listeners are rebuilt when it changes.
-type ListenPlan<'a> = BTreeMap<(bool, u16), Vec<(IpAddr, Option<&'a [u8]>)>>;
-
-fn listen_plan(neighbors: &[Neighbor]) -> ListenPlan<'_> {
-    let mut plan: ListenPlan<'_> = BTreeMap::new();
-    for n in neighbors.iter().filter(|n| n.mode != PeerMode::Active) {
-        plan.entry((n.address.is_ipv6(), n.port))
-            .or_default()
-            .push((n.address, n.password.as_ref().map(|p| p.as_bytes())));
-    }
-    plan
-}
-
-/// One listener per (family, port) some passive neighbor needs, with the
-/// MD5 key of every neighbor that has one installed on it. Every socket is
-/// set up before any task starts: on an error nothing is left running.
-fn listen(neighbors: &[Neighbor], routing: &Routing) -> Result<Vec<JoinHandle<()>>> {
-    let mut sockets = Vec::new();
-    for ((v6, port), list) in listen_plan(neighbors) {
-        let any: IpAddr = if v6 {
-            Ipv6Addr::UNSPECIFIED.into()
-        } else {
-            Ipv4Addr::UNSPECIFIED.into()
-        };
-        let addr = SocketAddr::new(any, port);
-        let l =
-            bgp_socket::bgp_listener(addr).with_context(|| format!("BGP listener on {addr}"))?;
-        for (peer, key) in list {
-            if let Some(key) = key {
-                bgp_socket::set_md5_key(&l, peer, key)
-                    .with_context(|| format!("TCP MD5 key for neighbor {peer}"))?;
-            }
-        }
-        sockets.push(tokio::net::TcpListener::from_std(l)?);
-    }
-    Ok(sockets
-        .into_iter()
-        .map(|l| tokio::spawn(accept_loop(l, routing.clone())))
-        .collect())
-}
-
-async fn accept_loop(l: tokio::net::TcpListener, routing: Routing) {
-    loop {
-        let (stream, from) = match l.accept().await {
-            Ok(c) => c,
-            Err(e) => {
-                // Out of descriptors and the like: do not spin.
-                tracing::warn!("BGP listener: {e}");
-                tokio::time::sleep(ACCEPT_BACKOFF).await;
-                continue;
-            }
-        };
-        let target = routing.lock().ok().and_then(|m| m.get(&from.ip()).cloned());
-        let Some((tx, opts)) = target else {
-            tracing::debug!("BGP connection from unknown {from} closed");
-            continue;
-        };
-        if let Err(e) = bgp_socket::configure_accepted(&stream, &opts) {
-            tracing::warn!("BGP connection from {from}: {e}");
-            continue;
-        }
-        let _ = tx.try_send(stream);
-    }
 }
 
 struct Manager {
