@@ -905,3 +905,119 @@ servers = [{{ name = "echo1", addr = "192.168.1.21:9000" }}]
     assert!(ok && said.contains("the node is not draining"), "{said}");
     drop(lb1);
 }
+
+/// `rampart upgrade` while a node drain is in its first step (routes
+/// tagged, VRRP still master): the new program withdraws the routes first
+/// and only then resigns VRRP (priority 0: lb2 takes over with no failed
+/// request), and goes on to drained.
+#[test]
+fn an_upgrade_in_the_middle_of_a_node_drain_keeps_its_order() {
+    let Some((s, rtr)) = bgp_lab() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let peers = [
+        peer("lb1", "10.20.0.11", None),
+        peer("lb2", "10.20.0.12", None),
+    ];
+    let _bird = start_bird(&rtr, d, "rtr", &bird_config(ROUTER, &peers));
+    let _webs = [
+        Web::start(&s.web1, "192.168.1.21:8080", "web1"),
+        Web::start(&s.web2, "192.168.1.22:8080", "web2"),
+    ];
+    let announce = format!("prefix = \"{VIP32}\"");
+    let config = |n: u8| {
+        lab::rampart_config(n, lab::Timing::V3Fast, "")
+            + &lab::bgp::bgp_section(n, ROUTER, "", &announce, "0s")
+    };
+    let _lb1 = start_node(&s, d, 1, &config(1));
+    let _lb2 = start_node(&s, d, 2, &config(2));
+    assert!(
+        wait_for(Duration::from_secs(20), || {
+            nexthops(&rtr, VIP32) == ["10.20.0.11", "10.20.0.12"] && lab::holds_both(&s, "lb1")
+        }),
+        "{}",
+        log(d, "lb1")
+    );
+    let rampart = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
+            .args(args)
+            .arg("--control")
+            .arg(d.join("lb1.sock"))
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), said)
+    };
+    let probe = lab::Probe::start(&s.client);
+    let (ok, said) = rampart(&["node", "drain", "--withdraw-after", "60s"]);
+    assert!(ok, "{said}");
+    let lb1_path = || {
+        birdc(
+            d,
+            "rtr",
+            &["show", "route", VIP32, "protocol", "lb1", "all"],
+        )
+    };
+    assert!(
+        wait_for(Duration::from_secs(5), || lb1_path().contains("(65535,0)")),
+        "{}",
+        lb1_path()
+    );
+    assert!(lab::holds_both(&s, "lb1"));
+
+    let (ok, said) = rampart(&["upgrade"]);
+    assert!(ok, "{said}\n{}", log(d, "lb1"));
+    assert!(
+        wait_for(Duration::from_secs(10), || {
+            nexthops(&rtr, VIP32) == ["10.20.0.12"] && lab::holds_both(&s, "lb2")
+        }),
+        "{:?}\n{}",
+        nexthops(&rtr, VIP32),
+        log(d, "lb1")
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let outage = probe.finish();
+    // The new program's log: the withdrawal written before priority 0.
+    let full = log(d, "lb1");
+    let after = &full[full
+        .find("upgraded from rampart")
+        .expect("no upgrade in the log")..];
+    let written = after.find("written to every BGP session");
+    let resigned = after.find("VRRP master -> stopping");
+    println!(
+        "upgrade mid-drain: probes {} failed {}; withdrawal logged at byte {written:?}, resign at {resigned:?}",
+        outage.probes, outage.failed
+    );
+    for l in after
+        .lines()
+        .filter(|l| l.contains("drain") || l.contains("VRRP"))
+    {
+        println!("lb1: {l}");
+    }
+    assert!(
+        written.is_some() && resigned.is_some() && written < resigned,
+        "{after}"
+    );
+    assert_eq!(outage.failed, 0, "{outage:?}");
+    // It goes on to drained (the idle close with its default 10 s).
+    assert!(
+        wait_for(
+            Duration::from_secs(15),
+            || status(d, 1)["node_drain"]["step"] == "drained"
+        ),
+        "{}",
+        status(d, 1)
+    );
+    let st = status(d, 1);
+    println!("steps after the upgrade: {}", st["node_drain"]["steps"]);
+    let steps: Vec<&str> = st["node_drain"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["step"].as_str())
+        .collect();
+    assert_eq!(steps, ["withdrawing", "resigning", "closing", "drained"]);
+}

@@ -266,12 +266,17 @@ pub async fn run(
     // (not root, interface missing) stops here with the reason.
     sup.publish_proxy_health();
     // What the operator resigned, or the whole node drained, stays so.
+    // After an upgrade, a drained node's instances may still be master
+    // (the drain was withdrawing routes): the drain's own steps resign
+    // them below, after BGP has withdrawn, not VRRP at its start.
+    let upgraded = adopted_vrrp.is_some();
+    let node_drained = sup.admins.node_drained();
     sup.vrrp = vrrp::start(
         &sup.cfg,
         sup.proxy.subscribe(),
         adopted_vrrp,
         sup.admins.resigned(),
-        sup.admins.node_drained(),
+        node_drained && !upgraded,
     )?;
     let masters = match &sup.vrrp {
         Some(v) => v.masters(),
@@ -283,12 +288,12 @@ pub async fn run(
         masters,
         adopted_bgp,
         sup.admins.disabled_neighbors(),
-        sup.admins.node_drained(),
+        node_drained,
     )?;
-    if sup.admins.node_drained() {
-        sup.node_drain = Some(node_drain::NodeDrain::restored());
+    if node_drained {
+        sup.node_drain = Some(node_drain::NodeDrain::restored(upgraded));
         tracing::warn!(
-            "the node was drained when it stopped (state file): it starts drained; `rampart node undrain` brings it back"
+            "the node was drained when the previous program stopped: it starts drained; `rampart node undrain` brings it back"
         );
     }
     sup.worker = Some(sup.spawn_worker(false).await?);

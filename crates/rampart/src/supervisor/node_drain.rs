@@ -19,8 +19,10 @@
 //! so), the close spread stops. While it is on, the drain owns VRRP (the
 //! supervisor refuses `vrrp resign|resume`; an instance a reload adds
 //! starts resigned). It survives reloads and worker restarts, and with
-//! `[global] state_file` a restart (the node starts drained); a
-//! `rampart upgrade` mid-way restores it as drained, its step cut short.
+//! `[global] state_file` a restart (the node starts drained). After a
+//! `rampart upgrade` mid-way, the new program withdraws the routes at its
+//! start and goes on from the resign (the idle close with the default
+//! settings): the order holds across the exec.
 
 use std::time::Duration;
 
@@ -189,17 +191,27 @@ pub struct NodeDrainStatus {
 }
 
 impl NodeDrain {
-    /// A drain the state file kept: done before this process started.
-    pub(super) fn restored() -> NodeDrain {
+    /// A drain the previous program had (state file, or `rampart
+    /// upgrade`). After a restart it is done: BGP and VRRP start drained.
+    /// After an upgrade the VRRP instances may still be master (the drain
+    /// was in its first step): BGP starts withdrawn, and the steps go on
+    /// from there (resign, then the idle close with the default settings).
+    pub(super) fn restored(upgraded: bool) -> NodeDrain {
+        let now = Instant::now();
+        let step = if upgraded {
+            Step::Withdrawing { until: now }
+        } else {
+            Step::Drained
+        };
         NodeDrain {
             plan: DrainPlan {
                 withdraw_after: Duration::ZERO,
-                window: Duration::ZERO,
-                idle: Duration::ZERO,
+                window: Duration::from_secs(10),
+                idle: Duration::from_secs(5),
             },
-            since: Instant::now(),
-            step: Step::Drained,
-            reached: vec![(DrainStep::Drained, Instant::now())],
+            since: now,
+            step,
+            reached: vec![(step.public(), now)],
         }
     }
 }

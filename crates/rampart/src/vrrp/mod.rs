@@ -444,23 +444,14 @@ impl Driver {
         }
         let now = Instant::now();
         self.apply_priorities(now);
-        // Resigned by the operator before this process (state file, or
-        // handed over by `rampart upgrade`): stopped before the start, so
-        // they send nothing at all (Startup is ignored once stopped; an
-        // address owner would otherwise advertise and GARP first).
-        let resigned = std::mem::take(&mut self.resigned);
-        let node_drained = self.all_resigned;
-        if node_drained {
-            match self.admin(true, None) {
-                Ok(said) => tracing::warn!("{said} (the node was drained when it stopped)"),
-                Err(e) => tracing::warn!("the node was drained when it stopped: {e}"),
-            }
-        }
-        for name in resigned.into_iter().filter(|_| !node_drained) {
-            match self.admin(true, Some(&name)) {
-                Ok(said) => tracing::warn!("{said} (resigned when the node stopped)"),
-                Err(e) => tracing::warn!("resigned when the node stopped: {e}"),
-            }
+        // Resigned by the operator before this process (state file):
+        // stopped before the start, so they send nothing at all (Startup
+        // is ignored once stopped; an address owner would otherwise
+        // advertise and GARP first). After `rampart upgrade`, once the
+        // states are resumed instead: a master the previous program had
+        // (a drain in its first step) then hands over with priority 0.
+        if resume.is_none() {
+            self.resign_at_start();
         }
         match &resume {
             Some(states) => {
@@ -479,6 +470,9 @@ impl Driver {
                 self.node.resume(now, &states);
             }
             None => self.node.start(now),
+        }
+        if resume.is_some() {
+            self.resign_at_start();
         }
         self.drain();
         self.publish_masters();
@@ -642,6 +636,25 @@ impl Driver {
     /// backup of the lowest priority to hear the priority 0 and claim.
     /// Resign or resume `name` (an instance or a sync group; resume
     /// without a name: every stopped instance).
+    /// Resigns what the operator resigned before this process: every
+    /// instance if the node was drained, else those named.
+    fn resign_at_start(&mut self) {
+        let resigned = std::mem::take(&mut self.resigned);
+        let node_drained = self.all_resigned;
+        if node_drained {
+            match self.admin(true, None) {
+                Ok(said) => tracing::warn!("{said} (the node was drained when it stopped)"),
+                Err(e) => tracing::warn!("the node was drained when it stopped: {e}"),
+            }
+        }
+        for name in resigned.into_iter().filter(|_| !node_drained) {
+            match self.admin(true, Some(&name)) {
+                Ok(said) => tracing::warn!("{said} (resigned when the node stopped)"),
+                Err(e) => tracing::warn!("resigned when the node stopped: {e}"),
+            }
+        }
+    }
+
     fn admin(&mut self, resign: bool, name: Option<&str>) -> Result<String, String> {
         let live = |id: &usize| !self.node.is_retired(*id);
         let ids: Vec<usize> = match name {
