@@ -115,7 +115,13 @@ listen = "{admin}"
             && m.get("rampart_server_up{backend=\"pool\",server=\"b\"}") == Some(&1.0)
     }));
 
-    // The node's start-up probe went through already: count from here.
+    // The node's start-up probe went through already, but its bytes are
+    // counted when its connection ends: wait for that, then count from
+    // here (a base taken before it made the totals 5 + 7 bytes off).
+    assert!(wait(Duration::from_secs(5), || {
+        scrape(admin).get("rampart_frontend_current_connections{frontend=\"www\"}") == Some(&0.0)
+    }));
+    std::thread::sleep(Duration::from_millis(300));
     let base = scrape(admin);
     let out_before = value(&base, "rampart_frontend_bytes_out_total{frontend=\"www\"}");
     // 40 clients of 1000 bytes each; 3 refused by `deny`.
