@@ -16,6 +16,9 @@ pub(crate) struct BackendAt {
     pub(crate) backend: Backend,
     /// The `name` value, when it was a string.
     pub(crate) name: Option<Range<usize>>,
+    /// Keys written that only the proxy honours (`mode = "nat"` frontends
+    /// refuse them), with their spans.
+    pub(crate) proxy_only: Vec<(&'static str, Range<usize>)>,
 }
 
 pub(crate) fn backend(t: &Table, sink: &mut Sink) -> BackendAt {
@@ -50,8 +53,19 @@ pub(crate) fn backend(t: &Table, sink: &mut Sink) -> BackendAt {
         .and_then(|(key, v)| Table::of(v, "health", key, "`health`", sink))
         .map(|t| health::health(&t, sink))
         .unwrap_or_default();
+    // The NAT data plane picks by a Maglev hash of the client's address
+    // and port, connects nothing and queues nothing.
+    let mut proxy_only: Vec<(&'static str, Range<usize>)> = ["retries", "timeout"]
+        .into_iter()
+        .filter_map(|k| Some((k, t.get(k)?.span())))
+        .collect();
+    if let Some(v) = t.get("balance")
+        && balance != Balance::Source
+    {
+        proxy_only.push(("balance", v.span()));
+    }
     let servers = match t.entry("servers") {
-        Some((key, v)) => servers(v, key, sink),
+        Some((key, v)) => servers(v, key, &mut proxy_only, sink),
         None => {
             t.required("servers", sink);
             Vec::new()
@@ -71,6 +85,7 @@ pub(crate) fn backend(t: &Table, sink: &mut Sink) -> BackendAt {
             servers,
         },
         name: name.map(|n| n.span()),
+        proxy_only,
     }
 }
 
@@ -107,7 +122,12 @@ fn timeouts(t: &Table, sink: &mut Sink) -> Timeouts {
 /// `servers = [ { ... } ]` or `[[backend.servers]]`. Names must be unique
 /// within the backend because health state, counters and the control API
 /// address a server by `backend/server`.
-fn servers(value: &walk::Value, key: Range<usize>, sink: &mut Sink) -> Vec<Server> {
+fn servers(
+    value: &walk::Value,
+    key: Range<usize>,
+    proxy_only: &mut Vec<(&'static str, Range<usize>)>,
+    sink: &mut Sink,
+) -> Vec<Server> {
     let tables = walk::tables(value, "servers", "backend.servers", key, "server", sink);
     if value.get_ref().as_array().is_some_and(|a| a.is_empty()) {
         sink.error(value.span(), "`servers` must list at least one server");
@@ -115,6 +135,11 @@ fn servers(value: &walk::Value, key: Range<usize>, sink: &mut Sink) -> Vec<Serve
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut out = Vec::with_capacity(tables.len());
     for t in &tables {
+        for k in ["maxconn", "send_proxy"] {
+            if let Some(v) = t.get(k) {
+                proxy_only.push((k, v.span()));
+            }
+        }
         let (server, name_span) = server(t, sink);
         if let Some(span) = name_span {
             match seen.get(&server.name) {

@@ -9,7 +9,7 @@ use toml::Spanned;
 
 use crate::defaults;
 use crate::diag::{Sink, did_you_mean};
-use crate::model::{Frontend, Global};
+use crate::model::{Frontend, Global, Mode};
 use crate::walk::{self, Table, Value};
 
 /// The levels `tracing` knows. `off` is left out on purpose: a load balancer
@@ -126,11 +126,24 @@ pub(crate) struct FrontendAt {
     pub(crate) backend: Option<Range<usize>>,
     /// The bind addresses that parsed, with their spans.
     pub(crate) bind: Vec<Spanned<SocketAddr>>,
+    /// The `mode` value, when one was written.
+    pub(crate) mode: Option<Range<usize>>,
+    /// Keys written that only the proxy honours, with their spans.
+    pub(crate) proxy_only: Vec<(&'static str, Range<usize>)>,
 }
 
 pub(crate) fn frontend(t: &Table, sink: &mut Sink) -> FrontendAt {
     t.deny_unknown(
-        &["name", "bind", "backend", "maxconn", "allow", "deny"],
+        &[
+            "name",
+            "bind",
+            "backend",
+            "maxconn",
+            "allow",
+            "deny",
+            "mode",
+            "rate_limit",
+        ],
         sink,
     );
     let name = t.required("name", sink).and_then(|v| name(v, "name", sink));
@@ -159,6 +172,31 @@ pub(crate) fn frontend(t: &Table, sink: &mut Sink) -> FrontendAt {
     };
     let allow = acl("allow", sink);
     let deny = acl("deny", sink);
+    let mode = t.get("mode").and_then(|v| {
+        let s = walk::string(v, "mode", sink)?;
+        match Mode::from_name(s) {
+            Some(m) => Some(Spanned::new(v.span(), m)),
+            None => {
+                sink.error(v.span(), one_of("mode", s, &Mode::NAMES));
+                None
+            }
+        }
+    });
+    let rate_limit = t.get("rate_limit").and_then(|v| {
+        let n = walk::integer(v, "rate_limit", 1, u32::MAX, sink)?;
+        if mode.as_ref().map(|m| *m.get_ref()) != Some(Mode::Nat) {
+            sink.error(
+                v.span(),
+                "`rate_limit` is enforced by the kernel in `mode = \"nat\"` only; \
+                 the proxy bounds its connections with `maxconn`",
+            );
+        }
+        Some(n)
+    });
+    let proxy_only = ["maxconn"]
+        .into_iter()
+        .filter_map(|k| Some((k, t.get(k)?.span())))
+        .collect();
 
     FrontendAt {
         frontend: Frontend {
@@ -174,10 +212,14 @@ pub(crate) fn frontend(t: &Table, sink: &mut Sink) -> FrontendAt {
             maxconn,
             allow,
             deny,
+            mode: mode.as_ref().map(|m| *m.get_ref()).unwrap_or_default(),
+            rate_limit,
         },
         name: name.map(|n| n.span()),
         backend: backend.map(|b| b.span()),
         bind,
+        mode: mode.map(|m| m.span()),
+        proxy_only,
     }
 }
 

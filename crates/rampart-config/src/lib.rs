@@ -50,6 +50,7 @@ mod model_vrrp;
 mod report;
 mod validate;
 mod validate_bgp;
+mod validate_nat;
 mod validate_vrrp;
 mod vrrp;
 mod vrrp_instance;
@@ -151,6 +152,7 @@ fn document(root: &Table, sink: &mut Sink) -> Config {
     validate::cross_check(&frontends, &backends, sink);
     validate_vrrp::cross_check(&vrrp, &frontends, sink);
     validate_bgp::cross_check(&bgp, &vrrp, &frontends, sink);
+    validate_nat::cross_check(&frontends, &backends, &gateway, sink);
     let config = Config {
         global,
         frontends: frontends.into_iter().map(|f| f.frontend).collect(),

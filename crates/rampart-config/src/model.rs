@@ -137,6 +137,42 @@ pub struct Frontend {
     /// An empty `allow` allows everyone.
     pub allow: Vec<IpNet>,
     pub deny: Vec<IpNet>,
+    /// Who carries the traffic: the proxy (default) or the kernel.
+    pub mode: Mode,
+    /// New connections accepted per second (`mode = "nat"`: an nftables
+    /// limit on SYNs); more are dropped, and the client's TCP retries.
+    pub rate_limit: Option<u32>,
+}
+
+/// A frontend's data plane (`mode = "..."`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// The worker terminates TCP on both sides (HAProxy's `mode tcp`).
+    #[default]
+    Proxy,
+    /// The kernel rewrites packets to a server chosen by a Maglev table
+    /// the same on every node (LVS-NAT); this node must be the servers'
+    /// route back.
+    Nat,
+}
+
+impl Mode {
+    pub const NAMES: [&'static str; 2] = ["proxy", "nat"];
+
+    pub fn from_name(s: &str) -> Option<Mode> {
+        match s {
+            "proxy" => Some(Mode::Proxy),
+            "nat" => Some(Mode::Nat),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Proxy => "proxy",
+            Mode::Nat => "nat",
+        }
+    }
 }
 
 impl Frontend {

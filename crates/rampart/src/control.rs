@@ -97,6 +97,39 @@ pub struct Status {
     /// `rampart node drain`, while on.
     #[serde(default)]
     pub node_drain: Option<crate::supervisor::NodeDrainStatus>,
+    /// `mode = "nat"` frontends, as the kernel has them.
+    #[serde(default)]
+    pub nat: Vec<NatFrontendStatus>,
+}
+
+/// A `mode = "nat"` frontend: its Maglev table and what went to each
+/// server (read from nftables' counters every 2 s).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NatFrontendStatus {
+    pub name: String,
+    pub vip: String,
+    pub backend: String,
+    /// False while disabled: new connections are dropped.
+    pub accepting: bool,
+    /// Entries of the Maglev table (0: no server can take a connection).
+    pub table_size: usize,
+    pub servers: Vec<NatServerStatus>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NatServerStatus {
+    pub name: String,
+    pub addr: String,
+    /// Entries of the table that are this server's.
+    pub share: usize,
+    /// Connections opened (first packets: SYN without ACK).
+    pub connections: u64,
+    /// Client to server.
+    pub packets_to: u64,
+    pub bytes_to: u64,
+    /// Server to client.
+    pub packets_back: u64,
+    pub bytes_back: u64,
 }
 
 /// One BGP neighbor, as `birdc show protocols all` tells.
@@ -1012,6 +1045,24 @@ pub fn render(s: &Status) -> String {
     }
     for b in &s.bgp {
         out.push_str(&render_bgp(b));
+    }
+    for f in &s.nat {
+        let state = if f.accepting { "" } else { " (disabled)" };
+        out.push_str(&format!(
+            "NAT {} {} -> {}{state}: {} table entries\n",
+            f.name, f.vip, f.backend, f.table_size
+        ));
+        for v in &f.servers {
+            let pct = if f.table_size == 0 {
+                0.0
+            } else {
+                v.share as f64 * 100.0 / f.table_size as f64
+            };
+            out.push_str(&format!(
+                "  {} {} {pct:.1}%: {} connections, to {} packets / {} bytes, back {} packets / {} bytes\n",
+                v.name, v.addr, v.connections, v.packets_to, v.bytes_to, v.packets_back, v.bytes_back
+            ));
+        }
     }
     if let Some(g) = &s.gateway {
         out.push_str("Gateway\n");

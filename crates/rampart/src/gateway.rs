@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use rampart_config::{Family, Gateway};
 use serde_json::{Value, json};
 
@@ -313,46 +313,17 @@ async fn poll_counters(readings: Readings) {
 
 /// Every counter in rampart's table, by its comment: `nft -j list table`.
 async fn counters() -> Result<Vec<Counter>> {
-    let out = tokio::time::timeout(
-        std::time::Duration::from_secs(2),
-        tokio::process::Command::new("nft")
-            .args(["-j", "list", "table", "inet", TABLE])
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .context("nft did not answer within 2 s")??;
-    if !out.status.success() {
-        bail!(
-            "nft list table: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    let doc: Value = serde_json::from_slice(&out.stdout).context("nft's JSON")?;
-    Ok(parse_counters(&doc))
+    Ok(parse_counters(&crate::nft::list(TABLE).await?))
 }
 
 fn parse_counters(doc: &Value) -> Vec<Counter> {
-    doc["nftables"]
-        .as_array()
+    crate::nft::counters(doc)
         .into_iter()
-        .flatten()
-        .filter_map(|o| {
-            let rule = o.get("rule")?;
-            let comment = rule.get("comment")?.as_str()?;
+        .filter_map(|(comment, packets, bytes)| {
             let (kind, name) = Counted::ALL
                 .into_iter()
                 .find_map(|k| Some((k, comment.strip_prefix(k.tag())?)))?;
-            let c = rule["expr"]
-                .as_array()?
-                .iter()
-                .find_map(|e| e.get("counter"))?;
-            Some((
-                kind,
-                name.to_string(),
-                c["packets"].as_u64()?,
-                c["bytes"].as_u64()?,
-            ))
+            Some((kind, name.to_string(), packets, bytes))
         })
         .collect()
 }
@@ -448,31 +419,7 @@ fn delete_table() -> Value {
 
 /// Runs `nft -j -f -` with `doc` on its standard input.
 async fn nft(doc: &Value) -> Result<()> {
-    use tokio::io::AsyncWriteExt;
-    let mut child = tokio::process::Command::new("nft")
-        .args(["-j", "-f", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .context(
-            "cannot run nft (the [gateway] section needs nftables: apt-get install nftables)",
-        )?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(doc.to_string().as_bytes()).await?;
-    }
-    let out = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait_with_output())
-        .await
-        .context("nft did not finish within 10 s")??;
-    if !out.status.success() {
-        bail!(
-            "nft refused the ruleset ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(())
+    crate::nft::apply(&["-j"], &doc.to_string()).await
 }
 
 #[cfg(test)]

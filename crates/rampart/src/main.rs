@@ -17,6 +17,8 @@ mod health;
 mod hostcheck;
 mod ipc;
 mod logging;
+mod nat;
+mod nft;
 mod peer;
 mod privilege;
 mod reload;

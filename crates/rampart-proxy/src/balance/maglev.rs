@@ -63,12 +63,12 @@ impl Maglev {
         // and index only break ties between duplicate addresses.
         sorted.sort_by_key(|s| (addr_key(s.addr), s.weight, s.index));
         let weights: Vec<u32> = sorted.iter().map(|s| s.weight).collect();
-        let perms: Vec<(usize, usize)> = sorted.iter().map(|s| permutation(s.addr)).collect();
+        let perms: Vec<(usize, usize)> = sorted.iter().map(|s| permutation(s.addr, M)).collect();
         let usable: Vec<bool> = sorted.iter().map(|s| eligible.contains(&s.index)).collect();
         Maglev {
             servers: sorted.iter().map(|s| s.index).collect(),
             table: if usable.iter().any(|&u| u) {
-                populate(&perms, &weights)
+                populate(&perms, &weights, M)
             } else {
                 Vec::new()
             },
@@ -137,13 +137,44 @@ fn addr_key(addr: SocketAddr) -> Vec<u8> {
 
 /// A server's `(offset, skip)`: its permutation visits
 /// `offset, offset + skip, offset + 2*skip, ...` modulo `M`.
-fn permutation(addr: SocketAddr) -> (usize, usize) {
+fn permutation(addr: SocketAddr, m: usize) -> (usize, usize) {
     let key = addr_key(addr);
-    let m = M as u64;
+    let m = m as u64;
     let offset = SipHasher13::new_with_keys(OFFSET_KEYS.0, OFFSET_KEYS.1).hash(&key) % m;
     let skip = SipHasher13::new_with_keys(SKIP_KEYS.0, SKIP_KEYS.1).hash(&key) % (m - 1) + 1;
     // Both are < M, which fits any usize of 32 bits or more.
     (offset as usize, skip as usize)
+}
+
+/// Table sizes [`lookup_table`] takes: primes, so that every skip
+/// generates a full permutation.
+pub const TABLE_SIZES: [usize; 8] = [251, 1021, 4093, 16_381, 32_749, 65_521, 65_537, 131_071];
+
+/// A Maglev lookup table of `m` entries (one of [`TABLE_SIZES`], else the
+/// next one up) over `servers` (address, weight): each entry is an index
+/// into `servers`. It depends on the set of (address, weight) only, not on
+/// their order, so every node with the same servers builds the same table:
+/// the NAT data plane relies on that to keep a connection's server when
+/// it moves to another node. Servers of weight 0 get no entry; empty when
+/// no server has a weight.
+pub fn lookup_table(servers: &[(SocketAddr, u32)], m: usize) -> Vec<u32> {
+    let m = TABLE_SIZES
+        .iter()
+        .copied()
+        .find(|&p| p >= m)
+        .unwrap_or(TABLE_SIZES[TABLE_SIZES.len() - 1]);
+    let mut order: Vec<usize> = (0..servers.len()).collect();
+    order.sort_by_key(|&i| (addr_key(servers[i].0), servers[i].1, i));
+    let perms: Vec<(usize, usize)> = order
+        .iter()
+        .map(|&i| permutation(servers[i].0, m))
+        .collect();
+    let weights: Vec<u32> = order.iter().map(|&i| servers[i].1).collect();
+    populate(&perms, &weights, m)
+        .into_iter()
+        // Positions in address order back to the caller's indices.
+        .map(|p| order.get(p as usize).map_or(0, |&i| i as u32))
+        .collect()
 }
 
 /// Fills the table (the paper's Pseudocode 1, with weighted turns).
@@ -151,22 +182,22 @@ fn permutation(addr: SocketAddr) -> (usize, usize) {
 /// Each server keeps its position `next` in its permutation; on its turn it
 /// advances past claimed entries and claims the first free one. A server
 /// takes a turn in round `r` while `filled * max_weight < r * weight`.
-fn populate(perms: &[(usize, usize)], weights: &[u32]) -> Vec<u32> {
+fn populate(perms: &[(usize, usize)], weights: &[u32], m: usize) -> Vec<u32> {
     const FREE: u32 = u32::MAX;
-    // Servers past the M-th could never claim an entry: the first M take
+    // Servers past the m-th could never claim an entry: the first m take
     // them all in round one. Capping also makes every position fit a u32.
-    let n = perms.len().min(weights.len()).min(M);
-    if n == 0 {
+    let n = perms.len().min(weights.len()).min(m);
+    if n == 0 || weights.iter().all(|&w| w == 0) {
         return Vec::new();
     }
     let max_weight = u64::from(weights.iter().copied().max().unwrap_or(1).max(1));
-    let mut table = vec![FREE; M];
+    let mut table = vec![FREE; m];
     // Each server's current position in its permutation.
     let mut cursor: Vec<usize> = perms.iter().map(|&(offset, _)| offset).collect();
     let mut filled = vec![0u64; n];
     let mut claimed = 0;
     let mut round: u64 = 0;
-    while claimed < M {
+    while claimed < m {
         round += 1;
         for i in 0..n {
             if filled[i] * max_weight >= round * u64::from(weights[i]) {
@@ -177,7 +208,7 @@ fn populate(perms: &[(usize, usize)], weights: &[u32]) -> Vec<u32> {
             // permutation visits every entry and one is still free.
             let pos = loop {
                 let pos = cursor[i];
-                cursor[i] = (pos + skip) % M;
+                cursor[i] = (pos + skip) % m;
                 if table[pos] == FREE {
                     break pos;
                 }
@@ -185,7 +216,7 @@ fn populate(perms: &[(usize, usize)], weights: &[u32]) -> Vec<u32> {
             table[pos] = i as u32; // i < M < u32::MAX
             filled[i] += 1;
             claimed += 1;
-            if claimed == M {
+            if claimed == m {
                 break;
             }
         }

@@ -18,6 +18,7 @@
 
 mod least_conn;
 mod maglev;
+pub use maglev::{TABLE_SIZES, lookup_table};
 mod random;
 mod round_robin;
 

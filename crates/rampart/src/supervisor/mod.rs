@@ -15,6 +15,7 @@
 //!   the worker is told to drain (a control message, not a signal) and
 //!   we exit. Other signals: see `signals.rs`.
 
+mod nat;
 mod node_drain;
 mod reloading;
 mod stats;
@@ -28,7 +29,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
-use rampart_config::Config;
+use rampart_config::{Config, Mode};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -116,6 +117,8 @@ pub struct Supervisor {
     bgp_stopping: Option<tokio::task::JoinHandle<()>>,
     /// `[gateway]`: forwarding and NAT while this node runs.
     gateway: Option<crate::gateway::Active>,
+    /// `mode = "nat"` frontends: the kernel's table, while any is configured.
+    nat: Option<crate::nat::Active>,
     /// Proxy health as VRRP's tracker and BGP's `while_healthy` see it.
     proxy: tokio::sync::watch::Sender<crate::health::ProxyHealth>,
     /// `Type=notify`: what systemd is told (nothing without NOTIFY_SOCKET).
@@ -213,6 +216,7 @@ pub async fn run(
         bgp: None,
         bgp_stopping: None,
         gateway: None,
+        nat: None,
         proxy: tokio::sync::watch::channel(crate::health::ProxyHealth::default()).0,
         systemd: crate::systemd::Systemd::from_env(),
         control_fd: None,
@@ -304,6 +308,13 @@ pub async fn run(
         Err(e) => {
             sup.stop().await;
             return Err(e.context("[gateway]"));
+        }
+    }
+    match crate::nat::start(sup.nat_plan()).await {
+        Ok(n) => sup.nat = n,
+        Err(e) => {
+            sup.stop().await;
+            return Err(e.context("mode = \"nat\" frontends"));
         }
     }
     let (control_tx, mut control_rx) = mpsc::channel(16);
@@ -523,7 +534,9 @@ impl Supervisor {
     /// ones opened. Nothing changes in `self` unless all succeed.
     fn open_sockets(&self) -> Result<HashMap<(SocketAddr, usize), std::net::TcpListener>> {
         let mut out = HashMap::new();
-        for f in &self.cfg.frontends {
+        // `mode = "nat"` frontends have no socket: the kernel forwards.
+        let proxied = self.cfg.frontends.iter().filter(|f| f.mode == Mode::Proxy);
+        for f in proxied {
             for addr in &f.bind {
                 for t in 0..self.threads {
                     let key = (*addr, t);
@@ -594,6 +607,11 @@ impl Supervisor {
             vrrp,
             bgp,
             gateway: self.gateway.as_ref().map(|g| g.status(&self.cfg.gateway)),
+            nat: self
+                .nat
+                .as_ref()
+                .map(crate::nat::Active::status)
+                .unwrap_or_default(),
             node_drain: self.drain_status(),
         }
     }
@@ -635,6 +653,7 @@ impl Supervisor {
         let (before, after) = self.admins.apply(&self.cfg, cmd)?;
         let line = crate::admin::describe_change(cmd, before, after, who);
         tracing::warn!("{line}");
+        self.nat_sync();
         if before.admin == rampart_proxy::Admin::Maint || after.admin == rampart_proxy::Admin::Maint
         {
             self.health.set_paused(self.admins.in_maint());
@@ -731,6 +750,7 @@ impl Supervisor {
             format!("frontend {name} was already {state}")
         };
         tracing::warn!("{line}");
+        self.nat_sync();
         let msg = ToWorker::Frontend {
             name: name.to_string(),
             enabled: enable,
@@ -760,6 +780,7 @@ impl Supervisor {
     /// and to VRRP's tracker.
     async fn on_health(&mut self, change: HealthChange) {
         self.publish_proxy_health();
+        self.nat_sync();
         let msg = ipc::line(&ToWorker::Server {
             backend: change.backend,
             server: change.server,
@@ -823,6 +844,9 @@ impl Supervisor {
         // The gateway VIP has moved by now: the subnet routes via the peer.
         if let Some(g) = self.gateway.take() {
             g.stop().await;
+        }
+        if let Some(n) = self.nat.take() {
+            n.stop().await;
         }
         self.health.stop();
         if let Some(mut p) = self.pending.take() {

@@ -24,6 +24,7 @@ impl Supervisor {
         }
         self.reload_bgp().await;
         self.reload_gateway().await;
+        self.reload_nat().await;
         self.reload_admin_http();
         self.admins.set_file(self.cfg.global.state_file.as_deref());
         self.systemd.ready();

@@ -122,6 +122,9 @@ impl Supervisor {
         let mut fds = Vec::new();
         let mut listen = Vec::new();
         for (fe, f) in self.cfg.frontends.iter().enumerate() {
+            if f.mode == rampart_config::Mode::Nat {
+                continue;
+            }
             for addr in &f.bind {
                 for t in 0..self.threads {
                     let s = self

@@ -276,3 +276,42 @@ proptest! {
         }
     }
 }
+
+/// The NAT data plane's table: the same whatever the order servers are
+/// given in (two nodes whose configs list them differently agree), the
+/// weights' shares within 1 %, and a server's removal moves its entries
+/// and few others.
+#[test]
+fn lookup_table_is_order_free_weighted_and_minimally_disrupted() {
+    let a: SocketAddr = "192.168.1.21:80".parse().unwrap();
+    let b: SocketAddr = "192.168.1.22:80".parse().unwrap();
+    let c: SocketAddr = "192.168.1.23:80".parse().unwrap();
+    let one = crate::balance::lookup_table(&[(a, 1), (b, 3), (c, 2)], 4093);
+    let other = crate::balance::lookup_table(&[(c, 2), (a, 1), (b, 3)], 4093);
+    assert_eq!(one.len(), 4093);
+    // Index i of the first list is server [a, b, c][i]; of the second, [c, a, b][i].
+    let named = |t: &[u32], order: [SocketAddr; 3]| -> Vec<SocketAddr> {
+        t.iter().map(|&i| order[i as usize]).collect()
+    };
+    assert_eq!(named(&one, [a, b, c]), named(&other, [c, a, b]));
+    let share = |t: &[u32], i: u32| t.iter().filter(|&&x| x == i).count() as f64 / t.len() as f64;
+    for (i, want) in [(0, 1.0 / 6.0), (1, 3.0 / 6.0), (2, 2.0 / 6.0)] {
+        assert!(
+            (share(&one, i) - want).abs() < 0.01,
+            "{i}: {}",
+            share(&one, i)
+        );
+    }
+    // c goes: its entries move; of a's and b's, under 2 % do.
+    let without = crate::balance::lookup_table(&[(a, 1), (b, 3)], 4093);
+    let moved = one
+        .iter()
+        .zip(&without)
+        .filter(|&(&before, &after)| before != 2 && before != after)
+        .count();
+    assert!(moved * 50 < 4093, "{moved}");
+    assert!(without.iter().all(|&i| i < 2));
+    // Sizes round up to a prime; no weight, no table.
+    assert_eq!(crate::balance::lookup_table(&[(a, 1)], 1000).len(), 1021);
+    assert!(crate::balance::lookup_table(&[(a, 0)], 1000).is_empty());
+}

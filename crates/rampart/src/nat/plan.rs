@@ -1,0 +1,241 @@
+//! What the kernel should do for each `mode = "nat"` frontend, from the
+//! config, the servers' health and their admin state: the plan that
+//! [`super::render`] turns into nftables. Pure, so that the decision is a
+//! unit test.
+
+use std::net::SocketAddr;
+
+use ipnet::IpNet;
+use rampart_config::{Config, Mode};
+use rampart_proxy::Admin;
+
+/// Lookup table entries per server: the Maglev paper's 100× keeps each
+/// server's share within about 1 % of its weight and the entries that
+/// move when one server changes few. Rounded up to a prime.
+const ENTRIES_PER_SERVER: usize = 100;
+
+/// The smallest table: 1021 entries load in a few milliseconds and give
+/// 2 servers shares within 0.1 %.
+const MIN_ENTRIES: usize = 1021;
+
+/// jhash's seed: fixed, so every node (and every version) with the same
+/// servers sends a client address and port to the same server.
+pub const SEED: u32 = 0x7261_6d70;
+
+/// Every NAT frontend of a config.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Plan {
+    pub frontends: Vec<Frontend>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frontend {
+    pub name: String,
+    pub backend: String,
+    /// The VIP and port clients connect to.
+    pub vip: SocketAddr,
+    pub allow: Vec<IpNet>,
+    pub deny: Vec<IpNet>,
+    pub rate_limit: Option<u32>,
+    /// False while `rampart frontend disable` holds: new connections are
+    /// dropped, open ones go on.
+    pub accepting: bool,
+    /// Every configured server: replies from each are rewritten back, and
+    /// each has its counters, whether it takes new connections or not.
+    pub servers: Vec<Server>,
+    /// The Maglev table: entry -> index into `servers`. Empty when no
+    /// server can take a connection.
+    pub table: Vec<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Server {
+    pub name: String,
+    pub addr: SocketAddr,
+    /// Its share of the table (0: none, it takes no new connection).
+    pub weight: u32,
+}
+
+/// What the plan needs to know of each server at run time.
+pub trait Servers {
+    fn up(&self, backend: &str, server: &str) -> bool;
+    fn admin(&self, backend: &str, server: &str) -> (Admin, Option<u32>);
+    fn frontend_enabled(&self, frontend: &str) -> bool;
+}
+
+impl Plan {
+    pub fn new(cfg: &Config, now: &impl Servers) -> Plan {
+        let frontends = cfg
+            .frontends
+            .iter()
+            .filter(|f| f.mode == Mode::Nat)
+            .filter_map(|f| {
+                let b = cfg.backend(&f.backend)?;
+                let vip = *f.bind.first()?;
+                let weight = |s: &rampart_config::Server| {
+                    let (admin, w) = now.admin(&b.name, &s.name);
+                    if admin == Admin::Ready && now.up(&b.name, &s.name) {
+                        w.unwrap_or(s.weight)
+                    } else {
+                        0
+                    }
+                };
+                // Backups take connections only while no primary can.
+                let primaries = b.servers.iter().any(|s| !s.backup && weight(s) > 0);
+                let servers: Vec<Server> = b
+                    .servers
+                    .iter()
+                    .map(|s| Server {
+                        name: s.name.clone(),
+                        addr: s.addr,
+                        weight: if s.backup == primaries { 0 } else { weight(s) },
+                    })
+                    .collect();
+                let weighted: Vec<(SocketAddr, u32)> =
+                    servers.iter().map(|s| (s.addr, s.weight)).collect();
+                let size = (servers.len() * ENTRIES_PER_SERVER).max(MIN_ENTRIES);
+                Some(Frontend {
+                    name: f.name.clone(),
+                    backend: b.name.clone(),
+                    vip,
+                    allow: f.allow.clone(),
+                    deny: f.deny.clone(),
+                    rate_limit: f.rate_limit,
+                    accepting: now.frontend_enabled(&f.name),
+                    table: rampart_proxy::balance::lookup_table(&weighted, size),
+                    servers,
+                })
+            })
+            .collect();
+        Plan { frontends }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.frontends.is_empty()
+    }
+
+    /// The parts that only a reload changes (chains, counters, matches):
+    /// when two plans have the same shape, an update rewrites the tables
+    /// and the entry rules only, and the counters run on.
+    pub fn same_shape(&self, other: &Plan) -> bool {
+        let shape = |p: &Plan| {
+            p.frontends
+                .iter()
+                .map(|f| {
+                    (
+                        f.name.clone(),
+                        f.vip,
+                        f.servers.iter().map(|s| s.addr).collect::<Vec<_>>(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        shape(self) == shape(other)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    struct Now {
+        down: HashSet<&'static str>,
+        drain: HashSet<&'static str>,
+        weights: Vec<(&'static str, u32)>,
+        disabled: bool,
+    }
+
+    impl Servers for Now {
+        fn up(&self, _: &str, s: &str) -> bool {
+            !self.down.contains(s)
+        }
+        fn admin(&self, _: &str, s: &str) -> (Admin, Option<u32>) {
+            let w = self.weights.iter().find(|(n, _)| *n == s).map(|&(_, w)| w);
+            if self.drain.contains(s) {
+                (Admin::Drain, w)
+            } else {
+                (Admin::Ready, w)
+            }
+        }
+        fn frontend_enabled(&self, _: &str) -> bool {
+            !self.disabled
+        }
+    }
+
+    fn now() -> Now {
+        Now {
+            down: HashSet::new(),
+            drain: HashSet::new(),
+            weights: Vec::new(),
+            disabled: false,
+        }
+    }
+
+    fn cfg() -> Config {
+        rampart_config::parse(
+            "t.toml",
+            r#"
+[gateway]
+forward = ["ipv4"]
+[[frontend]]
+name = "www"
+bind = ["10.10.0.10:80"]
+backend = "pool"
+mode = "nat"
+[[frontend]]
+name = "proxied"
+bind = ["127.0.0.1:8080"]
+backend = "pool"
+[[backend]]
+name = "pool"
+servers = [
+  { name = "web1", addr = "192.168.1.21:8080" },
+  { name = "web2", addr = "192.168.1.22:8080", weight = 3 },
+  { name = "spare", addr = "192.168.1.23:8080", backup = true },
+]
+"#,
+        )
+        .unwrap()
+    }
+
+    fn shares(f: &Frontend) -> Vec<usize> {
+        (0..f.servers.len())
+            .map(|i| f.table.iter().filter(|&&x| x as usize == i).count())
+            .collect()
+    }
+
+    #[test]
+    fn nat_frontends_only_with_weights_health_admin_and_backups() {
+        let cfg = cfg();
+        let p = Plan::new(&cfg, &now());
+        assert_eq!(p.frontends.len(), 1);
+        let f = &p.frontends[0];
+        assert_eq!(f.vip, "10.10.0.10:80".parse().unwrap());
+        assert_eq!(f.table.len(), 1021);
+        let s = shares(f);
+        assert_eq!(s[2], 0, "the backup takes none while primaries are up");
+        assert!((s[1] as f64 / 1021.0 - 0.75).abs() < 0.01, "{s:?}");
+
+        // web2 drained, then weighted 1 at run time.
+        let mut n = now();
+        n.drain.insert("web2");
+        assert_eq!(shares(&Plan::new(&cfg, &n).frontends[0])[..2], [1021, 0]);
+        let mut n = now();
+        n.weights.push(("web2", 1));
+        let s = shares(&Plan::new(&cfg, &n).frontends[0]);
+        assert!((s[0] as f64 / 1021.0 - 0.5).abs() < 0.01, "{s:?}");
+
+        // Both primaries down: the backup takes all; all down: no table.
+        let mut n = now();
+        n.down.extend(["web1", "web2"]);
+        let p2 = Plan::new(&cfg, &n);
+        assert_eq!(shares(&p2.frontends[0]), [0, 0, 1021]);
+        assert!(p.same_shape(&p2));
+        n.down.insert("spare");
+        assert!(Plan::new(&cfg, &n).frontends[0].table.is_empty());
+        n.disabled = true;
+        assert!(!Plan::new(&cfg, &n).frontends[0].accepting);
+    }
+}

@@ -1,0 +1,74 @@
+//! The supervisor's side of `mode = "nat"`: the plan from config, health
+//! and admin state, handed to [`crate::nat`] whenever one of them changes.
+
+use std::collections::HashSet;
+
+use rampart_proxy::Admin;
+
+use super::Supervisor;
+use crate::nat::{Plan, Servers};
+
+/// Health and admin state as the plan reads them.
+struct Now<'a> {
+    up: HashSet<(String, String)>,
+    admins: &'a crate::admin::Admins,
+    disabled: Vec<String>,
+}
+
+impl Servers for Now<'_> {
+    fn up(&self, backend: &str, server: &str) -> bool {
+        self.up.contains(&(backend.to_string(), server.to_string()))
+    }
+
+    fn admin(&self, backend: &str, server: &str) -> (Admin, Option<u32>) {
+        let st = self.admins.get(backend, server);
+        (st.admin, st.weight)
+    }
+
+    fn frontend_enabled(&self, frontend: &str) -> bool {
+        !self.disabled.iter().any(|d| d == frontend)
+    }
+}
+
+impl Supervisor {
+    pub(super) fn nat_plan(&self) -> Plan {
+        let now = Now {
+            up: self
+                .health
+                .states()
+                .into_iter()
+                .filter(|(_, _, up)| *up)
+                .map(|(b, s, _)| (b, s))
+                .collect(),
+            admins: &self.admins,
+            disabled: self.admins.disabled_frontends(&self.cfg),
+        };
+        Plan::new(&self.cfg, &now)
+    }
+
+    /// Health, admin state or config changed: the kernel follows.
+    pub(super) fn nat_sync(&self) {
+        if let Some(n) = &self.nat {
+            n.set(self.nat_plan());
+        }
+    }
+
+    /// After a reload: NAT frontends added, changed or all removed.
+    pub(super) async fn reload_nat(&mut self) {
+        let plan = self.nat_plan();
+        match (&self.nat, plan.is_empty()) {
+            (Some(n), false) => n.set(plan),
+            (Some(_), true) => {
+                if let Some(n) = self.nat.take() {
+                    tracing::warn!("no frontend in NAT mode any more: the NAT table is removed");
+                    n.stop().await;
+                }
+            }
+            (None, false) => match crate::nat::start(plan).await {
+                Ok(n) => self.nat = n,
+                Err(e) => tracing::error!("NAT frontends after the reload: {e:#}"),
+            },
+            (None, true) => {}
+        }
+    }
+}

@@ -1,0 +1,363 @@
+//! `mode = "nat"` in the seed guide's topology with the real nginx: the
+//! kernel rewrites connections to the VIP, the servers see the client's
+//! own address, weights and health decide the server, and connections
+//! live on when the VIP moves to the other node (both build the same
+//! Maglev table). Namespaces built by rampart-lab, rules applied by the
+//! real `nft`. Needs root; fails loudly without it.
+#![allow(clippy::unwrap_used)]
+
+mod lab;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use lab::{Timing, holder, log, rampart_config, start_rampart, wait_for};
+use rampart_lab::{Ns, Proc, SeedLab, Signal, seed_lab};
+
+/// nginx on `addr` answering every request with its name and the address
+/// the request came from.
+struct Nginx(Proc);
+
+impl Nginx {
+    fn start(ns: &Ns, dir: &Path, name: &str, addr: &str) -> Nginx {
+        let prefix = dir.join(name);
+        std::fs::create_dir_all(&prefix).unwrap();
+        let conf = prefix.join("nginx.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "worker_processes 1;
+daemon off;
+pid {p}/nginx.pid;
+error_log {p}/error.log;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {p}/body;
+  proxy_temp_path {p}/proxy;
+  fastcgi_temp_path {p}/fastcgi;
+  uwsgi_temp_path {p}/uwsgi;
+  scgi_temp_path {p}/scgi;
+  keepalive_requests 1000000;
+  keepalive_timeout 300s;
+  server {{
+    listen {addr};
+    location / {{ default_type text/plain; return 200 \"{name} $remote_addr\\n\"; }}
+  }}
+}}
+",
+                p = prefix.display()
+            ),
+        )
+        .unwrap();
+        let conf = conf.to_string_lossy().into_owned();
+        let p = ns
+            .spawn("nginx", &["-c", &conf, "-p", &prefix.to_string_lossy()])
+            .unwrap();
+        let to: SocketAddr = addr.parse().unwrap();
+        let up = wait_for(Duration::from_secs(5), || {
+            ns.run_in(move || TcpStream::connect_timeout(&to, Duration::from_millis(200)).is_ok())
+                .unwrap()
+        });
+        assert!(up, "nginx {name} did not start");
+        Nginx(p)
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.0.terminate(Duration::from_secs(2));
+    }
+}
+
+/// The node's config: the seed's VRRP pair, the frontend in NAT mode, the
+/// node forwarding, web2 with three times web1's weight.
+fn nat_config(n: u8, advert: &str) -> String {
+    let c = rampart_config(n, Timing::V3Fast, "")
+        .replace(
+            "backend = \"nginx_pool\"\n",
+            "backend = \"nginx_pool\"\nmode = \"nat\"\n",
+        )
+        .replace(
+            "addr = \"192.168.1.22:8080\" }",
+            "addr = \"192.168.1.22:8080\", weight = 3 }",
+        )
+        .replace(
+            "advert_interval = \"100ms\"",
+            &format!("advert_interval = \"{advert}\""),
+        );
+    assert!(
+        c.contains("mode = \"nat\"") && c.contains("weight = 3"),
+        "{c}"
+    );
+    c + "\n[gateway]\nforward = [\"ipv4\"]\n"
+}
+
+/// One request on a new connection from the client: the body.
+fn fetch(client: &Ns) -> Result<String, String> {
+    client
+        .run_in(|| {
+            let to: SocketAddr = "10.10.0.10:80".parse().unwrap();
+            let mut s = TcpStream::connect_timeout(&to, Duration::from_secs(2))
+                .map_err(|e| e.to_string())?;
+            s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            s.write_all(b"GET / HTTP/1.1\r\nHost: vip\r\nConnection: close\r\n\r\n")
+                .map_err(|e| e.to_string())?;
+            let mut r = String::new();
+            s.read_to_string(&mut r).map_err(|e| e.to_string())?;
+            r.split("\r\n\r\n")
+                .nth(1)
+                .map(|b| b.trim().to_string())
+                .ok_or(r)
+        })
+        .unwrap()
+}
+
+fn nat_status(dir: &Path, n: u8) -> serde_json::Value {
+    lab::bgp::status(dir, n)["nat"][0].clone()
+}
+
+fn seed() -> Option<(SeedLab, tempfile::TempDir, [Nginx; 2])> {
+    if !rampart_lab::require_root() {
+        return None;
+    }
+    let s = seed_lab().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let webs = [
+        Nginx::start(&s.web1, dir.path(), "web1", "192.168.1.21:8080"),
+        Nginx::start(&s.web2, dir.path(), "web2", "192.168.1.22:8080"),
+    ];
+    Some((s, dir, webs))
+}
+
+#[test]
+fn nat_mode_spreads_by_weight_keeps_the_client_address_and_skips_a_down_server() {
+    let Some((s, dir, mut webs)) = seed() else {
+        return;
+    };
+    let mut lb1 = start_rampart(&s.lb1, dir.path(), "lb1", &nat_config(1, "100ms"));
+    assert!(
+        wait_for(Duration::from_secs(10), || holder(&s, lab::vip())
+            == ["lb1"]
+            && fetch(&s.client).is_ok()),
+        "{}",
+        log(dir.path(), "lb1")
+    );
+    // The table rampart keeps, and no listener: the kernel forwards.
+    let table = s
+        .lb1
+        .ok(&["nft", "list", "table", "inet", "rampart_nat"])
+        .unwrap();
+    assert!(
+        table.contains("ip daddr 10.10.0.10 tcp dport 80 goto f0"),
+        "{table}"
+    );
+    let listening = s.lb1.ok(&["ss", "-Htln"]).unwrap();
+    assert!(!listening.contains("10.10.0.10:80"), "{listening}");
+
+    // 2000 connections: web2 takes three times web1's share (Maglev over
+    // jhash of the client's address and port), and both see the client.
+    let n = 2000;
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for _ in 0..n {
+        let body = fetch(&s.client).unwrap_or_else(|e| panic!("{e}\n{}", log(dir.path(), "lb1")));
+        *seen.entry(body).or_default() += 1;
+    }
+    let web1 = seen.get("web1 10.10.0.100").copied().unwrap_or(0);
+    let web2 = seen.get("web2 10.10.0.100").copied().unwrap_or(0);
+    assert_eq!(web1 + web2, n, "{seen:?}");
+    let share = web2 as f64 / n as f64;
+    println!("web2's share over {n} connections: {share:.3} (weight 3 of 4: 0.750)");
+    assert!((share - 0.75).abs() < 0.05, "{seen:?}");
+
+    // The counters (read every 2 s) add up to what was sent.
+    let mut st = serde_json::Value::Null;
+    assert!(
+        wait_for(Duration::from_secs(5), || {
+            st = nat_status(dir.path(), 1);
+            let conns: u64 = (0..2)
+                .map(|i| st["servers"][i]["connections"].as_u64().unwrap_or(0))
+                .sum();
+            conns >= n as u64
+        }),
+        "{st}"
+    );
+    for (i, count) in [(0, web1), (1, web2)] {
+        let v = &st["servers"][i];
+        let conns = v["connections"].as_u64().unwrap();
+        assert!(conns >= count as u64 && conns <= count as u64 + 20, "{st}");
+        assert!(v["packets_to"].as_u64().unwrap() >= 4 * conns, "{st}");
+        assert!(v["packets_back"].as_u64().unwrap() >= 3 * conns, "{st}");
+        assert!(v["bytes_back"].as_u64().unwrap() > 100 * conns, "{st}");
+    }
+
+    // web1 stops: once its check marks it down, every new connection goes
+    // to web2, and none fails.
+    drop(webs[0].0.terminate(Duration::from_secs(2)));
+    assert!(
+        wait_for(
+            Duration::from_secs(5),
+            || nat_status(dir.path(), 1)["servers"][0]["share"] == 0
+        ),
+        "{}",
+        log(dir.path(), "lb1")
+    );
+    for _ in 0..300 {
+        assert_eq!(fetch(&s.client).as_deref(), Ok("web2 10.10.0.100"));
+    }
+    webs[0] = Nginx::start(&s.web1, dir.path(), "web1", "192.168.1.21:8080");
+
+    // A clean stop takes the table away.
+    lb1.signal(Signal::SIGTERM).unwrap();
+    assert!(lb1.wait_timeout(Duration::from_secs(10)).unwrap().is_some());
+    let left = s
+        .lb1
+        .exec(&["nft", "list", "table", "inet", "rampart_nat"])
+        .unwrap();
+    assert!(!left.status.success(), "the NAT table is still there");
+}
+
+/// 200 keep-alive connections through the VIP, each remembering the
+/// server that answered its first request.
+struct Conns {
+    conns: Vec<(BufReader<TcpStream>, String)>,
+}
+
+impl Conns {
+    fn open(client: &Ns, n: usize) -> Conns {
+        let conns = client
+            .run_in(move || {
+                (0..n)
+                    .map(|_| {
+                        let to: SocketAddr = "10.10.0.10:80".parse().unwrap();
+                        let s = TcpStream::connect_timeout(&to, Duration::from_secs(2)).unwrap();
+                        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                        let mut r = BufReader::new(s);
+                        let body = request(&mut r).unwrap();
+                        (r, body)
+                    })
+                    .collect()
+            })
+            .unwrap();
+        Conns { conns }
+    }
+
+    /// Sends one request on each: how many answered, from the same server.
+    fn survivors(&mut self) -> usize {
+        let mut same = 0;
+        for (r, first) in &mut self.conns {
+            if request(r).as_deref() == Ok(first.as_str()) {
+                same += 1;
+            } else {
+                // Dead for good: not counted again.
+                first.clear();
+            }
+        }
+        same
+    }
+}
+
+/// One keep-alive request; the body.
+fn request(r: &mut BufReader<TcpStream>) -> Result<String, String> {
+    r.get_mut()
+        .write_all(b"GET / HTTP/1.1\r\nHost: vip\r\n\r\n")
+        .map_err(|e| e.to_string())?;
+    let mut len = None;
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
+            return Err("closed".into());
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some(v) = line.strip_prefix("Content-Length: ") {
+            len = v.parse::<usize>().ok();
+        }
+    }
+    let mut body = vec![0; len.ok_or("no length")?];
+    r.read_exact(&mut body).map_err(|e| e.to_string())?;
+    Ok(String::from_utf8_lossy(&body).trim().to_string())
+}
+
+/// Waits until `node` alone holds the VIP and the gateway VIP.
+fn holds(s: &SeedLab, node: &str) -> bool {
+    wait_for(Duration::from_secs(10), || lab::holds_both(s, node))
+}
+
+#[test]
+fn nat_connections_survive_the_vip_moving_to_the_other_node() {
+    let Some((s, dir, _webs)) = seed() else {
+        return;
+    };
+    lab::wait_lb_links_up(&s);
+    let mut lb1 = start_rampart(&s.lb1, dir.path(), "lb1", &nat_config(1, "50ms"));
+    let _lb2 = start_rampart(&s.lb2, dir.path(), "lb2", &nat_config(2, "50ms"));
+    assert!(holds(&s, "lb1"), "{}", log(dir.path(), "lb1"));
+    assert!(wait_for(Duration::from_secs(5), || fetch(&s.client).is_ok()));
+    let mut conns = Conns::open(&s.client, 200);
+    let spread: usize = conns
+        .conns
+        .iter()
+        .filter(|(_, b)| b.starts_with("web2"))
+        .count();
+    assert!(spread > 100 && spread < 200, "web2 has {spread} of 200");
+    let mut report = Vec::new();
+
+    // 1. lb1's links go down: lb2 takes the VIPs.
+    let t = Instant::now();
+    for ifname in ["eth0", "eth1"] {
+        s.lb1.set_link(ifname, false).unwrap();
+    }
+    assert!(
+        wait_for(Duration::from_secs(5), || holder(&s, lab::vip())
+            .contains(&"lb2")),
+        "{}",
+        log(dir.path(), "lb2")
+    );
+    let alive = conns.survivors();
+    report.push(format!("links down: {alive}/200 ({:?})", t.elapsed()));
+    assert!(alive >= 199, "{report:?}\n{}", log(dir.path(), "lb2"));
+    for ifname in ["eth0", "eth1"] {
+        s.lb1.set_link(ifname, true).unwrap();
+    }
+    // lb1 preempts: the connections move back, and live on again.
+    assert!(holds(&s, "lb1"), "{}", log(dir.path(), "lb1"));
+    let back = conns.survivors();
+    report.push(format!("links back, lb1 preempts: {back}/200"));
+    assert!(back + 1 >= alive, "{report:?}");
+
+    // 2. lb1's rampart killed (-9, worker too): lb2 takes over; lb1's
+    // leftover table and addresses do no harm.
+    let workers = lab::children(lb1.pid());
+    lb1.kill().unwrap();
+    for w in workers {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(w as i32), Signal::SIGKILL);
+    }
+    assert!(
+        wait_for(Duration::from_secs(5), || holder(&s, lab::vip())
+            .contains(&"lb2")),
+        "{}",
+        log(dir.path(), "lb2")
+    );
+    let killed = conns.survivors();
+    report.push(format!("kill -9: {killed}/200"));
+    assert!(killed + 1 >= back, "{report:?}");
+
+    // 3. lb1 comes back (and takes the VIPs), then stops gracefully.
+    let mut lb1 = start_rampart(&s.lb1, dir.path(), "lb1", &nat_config(1, "50ms"));
+    assert!(holds(&s, "lb1"), "{}", log(dir.path(), "lb1"));
+    let restarted = conns.survivors();
+    report.push(format!("lb1 restarted: {restarted}/200"));
+    lb1.signal(Signal::SIGTERM).unwrap();
+    assert!(lb1.wait_timeout(Duration::from_secs(10)).unwrap().is_some());
+    assert!(holds(&s, "lb2"), "{}", log(dir.path(), "lb2"));
+    let stopped = conns.survivors();
+    report.push(format!("graceful stop: {stopped}/200"));
+    println!("{}", report.join("\n"));
+    assert!(stopped + 1 >= restarted && stopped >= 197, "{report:?}");
+}
