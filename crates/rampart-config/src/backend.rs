@@ -8,7 +8,7 @@ use crate::defaults;
 use crate::diag::Sink;
 use crate::frontend::{name, one_of, socket_addr};
 use crate::health;
-use crate::model::{Backend, Balance, ProxyVersion, Server, Timeouts};
+use crate::model::{Backend, Balance, OnMarkedDown, ProxyVersion, Server, Timeouts};
 use crate::walk::{self, Table};
 
 /// A backend plus where its name is, for checks across sections.
@@ -23,7 +23,15 @@ pub(crate) struct BackendAt {
 
 pub(crate) fn backend(t: &Table, sink: &mut Sink) -> BackendAt {
     t.deny_unknown(
-        &["name", "balance", "retries", "timeout", "health", "servers"],
+        &[
+            "name",
+            "balance",
+            "retries",
+            "timeout",
+            "health",
+            "servers",
+            "on_marked_down",
+        ],
         sink,
     );
     let name = t.required("name", sink).and_then(|v| name(v, "name", sink));
@@ -53,6 +61,14 @@ pub(crate) fn backend(t: &Table, sink: &mut Sink) -> BackendAt {
         .and_then(|(key, v)| Table::of(v, "health", key, "`health`", sink))
         .map(|t| health::health(&t, sink))
         .unwrap_or_default();
+    let on_marked_down = t.get("on_marked_down").and_then(|v| {
+        let s = walk::string(v, "on_marked_down", sink)?;
+        let m = OnMarkedDown::from_name(s);
+        if m.is_none() {
+            sink.error(v.span(), one_of("on_marked_down", s, &OnMarkedDown::NAMES));
+        }
+        m
+    });
     // The NAT data plane picks by a Maglev hash of the client's address
     // and port, connects nothing and queues nothing.
     let mut proxy_only: Vec<(&'static str, Range<usize>)> = ["retries", "timeout"]
@@ -83,6 +99,7 @@ pub(crate) fn backend(t: &Table, sink: &mut Sink) -> BackendAt {
             timeout,
             health,
             servers,
+            on_marked_down,
         },
         name: name.map(|n| n.span()),
         proxy_only,

@@ -206,6 +206,32 @@ pub struct Backend {
     pub timeout: Timeouts,
     pub health: Health,
     pub servers: Vec<Server>,
+    /// What happens to a server's open connections when its check marks
+    /// it down; `None`: the data plane's default (see [`OnMarkedDown`]).
+    pub on_marked_down: Option<OnMarkedDown>,
+}
+
+/// HAProxy's `on-marked-down`, per backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnMarkedDown {
+    /// They run on (the proxy's default, as HAProxy's): a server that
+    /// fails its check may still serve what it has.
+    Keep,
+    /// They are closed (NAT mode's default: the kernel would otherwise
+    /// keep sending them to a server that may be gone).
+    ShutdownSessions,
+}
+
+impl OnMarkedDown {
+    pub const NAMES: [&'static str; 2] = ["keep", "shutdown-sessions"];
+
+    pub fn from_name(s: &str) -> Option<OnMarkedDown> {
+        match s {
+            "keep" => Some(OnMarkedDown::Keep),
+            "shutdown-sessions" => Some(OnMarkedDown::ShutdownSessions),
+            _ => None,
+        }
+    }
 }
 
 /// Balancing algorithms (`balance = "..."`).

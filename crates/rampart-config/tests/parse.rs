@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::{BGP, POOL, VI, WWW, expect, ok};
 use rampart_config::{
-    AdminPeer, Backend, Balance, Bgp, Check, Config, Frontend, Global, Health, ProxyVersion,
+    AdminPeer, Backend, Balance, Bgp, Check, Config, Frontend, Global, Health, Mode, ProxyVersion,
     Server, Timeouts, Vrrp, defaults, load,
 };
 
@@ -74,6 +74,8 @@ fn full_example_gives_the_expected_model() {
             maxconn: 100,
             allow: vec![net("10.0.0.0/8"), net("192.0.2.7/32"), net("::/0")],
             deny: vec![net("10.1.0.0/16")],
+            mode: Mode::Proxy,
+            rate_limit: None,
         }],
         backends: vec![Backend {
             name: "pool".to_string(),
@@ -113,6 +115,7 @@ fn full_example_gives_the_expected_model() {
                     ..server("web2", "[2001:db8::1]:80")
                 },
             ],
+            on_marked_down: None,
         }],
         vrrp: Vrrp::default(),
         bgp: Bgp::default(),

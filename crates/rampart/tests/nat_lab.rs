@@ -116,6 +116,22 @@ fn fetch(client: &Ns) -> Result<String, String> {
         .unwrap()
 }
 
+/// `rampart server ARGS` on lb1; it must succeed.
+fn server(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .arg("server")
+        .args(args)
+        .arg("--control")
+        .arg(dir.join("lb1.sock"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn nat_status(dir: &Path, n: u8) -> serde_json::Value {
     lab::bgp::status(dir, n)["nat"][0].clone()
 }
@@ -193,6 +209,37 @@ fn nat_mode_spreads_by_weight_keeps_the_client_address_and_skips_a_down_server()
         assert!(v["packets_back"].as_u64().unwrap() >= 3 * conns, "{st}");
         assert!(v["bytes_back"].as_u64().unwrap() > 100 * conns, "{st}");
     }
+
+    // web2 drained: new connections all go to web1, and the open ones
+    // (pinned) stay with the server they started on, web2's included.
+    let mut conns = Conns::open(&s.client, 40);
+    let on_web2 = conns
+        .conns
+        .iter()
+        .filter(|(_, b)| b.starts_with("web2"))
+        .count();
+    assert!(on_web2 > 0 && on_web2 < 40, "{on_web2} of 40 on web2");
+    server(dir.path(), &["drain", "nginx_pool/web2"]);
+    assert!(
+        wait_for(
+            Duration::from_secs(5),
+            || nat_status(dir.path(), 1)["servers"][1]["share"] == 0
+        ),
+        "{}",
+        log(dir.path(), "lb1")
+    );
+    for _ in 0..200 {
+        assert_eq!(fetch(&s.client).as_deref(), Ok("web1 10.10.0.100"));
+    }
+    assert_eq!(conns.survivors(), 40, "a drain ends no connection");
+    server(dir.path(), &["ready", "nginx_pool/web2"]);
+    assert!(wait_for(Duration::from_secs(5), || {
+        nat_status(dir.path(), 1)["servers"][1]["share"].as_u64() > Some(0)
+    }));
+    // web2 back in the table took entries from web1: the connections on
+    // them stay with web1.
+    assert_eq!(conns.survivors(), 40, "a server back in service ends none");
+    drop(conns);
 
     // web1 stops: once its check marks it down, every new connection goes
     // to web2, and none fails.

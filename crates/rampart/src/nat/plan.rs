@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 
 use ipnet::IpNet;
-use rampart_config::{Config, Mode};
+use rampart_config::{Config, Mode, OnMarkedDown};
 use rampart_proxy::Admin;
 
 /// Lookup table entries per server: the Maglev paper's 100× keeps each
@@ -54,6 +54,12 @@ pub struct Server {
     pub addr: SocketAddr,
     /// Its share of the table (0: none, it takes no new connection).
     pub weight: u32,
+    /// Whether its open connections stay with it (pinned) when the table
+    /// changes: yes while it serves or drains; no once it is in
+    /// maintenance, or down with `on_marked_down = "shutdown-sessions"`
+    /// (NAT's default). Those go by the table again, to another server,
+    /// which resets them: ended at their next packet.
+    pub pinned: bool,
 }
 
 /// What the plan needs to know of each server at run time.
@@ -80,6 +86,12 @@ impl Plan {
                         0
                     }
                 };
+                let shutdown = b.on_marked_down.unwrap_or(OnMarkedDown::ShutdownSessions)
+                    == OnMarkedDown::ShutdownSessions;
+                let pinned = |s: &rampart_config::Server| {
+                    let (admin, _) = now.admin(&b.name, &s.name);
+                    admin != Admin::Maint && (!shutdown || now.up(&b.name, &s.name))
+                };
                 // Backups take connections only while no primary can.
                 let primaries = b.servers.iter().any(|s| !s.backup && weight(s) > 0);
                 let servers: Vec<Server> = b
@@ -89,6 +101,7 @@ impl Plan {
                         name: s.name.clone(),
                         addr: s.addr,
                         weight: if s.backup == primaries { 0 } else { weight(s) },
+                        pinned: pinned(s),
                     })
                     .collect();
                 let weighted: Vec<(SocketAddr, u32)> =
@@ -233,6 +246,25 @@ servers = [
         let p2 = Plan::new(&cfg, &n);
         assert_eq!(shares(&p2.frontends[0]), [0, 0, 1021]);
         assert!(p.same_shape(&p2));
+        let pins = |p: &Plan| {
+            p.frontends[0]
+                .servers
+                .iter()
+                .map(|s| s.pinned)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            pins(&p2),
+            [false, false, true],
+            "down: their connections end"
+        );
+        let mut d = now();
+        d.drain.insert("web2");
+        assert_eq!(
+            pins(&Plan::new(&cfg, &d)),
+            [true, true, true],
+            "drain keeps them"
+        );
         n.down.insert("spare");
         assert!(Plan::new(&cfg, &n).frontends[0].table.is_empty());
         n.disabled = true;

@@ -24,6 +24,14 @@ use super::plan::{Frontend, Plan, SEED};
 /// rampart's NAT table (the gateway's is `inet rampart`).
 pub const TABLE: &str = "rampart_nat";
 
+/// Pinned connections per server: past it, new ones go unpinned (they
+/// keep their server while the table does not change).
+const PINS: u32 = 262_144;
+
+/// A pin outlives this much silence (LVS's TCP timeout): a connection
+/// idle for longer goes by the table again.
+const PIN_IDLE: &str = "15m";
+
 /// `tcp flags` of a connection's first packet: SYN without ACK.
 const FIRST: &str = "tcp flags & (fin|syn|rst|ack) == syn";
 
@@ -123,6 +131,25 @@ pub fn update(plan: &Plan) -> String {
         if let Some(n) = f.rate_limit {
             rules.push(format!("{FIRST} limit rate over {n}/second drop"));
         }
+        // Pins: a connection stays with the server it started on while the
+        // table changes under it (a server drained, weighted, back up). A
+        // new connection forgets what an earlier one of the same client
+        // address and port left.
+        let forget: Vec<String> = (0..f.servers.len())
+            .map(|si| format!("delete @f{fi}p{si} {{ {fam} saddr . tcp sport }}"))
+            .collect();
+        if !forget.is_empty() {
+            rules.push(format!("{FIRST} {}", forget.join(" ")));
+        }
+        for (si, s) in f.servers.iter().enumerate() {
+            if s.pinned {
+                rules.push(format!(
+                    "tcp flags & syn == 0 {fam} saddr . tcp sport @f{fi}p{si} goto f{fi}s{si}"
+                ));
+            } else {
+                let _ = writeln!(t, "flush set inet {TABLE} f{fi}p{si}");
+            }
+        }
         if f.table.is_empty() {
             // No server: the client's SYN goes unanswered and is retried,
             // and gets through once a server is back.
@@ -156,9 +183,20 @@ fn servers(t: &mut String, fi: usize, f: &Frontend) {
         for kind in ["conn", "to", "back"] {
             let _ = writeln!(t, "\tcounter {kind}_{fi}_{si} {{\n\t}}");
         }
+        let key = if fam == "ip" {
+            "ipv4_addr"
+        } else {
+            "ipv6_addr"
+        };
+        let _ = writeln!(
+            t,
+            "\tset f{fi}p{si} {{\n\t\ttype {key} . inet_service\n\t\tsize {PINS}\n\t\t\
+             flags dynamic,timeout\n\t\ttimeout {PIN_IDLE}\n\t}}"
+        );
         let _ = writeln!(
             t,
             "\tchain f{fi}s{si} {{\n\t\t{FIRST} counter name \"conn_{fi}_{si}\"\n\t\t\
+             tcp flags & (syn|rst) == 0 update @f{fi}p{si} {{ {fam} saddr . tcp sport }}\n\t\t\
              counter name \"to_{fi}_{si}\"\n\t\t{fam} daddr set {} tcp dport set {}\n\t\taccept\n\t}}",
             s.addr.ip(),
             s.addr.port()
@@ -239,11 +277,13 @@ mod tests {
                         name: "web1".into(),
                         addr: "192.168.1.21:8080".parse().unwrap(),
                         weight: 1,
+                        pinned: true,
                     },
                     Server {
                         name: "web2".into(),
                         addr: "192.168.1.22:8080".parse().unwrap(),
                         weight: 1,
+                        pinned: false,
                     },
                 ],
                 table,
@@ -263,6 +303,8 @@ mod tests {
             "counter name \"to_0_1\"\n\t\tip daddr set 192.168.1.22 tcp dport set 8080",
             "counter name \"back_0_0\"\n\t\tip saddr set 10.10.0.10 tcp sport set 80",
             "tcp flags & (fin|syn|rst|ack) == syn counter name \"conn_0_0\"",
+            "set f0p1 {\n\t\ttype ipv4_addr . inet_service\n\t\tsize 262144\n\t\tflags dynamic,timeout\n\t\ttimeout 15m\n\t}",
+            "tcp flags & (syn|rst) == 0 update @f0p1 { ip saddr . tcp sport }",
         ] {
             assert!(full.contains(want), "{want}\n---\n{full}");
         }
@@ -270,10 +312,14 @@ mod tests {
         assert_eq!(
             update,
             "flush chain inet rampart_nat f0\n\
+             flush set inet rampart_nat f0p1\n\
              add rule inet rampart_nat f0 notrack\n\
              add rule inet rampart_nat f0 ip saddr != { 10.10.0.0/24 } drop\n\
              add rule inet rampart_nat f0 ip saddr { 10.10.0.66/32 } drop\n\
              add rule inet rampart_nat f0 tcp flags & (fin|syn|rst|ack) == syn limit rate over 500/second drop\n\
+             add rule inet rampart_nat f0 tcp flags & (fin|syn|rst|ack) == syn \
+             delete @f0p0 { ip saddr . tcp sport } delete @f0p1 { ip saddr . tcp sport }\n\
+             add rule inet rampart_nat f0 tcp flags & syn == 0 ip saddr . tcp sport @f0p0 goto f0s0\n\
              add rule inet rampart_nat f0 jhash ip saddr . tcp sport mod 3 seed 0x72616d70 \
              vmap { 0 : goto f0s0, 1 : goto f0s1, 2 : goto f0s1 }\n"
         );

@@ -781,6 +781,23 @@ impl Supervisor {
     async fn on_health(&mut self, change: HealthChange) {
         self.publish_proxy_health();
         self.nat_sync();
+        let shutdown = self
+            .cfg
+            .backend(&change.backend)
+            .and_then(|b| b.on_marked_down)
+            == Some(rampart_config::OnMarkedDown::ShutdownSessions);
+        if !change.up && shutdown {
+            tracing::warn!(
+                "server {}/{} is down: its open connections are closed (on_marked_down = \"shutdown-sessions\")",
+                change.backend,
+                change.server
+            );
+            let msg = ToWorker::ShutdownSessions {
+                backend: change.backend.clone(),
+                server: change.server.clone(),
+            };
+            self.tell_workers(&msg).await;
+        }
         let msg = ipc::line(&ToWorker::Server {
             backend: change.backend,
             server: change.server,
