@@ -257,14 +257,59 @@ fn nat_mode_spreads_by_weight_keeps_the_client_address_and_skips_a_down_server()
     }
     webs[0] = Nginx::start(&s.web1, dir.path(), "web1", "192.168.1.21:8080");
 
+    // A reload that denies the client: its SYNs are dropped in the
+    // kernel; one that does not: served again.
+    let path = dir.path().join("lb1.toml");
+    let deny = nat_config(1, "100ms").replace(
+        "mode = \"nat\"\n",
+        "mode = \"nat\"\ndeny = [\"10.10.0.100/32\"]\n",
+    );
+    std::fs::write(&path, deny).unwrap();
+    lb1.signal(Signal::SIGHUP).unwrap();
+    assert!(
+        wait_for(Duration::from_secs(10), || fetch(&s.client).is_err()),
+        "{}",
+        log(dir.path(), "lb1")
+    );
+    std::fs::write(&path, nat_config(1, "100ms")).unwrap();
+    lb1.signal(Signal::SIGHUP).unwrap();
+    assert!(wait_for(Duration::from_secs(10), || fetch(&s.client).is_ok()));
+
     // A clean stop takes the table away.
     lb1.signal(Signal::SIGTERM).unwrap();
     assert!(lb1.wait_timeout(Duration::from_secs(10)).unwrap().is_some());
-    let left = s
-        .lb1
-        .exec(&["nft", "list", "table", "inet", "rampart_nat"])
-        .unwrap();
-    assert!(!left.status.success(), "the NAT table is still there");
+    assert!(!has_nat_table(&s.lb1), "the NAT table is still there");
+
+    // Killed (-9, worker too), the table stays and keeps forwarding; the
+    // next start without NAT frontends removes it.
+    let mut lb1 = start_rampart(&s.lb1, dir.path(), "lb1", &nat_config(1, "100ms"));
+    assert!(wait_for(Duration::from_secs(10), || has_nat_table(&s.lb1)));
+    let workers = lab::children(lb1.pid());
+    lb1.kill().unwrap();
+    for w in workers {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(w as i32), Signal::SIGKILL);
+    }
+    assert!(has_nat_table(&s.lb1));
+    let mut lb1 = start_rampart(
+        &s.lb1,
+        dir.path(),
+        "lb1",
+        &rampart_config(1, Timing::V3Fast, ""),
+    );
+    assert!(
+        wait_for(Duration::from_secs(10), || !has_nat_table(&s.lb1)),
+        "{}",
+        log(dir.path(), "lb1")
+    );
+    lb1.signal(Signal::SIGTERM).unwrap();
+    assert!(lb1.wait_timeout(Duration::from_secs(10)).unwrap().is_some());
+}
+
+fn has_nat_table(ns: &Ns) -> bool {
+    ns.exec(&["nft", "list", "table", "inet", "rampart_nat"])
+        .unwrap()
+        .status
+        .success()
 }
 
 /// 200 keep-alive connections through the VIP, each remembering the

@@ -94,6 +94,7 @@ pub fn render(st: &Stats) -> Result<String, std::fmt::Error> {
     vrrp(&mut m, st);
     bgp(&mut m, st);
     gateway(&mut m, st);
+    nat(&mut m, st);
     let mut out = String::new();
     encode(&mut out, &m.reg)?;
     Ok(out)
@@ -502,6 +503,68 @@ fn gateway(m: &mut Metrics, st: &Stats) {
     );
 }
 
+/// `mode = "nat"` frontends: per server, what the kernel sent each way.
+fn nat(m: &mut Metrics, st: &Stats) {
+    let servers = || {
+        st.status
+            .nat
+            .iter()
+            .flat_map(|f| f.servers.iter().map(move |v| (f, v)))
+    };
+    let of =
+        |f: &crate::control::NatFrontendStatus, v: &crate::control::NatServerStatus| -> Labels {
+            vec![
+                ("frontend", f.name.clone()),
+                ("backend", f.backend.clone()),
+                ("server", v.name.clone()),
+            ]
+        };
+    let dir = |f, v, d: &str| -> Labels {
+        let mut l = of(f, v);
+        l.push(("direction", d.to_string()));
+        l
+    };
+    m.counter(
+        "nat_connections",
+        "Connections the kernel sent to the server (first packets: SYN without ACK)",
+        servers().map(|(f, v)| (of(f, v), v.connections)),
+    );
+    m.counter(
+        "nat_packets",
+        "Packets the kernel rewrote, to the server and back",
+        servers().flat_map(|(f, v)| {
+            [
+                (dir(f, v, "to_server"), v.packets_to),
+                (dir(f, v, "to_client"), v.packets_back),
+            ]
+        }),
+    );
+    m.counter(
+        "nat_bytes",
+        "Bytes the kernel rewrote, to the server and back",
+        servers().flat_map(|(f, v)| {
+            [
+                (dir(f, v, "to_server"), v.bytes_to),
+                (dir(f, v, "to_client"), v.bytes_back),
+            ]
+        }),
+    );
+    m.gauge(
+        "nat_table_share",
+        "The server's share of its frontend's Maglev table (0 to 1)",
+        st.status.nat.iter().flat_map(|f| {
+            f.servers.iter().map(move |v| {
+                let share = if f.table_size == 0 {
+                    0.0
+                } else {
+                    v.share as f64 / f.table_size as f64
+                };
+                (of(f, v), share)
+            })
+        }),
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -565,5 +628,37 @@ mod tests {
             "rampart_server_admin_state{backend=\"web\",server=\"w\\\"1\",state=\"ready\"} 0.0\n"
         ));
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn nat_counters_per_server_and_direction() {
+        let mut st = sample();
+        st.status.nat = vec![crate::control::NatFrontendStatus {
+            name: "vip".into(),
+            vip: "10.0.0.10:80".into(),
+            backend: "web".into(),
+            accepting: true,
+            table_size: 4,
+            servers: vec![crate::control::NatServerStatus {
+                name: "w1".into(),
+                addr: "192.168.1.21:80".into(),
+                share: 1,
+                connections: 3,
+                packets_to: 30,
+                bytes_to: 3000,
+                packets_back: 20,
+                bytes_back: 20_000,
+            }],
+        }];
+        let text = render(&st).unwrap();
+        let l = "frontend=\"vip\",backend=\"web\",server=\"w1\"";
+        for want in [
+            format!("rampart_nat_connections_total{{{l}}} 3\n"),
+            format!("rampart_nat_packets_total{{{l},direction=\"to_server\"}} 30\n"),
+            format!("rampart_nat_bytes_total{{{l},direction=\"to_client\"}} 20000\n"),
+            format!("rampart_nat_table_share{{{l}}} 0.25\n"),
+        ] {
+            assert!(text.contains(&want), "{want}\n{text}");
+        }
     }
 }
