@@ -453,3 +453,85 @@ fn nat_connections_survive_the_vip_moving_to_the_other_node() {
     println!("{}", report.join("\n"));
     assert!(stopped + 1 >= restarted && stopped >= 197, "{report:?}");
 }
+
+#[test]
+fn a_syn_flood_fills_no_table_and_real_clients_get_through() {
+    let Some((s, dir, _webs)) = seed() else {
+        return;
+    };
+    let mut lb1 = start_rampart(&s.lb1, dir.path(), "lb1", &nat_config(1, "100ms"));
+    assert!(
+        wait_for(Duration::from_secs(10), || fetch(&s.client).is_ok()),
+        "{}",
+        log(dir.path(), "lb1")
+    );
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/nat/synflood.py");
+    let secs = 4.0;
+    let mut cmd = s.client.command("python3");
+    cmd.args([script, "10.10.0.10", "80", &secs.to_string()]);
+    // Real clients during the flood, from this thread.
+    let started = Instant::now();
+    let flood = std::thread::scope(|scope| {
+        let flood = scope.spawn(move || cmd.output());
+        let mut times = Vec::new();
+        let mut failed = 0;
+        std::thread::sleep(Duration::from_millis(500));
+        while started.elapsed() < Duration::from_secs_f64(secs - 0.5) {
+            let t = Instant::now();
+            match fetch(&s.client) {
+                Ok(_) => times.push(t.elapsed()),
+                Err(_) => failed += 1,
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        (flood.join().unwrap(), times, failed)
+    });
+    let (out, mut times, failed) = flood;
+    let out = out.unwrap();
+    let sent: u64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    times.sort();
+    let p = |q: f64| times[((times.len() - 1) as f64 * q) as usize];
+    let conntrack = s
+        .lb1
+        .ok(&[
+            "sh",
+            "-c",
+            "cat /proc/sys/net/netfilter/nf_conntrack_count 2>/dev/null || echo 0",
+        ])
+        .unwrap();
+    let pins = s
+        .lb1
+        .ok(&["nft", "list", "set", "inet", "rampart_nat", "f0p0"])
+        .unwrap();
+    println!(
+        "SYN flood: {sent} SYNs in {secs} s ({:.0}/s); real clients: {} served, {failed} failed, \
+         p50 {:?} p99 {:?}; conntrack entries on the LB: {}; flood sources pinned: {}",
+        sent as f64 / secs,
+        times.len(),
+        p(0.5),
+        p(0.99),
+        conntrack.trim(),
+        pins.matches("10.10.0.2").count()
+    );
+    assert!(
+        sent >= 20_000,
+        "the flood sent {sent}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        times.len() >= 50 && failed * 100 <= times.len(),
+        "{failed} failed of {}",
+        times.len()
+    );
+    // Nothing tracked, nothing pinned: SYNs leave no state on the LB.
+    assert!(
+        conntrack.trim().parse::<u64>().unwrap_or(0) < 100,
+        "{conntrack}"
+    );
+    assert_eq!(pins.matches("10.10.0.2").count(), 0, "{pins}");
+    lb1.signal(Signal::SIGTERM).unwrap();
+    assert!(lb1.wait_timeout(Duration::from_secs(10)).unwrap().is_some());
+}
