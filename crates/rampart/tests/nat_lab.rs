@@ -535,3 +535,45 @@ fn a_syn_flood_fills_no_table_and_real_clients_get_through() {
     lb1.signal(Signal::SIGTERM).unwrap();
     assert!(lb1.wait_timeout(Duration::from_secs(10)).unwrap().is_some());
 }
+
+#[test]
+fn a_server_that_answers_no_syn_is_marked_down_before_its_next_check() {
+    let Some((s, dir, _webs)) = seed() else {
+        return;
+    };
+    // Checks every 10 s, two failures to go down: 10 to 20 s by checks.
+    let config = nat_config(1, "100ms")
+        .replace("interval = \"200ms\"", "interval = \"10s\"")
+        .replace("rise = 1 }", "rise = 1, start_up = true }");
+    assert!(config.contains("interval = \"10s\""), "{config}");
+    let mut lb1 = start_rampart(&s.lb1, dir.path(), "lb1", &config);
+    assert!(
+        wait_for(Duration::from_secs(10), || fetch(&s.client).is_ok()),
+        "{}",
+        log(dir.path(), "lb1")
+    );
+    // web1's host goes away: its SYNs are sent into the void.
+    s.web1.set_link("eth0", false).unwrap();
+    let t = Instant::now();
+    let mut failed = 0;
+    while nat_status(dir.path(), 1)["servers"][0]["share"] != 0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(8),
+            "web1 still in the table after {:?}\n{}",
+            t.elapsed(),
+            log(dir.path(), "lb1")
+        );
+        // Clients keep coming; those sent to web1 fail meanwhile.
+        if fetch(&s.client).is_err() {
+            failed += 1;
+        }
+    }
+    let took = t.elapsed();
+    println!("web1 marked down {took:?} after its link went down ({failed} requests failed)");
+    for _ in 0..100 {
+        assert_eq!(fetch(&s.client).as_deref(), Ok("web2 10.10.0.100"));
+    }
+    assert!(log(dir.path(), "lb1").contains("answered none of the SYNs"));
+    lb1.signal(Signal::SIGTERM).unwrap();
+    assert!(lb1.wait_timeout(Duration::from_secs(10)).unwrap().is_some());
+}

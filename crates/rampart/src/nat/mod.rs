@@ -22,8 +22,10 @@ use tokio::task::JoinHandle;
 use crate::control::{NatFrontendStatus, NatServerStatus};
 
 /// How often the counters are read: status and `/metrics` read the last
-/// reading, never nft itself.
-const COUNTERS_EVERY: Duration = Duration::from_secs(2);
+/// reading, never nft itself. Also the pace of the passive check below: a
+/// server that answered none of the SYNs sent to it for two readings is
+/// reported as a failed check, faster than the active checks' interval.
+const COUNTERS_EVERY: Duration = Duration::from_millis(500);
 
 /// Counters by name (`to_0_1`): packets, bytes.
 type Readings = Arc<Mutex<Vec<(String, u64, u64)>>>;
@@ -40,7 +42,7 @@ pub struct Active {
 /// Brings the kernel to `plan`: the table replaced in one transaction, or
 /// deleted when no frontend is in NAT mode (a table a killed run left
 /// behind goes then too). Fails when nft refuses: the node does not start.
-pub async fn start(plan: Plan) -> Result<Option<Active>> {
+pub async fn start(plan: Plan, failures: Failures) -> Result<Option<Active>> {
     if plan.is_empty() {
         if let Err(e) = crate::nft::apply(&[], &render::delete()).await {
             tracing::debug!("no NAT table to remove: {e:#}");
@@ -55,7 +57,7 @@ pub async fn start(plan: Plan) -> Result<Option<Active>> {
     Ok(Some(Active {
         desired,
         applier: tokio::spawn(apply_latest(rx, applied.clone())),
-        poller: tokio::spawn(poll_counters(readings.clone())),
+        poller: tokio::spawn(poll_counters(readings.clone(), applied.clone(), failures)),
         applied,
         readings,
     }))
@@ -122,17 +124,78 @@ fn share(table: &[u32], i: usize) -> String {
     format!("{:.1}%", n as f64 * 100.0 / table.len() as f64)
 }
 
-async fn poll_counters(readings: Readings) {
+/// Where servers that leave SYNs unanswered are reported, as
+/// (backend, server): the supervisor counts each as a failed check.
+pub type Failures = tokio::sync::mpsc::UnboundedSender<(String, String)>;
+
+async fn poll_counters(readings: Readings, applied: Arc<Mutex<Plan>>, failures: Failures) {
+    let mut passive = Passive::default();
     loop {
         match crate::nft::list_counters(render::TABLE).await {
             Ok(doc) => {
+                let read = crate::nft::counter_objects(&doc);
+                let plan = applied.lock().map(|p| p.clone()).unwrap_or_default();
+                for failed in passive.read(&plan, &read) {
+                    let _ = failures.send(failed);
+                }
                 if let Ok(mut r) = readings.lock() {
-                    *r = crate::nft::counter_objects(&doc);
+                    *r = read;
                 }
             }
             Err(e) => tracing::debug!("NAT counters: {e:#}"),
         }
         tokio::time::sleep(COUNTERS_EVERY).await;
+    }
+}
+
+/// The kernel's view of a server's health: SYNs sent to it against
+/// SYN-ACKs back. A live server answers a SYN in milliseconds; one that
+/// answered none of those sent for a whole reading (a host gone, a
+/// refusing port: RST is no answer) fails, once per reading, until it
+/// answers again.
+#[derive(Default)]
+struct Passive {
+    /// Per (backend, server): SYNs and SYN-ACKs at the last reading, and
+    /// whether SYNs were waiting for an answer then.
+    last: std::collections::HashMap<(String, String), (u64, u64, bool)>,
+}
+
+impl Passive {
+    fn read(&mut self, plan: &Plan, read: &[(String, u64, u64)]) -> Vec<(String, String)> {
+        let get = |name: String| {
+            read.iter()
+                .find(|(n, _, _)| *n == name)
+                .map(|&(_, packets, _)| packets)
+        };
+        let mut failed = Vec::new();
+        for (fi, f) in plan.frontends.iter().enumerate() {
+            for (si, s) in f.servers.iter().enumerate() {
+                let (Some(syn), Some(synack)) = (
+                    get(format!("conn_{fi}_{si}")),
+                    get(format!("synack_{fi}_{si}")),
+                ) else {
+                    continue;
+                };
+                let key = (f.backend.clone(), s.name.clone());
+                let waiting = match self.last.get(&key) {
+                    // Counters went back: the table was replaced.
+                    Some(&(syn0, ack0, _)) if syn < syn0 || synack < ack0 => false,
+                    Some(&(syn0, ack0, waiting)) => {
+                        if synack > ack0 {
+                            false
+                        } else {
+                            if waiting {
+                                failed.push(key.clone());
+                            }
+                            waiting || syn > syn0
+                        }
+                    }
+                    None => false,
+                };
+                self.last.insert(key, (syn, synack, waiting));
+            }
+        }
+        failed
     }
 }
 
@@ -194,5 +257,62 @@ impl Active {
                     .collect(),
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plan::{Frontend, Server};
+    use super::*;
+
+    #[test]
+    fn a_server_answering_no_syn_for_a_whole_reading_fails_until_it_answers() {
+        let plan = Plan {
+            frontends: vec![Frontend {
+                name: "www".into(),
+                backend: "pool".into(),
+                vip: "10.0.0.10:80".parse().unwrap(),
+                allow: Vec::new(),
+                deny: Vec::new(),
+                rate_limit: None,
+                accepting: true,
+                servers: vec![Server {
+                    name: "web1".into(),
+                    addr: "192.168.1.21:80".parse().unwrap(),
+                    weight: 1,
+                    pinned: true,
+                }],
+                table: vec![0],
+            }],
+        };
+        let mut p = Passive::default();
+        let mut read = |syn: u64, synack: u64| {
+            p.read(
+                &plan,
+                &[
+                    ("conn_0_0".to_string(), syn, 0),
+                    ("synack_0_0".to_string(), synack, 0),
+                ],
+            )
+            .len()
+        };
+        assert_eq!(read(0, 0), 0);
+        assert_eq!(read(5, 5), 0, "answered");
+        assert_eq!(
+            read(6, 5),
+            0,
+            "a SYN just sent: its answer may be on the way"
+        );
+        assert_eq!(read(6, 5), 1, "a whole reading without it");
+        assert_eq!(read(7, 5), 1);
+        assert_eq!(read(8, 6), 0, "it answers again");
+        assert_eq!(read(8, 6), 0, "no SYN, nothing to answer");
+        assert_eq!(read(1, 0), 0, "the table was replaced: counted anew");
+        assert_eq!(
+            read(1, 0),
+            0,
+            "the first reading after it knows nothing older"
+        );
+        assert_eq!(read(1, 0), 0);
     }
 }

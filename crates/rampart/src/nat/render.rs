@@ -180,7 +180,7 @@ pub fn update(plan: &Plan) -> String {
 fn servers(t: &mut String, fi: usize, f: &Frontend) {
     let fam = family(f.vip.ip());
     for (si, s) in f.servers.iter().enumerate() {
-        for kind in ["conn", "to", "back"] {
+        for kind in ["conn", "to", "back", "synack"] {
             let _ = writeln!(t, "\tcounter {kind}_{fi}_{si} {{\n\t}}");
         }
         let key = if fam == "ip" {
@@ -203,7 +203,8 @@ fn servers(t: &mut String, fi: usize, f: &Frontend) {
         );
         let _ = writeln!(
             t,
-            "\tchain f{fi}s{si}back {{\n\t\tcounter name \"back_{fi}_{si}\"\n\t\t\
+            "\tchain f{fi}s{si}back {{\n\t\ttcp flags & (syn|ack) == syn|ack counter name \"synack_{fi}_{si}\"\n\t\t\
+             counter name \"back_{fi}_{si}\"\n\t\t\
              {fam} saddr set {} tcp sport set {}\n\t\taccept\n\t}}",
             f.vip.ip(),
             f.vip.port()

@@ -119,6 +119,8 @@ pub struct Supervisor {
     gateway: Option<crate::gateway::Active>,
     /// `mode = "nat"` frontends: the kernel's table, while any is configured.
     nat: Option<crate::nat::Active>,
+    /// Servers the NAT table saw leave SYNs unanswered (passive failures).
+    nat_failures: crate::nat::Failures,
     /// Proxy health as VRRP's tracker and BGP's `while_healthy` see it.
     proxy: tokio::sync::watch::Sender<crate::health::ProxyHealth>,
     /// `Type=notify`: what systemd is told (nothing without NOTIFY_SOCKET).
@@ -196,6 +198,7 @@ pub async fn run(
 
     let (from_tx, mut from_rx) = mpsc::unbounded_channel();
     let (health_tx, mut health_rx) = mpsc::unbounded_channel();
+    let (nat_failures, mut nat_failed) = mpsc::unbounded_channel::<(String, String)>();
     let mut sup = Supervisor {
         path,
         threads: thread_count(&cfg),
@@ -217,6 +220,7 @@ pub async fn run(
         bgp_stopping: None,
         gateway: None,
         nat: None,
+        nat_failures,
         proxy: tokio::sync::watch::channel(crate::health::ProxyHealth::default()).0,
         systemd: crate::systemd::Systemd::from_env(),
         control_fd: None,
@@ -310,7 +314,7 @@ pub async fn run(
             return Err(e.context("[gateway]"));
         }
     }
-    match crate::nat::start(sup.nat_plan()).await {
+    match crate::nat::start(sup.nat_plan(), sup.nat_failures.clone()).await {
         Ok(n) => sup.nat = n,
         Err(e) => {
             sup.stop().await;
@@ -413,6 +417,12 @@ pub async fn run(
                 sup.advance_drain().await;
             }
             Some(change) = health_rx.recv() => sup.on_health(change).await,
+            Some((backend, server)) = nat_failed.recv() => {
+                tracing::info!(
+                    "server {backend}/{server} answered none of the SYNs the NAT table sent it: counted as a failed check"
+                );
+                sup.health.passive_failure(&backend, &server);
+            }
             _ = tick.tick() => {
                 sup.synced(None);
                 sup.expire_queries();

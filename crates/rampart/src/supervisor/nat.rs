@@ -64,7 +64,7 @@ impl Supervisor {
                     n.stop().await;
                 }
             }
-            (None, false) => match crate::nat::start(plan).await {
+            (None, false) => match crate::nat::start(plan, self.nat_failures.clone()).await {
                 Ok(n) => self.nat = n,
                 Err(e) => tracing::error!("NAT frontends after the reload: {e:#}"),
             },
