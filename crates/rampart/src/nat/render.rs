@@ -337,4 +337,25 @@ mod tests {
         );
         assert!(!off.contains("jhash"), "{off}");
     }
+
+    #[test]
+    fn ipv6_frontends_match_and_rewrite_ip6_fields() {
+        let mut p = plan(true, vec![0, 1]);
+        let f = &mut p.frontends[0];
+        f.vip = "[2001:db8::10]:443".parse().unwrap();
+        f.servers[0].addr = "[fd00::21]:8443".parse().unwrap();
+        f.servers[1].addr = "[fd00::22]:8443".parse().unwrap();
+        let t = full(&p);
+        for want in [
+            "ip6 daddr 2001:db8::10 tcp dport 443 goto f0",
+            "ip6 saddr . tcp sport { fd00::21 . 8443, fd00::22 . 8443 } fib daddr type != local notrack",
+            "ip6 daddr set fd00::21 tcp dport set 8443",
+            "ip6 saddr set 2001:db8::10 tcp sport set 443",
+            "type ipv6_addr . inet_service",
+            "ip6 saddr != { 2001:db8::/32 } drop",
+            "jhash ip6 saddr . tcp sport mod 2",
+        ] {
+            assert!(t.contains(want), "{want}\n---\n{t}");
+        }
+    }
 }
