@@ -88,7 +88,10 @@ pub fn servers(st: &Stats) -> String {
     let mut fe = Table::new(&[
         "FRONTEND", "STATE", "CUR", "MAX", "LIMIT", "TOTAL", "RATE", "IN", "OUT", "DENIED",
     ]);
-    for f in &proxy.frontends {
+    // `mode = "nat"` frontends have no socket in the worker: their own
+    // table (below) shows what the kernel did.
+    let nat = |name: &str| st.status.nat.iter().any(|n| n.name == name);
+    for f in proxy.frontends.iter().filter(|f| !nat(&f.name)) {
         let t = &f.traffic;
         fe.row(vec![
             f.name.clone(),
@@ -103,7 +106,45 @@ pub fn servers(st: &Stats) -> String {
             t.denied.to_string(),
         ]);
     }
-    out.push_str(&fe.render(""));
+    if proxy.frontends.iter().any(|f| !nat(&f.name)) {
+        out.push_str(&fe.render(""));
+    }
+    if !st.status.nat.is_empty() {
+        let mut tbl = Table::new(&[
+            "NAT FRONTEND",
+            "VIP",
+            "STATE",
+            "SERVER",
+            "SHARE",
+            "CONNS",
+            "TO PKTS",
+            "TO",
+            "BACK PKTS",
+            "BACK",
+        ]);
+        for f in &st.status.nat {
+            for v in &f.servers {
+                let share = if f.table_size == 0 {
+                    0.0
+                } else {
+                    v.share as f64 * 100.0 / f.table_size as f64
+                };
+                tbl.row(vec![
+                    f.name.clone(),
+                    f.vip.clone(),
+                    if f.accepting { "OPEN" } else { "DISABLED" }.into(),
+                    format!("{}/{}", f.backend, v.name),
+                    format!("{share:.1}%"),
+                    v.connections.to_string(),
+                    v.packets_to.to_string(),
+                    bytes(v.bytes_to),
+                    v.packets_back.to_string(),
+                    bytes(v.bytes_back),
+                ]);
+            }
+        }
+        out.push_str(&tbl.render(""));
+    }
     for b in &proxy.backends {
         let t = &b.traffic;
         let _ = writeln!(

@@ -111,6 +111,20 @@ fn nat_mode_spreads_by_weight_keeps_the_client_address_and_skips_a_down_server()
         assert!(v["bytes_back"].as_u64().unwrap() > 100 * conns, "{st}");
     }
 
+    // `rampart show servers` has them in a table of their own.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(["show", "servers", "--control"])
+        .arg(dir.path().join("lb1.sock"))
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains("NAT FRONTEND")
+            && shown.contains("nginx_pool/web2")
+            && !shown.contains("FRONTEND  STATE"),
+        "{shown}"
+    );
+
     // web2 drained: new connections all go to web1, and the open ones
     // (pinned) stay with the server they started on, web2's included.
     let mut conns = Conns::open(&s.client, 40);
