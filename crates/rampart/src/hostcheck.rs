@@ -268,9 +268,13 @@ fn owners(cfg: &Config, host: &Host, report: &mut Report) {
     }
 }
 
-/// Every listen port can be bound now.
+/// Every listen port can be bound now (`mode = "nat"` frontends listen
+/// on nothing: the kernel forwards).
 fn ports(cfg: &Config, report: &mut Report) {
     for (i, f) in cfg.frontends.iter().enumerate() {
+        if f.mode == rampart_config::Mode::Nat {
+            continue;
+        }
         for (j, addr) in f.bind.iter().enumerate() {
             let Err(e) = rampart_sys::socket::probe_listen(*addr) else {
                 continue;
