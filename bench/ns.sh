@@ -1,0 +1,563 @@
+#!/usr/bin/env bash
+# Load comparison in network namespaces, in the deployment guide's shape:
+#
+#   client ──► lb (VIP, ip_forward, the webs' default route) ──► web1, web2 (nginx)
+#
+# Targets: direct (routed through lb, no balancing), HAProxy mode tcp, rampart
+# proxy mode, rampart NAT mode (when the binary has `mode = "nat"`), and a bare
+# stateful nftables dnat (conntrack). See bench/README.md, "Namespaces".
+# Needs root. Traffic goes only to addresses inside the namespaces made here.
+#
+# Env options:
+#   DUR=10s       wrk duration of each run          QUICK=1: DUR=4s R=2 unless set
+#   R=3           rounds; every target once per round and workload; medians reported
+#   TARGETS="direct haproxy rampart-proxy rampart-nat dnat-conntrack"
+#   THREADS="1 2" HAProxy nbthread / rampart threads (proxy mode; best one reported)
+#   WORKLOADS="keepalive close big"
+#   RAMPART=target/release/rampart   BUILD=1 builds it first (0: use it as it is)
+#   OUT=bench/out  results: ns-results.{json,md}, ns-table.txt, raw-ns-<date>/
+#   KEEP=0        1: on exit, wait for Enter before tearing down (to look around)
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+if [[ ${QUICK:-0} == 1 ]]; then DUR=${DUR:-4s}; R=${R:-2}; fi
+DUR=${DUR:-10s}
+R=${R:-3}
+TARGETS_SET=${TARGETS+set}
+TARGETS=${TARGETS:-direct haproxy rampart-proxy rampart-nat dnat-conntrack}
+THREADS=${THREADS:-1 2}
+WORKLOADS=${WORKLOADS-keepalive close big}
+RAMPART=${RAMPART:-$ROOT/target/release/rampart}
+BUILD=${BUILD:-1}
+OUT=${OUT:-$HERE/out}
+KEEP=${KEEP:-0}
+
+# ---------------------------------------------------------------- addresses
+# Every address below exists only inside the namespaces this script creates.
+P=rbn$$                      # namespace prefix: rbn<pid>-client, -lb, -web1, -web2
+NS_CLIENT=$P-client NS_LB=$P-lb NS_WEB1=$P-web1 NS_WEB2=$P-web2
+CLIENT_IP=10.77.0.2          # client eth0 10.77.0.2/24, default via 10.77.0.1
+LB_PUB=10.77.0.1             # lb eth0 10.77.0.1/24
+VIP=10.77.0.100              # lb eth0, /32: the frontends' address
+LB_PRIV=10.77.1.1            # lb br0 10.77.1.1/24: the webs' default route
+WEB_IPS=(10.77.1.11 10.77.1.12)
+WEB_PORT=80                  # what the load balancers send to
+DIRECT_PORT=8080             # what direct sends to: other tuples than port 80 (PAWS, see README)
+haproxy_port() { echo $((8100 + $1)); }        # 8101, 8102
+rampart_port() { echo $((8200 + $1)); }        # 8201, 8202
+NAT_PORT=8300
+DNAT_PORT=8400
+DNAT_TABLE=rbench_dnat
+
+log() { printf '[ns-bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+has_target() { [[ " $TARGETS " == *" $1 "* ]]; }
+in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+
+# ---------------------------------------------------------------- preflight
+((EUID == 0)) || die "needs root (network namespaces)"
+missing=()
+for tool in ip nft wrk nginx curl python3 pgrep; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+if has_target haproxy; then command -v haproxy >/dev/null 2>&1 || missing+=(haproxy); fi
+if ((${#missing[@]})); then
+    die "missing: ${missing[*]}
+  install with:  apt-get install -y wrk haproxy nginx curl python3 iproute2 nftables conntrack procps"
+fi
+[[ $R =~ ^[1-9][0-9]*$ ]] || die "R must be a positive integer (got '$R')"
+for t in $TARGETS; do
+    [[ $t =~ ^(direct|haproxy|rampart-proxy|rampart-nat|dnat-conntrack)$ ]] || die "unknown target '$t' in TARGETS"
+done
+for w in $WORKLOADS; do [[ $w =~ ^(keepalive|close|big)$ ]] || die "unknown workload '$w' in WORKLOADS"; done
+for n in $THREADS; do [[ $n =~ ^[1-4]$ ]] || die "THREADS entries must be 1..4 (got '$n')"; done
+case $DUR in
+    *s) dur_s=${DUR%s} ;; *m) dur_s=$((${DUR%m} * 60)) ;; *) dur_s=$DUR ;;
+esac
+[[ $dur_s =~ ^[0-9]+$ ]] || die "DUR must look like 10s, 1m or 10 (got '$DUR')"
+
+ulimit -n 100000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+FDLIM=$(ulimit -n)
+[[ $FDLIM == unlimited ]] && FDLIM=1048576
+
+if has_target rampart-proxy || has_target rampart-nat; then
+    if [[ $BUILD == 1 ]]; then
+        log "building rampart (release)"
+        (cd "$ROOT" && cargo build --release -p rampart --target-dir "$ROOT/target") ||
+            die "rampart does not build; fix it or run with TARGETS='direct haproxy dnat-conntrack'"
+    fi
+    [[ -x $RAMPART ]] || die "no rampart binary at $RAMPART (BUILD=1 builds it)"
+fi
+
+# ---------------------------------------------------------------- temp dir & cleanup
+TMP=$(mktemp -d /tmp/rampart-nsbench.XXXXXX)
+chmod 755 "$TMP"   # nginx workers run as nobody and must read the docroot
+declare -A PROC    # name -> pid of every process started here
+NAMESPACES=()      # every namespace created here, deleted on exit
+RUN_ID=$(date +%Y%m%d-%H%M%S)
+RAW="$OUT/raw-ns-$RUN_ID"
+mkdir -p "$RAW"
+
+stop_pid() { # pid: TERM, wait up to 5 s, then KILL (the pid and its children)
+    local pid=$1 kids i
+    kill -0 "$pid" 2>/dev/null || return 0
+    kids=$(pgrep -P "$pid" || true)
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+    for k in $kids; do kill -KILL "$k" 2>/dev/null || true; done
+    wait "$pid" 2>/dev/null || true
+}
+
+stop_proc() { # name
+    local pid=${PROC[$1]:-}
+    [[ -n $pid ]] && stop_pid "$pid"
+    unset "PROC[$1]"
+}
+
+cleanup() {
+    local rc=$? ns pid
+    trap - EXIT INT TERM
+    if [[ $KEEP == 1 && -t 0 ]]; then
+        log "KEEP=1: namespaces ${NAMESPACES[*]} are up; press Enter to tear down"
+        read -r _ || true
+    fi
+    for name in "${!PROC[@]}"; do stop_pid "${PROC[$name]}"; done
+    # Anything still running inside our namespaces was started from here
+    # (an nginx worker whose master died, a stray curl): end it by pid.
+    for ns in "${NAMESPACES[@]}"; do
+        for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+    done
+    for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null || log "could not delete namespace $ns"; done
+    if [[ -d $TMP ]]; then
+        mkdir -p "$RAW/logs"
+        cp "$TMP"/*.log "$TMP"/*.cfg "$TMP"/*.toml "$TMP"/*.nft "$RAW/logs/" 2>/dev/null || true
+        for i in 1 2; do cp "$TMP/nginx$i/error.log" "$RAW/logs/nginx$i-error.log" 2>/dev/null || true; done
+        rm -rf "$TMP"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# A private copy of the binary: a concurrent `cargo build` cannot swap it mid-run.
+RAMPART_BIN=
+if has_target rampart-proxy || has_target rampart-nat; then
+    cp "$RAMPART" "$TMP/rampart"
+    RAMPART_BIN=$TMP/rampart
+fi
+
+# ---------------------------------------------------------------- topology
+add_ns() { # name: a namespace with lo up, recorded for deletion
+    ip netns add "$1"
+    NAMESPACES+=("$1")
+    ip -n "$1" link set lo up
+}
+
+# veth pair: ifname $2 in namespace $1 <-> ifname $4 in namespace $3
+# (created directly in the namespaces: no name is ever taken on the host).
+veth() { ip -n "$1" link add "$2" type veth peer name "$4" netns "$3"; }
+
+build_topology() {
+    add_ns "$NS_CLIENT"
+    add_ns "$NS_LB"
+    add_ns "$NS_WEB1"
+    add_ns "$NS_WEB2"
+
+    # public side: client eth0 <-> lb eth0
+    veth "$NS_CLIENT" eth0 "$NS_LB" eth0
+    ip -n "$NS_CLIENT" addr add "$CLIENT_IP/24" dev eth0
+    ip -n "$NS_CLIENT" link set eth0 up
+    ip -n "$NS_CLIENT" route add default via "$LB_PUB"
+    ip -n "$NS_LB" addr add "$LB_PUB/24" dev eth0
+    ip -n "$NS_LB" addr add "$VIP/32" dev eth0
+    ip -n "$NS_LB" link set eth0 up
+
+    # private side: a bridge in lb (10.77.1.1/24) with one veth per web
+    ip -n "$NS_LB" link add br0 type bridge stp_state 0 forward_delay 0
+    ip -n "$NS_LB" addr add "$LB_PRIV/24" dev br0
+    ip -n "$NS_LB" link set br0 up
+    local i ns
+    for i in 1 2; do
+        ns=$P-web$i
+        veth "$NS_LB" "w$i" "$ns" eth0
+        ip -n "$NS_LB" link set "w$i" master br0 up
+        ip -n "$ns" addr add "${WEB_IPS[$((i - 1))]}/24" dev eth0
+        ip -n "$ns" link set eth0 up
+        ip -n "$ns" route add default via "$LB_PRIV"
+    done
+    in_ns "$NS_LB" sysctl -qw net.ipv4.ip_forward=1
+    # Wide port range on the client and on lb (the proxies' upstream side):
+    # the close workload opens tens of thousands of connections per run.
+    in_ns "$NS_CLIENT" sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
+    in_ns "$NS_LB" sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
+}
+
+# ---------------------------------------------------------------- helpers
+proc_stat_cpu() { # -> "busy total" jiffies of the whole machine (all CPUs)
+    local _cpu user nice system idle iowait irq softirq steal _rest
+    read -r _cpu user nice system idle iowait irq softirq steal _rest </proc/stat
+    echo "$((user + nice + system + irq + softirq + steal)) $((user + nice + system + idle + iowait + irq + softirq + steal))"
+}
+CLK_TCK=$(getconf CLK_TCK)
+
+alive() { local pid=${PROC[$1]:-}; [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; }
+
+conntrack_count() { # entries in lb's conntrack table, or null when conntrack is not loaded
+    in_ns "$NS_LB" cat /proc/sys/net/netfilter/nf_conntrack_count 2>/dev/null || echo null
+}
+
+# Both backends answer through host:port: each nginx serves /id.txt with its
+# own name. Through a NAT target each curl has a new source port, so the
+# hash reaches both servers within a few tries.
+wait_both_backends() { # host port timeout_s [proc name]
+    local host=$1 port=$2 deadline=$((SECONDS + $3)) seen1=0 seen2=0 body
+    while ((SECONDS < deadline)); do
+        body=$(in_ns "$NS_CLIENT" curl -s --max-time 1 "http://$host:$port/id.txt" || true)
+        [[ $body == web1 ]] && seen1=1
+        [[ $body == web2 ]] && seen2=1
+        ((seen1 && seen2)) && return 0
+        if [[ -n ${4:-} ]] && ! alive "$4"; then return 1; fi
+        sleep 0.1
+    done
+    return 1
+}
+
+# ---------------------------------------------------------------- nginx backends
+start_nginx() { # index (1|2)
+    local i=$1 d="$TMP/nginx$1" ns=$P-web$1
+    mkdir -p "$d/www" "$d/tmp"
+    chmod 755 "$d" "$d/www"
+    printf 'web%s' "$i" >"$d/www/id.txt"
+    # 100-byte body (99 characters + newline), different per server, same size.
+    printf '%s\n' "$(printf "web$i-%.0s" {1..20} | head -c 99)" >"$d/www/small.txt"
+    head -c $((1024 * 1024)) /dev/zero | tr '\0' "$i" >"$d/www/big.bin"
+    chmod 644 "$d/www"/*
+    cat >"$d/nginx.conf" <<EOF
+# web$i: one worker (one core's worth), like a small backend.
+worker_processes 1;
+worker_rlimit_nofile $FDLIM;
+daemon off;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events {
+    worker_connections 20000;
+}
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_timeout 75s;
+    keepalive_requests 1000000;   # keep-alive workload: never recycle connections
+    client_body_temp_path $d/tmp/body;
+    proxy_temp_path $d/tmp/proxy;
+    fastcgi_temp_path $d/tmp/fastcgi;
+    uwsgi_temp_path $d/tmp/uwsgi;
+    scgi_temp_path $d/tmp/scgi;
+    default_type application/octet-stream;
+    server {
+        # 80: through the load balancers; 8080: the direct target (other
+        # 4-tuples, so direct's TIME_WAITs never meet NATed SYNs: PAWS).
+        listen $WEB_PORT backlog=4096;
+        listen $DIRECT_PORT backlog=4096;
+        root $d/www;
+        add_header X-Web web$i always;
+    }
+}
+EOF
+    in_ns "$ns" nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" >"$d/stdout.log" 2>&1 &
+    PROC[nginx$i]=$!
+}
+
+# ---------------------------------------------------------------- load balancers
+start_haproxy() { # nbthread
+    local n=$1 port name cfg maxconn
+    port=$(haproxy_port "$n")
+    name=haproxy-t$n
+    cfg="$TMP/$name.cfg"
+    maxconn=$(((FDLIM - 200) / 2))
+    cat >"$cfg" <<EOF
+global
+    nbthread $n
+    maxconn $maxconn
+
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 50s
+    timeout server 50s
+
+frontend www
+    bind $VIP:$port
+    maxconn $maxconn
+    default_backend pool
+
+backend pool
+    balance roundrobin
+    server web1 ${WEB_IPS[0]}:$WEB_PORT check
+    server web2 ${WEB_IPS[1]}:$WEB_PORT check
+EOF
+    haproxy -c -q -f "$cfg" || die "generated HAProxy config is invalid: $cfg"
+    in_ns "$NS_LB" haproxy -db -f "$cfg" >"$TMP/$name.log" 2>&1 &
+    PROC[$name]=$!
+    wait_both_backends "$VIP" "$port" 20 "$name" ||
+        { cat "$TMP/$name.log" >&2; die "$name did not become ready on $VIP:$port"; }
+}
+
+rampart_config() { # threads port mode -> config text
+    cat <<EOF
+[global]
+threads = $1
+log_level = "warn"
+
+[[frontend]]
+name = "www"
+bind = ["$VIP:$2"]
+backend = "pool"
+maxconn = 20000
+$([[ $3 == nat ]] && echo 'mode = "nat"')
+
+[[backend]]
+name = "pool"
+balance = "roundrobin"
+health = { check = "tcp", interval = "2s" }
+servers = [
+  { name = "web1", addr = "${WEB_IPS[0]}:$WEB_PORT" },
+  { name = "web2", addr = "${WEB_IPS[1]}:$WEB_PORT" },
+]
+EOF
+}
+
+start_rampart() { # name threads port mode
+    local name=$1 cfg="$TMP/$1.toml"
+    rampart_config "$2" "$3" "$4" >"$cfg"
+    # Its own runtime directory: not the host's /run/rampart, one per variant.
+    in_ns "$NS_LB" "$RAMPART_BIN" run -c "$cfg" --runtime-dir "$TMP/$name.run" >>"$TMP/$name.log" 2>&1 &
+    PROC[$name]=$!
+    wait_both_backends "$VIP" "$3" 25 "$name" ||
+        { cat "$TMP/$name.log" >&2; die "$name did not become ready on $VIP:$3 (both servers through it)"; }
+}
+
+# Does this rampart binary accept `mode = "nat"`? (`check` parses and validates only.)
+rampart_has_nat() {
+    rampart_config 1 "$NAT_PORT" nat >"$TMP/nat-probe.toml"
+    "$RAMPART_BIN" check -c "$TMP/nat-probe.toml" >"$TMP/nat-probe.log" 2>&1
+}
+
+# The stateful reference: one nat rule, conntrack does the rest (replies are
+# un-NATed from the connection's entry). Installed only for its own runs, so
+# conntrack's hooks are not registered in lb while the other targets run.
+dnat_on() {
+    cat >"$TMP/dnat-conntrack.nft" <<EOF
+table ip $DNAT_TABLE {
+    chain prerouting {
+        type nat hook prerouting priority dstnat; policy accept;
+        ip daddr $VIP tcp dport $DNAT_PORT dnat to jhash ip saddr . tcp sport mod 2 map { 0 : ${WEB_IPS[0]}, 1 : ${WEB_IPS[1]} } : $WEB_PORT
+    }
+    chain postrouting {
+        type nat hook postrouting priority srcnat; policy accept;
+    }
+}
+EOF
+    in_ns "$NS_LB" nft -f "$TMP/dnat-conntrack.nft"
+}
+dnat_off() { in_ns "$NS_LB" nft delete table ip "$DNAT_TABLE" 2>/dev/null || true; }
+conntrack_flush() { in_ns "$NS_LB" conntrack -F >/dev/null 2>&1 || true; }
+
+start_variant() { # variant
+    case $1 in
+        direct | dnat-conntrack) ;;
+        haproxy-t*) start_haproxy "${1#haproxy-t}" ;;
+        rampart-proxy-t*) start_rampart "$1" "${1#rampart-proxy-t}" "$(rampart_port "${1#rampart-proxy-t}")" proxy ;;
+        rampart-nat) start_rampart "$1" 1 "$NAT_PORT" nat ;;
+    esac
+}
+
+variant_port() {
+    case $1 in
+        haproxy-t*) haproxy_port "${1#haproxy-t}" ;;
+        rampart-proxy-t*) rampart_port "${1#rampart-proxy-t}" ;;
+        rampart-nat) echo "$NAT_PORT" ;;
+        dnat-conntrack) echo "$DNAT_PORT" ;;
+        *) echo "$DIRECT_PORT" ;;
+    esac
+}
+
+variant_url() { # variant path
+    case $1 in
+        direct) echo "http://${WEB_IPS[0]}:$DIRECT_PORT$2" ;;   # ns_direct.lua sets each thread's address
+        *) echo "http://$VIP:$(variant_port "$1")$2" ;;
+    esac
+}
+
+# ---------------------------------------------------------------- workloads
+wrk_args() { # workload -> connections, path, close?
+    case $1 in
+        keepalive) echo "50 /small.txt keep" ;;
+        close) echo "50 /small.txt close" ;;
+        big) echo "4 /big.bin keep" ;;
+    esac
+}
+
+run_wrk() { # out variant wrk-args...
+    local out=$1 var=$2
+    shift 2
+    local direct_env=()
+    if [[ $var == direct ]]; then
+        direct_env=(env "NS_DIRECT=${WEB_IPS[0]}:$DIRECT_PORT ${WEB_IPS[1]}:$DIRECT_PORT")
+        set -- "$@" -s "$HERE/ns_direct.lua"
+    fi
+    in_ns "$NS_CLIENT" "${direct_env[@]}" timeout $((dur_s + 60)) wrk "$@" >"$out" 2>&1
+}
+
+run_one() { # rep workload variant
+    local rep=$1 wl=$2 var=$3 conns path close target threads out
+    read -r conns path close <<<"$(wrk_args "$wl")"
+    target=${var%-t*}
+    threads=null
+    [[ $var == *-t[0-9] ]] && threads=${var##*-t}
+    out="$RAW/$wl.$var.r$rep.txt"
+
+    local restarted=false
+    if [[ $target =~ ^(haproxy|rampart) ]] && ! alive "$var"; then
+        log "  $var is not running any more: restarting it (see its log)"
+        restarted=true
+        start_variant "$var"
+    fi
+    local worker_before='' worker_after='' ok=true ct_before ct_after
+    [[ $target == rampart-proxy ]] && worker_before=$(pgrep -P "${PROC[$var]:-0}" 2>/dev/null | tr '\n' ' ' || true)
+    if [[ $var == dnat-conntrack ]]; then
+        conntrack_flush
+        dnat_on
+    fi
+    ct_before=$(conntrack_count)
+
+    local args=(-t2 -c"$conns" -d"$DUR" --latency --timeout 5s)
+    [[ $close == close ]] && args+=(-H 'Connection: close')
+    local s0 s1 busy0 total0 busy1 total1
+    s0=$(proc_stat_cpu)
+    run_wrk "$out" "$var" "${args[@]}" "$(variant_url "$var" "$path")" || ok=false
+    s1=$(proc_stat_cpu)
+    read -r busy0 total0 <<<"$s0"
+    read -r busy1 total1 <<<"$s1"
+    ct_after=$(conntrack_count)
+    [[ $var == dnat-conntrack ]] && dnat_off
+
+    local is_alive=true
+    if [[ $target =~ ^(haproxy|rampart) ]]; then
+        alive "$var" || is_alive=false
+        if [[ $target == rampart-proxy ]]; then
+            worker_after=$(pgrep -P "${PROC[$var]:-0}" 2>/dev/null | tr '\n' ' ' || true)
+            if [[ $is_alive == true && $worker_before != "$worker_after" ]]; then
+                log "  $var: worker process changed during the run ($worker_before-> $worker_after): it crashed?"
+                is_alive=false
+            fi
+        fi
+    fi
+    local rps cpu_s
+    rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
+    cpu_s=$(python3 -c "print(round(($busy1 - $busy0) / $CLK_TCK, 3))")
+    log "  r$rep $wl $var: ${rps:-no result} req/s, machine cpu ${cpu_s}s$([[ $ct_after == null ]] || echo ", conntrack $ct_before -> $ct_after")$([[ $ok == true ]] || echo ' (wrk failed)')$([[ $is_alive == true ]] || echo ' LB DIED/RESTARTED')"
+    printf '{"workload":"%s","target":"%s","variant":"%s","threads":%s,"rep":%s,"wrk":"%s","cpu_busy_s":%s,"cpu_total_s":%s,"conntrack_before":%s,"conntrack_after":%s,"alive":%s,"restarted_before":%s,"wrk_ok":%s}\n' \
+        "$wl" "$target" "$var" "$threads" "$rep" "$out" "$cpu_s" \
+        "$(python3 -c "print(round(($total1 - $total0) / $CLK_TCK, 3))")" \
+        "$ct_before" "$ct_after" "$is_alive" "$restarted" "$ok" >>"$RAW/runs.jsonl"
+}
+
+# ---------------------------------------------------------------- main
+if has_target rampart-nat && ! rampart_has_nat; then
+    if [[ -n $TARGETS_SET ]]; then
+        cat "$TMP/nat-probe.log" >&2
+        die "TARGETS has rampart-nat but $RAMPART refuses mode = \"nat\" (above)"
+    fi
+    log "this rampart has no mode = \"nat\" yet (rampart check refuses it): target rampart-nat skipped"
+    TARGETS=${TARGETS/rampart-nat/}
+fi
+
+VARIANTS=()
+has_target direct && VARIANTS+=(direct)
+if has_target haproxy; then for n in $THREADS; do VARIANTS+=("haproxy-t$n"); done; fi
+if has_target rampart-proxy; then for n in $THREADS; do VARIANTS+=("rampart-proxy-t$n"); done; fi
+has_target rampart-nat && VARIANTS+=(rampart-nat)
+has_target dnat-conntrack && VARIANTS+=(dnat-conntrack)
+((${#VARIANTS[@]})) || die "TARGETS selects nothing"
+
+python3 - "$RAW/meta.json" <<EOF
+import json, os, sys, datetime, subprocess
+def v(cmd):
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        return (r.stdout + r.stderr).strip().splitlines()[0]
+    except Exception:
+        return None
+json.dump({
+    "bench": "ns", "dur": "$DUR", "reps": $R, "targets": "$TARGETS", "threads": "$THREADS",
+    "workloads": "$WORKLOADS", "variants": "${VARIANTS[*]}",
+    "cpus": os.cpu_count(), "nofile": $FDLIM, "kernel": os.uname().release,
+    "date": datetime.datetime.now().isoformat(timespec="seconds"),
+    "haproxy": v(["haproxy", "-v"]), "nginx": v(["nginx", "-v"]), "wrk": v(["wrk", "-v"]),
+    "nft": v(["nft", "--version"]), "rampart": "$RAMPART",
+    "rampart_commit": v(["git", "-C", "$ROOT", "log", "-1", "--format=%h"]),
+}, open(sys.argv[1], "w"), indent=2)
+EOF
+
+log "namespaces $P-*, temp dir $TMP, results in $RAW; DUR=$DUR R=$R; variants: ${VARIANTS[*]}"
+build_topology
+start_nginx 1
+start_nginx 2
+# direct: each web answers on 8080 (its own name), through lb's routing
+for i in 1 2; do
+    for ((k = 0; k < 50; k++)); do
+        body=$(in_ns "$NS_CLIENT" curl -s --max-time 1 "http://${WEB_IPS[$((i - 1))]}:$DIRECT_PORT/id.txt" || true)
+        [[ $body == "web$i" ]] && break
+        sleep 0.1
+    done
+    [[ $body == "web$i" ]] || { cat "$TMP/nginx$i/error.log" >&2 || true; die "web$i does not answer on ${WEB_IPS[$((i - 1))]}:$DIRECT_PORT from the client"; }
+done
+log "nginx web1 ${WEB_IPS[0]}, web2 ${WEB_IPS[1]} (:$WEB_PORT, :$DIRECT_PORT) reachable from the client via lb"
+for v in "${VARIANTS[@]}"; do
+    case $v in
+        direct) ;;
+        dnat-conntrack)
+            dnat_on
+            wait_both_backends "$VIP" "$DNAT_PORT" 10 || die "dnat-conntrack: both webs not reached through $VIP:$DNAT_PORT"
+            dnat_off
+            log "dnat-conntrack works on $VIP:$DNAT_PORT (table installed for its runs only)" ;;
+        *) start_variant "$v"; log "$v ready on $VIP:$(variant_port "$v")" ;;
+    esac
+done
+
+# Warm-up: a short keep-alive run through every variant.
+for v in "${VARIANTS[@]}"; do
+    [[ $v == dnat-conntrack ]] && dnat_on
+    run_wrk /dev/null "$v" -t2 -c50 -d2s "$(variant_url "$v" /small.txt)" || true
+    [[ $v == dnat-conntrack ]] && dnat_off
+done
+conntrack_flush
+
+nvar=${#VARIANTS[@]}
+for ((rep = 1; rep <= R; rep++)); do
+    log "round $rep/$R"
+    k=0
+    for wl in $WORKLOADS; do
+        # Round robin over the targets, the order rotated every round and
+        # workload, so drift and the noise of a shared machine hit all alike.
+        for ((j = 0; j < nvar; j++)); do
+            v=${VARIANTS[$(((j + rep - 1 + k) % nvar))]}
+            run_one "$rep" "$wl" "$v"
+            sleep 1
+        done
+        k=$((k + 1))
+    done
+done
+
+# ---------------------------------------------------------------- report
+python3 "$HERE/ns_report.py" "$RAW/runs.jsonl" | tee "$RAW/table.txt"
+cp "$RAW/table.txt" "$OUT/ns-table.txt"
+cp "$RAW/results.json" "$OUT/ns-results.json"
+cp "$RAW/results.md" "$OUT/ns-results.md"
+log "raw wrk outputs and logs: $RAW; summary: $OUT/ns-results.md"
