@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # Load comparison in network namespaces, in the deployment guide's shape:
 #
 #   client ──► lb (VIP, ip_forward, the webs' default route) ──► web1, web2 (nginx)
@@ -50,10 +51,10 @@ NAT_PORT=8300
 DNAT_PORT=8400
 DNAT_TABLE=rbench_dnat
 
-log() { printf '[ns-bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+LOG_TAG="ns-bench"
+# shellcheck source=ns_lib.sh
+. "$HERE/ns_lib.sh"
 has_target() { [[ " $TARGETS " == *" $1 "* ]]; }
-in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 
 # ---------------------------------------------------------------- preflight
 ((EUID == 0)) || die "needs root (network namespaces)"
@@ -97,40 +98,14 @@ RUN_ID=$(date +%Y%m%d-%H%M%S)
 RAW="$OUT/raw-ns-$RUN_ID"
 mkdir -p "$RAW"
 
-stop_pid() { # pid: TERM, wait up to 5 s, then KILL (the pid and its children)
-    local pid=$1 kids i
-    kill -0 "$pid" 2>/dev/null || return 0
-    kids=$(pgrep -P "$pid" || true)
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
-    for k in $kids; do kill -KILL "$k" 2>/dev/null || true; done
-    wait "$pid" 2>/dev/null || true
-}
-
-stop_proc() { # name
-    local pid=${PROC[$1]:-}
-    [[ -n $pid ]] && stop_pid "$pid"
-    unset "PROC[$1]"
-}
-
 cleanup() {
-    local rc=$? ns pid
+    local rc=$?
     trap - EXIT INT TERM
     if [[ $KEEP == 1 && -t 0 ]]; then
         log "KEEP=1: namespaces ${NAMESPACES[*]} are up; press Enter to tear down"
         read -r _ || true
     fi
-    for name in "${!PROC[@]}"; do stop_pid "${PROC[$name]}"; done
-    # Anything still running inside our namespaces was started from here
-    # (an nginx worker whose master died, a stray curl): end it by pid.
-    for ns in "${NAMESPACES[@]}"; do
-        for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
-    done
-    for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null || log "could not delete namespace $ns"; done
+    ns_teardown
     if [[ -d $TMP ]]; then
         mkdir -p "$RAW/logs"
         cp "$TMP"/*.log "$TMP"/*.cfg "$TMP"/*.toml "$TMP"/*.nft "$RAW/logs/" 2>/dev/null || true
@@ -151,16 +126,6 @@ if has_target rampart-proxy || has_target rampart-nat; then
 fi
 
 # ---------------------------------------------------------------- topology
-add_ns() { # name: a namespace with lo up, recorded for deletion
-    ip netns add "$1"
-    NAMESPACES+=("$1")
-    ip -n "$1" link set lo up
-}
-
-# veth pair: ifname $2 in namespace $1 <-> ifname $4 in namespace $3
-# (created directly in the namespaces: no name is ever taken on the host).
-veth() { ip -n "$1" link add "$2" type veth peer name "$4" netns "$3"; }
-
 build_topology() {
     add_ns "$NS_CLIENT"
     add_ns "$NS_LB"
@@ -204,8 +169,6 @@ proc_stat_cpu() { # -> "busy total" jiffies of the whole machine (all CPUs)
 }
 CLK_TCK=$(getconf CLK_TCK)
 
-alive() { local pid=${PROC[$1]:-}; [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; }
-
 conntrack_count() { # entries in lb's conntrack table, or null when conntrack is not loaded
     in_ns "$NS_LB" cat /proc/sys/net/netfilter/nf_conntrack_count 2>/dev/null || echo null
 }
@@ -224,53 +187,6 @@ wait_both_backends() { # host port timeout_s [proc name]
         sleep 0.1
     done
     return 1
-}
-
-# ---------------------------------------------------------------- nginx backends
-start_nginx() { # index (1|2)
-    local i=$1 d="$TMP/nginx$1" ns=$P-web$1
-    mkdir -p "$d/www" "$d/tmp"
-    chmod 755 "$d" "$d/www"
-    printf 'web%s' "$i" >"$d/www/id.txt"
-    # 100-byte body (99 characters + newline), different per server, same size.
-    printf '%s\n' "$(printf "web$i-%.0s" {1..20} | head -c 99)" >"$d/www/small.txt"
-    head -c $((1024 * 1024)) /dev/zero | tr '\0' "$i" >"$d/www/big.bin"
-    chmod 644 "$d/www"/*
-    cat >"$d/nginx.conf" <<EOF
-# web$i: one worker (one core's worth), like a small backend.
-worker_processes 1;
-worker_rlimit_nofile $FDLIM;
-daemon off;
-pid $d/nginx.pid;
-error_log $d/error.log warn;
-events {
-    worker_connections 20000;
-}
-http {
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    tcp_nodelay on;
-    keepalive_timeout 75s;
-    keepalive_requests 1000000;   # keep-alive workload: never recycle connections
-    client_body_temp_path $d/tmp/body;
-    proxy_temp_path $d/tmp/proxy;
-    fastcgi_temp_path $d/tmp/fastcgi;
-    uwsgi_temp_path $d/tmp/uwsgi;
-    scgi_temp_path $d/tmp/scgi;
-    default_type application/octet-stream;
-    server {
-        # 80: through the load balancers; 8080: the direct target (other
-        # 4-tuples, so direct's TIME_WAITs never meet NATed SYNs: PAWS).
-        listen $WEB_PORT backlog=4096;
-        listen $DIRECT_PORT backlog=4096;
-        root $d/www;
-        add_header X-Web web$i always;
-    }
-}
-EOF
-    in_ns "$ns" nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" >"$d/stdout.log" 2>&1 &
-    PROC[nginx$i]=$!
 }
 
 # ---------------------------------------------------------------- load balancers
@@ -507,16 +423,13 @@ EOF
 
 log "namespaces $P-*, temp dir $TMP, results in $RAW; DUR=$DUR R=$R; variants: ${VARIANTS[*]}"
 build_topology
-start_nginx 1
-start_nginx 2
-# direct: each web answers on 8080 (its own name), through lb's routing
+# 80: through the load balancers; 8080: the direct target (other 4-tuples,
+# so direct's TIME_WAITs never meet NATed SYNs: PAWS, see the README).
+start_nginx "$NS_WEB1" 1 "$WEB_PORT" "$DIRECT_PORT"
+start_nginx "$NS_WEB2" 2 "$WEB_PORT" "$DIRECT_PORT"
 for i in 1 2; do
-    for ((k = 0; k < 50; k++)); do
-        body=$(in_ns "$NS_CLIENT" curl -s --max-time 1 "http://${WEB_IPS[$((i - 1))]}:$DIRECT_PORT/id.txt" || true)
-        [[ $body == "web$i" ]] && break
-        sleep 0.1
-    done
-    [[ $body == "web$i" ]] || { cat "$TMP/nginx$i/error.log" >&2 || true; die "web$i does not answer on ${WEB_IPS[$((i - 1))]}:$DIRECT_PORT from the client"; }
+    wait_http "$NS_CLIENT" "http://${WEB_IPS[$((i - 1))]}:$DIRECT_PORT/id.txt" "web$i" 10 ||
+        { cat "$TMP/nginx$i/error.log" >&2 || true; die "web$i does not answer on ${WEB_IPS[$((i - 1))]}:$DIRECT_PORT from the client"; }
 done
 log "nginx web1 ${WEB_IPS[0]}, web2 ${WEB_IPS[1]} (:$WEB_PORT, :$DIRECT_PORT) reachable from the client via lb"
 for v in "${VARIANTS[@]}"; do
