@@ -162,10 +162,25 @@ build_topology() {
 }
 
 # ---------------------------------------------------------------- helpers
-proc_stat_cpu() { # -> "busy total" jiffies of the whole machine (all CPUs)
+proc_stat_cpu() { # -> "busy irq total" jiffies of the whole machine (all CPUs); irq = irq + softirq
     local _cpu user nice system idle iowait irq softirq steal _rest
     read -r _cpu user nice system idle iowait irq softirq steal _rest </proc/stat
-    echo "$((user + nice + system + irq + softirq + steal)) $((user + nice + system + idle + iowait + irq + softirq + steal))"
+    echo "$((user + nice + system + irq + softirq + steal)) $((irq + softirq)) $((user + nice + system + idle + iowait + irq + softirq + steal))"
+}
+
+# -> utime+stime (ticks) of every process now running in our namespaces,
+# plus the kernel's ksoftirqd threads (softirq work deferred there is the
+# packets' path, ours on an otherwise quiet network).
+own_cpu_ticks() {
+    local ns pid s total=0
+    for pid in $(for ns in "${NAMESPACES[@]}"; do ip netns pids "$ns" 2>/dev/null; done) $(pgrep '^ksoftirqd/' || true); do
+        s=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+        s=${s##*) }
+        # shellcheck disable=SC2086
+        set -- $s
+        total=$((total + ${12} + ${13}))
+    done
+    echo "$total"
 }
 CLK_TCK=$(getconf CLK_TCK)
 
@@ -354,12 +369,22 @@ run_one() { # rep workload variant
 
     local args=(-t2 -c"$conns" -d"$DUR" --latency --timeout 5s)
     [[ $close == close ]] && args+=(-H 'Connection: close')
-    local s0 s1 busy0 total0 busy1 total1
+    # CPU: the whole machine (/proc/stat), and what is ours: the processes
+    # in our namespaces (nginx, the LB), wrk (bash's `time`) and ksoftirqd.
+    # With tick-based accounting (no CONFIG_IRQ_TIME_ACCOUNTING) softirq
+    # time is charged to the task it interrupted, so the packets' path
+    # through veth, bridge and netfilter is in there too. busy - ours is
+    # everyone else on the machine: a noise figure.
+    local s0 s1 busy0 irq0 total0 busy1 irq1 total1 own0 own1 wrk_cpu
+    own0=$(own_cpu_ticks)
     s0=$(proc_stat_cpu)
-    run_wrk "$out" "$var" "${args[@]}" "$(variant_url "$var" "$path")" || ok=false
+    local TIMEFORMAT='%3U %3S'
+    { time run_wrk "$out" "$var" "${args[@]}" "$(variant_url "$var" "$path")" || ok=false; } 2>"$out.time"
     s1=$(proc_stat_cpu)
-    read -r busy0 total0 <<<"$s0"
-    read -r busy1 total1 <<<"$s1"
+    own1=$(own_cpu_ticks)
+    read -r busy0 irq0 total0 <<<"$s0"
+    read -r busy1 irq1 total1 <<<"$s1"
+    wrk_cpu=$(awk 'NF == 2 {print $1 + $2}' "$out.time")
     ct_after=$(conntrack_count)
     [[ $var == dnat-conntrack ]] && dnat_off
 
@@ -374,14 +399,19 @@ run_one() { # rep workload variant
             fi
         fi
     fi
-    local rps cpu_s
+    local rps cpu
     rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
-    cpu_s=$(python3 -c "print(round(($busy1 - $busy0) / $CLK_TCK, 3))")
-    log "  r$rep $wl $var: ${rps:-no result} req/s, machine cpu ${cpu_s}s$([[ $ct_after == null ]] || echo ", conntrack $ct_before -> $ct_after")$([[ $ok == true ]] || echo ' (wrk failed)')$([[ $is_alive == true ]] || echo ' LB DIED/RESTARTED')"
-    printf '{"workload":"%s","target":"%s","variant":"%s","threads":%s,"rep":%s,"wrk":"%s","cpu_busy_s":%s,"cpu_total_s":%s,"conntrack_before":%s,"conntrack_after":%s,"alive":%s,"restarted_before":%s,"wrk_ok":%s}\n' \
-        "$wl" "$target" "$var" "$threads" "$rep" "$out" "$cpu_s" \
-        "$(python3 -c "print(round(($total1 - $total0) / $CLK_TCK, 3))")" \
-        "$ct_before" "$ct_after" "$is_alive" "$restarted" "$ok" >>"$RAW/runs.jsonl"
+    cpu=$(python3 -c "
+import json
+t = $CLK_TCK
+print(json.dumps({'cpu_busy_s': round(($busy1 - $busy0) / t, 3), 'cpu_irq_s': round(($irq1 - $irq0) / t, 3),
+                  'cpu_total_s': round(($total1 - $total0) / t, 3),
+                  'cpu_own_s': round(($own1 - $own0) / t + float('${wrk_cpu:-0}' or 0), 3)}))")
+    log "  r$rep $wl $var: ${rps:-no result} req/s, cpu $cpu$([[ $ct_after == null ]] || echo ", conntrack $ct_before -> $ct_after")$([[ $ok == true ]] || echo ' (wrk failed)')$([[ $is_alive == true ]] || echo ' LB DIED/RESTARTED')"
+    python3 -c 'import json, sys; d = json.loads(sys.argv[1]); d.update(json.loads(sys.argv[2])); print(json.dumps(d))' \
+        "$(printf '{"workload":"%s","target":"%s","variant":"%s","threads":%s,"rep":%s,"wrk":"%s","conntrack_before":%s,"conntrack_after":%s,"alive":%s,"restarted_before":%s,"wrk_ok":%s}' \
+            "$wl" "$target" "$var" "$threads" "$rep" "$out" "$ct_before" "$ct_after" "$is_alive" "$restarted" "$ok")" \
+        "$cpu" >>"$RAW/runs.jsonl"
 }
 
 # ---------------------------------------------------------------- main

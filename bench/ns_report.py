@@ -4,10 +4,15 @@
 Input: a runs.jsonl file, one JSON object per wrk run:
   {"workload": "close", "target": "dnat-conntrack", "variant": "dnat-conntrack",
    "threads": null, "rep": 1, "wrk": "path/to/wrk-output.txt",
-   "cpu_busy_s": 7.1, "cpu_total_s": 8.0, "conntrack_before": 0,
-   "conntrack_after": 21933, "alive": true}
+   "cpu_busy_s": 7.1, "cpu_irq_s": 1.2, "cpu_own_s": 6.9, "cpu_total_s": 8.0,
+   "conntrack_before": 0, "conntrack_after": 21933, "alive": true}
 cpu_busy_s is the whole machine's non-idle CPU time over the run (from
-/proc/stat: every process and softirq, wrk and nginx included).
+/proc/stat: every process and softirq, wrk and nginx included); cpu_own_s
+is the bench's own share: the processes in its namespaces, wrk and the
+ksoftirqd threads (with tick-based accounting softirq time, where veth,
+bridge and netfilter run, is charged to the task it interrupts: mostly
+these). On a machine shared with other work, busy - own is that other
+work ("others").
 
 Output: a table on stdout, and results.json + results.md next to runs.jsonl.
 Every figure is the median over the rounds; for HAProxy and rampart's proxy
@@ -49,6 +54,10 @@ def summarize(runs):
         run = {**run, **w}
         if run.get("cpu_busy_s") is not None and w.get("requests"):
             run["cpu_us_per_req"] = run["cpu_busy_s"] / w["requests"] * 1e6
+        if run.get("cpu_own_s") is not None and w.get("requests"):
+            run["own_us_per_req"] = run["cpu_own_s"] / w["requests"] * 1e6
+        if run.get("cpu_own_s") is not None and run.get("cpu_total_s"):
+            run["others_share"] = max(0.0, run["cpu_busy_s"] - run["cpu_own_s"]) / run["cpu_total_s"]
         groups.setdefault(run["workload"], {}).setdefault(run["variant"], []).append(run)
     out = {}
     for wl, variants in groups.items():
@@ -64,6 +73,8 @@ def summarize(runs):
                 "p50": median(r["p50"] for r in rs),
                 "p99": median(r["p99"] for r in rs),
                 "cpu_us_per_req": median(r.get("cpu_us_per_req") for r in rs),
+                "own_us_per_req": median(r.get("own_us_per_req") for r in rs),
+                "others_share": median(r.get("others_share") for r in rs),
                 "cpu_busy_share": median(
                     r["cpu_busy_s"] / r["cpu_total_s"] for r in rs if r.get("cpu_total_s")),
                 "conntrack_after": median(r.get("conntrack_after") for r in rs),
@@ -73,7 +84,8 @@ def summarize(runs):
                 "errors": sum((r.get("errors") or 0) for r in rs),
                 "died": sum(1 for r in rs if r.get("alive") is False),
                 "runs": [{k: r.get(k) for k in ("rep", "rps", "mbs", "p50", "p99", "errors", "cpu_busy_s",
-                                                 "cpu_us_per_req", "conntrack_after")} for r in rs],
+                                                 "cpu_own_s", "cpu_us_per_req", "own_us_per_req",
+                                                 "others_share", "conntrack_after")} for r in rs],
             }
     return out
 
@@ -95,7 +107,7 @@ def main():
     summary = summarize(load_jsonl(runs_path))
 
     hdr = ["workload", "target", "req/s", "MB/s", "p50", "p99", "CPU us/req", "CPU vs direct",
-           "err", "rate vs direct", "rate vs HAProxy", "p99 vs direct", "p99 vs HAProxy", "conntrack"]
+           "own us/req", "own vs direct", "others", "err", "rate vs direct", "rate vs HAProxy", "p99 vs direct", "p99 vs HAProxy", "conntrack"]
     rows, table, notes = [], {}, []
     wl_order = [w for w in WORKLOAD_TITLES if w in summary] + [w for w in summary if w not in WORKLOAD_TITLES]
     for wl in wl_order:
@@ -107,12 +119,14 @@ def main():
             if s is None:
                 continue
             cpu, dcpu = s["cpu_us_per_req"], direct and direct["cpu_us_per_req"]
+            own, down = s["own_us_per_req"], direct and direct["own_us_per_req"]
             r = {
                 "rate_vs_direct": ratio(rate(s, wl), direct and rate(direct, wl)) if t != "direct" else None,
                 "rate_vs_haproxy": ratio(rate(s, wl), hap and rate(hap, wl)) if t not in ("haproxy",) else None,
                 "p99_vs_direct": ratio(s["p99"], direct and direct["p99"]) if t != "direct" else None,
                 "p99_vs_haproxy": ratio(s["p99"], hap and hap["p99"]) if t != "haproxy" else None,
                 "cpu_us_above_direct": (cpu - dcpu) if (cpu is not None and dcpu is not None and t != "direct") else None,
+                "own_us_above_direct": (own - down) if (own is not None and down is not None and t != "direct") else None,
             }
             table[wl]["ratios"][t] = r
             ct = "-"
@@ -130,6 +144,9 @@ def main():
                 fmt_time(s["p50"]), fmt_time(s["p99"]),
                 "-" if cpu is None else f"{cpu:.1f}",
                 "-" if delta is None else f"{delta:+.1f}",
+                "-" if own is None else f"{own:.1f}",
+                "-" if r["own_us_above_direct"] is None else f"{r['own_us_above_direct']:+.1f}",
+                "-" if s["others_share"] is None else f"{s['others_share'] * 100:.0f}%",
                 err,
                 fmt_ratio(r["rate_vs_direct"]), fmt_ratio(r["rate_vs_haproxy"]),
                 fmt_ratio(r["p99_vs_direct"]), fmt_ratio(r["p99_vs_haproxy"]),
@@ -170,7 +187,9 @@ def main():
                 "direct = routed through lb to the webs' :8080, no balancing")
     head.append("medians over the rounds; haproxy and rampart-proxy: best of threads 1/2 by rate; "
                 "rate = req/s (MB/s for 1 MiB); CPU us/req = whole machine's busy CPU time (/proc/stat: "
-                "wrk, nginx, the LB, softirq) / requests; CPU vs direct = the difference in us/req; "
+                "wrk, nginx, the LB, softirq, and anything else running) / requests; CPU vs direct = the "
+                "difference in us/req; own = only the bench's processes (its namespaces, wrk, ksoftirqd); "
+                "others = the rest of the machine's load, % of all CPUs (noise); "
                 "conntrack = lb's table size at the end of the run (dnat-conntrack only)")
     print("\n".join(head + [""] + txt + [""] + var_txt + ([""] + notes if notes else [])))
 
