@@ -19,6 +19,7 @@
 #   OUT=bench/out  results: ns-results.{json,md}, ns-table.txt, raw-ns-<date>/
 #   KEEP=0        1: on exit, wait for Enter before tearing down (to look around)
 set -euo pipefail
+{ # read whole before it runs: editing this file mid-run cannot change the run
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
@@ -98,6 +99,7 @@ RUN_ID=$(date +%Y%m%d-%H%M%S)
 RAW="$OUT/raw-ns-$RUN_ID"
 mkdir -p "$RAW"
 
+# shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
@@ -239,7 +241,16 @@ EOF
         { cat "$TMP/$name.log" >&2; die "$name did not become ready on $VIP:$port"; }
 }
 
+# The proxy's config is run.sh's. NAT mode refuses what only the proxy
+# honours (maxconn, balance: it picks by a Maglev hash of the client's
+# address and port) and needs forwarding, which lb has on already.
 rampart_config() { # threads port mode -> config text
+    local frontend_mode='maxconn = 20000' balance='balance = "roundrobin"' gateway=''
+    if [[ $3 == nat ]]; then
+        frontend_mode='mode = "nat"'
+        balance=''
+        gateway=$'[gateway]\nforward = ["ipv4"]'
+    fi
     cat <<EOF
 [global]
 threads = $1
@@ -249,17 +260,18 @@ log_level = "warn"
 name = "www"
 bind = ["$VIP:$2"]
 backend = "pool"
-maxconn = 20000
-$([[ $3 == nat ]] && echo 'mode = "nat"')
+$frontend_mode
 
 [[backend]]
 name = "pool"
-balance = "roundrobin"
+$balance
 health = { check = "tcp", interval = "2s" }
 servers = [
   { name = "web1", addr = "${WEB_IPS[0]}:$WEB_PORT" },
   { name = "web2", addr = "${WEB_IPS[1]}:$WEB_PORT" },
 ]
+
+$gateway
 EOF
 }
 
@@ -504,3 +516,5 @@ cp "$RAW/table.txt" "$OUT/ns-table.txt"
 cp "$RAW/results.json" "$OUT/ns-results.json"
 cp "$RAW/results.md" "$OUT/ns-results.md"
 log "raw wrk outputs and logs: $RAW; summary: $OUT/ns-results.md"
+exit
+}

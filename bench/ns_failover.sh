@@ -22,6 +22,7 @@
 #   RAMPART=target/release/rampart   BUILD=1 builds it first (0: use it as it is)
 #   OUT=bench/out      results: ns-failover.{json,md}, raw-nsfo-<date>/
 set -euo pipefail
+{ # read whole before it runs: editing this file mid-run cannot change the run
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
@@ -62,6 +63,7 @@ declare -A PROC
 NAMESPACES=()
 RAW="$OUT/raw-nsfo-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$RAW"
+# shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
@@ -123,7 +125,7 @@ $([[ $2 == nat ]] && echo 'mode = "nat"')
 
 [[backend]]
 name = "pool"
-balance = "roundrobin"
+$([[ $2 == proxy ]] && echo 'balance = "roundrobin"')
 health = { check = "tcp", interval = "200ms", timeout = "200ms", fall = 2, rise = 1 }
 servers = [
   { name = "web1", addr = "${WEB_IPS[0]}:$PORT" },
@@ -158,6 +160,7 @@ virtual_addresses = ["$GW_VIP/24"]
 [[vrrp.sync_group]]
 name = "VG_1"
 members = ["VI_1", "VI_2"]
+$([[ $2 == nat ]] && printf '\n[gateway]\nforward = ["ipv4"]   # this node is the webs'"'"' route back\n')
 EOF
 }
 
@@ -264,3 +267,5 @@ EOF
 cp "$RAW/table.md" "$OUT/ns-failover.md"
 cp "$RAW/failover.jsonl" "$OUT/ns-failover.jsonl"
 log "results: $RAW"
+exit
+}
