@@ -419,7 +419,7 @@ t = $CLK_TCK
 print(json.dumps({'cpu_busy_s': round(($busy1 - $busy0) / t, 3), 'cpu_irq_s': round(($irq1 - $irq0) / t, 3),
                   'cpu_total_s': round(($total1 - $total0) / t, 3),
                   'cpu_own_s': round(($own1 - $own0) / t + float('${wrk_cpu:-0}' or 0), 3)}))")
-    log "  r$rep $wl $var: ${rps:-no result} req/s, cpu $cpu$([[ $ct_after == null ]] || echo ", conntrack $ct_before -> $ct_after")$([[ $ok == true ]] || echo ' (wrk failed)')$([[ $is_alive == true ]] || echo ' LB DIED/RESTARTED')"
+    log "  r$rep $wl $var: ${rps:-no result} req/s, cpu s $(python3 -c 'import json, sys; d = json.loads(sys.argv[1]); print("machine %(cpu_busy_s)s own %(cpu_own_s)s" % d)' "$cpu")$([[ $ct_after == null ]] || echo ", conntrack $ct_before -> $ct_after")$([[ $ok == true ]] || echo ' (wrk failed)')$([[ $is_alive == true ]] || echo ' LB DIED/RESTARTED')"
     python3 -c 'import json, sys; d = json.loads(sys.argv[1]); d.update(json.loads(sys.argv[2])); print(json.dumps(d))' \
         "$(printf '{"workload":"%s","target":"%s","variant":"%s","threads":%s,"rep":%s,"wrk":"%s","conntrack_before":%s,"conntrack_after":%s,"alive":%s,"restarted_before":%s,"wrk_ok":%s}' \
             "$wl" "$target" "$var" "$threads" "$rep" "$out" "$ct_before" "$ct_after" "$is_alive" "$restarted" "$ok")" \
