@@ -44,8 +44,11 @@ LB_PUB=10.77.0.1             # lb eth0 10.77.0.1/24
 VIP=10.77.0.100              # lb eth0, /32: the frontends' address
 LB_PRIV=10.77.1.1            # lb br0 10.77.1.1/24: the webs' default route
 WEB_IPS=(10.77.1.11 10.77.1.12)
-WEB_PORT=80                  # what the load balancers send to
-DIRECT_PORT=8080             # what direct sends to: other tuples than port 80 (PAWS, see README)
+WEB_PORT=80                  # what the proxies and rampart-nat send to
+DNAT_WEB_PORT=81             # what dnat-conntrack sends to: rampart-nat's table notracks every
+                             # forwarded reply from web:80 (it matches replies by server
+                             # address and port), which would hide dnat's replies from conntrack
+DIRECT_PORT=8080             # what direct sends to: other tuples than the NATs' (PAWS, see README)
 haproxy_port() { echo $((8100 + $1)); }        # 8101, 8102
 rampart_port() { echo $((8200 + $1)); }        # 8201, 8202
 NAT_PORT=8300
@@ -299,7 +302,7 @@ dnat_on() {
 table ip $DNAT_TABLE {
     chain prerouting {
         type nat hook prerouting priority dstnat; policy accept;
-        ip daddr $VIP tcp dport $DNAT_PORT dnat to jhash ip saddr . tcp sport mod 2 map { 0 : ${WEB_IPS[0]}, 1 : ${WEB_IPS[1]} } : $WEB_PORT
+        ip daddr $VIP tcp dport $DNAT_PORT dnat to jhash ip saddr . tcp sport mod 2 map { 0 : ${WEB_IPS[0]}, 1 : ${WEB_IPS[1]} } : $DNAT_WEB_PORT
     }
     chain postrouting {
         type nat hook postrouting priority srcnat; policy accept;
@@ -465,15 +468,16 @@ EOF
 
 log "namespaces $P-*, temp dir $TMP, results in $RAW; DUR=$DUR R=$R; variants: ${VARIANTS[*]}"
 build_topology
-# 80: through the load balancers; 8080: the direct target (other 4-tuples,
-# so direct's TIME_WAITs never meet NATed SYNs: PAWS, see the README).
-start_nginx "$NS_WEB1" 1 "$WEB_PORT" "$DIRECT_PORT"
-start_nginx "$NS_WEB2" 2 "$WEB_PORT" "$DIRECT_PORT"
+# 80: the proxies and rampart-nat; 81: dnat-conntrack; 8080: the direct
+# target (other 4-tuples, so direct's TIME_WAITs never meet NATed SYNs:
+# PAWS, see the README).
+start_nginx "$NS_WEB1" 1 "$WEB_PORT" "$DNAT_WEB_PORT" "$DIRECT_PORT"
+start_nginx "$NS_WEB2" 2 "$WEB_PORT" "$DNAT_WEB_PORT" "$DIRECT_PORT"
 for i in 1 2; do
     wait_http "$NS_CLIENT" "http://${WEB_IPS[$((i - 1))]}:$DIRECT_PORT/id.txt" "web$i" 10 ||
         { cat "$TMP/nginx$i/error.log" >&2 || true; die "web$i does not answer on ${WEB_IPS[$((i - 1))]}:$DIRECT_PORT from the client"; }
 done
-log "nginx web1 ${WEB_IPS[0]}, web2 ${WEB_IPS[1]} (:$WEB_PORT, :$DIRECT_PORT) reachable from the client via lb"
+log "nginx web1 ${WEB_IPS[0]}, web2 ${WEB_IPS[1]} (:$WEB_PORT, :$DNAT_WEB_PORT, :$DIRECT_PORT) reachable from the client via lb"
 for v in "${VARIANTS[@]}"; do
     case $v in
         direct) ;;
