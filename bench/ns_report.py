@@ -25,6 +25,7 @@ import json
 import os
 import sys
 
+sys.dont_write_bytecode = True  # importing report.py leaves no __pycache__ in bench/
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from report import fmt_ratio, fmt_time, load_jsonl, median, parse_wrk, ratio  # noqa: E402
 
