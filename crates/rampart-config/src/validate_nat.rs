@@ -64,7 +64,7 @@ pub(crate) fn cross_check(
         }
         let Some(bind) = f.bind.first() else { continue };
         let vip = *bind.get_ref();
-        if vip.ip().is_unspecified() || vip.port() == 0 {
+        if vip.ip().is_unspecified() || vip.port() == 0 || vip.ip() != vip.ip().to_canonical() {
             sink.error(
                 bind.span(),
                 format!(
@@ -99,7 +99,29 @@ pub(crate) fn cross_check(
                 ),
             );
         }
+        let mut seen = std::collections::HashSet::new();
         for s in &b.backend.servers {
+            let ip = s.addr.ip();
+            if ip != ip.to_canonical() || ip.is_loopback() || ip.is_unspecified() {
+                sink.error(
+                    at.clone(),
+                    format!(
+                        "server `{}/{}` ({}) cannot be reached by rewriting packets: give it its \
+                         own address on the servers' network",
+                        b.backend.name, s.name, s.addr
+                    ),
+                );
+            }
+            if !seen.insert(s.addr) {
+                sink.error(
+                    at.clone(),
+                    format!(
+                        "server {} is listed twice in backend `{}`: in `mode = \"nat\"` a \
+                         server is known by its address",
+                        s.addr, b.backend.name
+                    ),
+                );
+            }
             if Family::of(s.addr.ip()) != family {
                 sink.error(
                     at.clone(),

@@ -122,3 +122,23 @@ mode = "nat"
         &[(17, 8, "is behind both `www` (10.0.0.10:80) and `other`")],
     );
 }
+
+#[test]
+fn servers_nat_cannot_reach_are_refused() {
+    let twice = nat("", "", FORWARD).replace(
+        "servers = [{ name = \"a\", addr = \"192.168.1.21:80\" }]",
+        "servers = [{ name = \"a\", addr = \"192.168.1.21:80\" }, { name = \"b\", addr = \"192.168.1.21:80\" }]",
+    );
+    expect(&twice, &[(5, 8, "is listed twice in backend `pool`")]);
+    let local = nat("", "", FORWARD).replace("192.168.1.21:80", "127.0.0.1:80");
+    expect(&local, &[(5, 8, "cannot be reached by rewriting packets")]);
+    let mapped = nat("", "", FORWARD).replace("10.0.0.10:80", "[::ffff:10.0.0.10]:80");
+    expect(
+        &mapped,
+        &[
+            (3, 9, "needs the service's own address and port"),
+            (5, 8, "needs `[gateway]` with `forward = [\"ipv6\"]`"),
+            (5, 8, "is not of the family of"),
+        ],
+    );
+}

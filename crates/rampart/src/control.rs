@@ -103,7 +103,7 @@ pub struct Status {
 }
 
 /// A `mode = "nat"` frontend: its Maglev table and what went to each
-/// server (read from nftables' counters every 2 s).
+/// server (read from nftables' counters every 500 ms).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct NatFrontendStatus {
     pub name: String,

@@ -89,6 +89,21 @@ fn flows_through_two_active_nodes_survive_either_one_stopping() {
     let (via1, via2) = (opened(dir.path(), 1), opened(dir.path(), 2));
     println!("flows through lb1: {via1}, through lb2: {via2}");
 
+    // lb2 is not on the servers' way back (lb1 holds the gateway VIP): it
+    // sees SYNs go and no SYN-ACK come, and must not take that for dead
+    // servers. New connections keep working through both nodes.
+    for _ in 0..100 {
+        assert!(nat::fetch(&rtr).is_ok(), "{}", log(dir.path(), "lb2"));
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    let st = status(dir.path(), 2);
+    for i in 0..2 {
+        assert!(
+            st["nat"][0]["servers"][i]["share"].as_u64() > Some(0),
+            "{st}"
+        );
+    }
+
     // lb2 stops: the router withdraws it; its flows go through lb1.
     lb2.signal(Signal::SIGTERM).unwrap();
     assert!(lb2.wait_timeout(Duration::from_secs(15)).unwrap().is_some());

@@ -425,6 +425,24 @@ fn a_server_that_answers_no_syn_is_marked_down_before_its_next_check() {
         assert_eq!(fetch(&s.client).as_deref(), Ok("web2 10.10.0.100"));
     }
     assert!(log(dir.path(), "lb1").contains("answered none of the SYNs"));
+    // Back: its next check brings it up (nothing is sent to it while it is
+    // out, so nothing counts against it), and it takes connections again.
+    s.web1.set_link("eth0", true).unwrap();
+    // The link going down took web1's default route with it.
+    rampart_lab::route_via_gateway(&s.web1).unwrap();
+    assert!(
+        wait_for(
+            Duration::from_secs(25),
+            || nat_status(dir.path(), 1)["servers"][0]["share"].as_u64() > Some(0)
+        ),
+        "{}",
+        log(dir.path(), "lb1")
+    );
+    let mut seen = HashMap::new();
+    for _ in 0..100 {
+        *seen.entry(fetch(&s.client).unwrap()).or_insert(0) += 1;
+    }
+    assert!(seen.contains_key("web1 10.10.0.100"), "{seen:?}");
     lb1.signal(Signal::SIGTERM).unwrap();
     assert!(lb1.wait_timeout(Duration::from_secs(10)).unwrap().is_some());
 }

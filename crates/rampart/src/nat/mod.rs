@@ -2,7 +2,7 @@
 //! health and admin state into a [`Plan`] whenever one of them changes;
 //! a task of this module brings the kernel's table (`inet rampart_nat`)
 //! to the latest plan, one nft transaction at a time, and reads its
-//! counters back every few seconds. There is no worker on this path.
+//! counters back every 500 ms. There is no worker on this path.
 //!
 //! The table is deleted on a clean stop. After a `kill -9` it stays and
 //! keeps forwarding (as a crashed HAProxy's connections would not); the
@@ -27,6 +27,9 @@ use crate::control::{NatFrontendStatus, NatServerStatus};
 /// reported as a failed check, faster than the active checks' interval.
 const COUNTERS_EVERY: Duration = Duration::from_millis(500);
 
+/// How soon a table nft refused (or one found gone) is tried again.
+const RETRY: Duration = Duration::from_secs(2);
+
 /// Counters by name (`to_0_1`): packets, bytes.
 type Readings = Arc<Mutex<Vec<(String, u64, u64)>>>;
 
@@ -44,6 +47,7 @@ pub struct Active {
 /// behind goes then too). Fails when nft refuses: the node does not start.
 pub async fn start(plan: Plan, failures: Failures) -> Result<Option<Active>> {
     if plan.is_empty() {
+        // A table a killed run left behind, if any.
         if let Err(e) = crate::nft::apply(&[], &render::delete()).await {
             tracing::debug!("no NAT table to remove: {e:#}");
         }
@@ -54,19 +58,37 @@ pub async fn start(plan: Plan, failures: Failures) -> Result<Option<Active>> {
     let applied = Arc::new(Mutex::new(plan.clone()));
     let (desired, rx) = watch::channel(plan);
     let readings = Readings::default();
+    let repair = Arc::new(tokio::sync::Notify::new());
     Ok(Some(Active {
         desired,
-        applier: tokio::spawn(apply_latest(rx, applied.clone())),
-        poller: tokio::spawn(poll_counters(readings.clone(), applied.clone(), failures)),
+        applier: tokio::spawn(apply_latest(rx, applied.clone(), repair.clone())),
+        poller: tokio::spawn(poll_counters(
+            readings.clone(),
+            applied.clone(),
+            failures,
+            repair,
+        )),
         applied,
         readings,
     }))
 }
 
-/// Applies each new plan (the latest one, when several came meanwhile).
-async fn apply_latest(mut rx: watch::Receiver<Plan>, applied: Arc<Mutex<Plan>>) {
+/// Applies each new plan (the latest one, when several came meanwhile),
+/// and puts the table back whole when the poller finds it gone (`nft
+/// flush ruleset`, as a firewall's reload does) or an update failed.
+async fn apply_latest(
+    mut rx: watch::Receiver<Plan>,
+    applied: Arc<Mutex<Plan>>,
+    repair: Arc<tokio::sync::Notify>,
+) {
     let mut failed = false;
-    while rx.changed().await.is_ok() {
+    loop {
+        tokio::select! {
+            changed = rx.changed() => if changed.is_err() { return },
+            () = repair.notified() => failed = true,
+            // A failed update is tried again, whole.
+            () = tokio::time::sleep(RETRY), if failed => {}
+        }
         let plan = rx.borrow_and_update().clone();
         let before = applied.lock().map(|p| p.clone()).unwrap_or_default();
         // A table of another shape (a reload), or one the last attempt
@@ -128,7 +150,12 @@ fn share(table: &[u32], i: usize) -> String {
 /// (backend, server): the supervisor counts each as a failed check.
 pub type Failures = tokio::sync::mpsc::UnboundedSender<(String, String)>;
 
-async fn poll_counters(readings: Readings, applied: Arc<Mutex<Plan>>, failures: Failures) {
+async fn poll_counters(
+    readings: Readings,
+    applied: Arc<Mutex<Plan>>,
+    failures: Failures,
+    repair: Arc<tokio::sync::Notify>,
+) {
     let mut passive = Passive::default();
     loop {
         match crate::nft::list_counters(render::TABLE).await {
@@ -142,23 +169,43 @@ async fn poll_counters(readings: Readings, applied: Arc<Mutex<Plan>>, failures: 
                     *r = read;
                 }
             }
+            Err(e) if format!("{e:#}").contains("No such file or directory") => {
+                tracing::warn!(
+                    "the NAT table is gone (removed by someone else: `nft flush ruleset`?): \
+                     putting it back"
+                );
+                if let Ok(mut r) = readings.lock() {
+                    r.clear();
+                }
+                repair.notify_one();
+            }
             Err(e) => tracing::debug!("NAT counters: {e:#}"),
         }
         tokio::time::sleep(COUNTERS_EVERY).await;
     }
 }
 
-/// The kernel's view of a server's health: SYNs sent to it against
+/// The kernel's view of a server's health: SYNs this node sent it against
 /// SYN-ACKs back. A live server answers a SYN in milliseconds; one that
-/// answered none of those sent for a whole reading (a host gone, a
-/// refusing port: RST is no answer) fails, once per reading, until it
-/// answers again.
+/// answered none of the SYNs sent to it in one reading by the end of the
+/// next (a host gone, a refusing port: RST is no answer) fails once.
+/// Judged only where the servers' replies come back through this node
+/// (some reply of the frontend seen in the last [`REPLIES_SEEN`]
+/// readings): in an active-active pair, the node without the gateway VIP
+/// sees SYNs go and never their answers.
 #[derive(Default)]
 struct Passive {
     /// Per (backend, server): SYNs and SYN-ACKs at the last reading, and
-    /// whether SYNs were waiting for an answer then.
+    /// whether SYNs went out in the reading before.
     last: std::collections::HashMap<(String, String), (u64, u64, bool)>,
+    /// Per frontend: replies at the last reading, and readings since one
+    /// moved.
+    replies: std::collections::HashMap<String, (u64, u32)>,
 }
+
+/// Readings (of [`COUNTERS_EVERY`]) a frontend's replies may stand still
+/// before this node is taken for one not on their way back.
+const REPLIES_SEEN: u32 = 20;
 
 impl Passive {
     fn read(&mut self, plan: &Plan, read: &[(String, u64, u64)]) -> Vec<(String, String)> {
@@ -169,6 +216,21 @@ impl Passive {
         };
         let mut failed = Vec::new();
         for (fi, f) in plan.frontends.iter().enumerate() {
+            let back: u64 = (0..f.servers.len())
+                .filter_map(|si| get(format!("back_{fi}_{si}")))
+                .sum();
+            let (back0, still) = self
+                .replies
+                .get(&f.name)
+                .copied()
+                .unwrap_or((back, REPLIES_SEEN));
+            let still = if back > back0 {
+                0
+            } else {
+                still.saturating_add(1)
+            };
+            self.replies.insert(f.name.clone(), (back, still));
+            let on_the_way_back = still < REPLIES_SEEN;
             for (si, s) in f.servers.iter().enumerate() {
                 let (Some(syn), Some(synack)) = (
                     get(format!("conn_{fi}_{si}")),
@@ -181,14 +243,11 @@ impl Passive {
                     // Counters went back: the table was replaced.
                     Some(&(syn0, ack0, _)) if syn < syn0 || synack < ack0 => false,
                     Some(&(syn0, ack0, waiting)) => {
-                        if synack > ack0 {
-                            false
-                        } else {
-                            if waiting {
-                                failed.push(key.clone());
-                            }
-                            waiting || syn > syn0
+                        if waiting && synack == ack0 && on_the_way_back {
+                            failed.push(key.clone());
                         }
+                        // SYNs of this reading, judged at the next.
+                        syn > syn0 && synack == ack0
                     }
                     None => false,
                 };
@@ -283,36 +342,60 @@ mod tests {
                     pinned: true,
                 }],
                 table: vec![0],
+                waiting: false,
             }],
         };
         let mut p = Passive::default();
-        let mut read = |syn: u64, synack: u64| {
+        let mut read = |syn: u64, synack: u64, back: u64| {
             p.read(
                 &plan,
                 &[
                     ("conn_0_0".to_string(), syn, 0),
                     ("synack_0_0".to_string(), synack, 0),
+                    ("back_0_0".to_string(), back, 0),
                 ],
             )
             .len()
         };
-        assert_eq!(read(0, 0), 0);
-        assert_eq!(read(5, 5), 0, "answered");
+        assert_eq!(read(0, 0, 0), 0);
+        assert_eq!(read(5, 5, 50), 0, "answered");
         assert_eq!(
-            read(6, 5),
+            read(6, 5, 50),
             0,
             "a SYN just sent: its answer may be on the way"
         );
-        assert_eq!(read(6, 5), 1, "a whole reading without it");
-        assert_eq!(read(7, 5), 1);
-        assert_eq!(read(8, 6), 0, "it answers again");
-        assert_eq!(read(8, 6), 0, "no SYN, nothing to answer");
-        assert_eq!(read(1, 0), 0, "the table was replaced: counted anew");
+        assert_eq!(read(6, 5, 50), 1, "a whole reading without it");
         assert_eq!(
-            read(1, 0),
+            read(6, 5, 50),
+            0,
+            "no new SYN: nothing more to judge (it can rise again)"
+        );
+        assert_eq!(read(7, 5, 50), 0);
+        assert_eq!(read(7, 5, 50), 1);
+        assert_eq!(read(8, 6, 60), 0, "it answers again");
+        assert_eq!(read(9, 7, 70), 0);
+        assert_eq!(read(1, 0, 0), 0, "the table was replaced: counted anew");
+        assert_eq!(
+            read(1, 0, 0),
             0,
             "the first reading after it knows nothing older"
         );
-        assert_eq!(read(1, 0), 0);
+        // A node that sees no replies at all (not on their way back):
+        // unanswered SYNs are no sign of anything.
+        let mut p = Passive::default();
+        let mut read = |syn: u64| {
+            p.read(
+                &plan,
+                &[
+                    ("conn_0_0".to_string(), syn, 0),
+                    ("synack_0_0".to_string(), 0, 0),
+                    ("back_0_0".to_string(), 0, 0),
+                ],
+            )
+            .len()
+        };
+        for i in 0..30 {
+            assert_eq!(read(i), 0, "reading {i}");
+        }
     }
 }

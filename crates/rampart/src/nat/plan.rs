@@ -46,6 +46,8 @@ pub struct Frontend {
     /// The Maglev table: entry -> index into `servers`. Empty when no
     /// server can take a connection.
     pub table: Vec<u32>,
+    /// No table yet: a server's first check has no result.
+    pub waiting: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +67,9 @@ pub struct Server {
 /// What the plan needs to know of each server at run time.
 pub trait Servers {
     fn up(&self, backend: &str, server: &str) -> bool;
+    /// False until the server's first check has a result: until then this
+    /// node does not know what its peers' tables hold.
+    fn settled(&self, backend: &str, server: &str) -> bool;
     fn admin(&self, backend: &str, server: &str) -> (Admin, Option<u32>);
     fn frontend_enabled(&self, frontend: &str) -> bool;
 }
@@ -107,6 +112,12 @@ impl Plan {
                 let weighted: Vec<(SocketAddr, u32)> =
                     servers.iter().map(|s| (s.addr, s.weight)).collect();
                 let size = (servers.len() * ENTRIES_PER_SERVER).max(MIN_ENTRIES);
+                // A node just started takes no connection before it knows
+                // every server's health: a table built from half of it
+                // would send connections that move here (a failover, an
+                // ECMP rehash) to servers other than their own, which
+                // reset them. Dropped meanwhile, they are retried.
+                let settled = b.servers.iter().all(|s| now.settled(&b.name, &s.name));
                 Some(Frontend {
                     name: f.name.clone(),
                     backend: b.name.clone(),
@@ -115,7 +126,12 @@ impl Plan {
                     deny: f.deny.clone(),
                     rate_limit: f.rate_limit,
                     accepting: now.frontend_enabled(&f.name),
-                    table: rampart_proxy::balance::lookup_table(&weighted, size),
+                    waiting: !settled,
+                    table: if settled {
+                        rampart_proxy::balance::lookup_table(&weighted, size)
+                    } else {
+                        Vec::new()
+                    },
                     servers,
                 })
             })
@@ -125,6 +141,11 @@ impl Plan {
 
     pub fn is_empty(&self) -> bool {
         self.frontends.is_empty()
+    }
+
+    /// Whether a frontend waits for its servers' first checks.
+    pub fn waiting(&self) -> bool {
+        self.frontends.iter().any(|f| f.waiting)
     }
 
     /// The parts that only a reload changes (chains, counters, matches):
@@ -158,11 +179,15 @@ mod tests {
         drain: HashSet<&'static str>,
         weights: Vec<(&'static str, u32)>,
         disabled: bool,
+        unsettled: HashSet<&'static str>,
     }
 
     impl Servers for Now {
         fn up(&self, _: &str, s: &str) -> bool {
             !self.down.contains(s)
+        }
+        fn settled(&self, _: &str, s: &str) -> bool {
+            !self.unsettled.contains(s)
         }
         fn admin(&self, _: &str, s: &str) -> (Admin, Option<u32>) {
             let w = self.weights.iter().find(|(n, _)| *n == s).map(|&(_, w)| w);
@@ -183,6 +208,7 @@ mod tests {
             drain: HashSet::new(),
             weights: Vec::new(),
             disabled: false,
+            unsettled: HashSet::new(),
         }
     }
 
@@ -269,5 +295,10 @@ servers = [
         assert!(Plan::new(&cfg, &n).frontends[0].table.is_empty());
         n.disabled = true;
         assert!(!Plan::new(&cfg, &n).frontends[0].accepting);
+        // One server not checked yet: no table (as its peers' may differ).
+        let mut n = now();
+        n.unsettled.insert("spare");
+        assert!(Plan::new(&cfg, &n).frontends[0].table.is_empty());
+        assert!(Plan::new(&cfg, &n).waiting());
     }
 }

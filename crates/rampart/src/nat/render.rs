@@ -100,6 +100,20 @@ pub fn full(plan: &Plan) -> String {
             list.join(", ")
         );
     }
+    let _ = writeln!(t, "\t}}");
+    // After every filter of the host (priority 1000): a SYN counted here
+    // is one the node sends on.
+    let _ = writeln!(
+        t,
+        "\tchain forward {{\n\t\ttype filter hook forward priority 1000; policy accept;"
+    );
+    for (fam, list) in by_family_conn(plan) {
+        let _ = writeln!(
+            t,
+            "\t\t{FIRST} {fam} daddr . tcp dport vmap {{ {} }}",
+            list.join(", ")
+        );
+    }
     let _ = writeln!(t, "\t}}\n}}");
     t.push_str(&update(plan));
     t
@@ -195,11 +209,18 @@ fn servers(t: &mut String, fi: usize, f: &Frontend) {
         );
         let _ = writeln!(
             t,
-            "\tchain f{fi}s{si} {{\n\t\t{FIRST} counter name \"conn_{fi}_{si}\"\n\t\t\
+            "\tchain f{fi}s{si} {{\n\t\t\
              tcp flags & (syn|rst) == 0 update @f{fi}p{si} {{ {fam} saddr . tcp sport }}\n\t\t\
              counter name \"to_{fi}_{si}\"\n\t\t{fam} daddr set {} tcp dport set {}\n\t\taccept\n\t}}",
             s.addr.ip(),
             s.addr.port()
+        );
+        // Connections counted where they leave the node: a SYN dropped
+        // on the way (TTL, rp_filter, a firewall) is no SYN the server
+        // failed to answer.
+        let _ = writeln!(
+            t,
+            "\tchain f{fi}s{si}conn {{\n\t\tcounter name \"conn_{fi}_{si}\"\n\t}}"
         );
         let _ = writeln!(
             t,
@@ -250,6 +271,22 @@ fn by_family_indexed(plan: &Plan) -> Vec<(&'static str, Vec<String>)> {
     out
 }
 
+/// `addr . port : jump f0s1conn` for every server, grouped by family.
+fn by_family_conn(plan: &Plan) -> Vec<(&'static str, Vec<String>)> {
+    let mut out: Vec<(&'static str, Vec<String>)> = Vec::new();
+    for (fi, f) in plan.frontends.iter().enumerate() {
+        for (si, s) in f.servers.iter().enumerate() {
+            let fam = family(s.addr.ip());
+            let it = format!("{} . {} : jump f{fi}s{si}conn", s.addr.ip(), s.addr.port());
+            match out.iter_mut().find(|(k, _)| *k == fam) {
+                Some((_, l)) => l.push(it),
+                None => out.push((fam, vec![it])),
+            }
+        }
+    }
+    out
+}
+
 /// Deletes the table (created first, so that the delete cannot fail).
 pub fn delete() -> String {
     format!("add table inet {TABLE}\ndelete table inet {TABLE}\n")
@@ -288,6 +325,7 @@ mod tests {
                     },
                 ],
                 table,
+                waiting: false,
             }],
         }
     }
@@ -303,7 +341,8 @@ mod tests {
             "ip saddr . tcp sport vmap { 192.168.1.21 . 8080 : goto f0s0back, 192.168.1.22 . 8080 : goto f0s1back }",
             "counter name \"to_0_1\"\n\t\tip daddr set 192.168.1.22 tcp dport set 8080",
             "counter name \"back_0_0\"\n\t\tip saddr set 10.10.0.10 tcp sport set 80",
-            "tcp flags & (fin|syn|rst|ack) == syn counter name \"conn_0_0\"",
+            "chain f0s0conn {\n\t\tcounter name \"conn_0_0\"\n\t}",
+            "type filter hook forward priority 1000; policy accept;\n\t\ttcp flags & (fin|syn|rst|ack) == syn ip daddr . tcp dport vmap { 192.168.1.21 . 8080 : jump f0s0conn, 192.168.1.22 . 8080 : jump f0s1conn }",
             "set f0p1 {\n\t\ttype ipv4_addr . inet_service\n\t\tsize 262144\n\t\tflags dynamic,timeout\n\t\ttimeout 15m\n\t}",
             "tcp flags & (syn|rst) == 0 update @f0p1 { ip saddr . tcp sport }",
         ] {

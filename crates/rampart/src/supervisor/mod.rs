@@ -121,6 +121,8 @@ pub struct Supervisor {
     nat: Option<crate::nat::Active>,
     /// Servers the NAT table saw leave SYNs unanswered (passive failures).
     nat_failures: crate::nat::Failures,
+    /// A NAT frontend waits for its servers' first checks.
+    nat_waiting: bool,
     /// Proxy health as VRRP's tracker and BGP's `while_healthy` see it.
     proxy: tokio::sync::watch::Sender<crate::health::ProxyHealth>,
     /// `Type=notify`: what systemd is told (nothing without NOTIFY_SOCKET).
@@ -221,6 +223,7 @@ pub async fn run(
         gateway: None,
         nat: None,
         nat_failures,
+        nat_waiting: false,
         proxy: tokio::sync::watch::channel(crate::health::ProxyHealth::default()).0,
         systemd: crate::systemd::Systemd::from_env(),
         control_fd: None,
@@ -314,13 +317,6 @@ pub async fn run(
             return Err(e.context("[gateway]"));
         }
     }
-    match crate::nat::start(sup.nat_plan(), sup.nat_failures.clone()).await {
-        Ok(n) => sup.nat = n,
-        Err(e) => {
-            sup.stop().await;
-            return Err(e.context("mode = \"nat\" frontends"));
-        }
-    }
     let (control_tx, mut control_rx) = mpsc::channel(16);
     let control_path = crate::runtime::control_path(paths.control, &paths.runtime_dir);
     // The runtime directory is ours (locked), so its socket must work too:
@@ -349,6 +345,17 @@ pub async fn run(
         }
     }
     sup.requests = Some(control_tx);
+    // The NAT table once the control socket answers (nft may take a
+    // moment); a failure stops what runs already.
+    let plan = sup.nat_plan();
+    sup.nat_waiting = plan.waiting();
+    match crate::nat::start(plan, sup.nat_failures.clone()).await {
+        Ok(n) => sup.nat = n,
+        Err(e) => {
+            sup.stop().await;
+            return Err(e.context("mode = \"nat\" frontends"));
+        }
+    }
     // After an upgrade this thread ran at the previous program's real-time
     // priority until VRRP and everything else resumed: back to normal.
     if rampart_sys::limits::thread_scheduler().is_ok_and(|p| p != 0) {
@@ -424,6 +431,11 @@ pub async fn run(
                 sup.health.passive_failure(&backend, &server);
             }
             _ = tick.tick() => {
+                // A NAT frontend waiting for its servers' first checks
+                // (those that fail make no up/down change) gets its table.
+                if sup.nat_waiting {
+                    sup.nat_sync();
+                }
                 sup.synced(None);
                 sup.expire_queries();
                 sup.publish_proxy_health();

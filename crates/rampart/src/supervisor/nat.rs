@@ -11,6 +11,8 @@ use crate::nat::{Plan, Servers};
 /// Health and admin state as the plan reads them.
 struct Now<'a> {
     up: HashSet<(String, String)>,
+    /// Checked servers whose first check has no result yet.
+    unsettled: HashSet<(String, String)>,
     admins: &'a crate::admin::Admins,
     disabled: Vec<String>,
 }
@@ -18,6 +20,12 @@ struct Now<'a> {
 impl Servers for Now<'_> {
     fn up(&self, backend: &str, server: &str) -> bool {
         self.up.contains(&(backend.to_string(), server.to_string()))
+    }
+
+    fn settled(&self, backend: &str, server: &str) -> bool {
+        !self
+            .unsettled
+            .contains(&(backend.to_string(), server.to_string()))
     }
 
     fn admin(&self, backend: &str, server: &str) -> (Admin, Option<u32>) {
@@ -32,14 +40,36 @@ impl Servers for Now<'_> {
 
 impl Supervisor {
     pub(super) fn nat_plan(&self) -> Plan {
+        let up: HashSet<(String, String)> = self
+            .health
+            .states()
+            .into_iter()
+            .filter(|(_, _, up)| *up)
+            .map(|(b, s, _)| (b, s))
+            .collect();
+        let unchecked = |b: &rampart_config::Backend, s: &rampart_config::Server| {
+            !s.check || b.health.check == rampart_config::Check::None
+        };
+        let unsettled = self
+            .health
+            .reports()
+            .into_iter()
+            .filter(|(key, r)| {
+                let (b, s) = key;
+                let Some(backend) = self.cfg.backend(b) else {
+                    return false;
+                };
+                let checked = backend
+                    .servers
+                    .iter()
+                    .any(|x| x.name == *s && !unchecked(backend, x));
+                checked && r.last_ok.is_none() && !up.contains(key)
+            })
+            .map(|(key, _)| key)
+            .collect();
         let now = Now {
-            up: self
-                .health
-                .states()
-                .into_iter()
-                .filter(|(_, _, up)| *up)
-                .map(|(b, s, _)| (b, s))
-                .collect(),
+            unsettled,
+            up,
             admins: &self.admins,
             disabled: self.admins.disabled_frontends(&self.cfg),
         };
@@ -47,15 +77,18 @@ impl Supervisor {
     }
 
     /// Health, admin state or config changed: the kernel follows.
-    pub(super) fn nat_sync(&self) {
+    pub(super) fn nat_sync(&mut self) {
         if let Some(n) = &self.nat {
-            n.set(self.nat_plan());
+            let plan = self.nat_plan();
+            self.nat_waiting = plan.waiting();
+            n.set(plan);
         }
     }
 
     /// After a reload: NAT frontends added, changed or all removed.
     pub(super) async fn reload_nat(&mut self) {
         let plan = self.nat_plan();
+        self.nat_waiting = plan.waiting();
         match (&self.nat, plan.is_empty()) {
             (Some(n), false) => n.set(plan),
             (Some(_), true) => {
