@@ -104,6 +104,11 @@ impl Endpoint {
             Err(d) => {
                 self.discards.count(&d);
                 self.last_discard = Some(d);
+                // Also to the session with the sender, if any: a router
+                // whose packets all arrive with a wrong TTL shows there.
+                if let Some(s) = self.sessions.get_mut(&d.from()) {
+                    s.discarded(&d);
+                }
                 Err(d)
             }
         }
@@ -175,7 +180,8 @@ impl Endpoint {
         self.sessions.keys().copied()
     }
 
-    /// Datagrams that reached no session, by reason.
+    /// Datagrams that reached no session, by reason (also counted in the
+    /// [`Status`] of the session with their sender, if there is one).
     pub fn discards(&self) -> Discards {
         self.discards
     }

@@ -71,6 +71,19 @@ pub enum Discard {
     UnknownPeer { from: IpAddr },
 }
 
+impl Discard {
+    /// Where the datagram came from.
+    pub fn from(&self) -> IpAddr {
+        match *self {
+            Discard::Ttl { from, .. }
+            | Discard::Malformed { from, .. }
+            | Discard::UnknownDiscriminator { from, .. }
+            | Discard::WrongSource { from, .. }
+            | Discard::UnknownPeer { from } => from,
+        }
+    }
+}
+
 /// Discards counted by kind, for status and metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Discards {

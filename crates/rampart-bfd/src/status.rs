@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::error::Discards;
 use crate::packet::{Diag, State};
 
 /// Counted over the session's life.
@@ -52,4 +53,6 @@ pub struct Status {
     /// A Poll Sequence awaits its Final.
     pub poll_active: bool,
     pub counters: Counters,
+    /// Datagrams from the peer's address that were discarded.
+    pub discards: Discards,
 }

@@ -188,6 +188,8 @@ fn the_endpoint_counts_what_it_discards_and_the_session_never_sees_it() {
     assert_eq!(net.a.last_discard(), Some(Discard::UnknownPeer { from: c }));
     let after = net.status(Side::A);
     assert_eq!(after.counters.packets_in, before.counters.packets_in);
+    // Those from B's address are B's session's too; C's are not.
+    assert_eq!((after.discards.ttl, after.discards.total()), (2, 5));
     assert_eq!(after.state, State::Up);
     // And a good one still goes through.
     assert_eq!(net.a.handle_datagram(now, B, 255, &good), Ok(B));

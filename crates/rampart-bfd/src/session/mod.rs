@@ -36,6 +36,7 @@ mod timers;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use crate::error::{Discard, Discards};
 use crate::packet::{ControlPacket, Diag, HEADER_LEN, State};
 use crate::status::{Counters, Status};
 
@@ -143,6 +144,7 @@ pub struct Session {
     since: Instant,
     last_rx: Option<Instant>,
     counters: Counters,
+    discards: Discards,
     actions: VecDeque<Action>,
 }
 
@@ -178,6 +180,7 @@ impl Session {
             since: now,
             last_rx: None,
             counters: Counters::default(),
+            discards: Discards::default(),
             actions: VecDeque::new(),
         };
         s.draw_jitter();
@@ -287,6 +290,12 @@ impl Session {
             detection_time: self.detection_time(),
             poll_active: matches!(self.poll, Poll::Active { .. }),
             counters: self.counters,
+            discards: self.discards,
         }
+    }
+
+    /// A datagram from this session's peer was discarded.
+    pub(crate) fn discarded(&mut self, d: &Discard) {
+        self.discards.count(d);
     }
 }

@@ -31,6 +31,8 @@ pub enum Cmd {
     Handover(oneshot::Sender<Option<Taken>>),
     /// `rampart show routes`: what the session says about these routes.
     Show(Vec<Route>, oneshot::Sender<Shown>),
+    /// BFD declared the neighbor down: close the session now.
+    BfdDown,
     /// Answered once the routes given last are on the wire (their UPDATE
     /// written to the connection, if there is an Established one): the
     /// node drain resigns VRRP only after its withdrawal left.
@@ -237,6 +239,7 @@ pub async fn run(
                     }
                     flushed.push(reply);
                 }
+                Cmd::BfdDown => session.bfd_down(Instant::now()),
                 Cmd::Shutdown(message, linger) => {
                     shutting_down = true;
                     session.shutdown(Instant::now(), &message, linger);
@@ -394,5 +397,7 @@ fn status(name: &str, session: &Session, has_password: bool) -> BgpStatus {
         updates_out: s.messages_out.update,
         established_count: s.established_count,
         password: if has_password { "set" } else { "none" }.to_string(),
+        // Filled in by the manager, which has the BFD driver.
+        bfd: None,
     }
 }
