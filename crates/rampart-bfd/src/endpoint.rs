@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use crate::error::{Discard, Discards};
 use crate::packet::{TTL, decode};
-use crate::session::{Action, Session, SessionConfig};
+use crate::session::{Action, Session, SessionConfig, Snapshot};
 use crate::status::Status;
 
 /// Every session of this system.
@@ -62,6 +62,33 @@ impl Endpoint {
             .insert(peer, Session::new(cfg, discr, seed, now));
         self.by_discriminator.insert(discr, peer);
         discr
+    }
+
+    /// The session with `peer` as a new program of this system needs it to
+    /// go on ([`resume`](Self::resume)).
+    pub fn snapshot(&self, peer: IpAddr) -> Option<Snapshot> {
+        self.sessions.get(&peer).map(Session::snapshot)
+    }
+
+    /// Goes on with a session a previous program handed over (see
+    /// [`Session::resume`]). If its discriminator is taken or zero, or a
+    /// session with `peer` exists, a new session starts instead.
+    pub fn resume(
+        &mut self,
+        now: Instant,
+        peer: IpAddr,
+        cfg: SessionConfig,
+        snap: &Snapshot,
+    ) -> u32 {
+        let d = snap.local_discriminator;
+        if d == 0 || self.by_discriminator.contains_key(&d) || self.sessions.contains_key(&peer) {
+            return self.set(now, peer, cfg);
+        }
+        let seed = self.next_random();
+        self.sessions
+            .insert(peer, Session::resume(cfg, snap, seed, now));
+        self.by_discriminator.insert(d, peer);
+        d
     }
 
     /// Takes the session with `peer` down (AdminDown, so the peer knows

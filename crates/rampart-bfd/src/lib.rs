@@ -20,7 +20,8 @@
 //!   packet alone decides, and [`Discard`] for the rest
 //! - `endpoint`: demultiplexing (§6.3), discriminators, the GTSM check
 //! - `session`: one session: the state machine of §6.2 as one match, the
-//!   Poll Sequence (§6.5), timer negotiation and jitter (§6.8.2–§6.8.7)
+//!   Poll Sequence (§6.5), timer negotiation and jitter (§6.8.2–§6.8.7),
+//!   and the [`Snapshot`] a session is handed to a new program with
 //! - `status`: the [`Status`] snapshot
 //!
 //! # What is left out, and why
@@ -58,5 +59,5 @@ pub use packet::{
     CONTROL_PORT, ControlPacket, Diag, HEADER_LEN, SOURCE_PORTS, State, TTL, VERSION, decode,
     encode, micros,
 };
-pub use session::{Action, SLOW_TX_INTERVAL, Session, SessionConfig, Transition};
+pub use session::{Action, SLOW_TX_INTERVAL, Session, SessionConfig, Snapshot, Transition};
 pub use status::{Counters, Status};

@@ -60,6 +60,38 @@ fn decodes_the_rfc_layout() {
     assert_eq!(decode(&long).unwrap(), decode(&UP).unwrap());
 }
 
+/// BIRD 2.0.12's first packet to a new neighbor (`protocol bfd {
+/// neighbor 10.0.0.2; }`), captured with a UDP socket in a namespace:
+/// Down, Detect Mult 5 (BIRD's default), the 1 s idle rate, a 10 ms
+/// Required Min RX. It came with TTL 255 from port 34269: BIRD takes its
+/// source port from Linux's ephemeral range, not RFC 5881's 49152-65535,
+/// so the source port must not be checked.
+const BIRD_DOWN: [u8; 24] = [
+    0x20, 0x40, 0x05, 0x18, 0x32, 0x15, 0x27, 0xca, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0f, 0x42, 0x40,
+    0x00, 0x00, 0x27, 0x10, 0x00, 0x00, 0x00, 0x00,
+];
+
+#[test]
+fn decodes_a_packet_captured_from_bird() {
+    let p = decode(&BIRD_DOWN).unwrap();
+    assert_eq!(
+        (p.state, p.diag, p.detect_mult),
+        (State::Down, Diag::None, 5)
+    );
+    assert_eq!((p.my_discriminator, p.your_discriminator), (0x3215_27ca, 0));
+    assert_eq!(p.desired_min_tx(), Duration::from_secs(1));
+    assert_eq!(p.required_min_rx(), Duration::from_millis(10));
+    assert_eq!(encode(&p), BIRD_DOWN);
+    // Selected by its source address, it moves our session to Init.
+    let mut e = rampart_bfd::Endpoint::new(3);
+    let now = std::time::Instant::now();
+    let bird = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+    e.set(now, bird, FAST);
+    assert_eq!(e.handle_datagram(now, bird, 255, &BIRD_DOWN), Ok(bird));
+    assert_eq!(e.status(bird).unwrap().state, State::Init);
+    assert_eq!(e.status(bird).unwrap().remote_discriminator, 0x3215_27ca);
+}
+
 #[test]
 fn every_rule_of_6_8_6_refuses() {
     let with = |f: fn(&mut [u8; 24])| {

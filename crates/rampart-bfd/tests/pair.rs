@@ -290,3 +290,43 @@ fn no_periodic_packets_to_a_peer_in_demand_mode_or_asking_for_none() {
         assert!(!net.periodic(Side::A, from).is_empty());
     }
 }
+
+#[test]
+fn a_resumed_session_goes_on_without_the_peer_noticing() {
+    // `rampart upgrade`: A's program is replaced; for 150 ms (the exec)
+    // A sends nothing, then the new program resumes the session.
+    let mut net = up_pair();
+    net.transitions.clear();
+    let snap = net.a.snapshot(B).unwrap();
+    net.mute = Some(Side::A);
+    net.run_for(150 * MS);
+    net.drain();
+    let mut resumed = rampart_bfd::Endpoint::new(77);
+    let now = net.now;
+    assert_eq!(
+        resumed.resume(now, B, FAST, &snap),
+        snap.local_discriminator
+    );
+    net.a = resumed;
+    net.mute = None;
+    assert_eq!(net.state(Side::A), State::Up, "Up from the first moment");
+    net.run_for(Duration::from_secs(5));
+    assert!(net.transitions.is_empty(), "{:?}", net.transitions);
+    assert_eq!(net.state(Side::B), State::Up);
+    assert!(net.status(Side::A).counters.packets_in > 40);
+
+    // Without it, the new program's Down takes B down at once.
+    let now = net.now;
+    net.a = rampart_bfd::Endpoint::new(78);
+    net.a.set(now, B, FAST);
+    net.run_for(10 * MS);
+    let (_, _, t) = net
+        .transitions
+        .iter()
+        .find(|(_, s, _)| *s == Side::B)
+        .unwrap();
+    assert_eq!(
+        (t.from, t.to, t.diag),
+        (State::Up, State::Down, Diag::NeighborSignaledSessionDown)
+    );
+}

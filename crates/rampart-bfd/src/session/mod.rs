@@ -31,7 +31,10 @@
 //! wants to be called again ([`Session::poll_timeout`]).
 
 mod fsm;
+mod handover;
 mod timers;
+
+pub use handover::Snapshot;
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};

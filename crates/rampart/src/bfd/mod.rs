@@ -10,6 +10,7 @@
 //! wait behind a reload, a status request or a fork on the supervisor's
 //! runtime.
 
+mod handover;
 mod status;
 
 use std::collections::HashMap;
@@ -20,8 +21,9 @@ use anyhow::{Context, Result};
 use rampart_bfd::{Action, Endpoint, SessionConfig, Transition};
 use rampart_sys::bfd_socket::{BfdListener, BfdSender};
 use tokio::io::unix::AsyncFd;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
+pub use handover::Handed;
 pub use status::{BfdState, BfdStatus};
 
 use crate::task::{Inbox, TaskHandle};
@@ -45,7 +47,10 @@ pub struct Want {
 
 enum Cmd {
     Set(Want),
+    /// Go on with a session a previous program handed over.
+    Resume(Want, Handed),
     Remove(IpAddr),
+    Snapshot(IpAddr, oneshot::Sender<Option<Handed>>),
 }
 
 /// Controls the driver.
@@ -59,6 +64,20 @@ impl Handle {
     /// a Poll Sequence; a new source address reopens its socket).
     pub fn set(&self, want: Want) {
         let _ = self.cmds.send(Cmd::Set(want));
+    }
+
+    /// Goes on with the session a previous program handed over
+    /// (`rampart upgrade`), so the peer sees no change.
+    pub fn resume(&self, want: Want, handed: Handed) {
+        let _ = self.cmds.send(Cmd::Resume(want, handed));
+    }
+
+    /// The session with `peer`, to hand over to the next program; it runs
+    /// on here until the exec (or on, if the exec fails).
+    pub async fn snapshot(&self, peer: IpAddr) -> Option<Handed> {
+        let (tx, rx) = oneshot::channel();
+        self.cmds.send(Cmd::Snapshot(peer, tx)).ok()?;
+        rx.await.ok().flatten()
     }
 
     /// Ends the session with `peer`, telling it AdminDown first.
@@ -165,8 +184,12 @@ impl Driver {
                 r = readable(listeners.v6.as_ref()) => receive(&mut self.endpoint, r, &mut buf),
                 _ = sleep, if deadline.is_some() => self.endpoint.handle_timeout(Instant::now()),
                 Some(cmd) = cmds.recv() => match cmd {
-                    Cmd::Set(want) => self.set(want),
+                    Cmd::Set(want) => self.set(want, None),
+                    Cmd::Resume(want, handed) => self.set(want, Some(handed)),
                     Cmd::Remove(peer) => self.remove(peer),
+                    Cmd::Snapshot(peer, reply) => {
+                        let _ = reply.send(self.endpoint.snapshot(peer).map(Handed::from));
+                    }
                 },
                 Some(reply) = inbox.status.recv() => {
                     let now = Instant::now();
@@ -246,7 +269,7 @@ impl Driver {
         }
     }
 
-    fn set(&mut self, want: Want) {
+    fn set(&mut self, want: Want, handed: Option<Handed>) {
         let now = Instant::now();
         self.listen = Some(want.peer.is_ipv6());
         let reopen = self
@@ -266,12 +289,24 @@ impl Driver {
         } else if let Some(s) = self.senders.get_mut(&want.peer) {
             s.name = want.name.clone();
         }
-        let discr = self.endpoint.set(now, want.peer, want.cfg);
+        let (discr, how) = match handed {
+            Some(h) => {
+                let snap = rampart_bfd::Snapshot::from(h);
+                let d = self.endpoint.resume(now, want.peer, want.cfg, &snap);
+                let how = if d == h.local_discriminator {
+                    "taken over"
+                } else {
+                    "not taken over: started anew"
+                };
+                (d, how)
+            }
+            None => (self.endpoint.set(now, want.peer, want.cfg), "set"),
+        };
         tracing::info!(
             neighbor = %want.name,
             peer = %want.peer,
             discriminator = discr,
-            "BFD session {:?} x {}",
+            "BFD session {how}: {:?} x {}",
             want.cfg.desired_min_tx,
             want.cfg.detect_mult
         );

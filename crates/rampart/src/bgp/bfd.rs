@@ -18,7 +18,7 @@ use rampart_config::Neighbor;
 use tokio::sync::mpsc;
 
 use super::{Manager, neighbor};
-use crate::bfd::{Event, Handle, Want};
+use crate::bfd::{Event, Handed, Handle, Want};
 use crate::control::BgpStatus;
 
 /// The BFD driver, once a neighbor has needed it.
@@ -26,6 +26,8 @@ use crate::control::BgpStatus;
 pub(super) struct Bfd {
     handle: Option<Handle>,
     events: Option<mpsc::UnboundedReceiver<Event>>,
+    /// Sessions a previous program handed over, until started.
+    handed: HashMap<IpAddr, Handed>,
 }
 
 /// The session neighbor `n` wants, if any: the same interval both ways,
@@ -80,13 +82,32 @@ impl Bfd {
         }
         let Some(handle) = &self.handle else { return };
         for (peer, w) in after.iter() {
-            if before.get(peer) != Some(w) {
-                handle.set(w.clone());
+            if before.get(peer) == Some(w) {
+                continue;
+            }
+            match self.handed.remove(peer) {
+                Some(h) => handle.resume(w.clone(), h),
+                None => handle.set(w.clone()),
             }
         }
+        self.handed.clear();
         for peer in before.keys().filter(|p| !after.contains_key(p)) {
             handle.remove(*peer);
         }
+    }
+
+    /// A session handed over with a BGP session (`rampart upgrade`), for
+    /// the next [`sync`](Self::sync). Only when this program has no driver
+    /// yet: after a failed exec, the sessions never stopped here.
+    pub(super) fn handed_over(&mut self, peer: IpAddr, handed: Handed) {
+        if self.handle.is_none() {
+            self.handed.insert(peer, handed);
+        }
+    }
+
+    /// The session with `peer`, for the next program.
+    pub(super) async fn snapshot(&self, peer: IpAddr) -> Option<Handed> {
+        self.handle.as_ref()?.snapshot(peer).await
     }
 
     /// The next state change of a session; never, without a driver.

@@ -571,6 +571,13 @@ impl Manager {
         }
         self.peers
             .retain(|p| !taken.iter().any(|t| t.name == p.name));
+        // Each one's BFD session goes along, so that the router sees no
+        // BFD change either (`bfd.rs`).
+        for t in &mut taken {
+            if let Some(n) = self.bgp.neighbor(&t.name) {
+                t.bfd = self.bfd.snapshot(n.address).await;
+            }
+        }
         taken
     }
 
@@ -590,6 +597,9 @@ impl Manager {
                     if !self.peers.iter().any(|p| p.name == n.name)
                         && !self.announcer.is_disabled(&n.name) =>
                 {
+                    if let Some(h) = t.bfd {
+                        self.bfd.handed_over(n.address, h);
+                    }
                     self.spawn_peer_with(&n, Some(t));
                 }
                 _ => {

@@ -55,6 +55,8 @@ pub struct Taken {
     pub name: String,
     pub handover: rampart_bgp::Handover,
     pub fd: std::os::fd::OwnedFd,
+    /// The neighbor's BFD session, if it has one (the manager adds it).
+    pub bfd: Option<crate::bfd::Handed>,
 }
 
 /// What the task needs to know about its neighbor.
@@ -249,7 +251,7 @@ pub async fn run(
                         (Some(c), Some(handover)) => {
                             use std::os::fd::AsFd;
                             match c.write.as_ref().as_fd().try_clone_to_owned() {
-                                Ok(fd) => Some(Taken { name: name.clone(), handover, fd }),
+                                Ok(fd) => Some(Taken { name: name.clone(), handover, fd, bfd: None }),
                                 Err(e) => {
                                     tracing::warn!(neighbor = %name, "cannot hand the BGP connection over: {e}");
                                     None
