@@ -61,6 +61,18 @@ fn bird_established(dir: &Path, name: &str) -> bool {
     birdc(dir, "rtr", &["show", "protocols", name]).contains("Established")
 }
 
+/// `rampart ARGS --control lbN.sock`'s output.
+fn rampart(dir: &Path, n: u8, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(args)
+        .arg("--control")
+        .arg(dir.join(format!("lb{n}.sock")))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn logs(dir: &Path) -> String {
     ["rtr", "lb1", "lb2"]
         .map(|n| format!("--- {n}\n{}", log(dir, n)))
@@ -115,6 +127,24 @@ fn bird_drops_a_node_whose_links_are_cut_within_the_bfd_detection_time() {
     assert_eq!(bfd["tx_interval_ms"], 100, "{st}");
     assert_eq!(bfd["detection_time_ms"], 300, "{st}");
     assert_eq!(bfd["discarded"], 0, "{st}");
+    // `rampart show bgp` has a BFD column; `rampart status` a bfd line.
+    let table = rampart(d, 1, &["show", "bgp"]);
+    let header = table.lines().next().unwrap_or_default();
+    let row = table.lines().nth(1).unwrap_or_default();
+    let col = header.find("BFD").unwrap();
+    assert!(
+        row.get(col..).is_some_and(|r| r.starts_with("Up ")),
+        "{table}"
+    );
+    let text = rampart(d, 1, &["status"]);
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("bfd:"))
+        .unwrap_or_default();
+    assert!(
+        line.contains(" remote_state=\"Up\" ") && line.contains(" state=\"Up\" "),
+        "{text}"
+    );
 
     // (b) A node's link goes down: BIRD's BFD notices within 300 ms,
     // closes its BGP session, and the router's kernel loses that next
@@ -266,4 +296,66 @@ fn a_reload_adds_retimes_and_removes_bfd_without_resetting_bgp() {
     assert_eq!(n["bfd"]["tx_interval_ms"], 200, "{n}");
     assert_eq!(n["bfd"]["down_transitions"], 0, "{n}");
     assert!(bird_established(d, "lb1"));
+
+    // Removed: rampart says AdminDown and stops; BIRD's session goes
+    // Down. BIRD (`bfd on`) takes any Up -> Down for a failure and resets
+    // its BGP session, as the configuration reference warns; the session
+    // comes back without BFD, and so does the route.
+    reload(&mut lb1, "");
+    assert!(
+        wait_for(Duration::from_secs(10), || bird_bfd(d, LB1)
+            .is_some_and(|b| b.0 == "Down")),
+        "{:?}\n{}",
+        bird_bfd(d, LB1),
+        logs(d)
+    );
+    assert_eq!(status(d, 1)["bgp"][0]["bfd"], serde_json::Value::Null);
+    assert!(log(d, "lb1").contains("BFD Up -> AdminDown (Administratively Down)"));
+    assert!(
+        wait_for(Duration::from_secs(30), || bird_established(d, "lb1")
+            && nexthops(&rtr, VIP32) == [LB1]),
+        "{}",
+        logs(d)
+    );
+    println!(
+        "BGP sessions established after removing BFD: {}",
+        status(d, 1)["bgp"][0]["established_count"]
+    );
+}
+
+#[test]
+fn over_ipv6_too() {
+    const VIP128: &str = "fd00:10::10/128";
+    let Some((s, rtr)) = bgp_lab() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let _bird = start_bird(
+        &rtr,
+        d,
+        "rtr",
+        &bird_with_bfd(&[("lb1", "fd00:20::11", "on")]),
+    );
+    let config = node_config(1, ROUTER, "bfd = true", &format!("prefix = \"{VIP128}\"")).replace(
+        &format!("address = \"{ROUTER}\""),
+        "address = \"fd00:20::1\"",
+    );
+    let _lb1 = start_node(&s, d, 1, &config);
+    let up = || bird_bfd(d, "fd00:20::11").is_some_and(|(state, _, _)| state == "Up");
+    assert!(
+        wait_for(Duration::from_secs(30), || up()
+            && nexthops(&rtr, VIP128) == ["fd00:20::11"]
+            && status(d, 1)["bgp"][0]["bfd"]["state"] == "Up"),
+        "{}\n{}",
+        birdc(d, "rtr", &["show", "bfd", "sessions"]),
+        logs(d)
+    );
+    let cut = Instant::now();
+    s.lb1.ip(&["link", "set", "eth2", "down"]).unwrap();
+    assert!(wait_for(Duration::from_secs(10), || nexthops(&rtr, VIP128)
+        .is_empty()));
+    let took = cut.elapsed();
+    println!("IPv6: link of lb1 cut -> route gone from the router's kernel: {took:?}");
+    assert!(took < DROP_BOUND, "{took:?}\n{}", logs(d));
 }

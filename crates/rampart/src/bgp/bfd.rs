@@ -105,9 +105,16 @@ impl Bfd {
         }
     }
 
-    /// The session with `peer`, for the next program.
-    pub(super) async fn snapshot(&self, peer: IpAddr) -> Option<Handed> {
-        self.handle.as_ref()?.snapshot(peer).await
+    /// Each handed-over BGP session takes its BFD session along, so that
+    /// the router sees no BFD change either. They run on here until the
+    /// exec (or on, should it fail).
+    pub(super) async fn hand_over(&self, taken: &mut [super::Taken], bgp: &rampart_config::Bgp) {
+        let Some(handle) = &self.handle else { return };
+        for t in taken {
+            if let Some(n) = bgp.neighbor(&t.name) {
+                t.bfd = handle.snapshot(n.address).await;
+            }
+        }
     }
 
     /// The next state change of a session; never, without a driver.

@@ -571,13 +571,7 @@ impl Manager {
         }
         self.peers
             .retain(|p| !taken.iter().any(|t| t.name == p.name));
-        // Each one's BFD session goes along, so that the router sees no
-        // BFD change either (`bfd.rs`).
-        for t in &mut taken {
-            if let Some(n) = self.bgp.neighbor(&t.name) {
-                t.bfd = self.bfd.snapshot(n.address).await;
-            }
-        }
+        self.bfd.hand_over(&mut taken, &self.bgp).await;
         taken
     }
 
