@@ -15,7 +15,7 @@ mod status;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use rampart_bfd::{Action, Endpoint, SessionConfig, Transition};
@@ -142,11 +142,6 @@ struct Driver {
     next_port: u16,
 }
 
-/// How long a stopping driver keeps going: the AdminDown packets leave at
-/// once; this bounds the wait for nothing in particular but a last look
-/// at the sockets.
-const STOP_LINGER: Duration = Duration::from_millis(20);
-
 impl Driver {
     fn new(events: mpsc::UnboundedSender<Event>) -> Driver {
         let seed = seed();
@@ -201,9 +196,10 @@ impl Driver {
                     let _ = reply.send(all);
                 }
                 done = &mut inbox.stop => {
+                    // The AdminDown packets are in the kernel's hands once
+                    // sent: closing the sockets after does not lose them.
                     self.endpoint.shutdown(Instant::now());
                     self.carry_out();
-                    tokio::time::sleep(STOP_LINGER).await;
                     if let Ok(done) = done {
                         let _ = done.send(());
                     }
