@@ -167,6 +167,13 @@ impl Driver {
             if let Some(v6) = self.listen.take() {
                 listeners.open(v6);
             }
+            // Timers due are served here too, not only when the select
+            // below picks them: a stream of datagrams (a flood, even) keeps
+            // the socket branches ready, and our packets must still leave.
+            let now = Instant::now();
+            if self.endpoint.poll_timeout().is_some_and(|t| t <= now) {
+                self.endpoint.handle_timeout(now);
+            }
             self.carry_out();
             let deadline = self.endpoint.poll_timeout();
             let sleep = tokio::time::sleep_until(crate::task::deadline(deadline));
@@ -346,14 +353,18 @@ impl Listeners {
     }
 }
 
-/// Reads every datagram queued on a listener into the sessions.
+/// Datagrams read in one go: then the loop looks at its timers again.
+const RECV_BATCH: usize = 64;
+
+/// Reads the datagrams queued on a listener into the sessions, up to
+/// [`RECV_BATCH`] (the socket stays ready if more are left).
 fn receive(
     endpoint: &mut Endpoint,
     ready: std::io::Result<tokio::io::unix::AsyncFdReadyGuard<'_, BfdListener>>,
     buf: &mut [u8],
 ) {
     let Ok(mut guard) = ready else { return };
-    loop {
+    for _ in 0..RECV_BATCH {
         let now = Instant::now();
         match guard.get_inner().recv(buf) {
             Ok(d) => {
