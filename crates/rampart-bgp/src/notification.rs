@@ -68,6 +68,8 @@ pub mod subcode {
     pub const ADMIN_RESET: u8 = 4;
     pub const CONNECTION_REJECTED: u8 = 5;
     pub const COLLISION_RESOLUTION: u8 = 7;
+    /// RFC 9384: the session was closed because BFD declared the peer down.
+    pub const BFD_DOWN: u8 = 10;
 }
 
 /// Longest shutdown communication (RFC 9003 §2: the length octet allows

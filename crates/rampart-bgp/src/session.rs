@@ -144,6 +144,9 @@ enum Event<'a> {
     RouteRefreshMsg(RouteRefresh),
     /// The caller changed the routes to announce.
     RoutesChanged,
+    /// BFD declared the path to the peer down (RFC 5882 §10.2); not one of
+    /// RFC 4271's events.
+    BfdDown,
 }
 
 /// One session with one neighbor.
@@ -277,6 +280,15 @@ impl Session {
         self.incoming = Incoming::Reject;
         self.handle(now, Event::TcpConnectionIncoming);
         self.incoming
+    }
+
+    /// BFD saw the path to the peer fail (its session went from Up to
+    /// Down, RFC 5882): a connection is closed at once with Cease / BFD
+    /// Down (RFC 9384), which the peer will likely never see, and the
+    /// session restarts after the usual backoff. The hold timer would have
+    /// taken its full length to notice.
+    pub fn bfd_down(&mut self, now: Instant) {
+        self.handle(now, Event::BfdDown);
     }
 
     /// Bytes received on the current connection, split anywhere.
@@ -452,6 +464,11 @@ fn collision(cfg: &SessionConfig, peer: &Open, existing: Initiator) -> Resolutio
         peer.asn(),
         existing,
     )
+}
+
+/// BFD declared the peer down: (6, 10).
+fn bfd_down() -> Notification {
+    Notification::new(code::CEASE, subcode::BFD_DOWN, vec![])
 }
 
 /// Hold timer expired: (4, 0).

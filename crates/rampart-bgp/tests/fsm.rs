@@ -398,6 +398,32 @@ fn a_received_notification_closes_and_restarts_after_the_backoff() {
 }
 
 #[test]
+fn bfd_down_closes_at_once_with_cease_6_10_and_restarts_after_the_backoff() {
+    let mut t = Harness::new(config());
+    t.establish();
+    t.s.bfd_down(t.now);
+    let did = t.drain();
+    let Some(Did::Send(Message::Notification(n))) = did.first() else {
+        panic!("{did:?}");
+    };
+    assert_eq!((n.code, n.subcode), (6, 10));
+    assert_eq!(&did[1..], [Did::Disconnect, Did::State(State::Idle)]);
+    assert_eq!(
+        t.s.status().last_error.unwrap().text,
+        "Cease / BFD Down (6, 10)"
+    );
+    let log = t.run(S(6));
+    assert_eq!(
+        log,
+        vec![(S(5), Did::Connect), (S(5), Did::State(State::Connect))]
+    );
+    // While connecting there is no session for BFD to end.
+    t.s.bfd_down(t.now);
+    assert_eq!(t.drain(), vec![]);
+    assert_eq!(t.s.state(), State::Connect);
+}
+
+#[test]
 fn stop_sends_cease_and_stays_idle() {
     let mut t = Harness::new(config());
     t.establish();

@@ -26,7 +26,7 @@ pub(crate) struct NeighborAt {
     pub(crate) address: Option<Range<usize>>,
 }
 
-const KEYS: [&str; 16] = [
+const KEYS: [&str; 19] = [
     "name",
     "address",
     "remote_as",
@@ -43,6 +43,9 @@ const KEYS: [&str; 16] = [
     "prepend",
     "local_pref",
     "med",
+    "bfd",
+    "bfd_interval",
+    "bfd_multiplier",
 ];
 
 pub(crate) fn neighbor(t: &Table, inherited: &Inherited, sink: &mut Sink) -> NeighborAt {
@@ -143,6 +146,7 @@ pub(crate) fn neighbor(t: &Table, inherited: &Inherited, sink: &mut Sink) -> Nei
     let med = t
         .get("med")
         .and_then(|v| walk::integer(v, "med", 0, u32::MAX, sink));
+    let bfd = crate::bgp_bfd::bfd(t, multihop, sink);
 
     NeighborAt {
         neighbor: Neighbor {
@@ -171,6 +175,7 @@ pub(crate) fn neighbor(t: &Table, inherited: &Inherited, sink: &mut Sink) -> Nei
             prepend,
             local_pref,
             med,
+            bfd,
         },
         name: name.map(|n| n.span()),
         address: addr.map(|a| a.span()),

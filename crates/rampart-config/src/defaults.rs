@@ -150,6 +150,16 @@ pub const BGP_MODE: crate::PeerMode = crate::PeerMode::Both;
 /// BIRD's eBGP default: neighbors are directly connected (TTL 1).
 pub const BGP_MULTIHOP: u8 = 1;
 
+/// BFD's interval, both ways (Desired Min TX and Required Min RX): with
+/// [`BFD_MULTIPLIER`] a dead neighbor is declared down within 300 ms, the
+/// target for an active-active pair, and 10 packets a second per neighbor
+/// cost nothing. BIRD's default is the same 100 ms.
+pub const BFD_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Packets missed before BFD declares the neighbor down: 3 is the common
+/// default (FRR, most routers; BIRD uses 5), tolerating two losses in a row.
+pub const BFD_MULTIPLIER: u8 = 3;
+
 /// The LOCAL_PREF every common implementation assumes when none is set,
 /// so our routes compete evenly with the peer's own.
 pub const BGP_LOCAL_PREF: u32 = 100;

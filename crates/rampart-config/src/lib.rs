@@ -34,6 +34,7 @@ mod admin;
 mod backend;
 mod bgp;
 mod bgp_announce;
+mod bgp_bfd;
 mod bgp_neighbor;
 pub mod defaults;
 mod diag;

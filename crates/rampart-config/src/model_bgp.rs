@@ -105,6 +105,20 @@ pub struct Neighbor {
     pub local_pref: Option<u32>,
     /// MED sent with routes whose announcement sets none.
     pub med: Option<u32>,
+    /// A BFD session with the neighbor (`bfd = true`); never with a
+    /// `multihop` above 1.
+    pub bfd: Option<Bfd>,
+}
+
+/// BFD timers of a neighbor (RFC 5880 §6.8.1): the same interval for
+/// sending and receiving, as BIRD's `interval`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bfd {
+    /// Desired Min TX and Required Min RX, 10 ms to 10 s.
+    pub interval: Duration,
+    /// Detect Mult: the neighbor declares us down after this many of our
+    /// intervals without a packet, 1 to 255.
+    pub multiplier: u8,
 }
 
 impl Neighbor {

@@ -204,6 +204,79 @@ fn ttl_security_excludes_multihop() {
 }
 
 #[test]
+fn bfd_keys() {
+    expect(
+        &neighbor_with("bfd = \"on\""),
+        &[(8, 7, "`bfd` must be true or false, found a string")],
+    );
+    expect(
+        &neighbor_with("bfd = true\nbfd_interval = \"5ms\""),
+        &[(
+            9,
+            16,
+            "`bfd_interval` must be between 10ms and 10s, got 5ms",
+        )],
+    );
+    expect(
+        &neighbor_with("bfd = true\nbfd_interval = \"11s\""),
+        &[(
+            9,
+            16,
+            "`bfd_interval` must be between 10ms and 10s, got 11s",
+        )],
+    );
+    expect(
+        &neighbor_with("bfd = true\nbfd_interval = \"100\""),
+        &[(9, 16, "`bfd_interval`: missing unit in `100`")],
+    );
+    expect(
+        &neighbor_with("bfd = true\nbfd_interval = \"0ms\""),
+        &[(9, 16, "`bfd_interval` must be greater than 0")],
+    );
+    expect(
+        &neighbor_with("bfd = true\nbfd_multiplier = 0"),
+        &[(9, 18, "`bfd_multiplier` must be between 1 and 255, got 0")],
+    );
+    expect(
+        &neighbor_with("bfd = true\nbfd_multiplier = 256"),
+        &[(9, 18, "`bfd_multiplier` must be between 1 and 255, got 256")],
+    );
+    // Timers without `bfd = true` would do nothing: both reported.
+    expect(
+        &neighbor_with("bfd_interval = \"50ms\"\nbfd_multiplier = 4"),
+        &[
+            (
+                8,
+                16,
+                "`bfd_interval` is set but `bfd` is not true; add `bfd = true`",
+            ),
+            (
+                9,
+                18,
+                "`bfd_multiplier` is set but `bfd` is not true; add `bfd = true`",
+            ),
+        ],
+    );
+    expect(
+        &neighbor_with("bfd = false\nbfd_multiplier = 4"),
+        &[(9, 18, "`bfd_multiplier` is set but `bfd` is not true")],
+    );
+    expect(
+        &neighbor_with("multihop = 2\nbfd = true"),
+        &[(
+            9,
+            7,
+            "`bfd` is single-hop BFD (RFC 5881), for directly connected neighbors; it cannot \
+             be combined with `multihop = 2` (multihop BFD, RFC 5883, is not supported)",
+        )],
+    );
+    ok(&neighbor_with(
+        "bfd = true\nbfd_interval = \"10ms\"\nbfd_multiplier = 1",
+    ));
+    ok(&neighbor_with("bfd = false"));
+}
+
+#[test]
 fn ibgp_and_ebgp_only_attributes() {
     expect(
         &neighbor_with("local_pref = 200"),

@@ -14,7 +14,7 @@ use std::time::Duration;
 use common::{BGP, POOL, VI, WWW, announce_with, neighbor_with, ok};
 use ipnet::IpNet;
 use rampart_config::{
-    Announce, AnnouncePolicy, Bgp, Config, Family, Md5Key, Neighbor, PeerMode, defaults, load,
+    Announce, AnnouncePolicy, Bfd, Bgp, Config, Family, Md5Key, Neighbor, PeerMode, defaults, load,
 };
 
 fn ip(s: &str) -> IpAddr {
@@ -61,6 +61,9 @@ remote_as = 4200000000
 mode = "passive"
 ttl_security = true
 local_pref = 200
+bfd = true
+bfd_interval = "50ms"
+bfd_multiplier = 5
 
 [[bgp.announce]]
 prefix = "147.75.78.116/32"
@@ -99,6 +102,7 @@ fn full_example_gives_the_expected_model() {
         prepend: 2,
         local_pref: None,
         med: Some(50),
+        bfd: None,
     };
     let rr = Neighbor {
         name: "rr".to_string(),
@@ -117,6 +121,10 @@ fn full_example_gives_the_expected_model() {
         prepend: 0,
         local_pref: Some(200),
         med: None,
+        bfd: Some(Bfd {
+            interval: Duration::from_millis(50),
+            multiplier: 5,
+        }),
     };
     let want = Bgp {
         router_id: Some(v4("10.99.181.141")),
@@ -209,6 +217,20 @@ fn omitted_neighbor_keys_take_the_named_defaults() {
     assert_eq!((n.next_hop_v4, n.next_hop_v6), (None, None));
     assert_eq!((n.prepend, n.local_pref, n.med), (0, None, None));
     assert_eq!(n.local_address, None);
+    assert_eq!(n.bfd, None, "BFD is off unless asked for");
+    // `bfd = true` alone: 100 ms x 3.
+    let c = ok(&neighbor_with("bfd = true"));
+    assert_eq!(
+        c.bgp.neighbors[0].bfd,
+        Some(Bfd {
+            interval: defaults::BFD_INTERVAL,
+            multiplier: defaults::BFD_MULTIPLIER
+        })
+    );
+    assert_eq!(
+        (defaults::BFD_INTERVAL, defaults::BFD_MULTIPLIER),
+        (Duration::from_millis(100), 3)
+    );
     // iBGP: LOCAL_PREF defaults to 100.
     let c = ok(&BGP.replace("remote_as = 65530", "remote_as = 65000"));
     assert_eq!(

@@ -4,9 +4,11 @@
 //! supervisor to a worker process, and the kernel side of VRRP: raw
 //! protocol-112 sockets, addresses and link state over netlink, gratuitous
 //! ARP and unsolicited Neighbor Advertisements; and the TCP options of
-//! BGP sessions (MD5 signatures, TTL, GTSM). Everything `unsafe` in
+//! BGP sessions (MD5 signatures, TTL, GTSM), and the UDP sockets of BFD with
+//! the TTL of each received packet. Everything `unsafe` in
 //! rampart lives here and is kept to a few audited lines.
 
+pub mod bfd_socket;
 pub mod bgp_socket;
 pub mod fds;
 pub mod garp;

@@ -163,6 +163,9 @@ pub struct BgpStatus {
     pub established_count: u64,
     /// `set` or `none`: the password itself is never shown.
     pub password: String,
+    /// The BFD session with the neighbor (`bfd = true`).
+    #[serde(default)]
+    pub bfd: Option<crate::bfd::BfdStatus>,
 }
 
 /// Forwarding as the kernel has it now, and the NAT rules in place.
@@ -1099,6 +1102,15 @@ fn render_bgp(b: &BgpStatus) -> String {
         for (k, val) in fields {
             let text = match val {
                 serde_json::Value::String(s) => s.clone(),
+                // `bfd`: its fields on the line, `key=value`.
+                serde_json::Value::Object(o) => o
+                    .iter()
+                    .map(|(k, v)| match v {
+                        serde_json::Value::String(s) => format!("{k}={s:?}"),
+                        other => format!("{k}={other}"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" "),
                 other => other.to_string(),
             };
             let key = format!("{k}:");

@@ -8,6 +8,7 @@ use anyhow::Result;
 use clap::{CommandFactory, Parser, Subcommand};
 
 mod admin;
+mod bfd;
 mod bgp;
 mod control;
 mod demo;

@@ -250,6 +250,7 @@ pub fn bgp(st: &Status) -> String {
         "MSG OUT",
         "UPD IN/OUT",
         "ROUTES OUT",
+        "BFD",
         "LAST ERROR",
     ]);
     for b in &st.bgp {
@@ -264,10 +265,21 @@ pub fn bgp(st: &Status) -> String {
             b.messages_out.to_string(),
             format!("{}/{}", b.updates_in, b.updates_out),
             format!("{}/{}", b.routes_exported, b.routes_desired),
+            b.bfd.as_ref().map_or_else(|| "-".into(), bfd),
             b.last_error.clone().unwrap_or_else(|| "-".into()),
         ]);
     }
     t.render("")
+}
+
+/// A BFD session in a word or three: `Up`, `Down (Control Detection
+/// Time Expired)`.
+fn bfd(b: &crate::bfd::BfdStatus) -> String {
+    if b.diag == rampart_bfd::Diag::None.text() {
+        format!("{:?}", b.state)
+    } else {
+        format!("{:?} ({})", b.state, b.diag)
+    }
 }
 
 /// `rampart show vrrp`: each instance with its addresses, priority and

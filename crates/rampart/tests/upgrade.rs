@@ -479,3 +479,88 @@ fn twenty_reloads_and_twenty_upgrades_under_load_fail_no_request() {
     }
     assert_eq!(status(d, 1)["upgrades"], 20);
 }
+
+/// A BFD session crosses the exec with its BGP session: BIRD (`bfd on`,
+/// which resets BGP whenever BFD leaves Up) sees its BFD session stay Up
+/// and keeps the BGP session and the route.
+#[test]
+fn an_upgrade_keeps_the_bfd_session_up_at_bird() {
+    let Some((s, rtr)) = bgp_lab() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let peer = Peer {
+        name: "lb1".into(),
+        address: "10.20.0.11".into(),
+        asn: LB_AS,
+        password: None,
+    };
+    let conf = bird_config(ROUTER, &[peer]).replacen(
+        "protocol bgp lb1 {\n",
+        "protocol bgp lb1 {\n    bfd on;\n",
+        1,
+    ) + "protocol bfd { interface \"eth0\" { interval 100 ms; multiplier 3; }; }\n";
+    let _bird = start_bird(&rtr, d, "rtr", &conf);
+    let binary = install(d);
+    let announce = format!("prefix = \"{VIP32}\"\npolicy = \"always\"");
+    let _lb1 = start(
+        &s.lb1,
+        d,
+        &binary,
+        &lab::bgp::node_config(1, ROUTER, "bfd = true", &announce),
+    );
+    // BIRD's line for the session: state and since when.
+    let bfd = || {
+        birdc(d, "rtr", &["show", "bfd", "sessions"])
+            .lines()
+            .find(|l| l.starts_with("10.20.0.11"))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    };
+    assert!(
+        wait_for(Duration::from_secs(30), || bird_session(d)
+            .contains("Established")
+            && bfd().contains(" Up ")),
+        "{}\n{}",
+        log(d, "lb1"),
+        log(d, "rtr")
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let (session, bfd_before, route) = (bird_session(d), bfd(), kernel_route(&rtr, VIP32));
+
+    install(d);
+    let out = upgrade(d);
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}\n{}", log(d, "lb1"));
+    // Several of BIRD's detection times (300 ms).
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        bfd(),
+        bfd_before,
+        "BIRD's BFD session changed:\n{}",
+        log(d, "rtr")
+    );
+    assert_eq!(
+        bird_session(d),
+        session,
+        "BIRD reset BGP:\n{}",
+        log(d, "rtr")
+    );
+    assert_eq!(kernel_route(&rtr, VIP32), route);
+    let st = status(d, 1);
+    assert_eq!(st["upgrades"], 1, "{st}");
+    let b = &st["bgp"][0]["bfd"];
+    assert_eq!(b["state"], "Up", "{st}");
+    assert_eq!(
+        b["up_transitions"], 0,
+        "went on Up, did not come up again: {st}"
+    );
+    let lb1 = log(d, "lb1");
+    assert!(lb1.contains("BFD session taken over"), "{lb1}");
+    eprintln!(
+        "exec to the first BFD packet's session: {:?}",
+        between(&lb1, "upgrading: executing", "BFD session taken over")
+    );
+}

@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use super::{
-    Action, Event, Incoming, Session, State, collision, collision_cease, encode_into, error_record,
-    fsm_error, hold_expired, updates,
+    Action, Event, Incoming, Session, State, bfd_down, collision, collision_cease, encode_into,
+    error_record, fsm_error, hold_expired, updates,
 };
 use crate::config::OPEN_HOLD_TIME;
 use crate::error::DecodeError;
@@ -141,6 +141,11 @@ impl Session {
             // --- in every state with a connection ---
             (S::OpenSent | S::OpenConfirm | S::Established, E::HoldTimerExpires) => {
                 self.notify_and_close(now, hold_expired(), None);
+            }
+            // RFC 5882 §10.2: the path is gone, so is the session. Without
+            // a connection there is nothing to close; connecting goes on.
+            (S::OpenSent | S::OpenConfirm | S::Established, E::BfdDown) => {
+                self.notify_and_close(now, bfd_down(), None);
             }
             (S::OpenSent | S::OpenConfirm | S::Established, E::MessageError(e)) => {
                 self.message_error(now, e);

@@ -5,6 +5,7 @@
 //! (`neighbor.rs`) around the sans-IO `rampart_bgp::Session`. Listeners on
 //! port 179 hand incoming connections to their neighbor.
 
+mod bfd;
 mod listen;
 use listen::{listen, listen_plan};
 mod neighbor;
@@ -203,6 +204,7 @@ pub fn start(
         tasks: JoinSet::new(),
         routing: Routing::default(),
         listeners: Vec::new(),
+        bfd: bfd::Bfd::default(),
     };
     // The routes each session should carry from its first moment: a
     // taken-over session compares them with what its peer has.
@@ -220,6 +222,7 @@ pub fn start(
     }
     manager.adopt(adopted);
     manager.start_missing();
+    manager.bfd.sync(&[], &bgp.neighbors);
     manager.listeners = listen(&bgp.neighbors, &manager.routing)?;
     let (tx, rx) = mpsc::unbounded_channel();
     let (up_tx, up_rx) = mpsc::unbounded_channel();
@@ -352,6 +355,8 @@ struct Manager {
     tasks: JoinSet<()>,
     routing: Routing,
     listeners: Vec<JoinHandle<()>>,
+    /// BFD sessions of the neighbors with `bfd = true`.
+    bfd: bfd::Bfd,
 }
 
 impl Manager {
@@ -445,6 +450,7 @@ impl Manager {
                     log(now, self.announcer.handle_timeout(now));
                 }
                 Some(cfg) = reconfigure.recv() => self.reconfigure(&cfg).await,
+                Some(ev) = self.bfd.next_event() => self.bfd_event(ev),
                 Some(u) = upgrade.recv() => match u {
                     Upgrade::Handover(wait, reply) => {
                         let taken = self.handover(wait).await;
@@ -503,6 +509,7 @@ impl Manager {
                             all.push(v);
                         }
                     }
+                    self.bfd.attach(&mut all).await;
                     let _ = reply.send(all);
                     continue;
                 }
@@ -536,6 +543,9 @@ impl Manager {
             tracing::warn!(neighbor = %p.name, "BGP session did not close within {:?}", bound + STOP_SLACK);
         }
         self.tasks.abort_all();
+        // After BGP: a router that ties BGP to BFD must not see BFD go
+        // first and reset the session ahead of the graceful shutdown.
+        self.bfd.stop().await;
         if let Some(reply) = reply {
             let _ = reply.send(());
         }
@@ -561,6 +571,7 @@ impl Manager {
         }
         self.peers
             .retain(|p| !taken.iter().any(|t| t.name == p.name));
+        self.bfd.hand_over(&mut taken, &self.bgp).await;
         taken
     }
 
@@ -580,6 +591,9 @@ impl Manager {
                     if !self.peers.iter().any(|p| p.name == n.name)
                         && !self.announcer.is_disabled(&n.name) =>
                 {
+                    if let Some(h) = t.bfd {
+                        self.bfd.handed_over(n.address, h);
+                    }
                     self.spawn_peer_with(&n, Some(t));
                 }
                 _ => {
@@ -696,7 +710,8 @@ impl Manager {
                     removed += 1;
                     "neighbor removed from the configuration"
                 }
-                Some(n) if global || before != Some(n) => {
+                // A change of BFD alone is applied in place (`bfd.rs`).
+                Some(n) if global || !before.is_some_and(|b| bfd::same_but_bfd(b, n)) => {
                     changed += 1;
                     "configuration changed"
                 }
@@ -714,6 +729,7 @@ impl Manager {
         // New neighbors start now; changed ones once their old session has
         // closed (`task_ended`), so the two never race for the peer.
         let added = self.start_missing();
+        self.bfd.sync(&old.neighbors, &new.neighbors);
         // Announcements: an unchanged one keeps its hold-down state.
         let now = Instant::now();
         log(now, self.announcer.reconfigure(now, plan(cfg)));

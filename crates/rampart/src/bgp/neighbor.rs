@@ -31,6 +31,8 @@ pub enum Cmd {
     Handover(oneshot::Sender<Option<Taken>>),
     /// `rampart show routes`: what the session says about these routes.
     Show(Vec<Route>, oneshot::Sender<Shown>),
+    /// BFD declared the neighbor down: close the session now.
+    BfdDown,
     /// Answered once the routes given last are on the wire (their UPDATE
     /// written to the connection, if there is an Established one): the
     /// node drain resigns VRRP only after its withdrawal left.
@@ -53,6 +55,8 @@ pub struct Taken {
     pub name: String,
     pub handover: rampart_bgp::Handover,
     pub fd: std::os::fd::OwnedFd,
+    /// The neighbor's BFD session, if it has one (the manager adds it).
+    pub bfd: Option<crate::bfd::Handed>,
 }
 
 /// What the task needs to know about its neighbor.
@@ -237,6 +241,7 @@ pub async fn run(
                     }
                     flushed.push(reply);
                 }
+                Cmd::BfdDown => session.bfd_down(Instant::now()),
                 Cmd::Shutdown(message, linger) => {
                     shutting_down = true;
                     session.shutdown(Instant::now(), &message, linger);
@@ -246,7 +251,7 @@ pub async fn run(
                         (Some(c), Some(handover)) => {
                             use std::os::fd::AsFd;
                             match c.write.as_ref().as_fd().try_clone_to_owned() {
-                                Ok(fd) => Some(Taken { name: name.clone(), handover, fd }),
+                                Ok(fd) => Some(Taken { name: name.clone(), handover, fd, bfd: None }),
                                 Err(e) => {
                                     tracing::warn!(neighbor = %name, "cannot hand the BGP connection over: {e}");
                                     None
@@ -394,5 +399,7 @@ fn status(name: &str, session: &Session, has_password: bool) -> BgpStatus {
         updates_out: s.messages_out.update,
         established_count: s.established_count,
         password: if has_password { "set" } else { "none" }.to_string(),
+        // Filled in by the manager, which has the BFD driver.
+        bfd: None,
     }
 }

@@ -83,6 +83,9 @@ pub struct BgpSession {
     pub pending: Vec<u8>,
     /// Prefixes, as text.
     pub exported: Vec<String>,
+    /// The neighbor's BFD session, which goes on too.
+    #[serde(default)]
+    pub bfd: Option<crate::bfd::Handed>,
 }
 
 /// The descriptors of an [`Inherited`], owned again.
@@ -149,6 +152,7 @@ pub(crate) fn adopt(fd: RawFd) -> Result<Adopted> {
                 exported: s.exported.iter().filter_map(|p| p.parse().ok()).collect(),
             },
             fd: take(s.fd, "BGP connection")?,
+            bfd: s.bfd,
         });
     }
     Ok(Adopted {
@@ -302,6 +306,7 @@ impl Supervisor {
                     local_initiator: t.handover.initiator == rampart_bgp::Initiator::Local,
                     pending: t.handover.pending.clone(),
                     exported: t.handover.exported.iter().map(|p| p.to_string()).collect(),
+                    bfd: t.bfd,
                 })
                 .collect(),
             vrrp,

@@ -6,7 +6,7 @@
 //!
 //! Names follow Prometheus' conventions and HAProxy 2.6's exporter for
 //! coverage: a `rampart_` prefix, the subsystem (`frontend`, `backend`,
-//! `server`, `vrrp`, `bgp`), base units (`_bytes`, `_seconds`), `_total`
+//! `server`, `vrrp`, `bgp`, `bfd`), base units (`_bytes`, `_seconds`), `_total`
 //! on counters (added by the library), and labels for the names.
 //! Counters restart from zero when the worker is replaced (a reload or a
 //! crash), as HAProxy's do; Prometheus' `rate()` handles such resets.
@@ -461,6 +461,49 @@ fn bgp(m: &mut Metrics, st: &Stats) {
         "Routes the announce policy wants announced",
         b.iter().map(|x| (nb(&x.name), x.routes_desired as f64)),
     );
+    bfd(m, st);
+}
+
+/// The BFD sessions of the neighbors that have one.
+fn bfd(m: &mut Metrics, st: &Stats) {
+    let b: Vec<_> = st
+        .status
+        .bgp
+        .iter()
+        .filter_map(|x| Some((vec![("neighbor", x.name.clone())], x.bfd.as_ref()?)))
+        .collect();
+    m.gauge(
+        "bfd_up",
+        "1 while the neighbor's BFD session is Up",
+        b.iter()
+            .map(|(l, x)| (l.clone(), flag(x.state == crate::bfd::BfdState::Up))),
+    );
+    m.gauge(
+        "bfd_detection_time_seconds",
+        "Silence after which the neighbor is declared down",
+        b.iter()
+            .filter_map(|(l, x)| Some((l.clone(), x.detection_time_ms? as f64 / 1000.0))),
+    );
+    m.counter(
+        "bfd_packets_received",
+        "BFD packets accepted from the neighbor",
+        b.iter().map(|(l, x)| (l.clone(), x.packets_in)),
+    );
+    m.counter(
+        "bfd_packets_sent",
+        "BFD packets sent to the neighbor",
+        b.iter().map(|(l, x)| (l.clone(), x.packets_out)),
+    );
+    m.counter(
+        "bfd_packets_discarded",
+        "Datagrams from the neighbor's address discarded (TTL, malformed, unknown session)",
+        b.iter().map(|(l, x)| (l.clone(), x.discarded)),
+    );
+    m.counter(
+        "bfd_down_transitions",
+        "Times the BFD session left Up",
+        b.iter().map(|(l, x)| (l.clone(), x.down_transitions)),
+    );
 }
 
 fn gateway(m: &mut Metrics, st: &Stats) {
@@ -660,5 +703,37 @@ mod tests {
         ] {
             assert!(text.contains(&want), "{want}\n{text}");
         }
+    }
+
+    #[test]
+    fn bfd_sessions_are_labelled_by_neighbor() {
+        let mut st = sample();
+        st.status.bgp = vec![
+            crate::control::BgpStatus {
+                name: "rtr".into(),
+                bfd: Some(crate::bfd::BfdStatus {
+                    state: crate::bfd::BfdState::Up,
+                    detection_time_ms: Some(300),
+                    packets_in: 42,
+                    down_transitions: 1,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            crate::control::BgpStatus {
+                name: "plain".into(),
+                ..Default::default()
+            },
+        ];
+        let text = render(&st).unwrap();
+        assert!(
+            text.contains("rampart_bfd_up{neighbor=\"rtr\"} 1.0\n"),
+            "{text}"
+        );
+        assert!(text.contains("rampart_bfd_detection_time_seconds{neighbor=\"rtr\"} 0.3\n"));
+        assert!(text.contains("rampart_bfd_packets_received_total{neighbor=\"rtr\"} 42\n"));
+        assert!(text.contains("rampart_bfd_down_transitions_total{neighbor=\"rtr\"} 1\n"));
+        // A neighbor without BFD has no BFD series.
+        assert!(!text.contains("rampart_bfd_up{neighbor=\"plain\"}"));
     }
 }
