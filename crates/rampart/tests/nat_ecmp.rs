@@ -25,6 +25,18 @@ fn node(n: u8) -> String {
     nat_config(n, "100ms") + &bgp_section(n, ROUTER, "", &format!("prefix = \"{VIP32}\""), "1s")
 }
 
+/// With BFD to the router (100 ms × 3) and VRRP at 50 ms.
+fn node_bfd(n: u8) -> String {
+    nat_config(n, "50ms")
+        + &bgp_section(
+            n,
+            ROUTER,
+            "bfd = true",
+            &format!("prefix = \"{VIP32}\""),
+            "1s",
+        )
+}
+
 fn peer(name: &str, address: &str) -> Peer {
     Peer {
         name: name.into(),
@@ -128,4 +140,62 @@ fn flows_through_two_active_nodes_survive_either_one_stopping() {
     let after_lb1 = conns.survivors();
     println!("lb1 stopped: {after_lb1}/200 flows continue");
     assert!(after_lb1 + 1 >= after_lb2, "{}", log(dir.path(), "lb2"));
+}
+
+#[test]
+fn a_node_cut_off_leaves_the_router_through_bfd_and_its_flows_live_on() {
+    let Some((s, rtr)) = bgp_lab() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let _webs = [
+        Nginx::start(&s.web1, dir.path(), "web1", "192.168.1.21:8080"),
+        Nginx::start(&s.web2, dir.path(), "web2", "192.168.1.22:8080"),
+    ];
+    rtr.sysctl("net.ipv4.fib_multipath_hash_policy", "1")
+        .unwrap();
+    let mut conf = bird_config(
+        ROUTER,
+        &[peer("lb1", "10.20.0.11"), peer("lb2", "10.20.0.12")],
+    );
+    for name in ["lb1", "lb2"] {
+        let head = format!("protocol bgp {name} {{\n");
+        conf = conf.replacen(&head, &format!("{head}    bfd on;\n"), 1);
+    }
+    conf += "protocol bfd { interface \"eth0\" { interval 100 ms; multiplier 3; }; }\n";
+    let _bird = start_bird(&rtr, dir.path(), "rtr", &conf);
+    let _lb1 = start_node(&s, dir.path(), 1, &node_bfd(1));
+    let _lb2 = start_node(&s, dir.path(), 2, &node_bfd(2));
+    assert!(
+        wait_for(Duration::from_secs(30), || nexthops(&rtr, VIP32)
+            == ["10.20.0.11", "10.20.0.12"]),
+        "{}",
+        log(dir.path(), "lb1")
+    );
+    assert!(wait_for(Duration::from_secs(10), || {
+        status(dir.path(), 1)["bgp"][0]["bfd"]["state"] == "Up" && lab::holds_both(&s, "lb1")
+    }));
+    let mut conns = Conns::open(&rtr, 200);
+    assert!(wait_for(Duration::from_secs(5), || opened(dir.path(), 1)
+        > 20
+        && opened(dir.path(), 2) > 20));
+
+    // lb1 (which also holds the gateway VIP) is cut off: BFD takes it out
+    // of the router's route, VRRP moves the gateway VIP to lb2.
+    let t = std::time::Instant::now();
+    for ifname in ["eth0", "eth1", "eth2"] {
+        s.lb1.set_link(ifname, false).unwrap();
+    }
+    assert!(
+        wait_for(Duration::from_secs(5), || nexthops(&rtr, VIP32)
+            == ["10.20.0.12"]),
+        "{}",
+        log(dir.path(), "rtr")
+    );
+    let dropped = t.elapsed();
+    let alive = conns.survivors();
+    println!("lb1 cut off: the router dropped it after {dropped:?}; {alive}/200 flows continue");
+    assert!(dropped < Duration::from_secs(1), "{dropped:?}");
+    // At least 99.5 %.
+    assert!(alive >= 199, "{}", log(dir.path(), "lb2"));
 }
