@@ -211,6 +211,18 @@ pub struct Backend {
     pub on_marked_down: Option<OnMarkedDown>,
 }
 
+impl Backend {
+    /// What happens to a server's open connections when its check marks
+    /// it down, for a frontend in `mode`: as configured, else the data
+    /// plane's default.
+    pub fn marked_down(&self, mode: Mode) -> OnMarkedDown {
+        self.on_marked_down.unwrap_or(match mode {
+            Mode::Proxy => OnMarkedDown::Keep,
+            Mode::Nat => OnMarkedDown::ShutdownSessions,
+        })
+    }
+}
+
 /// HAProxy's `on-marked-down`, per backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnMarkedDown {

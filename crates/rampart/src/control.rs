@@ -116,6 +116,17 @@ pub struct NatFrontendStatus {
     pub servers: Vec<NatServerStatus>,
 }
 
+impl NatFrontendStatus {
+    /// The server's part of the table, 0 to 1.
+    pub fn fraction(&self, server: &NatServerStatus) -> f64 {
+        if self.table_size == 0 {
+            0.0
+        } else {
+            server.share as f64 / self.table_size as f64
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct NatServerStatus {
     pub name: String,
@@ -1056,11 +1067,7 @@ pub fn render(s: &Status) -> String {
             f.name, f.vip, f.backend, f.table_size
         ));
         for v in &f.servers {
-            let pct = if f.table_size == 0 {
-                0.0
-            } else {
-                v.share as f64 * 100.0 / f.table_size as f64
-            };
+            let pct = f.fraction(v) * 100.0;
             out.push_str(&format!(
                 "  {} {} {pct:.1}%: {} connections, to {} packets / {} bytes, back {} packets / {} bytes\n",
                 v.name, v.addr, v.connections, v.packets_to, v.bytes_to, v.packets_back, v.bytes_back

@@ -124,11 +124,7 @@ pub fn servers(st: &Stats) -> String {
         ]);
         for f in &st.status.nat {
             for v in &f.servers {
-                let share = if f.table_size == 0 {
-                    0.0
-                } else {
-                    v.share as f64 * 100.0 / f.table_size as f64
-                };
+                let share = f.fraction(v) * 100.0;
                 tbl.row(vec![
                     f.name.clone(),
                     f.vip.clone(),

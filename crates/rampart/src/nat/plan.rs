@@ -91,8 +91,7 @@ impl Plan {
                         0
                     }
                 };
-                let shutdown = b.on_marked_down.unwrap_or(OnMarkedDown::ShutdownSessions)
-                    == OnMarkedDown::ShutdownSessions;
+                let shutdown = b.marked_down(Mode::Nat) == OnMarkedDown::ShutdownSessions;
                 let pinned = |s: &rampart_config::Server| {
                     let (admin, _) = now.admin(&b.name, &s.name);
                     admin != Admin::Maint && (!shutdown || now.up(&b.name, &s.name))

@@ -806,7 +806,7 @@ impl Supervisor {
         let shutdown = self
             .cfg
             .backend(&change.backend)
-            .and_then(|b| b.on_marked_down)
+            .map(|b| b.marked_down(Mode::Proxy))
             == Some(rampart_config::OnMarkedDown::ShutdownSessions);
         if !change.up && shutdown {
             tracing::warn!(

@@ -595,16 +595,10 @@ fn nat(m: &mut Metrics, st: &Stats) {
     m.gauge(
         "nat_table_share",
         "The server's share of its frontend's Maglev table (0 to 1)",
-        st.status.nat.iter().flat_map(|f| {
-            f.servers.iter().map(move |v| {
-                let share = if f.table_size == 0 {
-                    0.0
-                } else {
-                    v.share as f64 / f.table_size as f64
-                };
-                (of(f, v), share)
-            })
-        }),
+        st.status
+            .nat
+            .iter()
+            .flat_map(|f| f.servers.iter().map(move |v| (of(f, v), f.fraction(v)))),
     );
 }
 
