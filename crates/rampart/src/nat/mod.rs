@@ -34,6 +34,8 @@ const RETRY: Duration = Duration::from_secs(2);
 type Readings = Arc<Mutex<Vec<(String, u64, u64)>>>;
 
 pub struct Active {
+    /// Removed with the table (see [`start`]).
+    marker: std::path::PathBuf,
     desired: watch::Sender<Plan>,
     /// The plan the kernel has now (status names its counters by it).
     applied: Arc<Mutex<Plan>>,
@@ -45,13 +47,26 @@ pub struct Active {
 /// Brings the kernel to `plan`: the table replaced in one transaction, or
 /// deleted when no frontend is in NAT mode (a table a killed run left
 /// behind goes then too). Fails when nft refuses: the node does not start.
-pub async fn start(plan: Plan, failures: Failures) -> Result<Option<Active>> {
+pub async fn start(
+    plan: Plan,
+    failures: Failures,
+    runtime_dir: &std::path::Path,
+) -> Result<Option<Active>> {
+    // Kept while a table is in place, so that a node without NAT frontends
+    // runs nft only to remove one a killed run left behind.
+    let marker = runtime_dir.join("nat.table");
     if plan.is_empty() {
-        // A table a killed run left behind, if any.
-        if let Err(e) = crate::nft::apply(&[], &render::delete()).await {
-            tracing::debug!("no NAT table to remove: {e:#}");
+        if marker.exists() {
+            if let Err(e) = crate::nft::apply(&[], &render::delete()).await {
+                tracing::warn!("cannot remove the NAT table a previous run left: {e:#}");
+            }
+            let _ = std::fs::remove_file(&marker);
         }
         return Ok(None);
+    }
+    if let Err(e) = std::fs::create_dir_all(runtime_dir).and_then(|()| std::fs::write(&marker, ""))
+    {
+        tracing::warn!("cannot write {}: {e}", marker.display());
     }
     crate::nft::apply(&[], &render::full(&plan)).await?;
     log_plan(&plan, None);
@@ -60,6 +75,7 @@ pub async fn start(plan: Plan, failures: Failures) -> Result<Option<Active>> {
     let readings = Readings::default();
     let repair = Arc::new(tokio::sync::Notify::new());
     Ok(Some(Active {
+        marker,
         desired,
         applier: tokio::spawn(apply_latest(rx, applied.clone(), repair.clone())),
         poller: tokio::spawn(poll_counters(
@@ -277,8 +293,11 @@ impl Active {
     pub async fn stop(self) {
         self.applier.abort();
         self.poller.abort();
-        if let Err(e) = crate::nft::apply(&[], &render::delete()).await {
-            tracing::warn!("cannot remove the NAT table: {e:#}");
+        match crate::nft::apply(&[], &render::delete()).await {
+            Ok(()) => {
+                let _ = std::fs::remove_file(&self.marker);
+            }
+            Err(e) => tracing::warn!("cannot remove the NAT table: {e:#}"),
         }
     }
 

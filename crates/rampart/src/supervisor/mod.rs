@@ -349,7 +349,7 @@ pub async fn run(
     // moment); a failure stops what runs already.
     let plan = sup.nat_plan();
     sup.nat_waiting = plan.waiting();
-    match crate::nat::start(plan, sup.nat_failures.clone()).await {
+    match crate::nat::start(plan, sup.nat_failures.clone(), &sup.runtime_dir).await {
         Ok(n) => sup.nat = n,
         Err(e) => {
             sup.stop().await;

@@ -97,10 +97,12 @@ impl Supervisor {
                     n.stop().await;
                 }
             }
-            (None, false) => match crate::nat::start(plan, self.nat_failures.clone()).await {
-                Ok(n) => self.nat = n,
-                Err(e) => tracing::error!("NAT frontends after the reload: {e:#}"),
-            },
+            (None, false) => {
+                match crate::nat::start(plan, self.nat_failures.clone(), &self.runtime_dir).await {
+                    Ok(n) => self.nat = n,
+                    Err(e) => tracing::error!("NAT frontends after the reload: {e:#}"),
+                }
+            }
             (None, true) => {}
         }
     }
