@@ -57,20 +57,30 @@ fn opened(dir: &std::path::Path, n: u8) -> u64 {
         .sum()
 }
 
-#[test]
-fn flows_through_two_active_nodes_survive_either_one_stopping() {
-    let Some((s, rtr)) = bgp_lab() else {
-        return;
-    };
+/// The BGP lab with nginx on both webs; the router hashes flows on ports
+/// too, so that one client's connections spread over both next hops.
+fn lab_with_webs() -> Option<(
+    rampart_lab::SeedLab,
+    rampart_lab::Ns,
+    tempfile::TempDir,
+    [Nginx; 2],
+)> {
+    let (s, rtr) = bgp_lab()?;
     let dir = tempfile::tempdir().unwrap();
-    let _webs = [
+    let webs = [
         Nginx::start(&s.web1, dir.path(), "web1", "192.168.1.21:8080"),
         Nginx::start(&s.web2, dir.path(), "web2", "192.168.1.22:8080"),
     ];
-    // The router hashes flows on ports too, so that one client's
-    // connections spread over both next hops.
     rtr.sysctl("net.ipv4.fib_multipath_hash_policy", "1")
         .unwrap();
+    Some((s, rtr, dir, webs))
+}
+
+#[test]
+fn flows_through_two_active_nodes_survive_either_one_stopping() {
+    let Some((s, rtr, dir, _webs)) = lab_with_webs() else {
+        return;
+    };
     let _bird = start_bird(
         &rtr,
         dir.path(),
@@ -144,16 +154,9 @@ fn flows_through_two_active_nodes_survive_either_one_stopping() {
 
 #[test]
 fn a_node_cut_off_leaves_the_router_through_bfd_and_its_flows_live_on() {
-    let Some((s, rtr)) = bgp_lab() else {
+    let Some((s, rtr, dir, _webs)) = lab_with_webs() else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let _webs = [
-        Nginx::start(&s.web1, dir.path(), "web1", "192.168.1.21:8080"),
-        Nginx::start(&s.web2, dir.path(), "web2", "192.168.1.22:8080"),
-    ];
-    rtr.sysctl("net.ipv4.fib_multipath_hash_policy", "1")
-        .unwrap();
     let mut conf = bird_config(
         ROUTER,
         &[peer("lb1", "10.20.0.11"), peer("lb2", "10.20.0.12")],
