@@ -81,7 +81,7 @@ pub fn full(plan: &Plan) -> String {
     // would pick them up mid-stream, and the gateway's masquerade would
     // then translate them). Replies to this node's own connections to
     // the servers (health checks, proxy mode) stay tracked.
-    for (fam, list) in by_family(plan, |s| format!("{} . {}", s.ip(), s.port())) {
+    for (fam, list) in by_family(plan, |_, _, a| format!("{} . {}", a.ip(), a.port())) {
         let _ = writeln!(
             t,
             "\t\t{fam} saddr . tcp sport {{ {} }} fib daddr type != local notrack",
@@ -93,7 +93,9 @@ pub fn full(plan: &Plan) -> String {
         t,
         "\tchain postrouting {{\n\t\ttype filter hook postrouting priority srcnat; policy accept;"
     );
-    for (fam, list) in by_family_indexed(plan) {
+    for (fam, list) in by_family(plan, |fi, si, a| {
+        format!("{} . {} : goto f{fi}s{si}back", a.ip(), a.port())
+    }) {
         let _ = writeln!(
             t,
             "\t\t{fam} saddr . tcp sport vmap {{ {} }}",
@@ -107,7 +109,9 @@ pub fn full(plan: &Plan) -> String {
         t,
         "\tchain forward {{\n\t\ttype filter hook forward priority 1000; policy accept;"
     );
-    for (fam, list) in by_family_conn(plan) {
+    for (fam, list) in by_family(plan, |fi, si, a| {
+        format!("{} . {} : jump f{fi}s{si}conn", a.ip(), a.port())
+    }) {
         let _ = writeln!(
             t,
             "\t\t{FIRST} {fam} daddr . tcp dport vmap {{ {} }}",
@@ -233,26 +237,14 @@ fn servers(t: &mut String, fi: usize, f: &Frontend) {
     }
 }
 
-/// Every server address, grouped by family, in the form `item` gives.
-fn by_family(plan: &Plan, item: impl Fn(SocketAddr) -> String) -> Vec<(&'static str, Vec<String>)> {
-    let mut out: Vec<(&'static str, Vec<String>)> = Vec::new();
-    for f in &plan.frontends {
-        for s in &f.servers {
-            let fam = family(s.addr.ip());
-            let it = item(s.addr);
-            match out.iter_mut().find(|(k, _)| *k == fam) {
-                Some((_, l)) if !l.contains(&it) => l.push(it),
-                Some(_) => {}
-                None => out.push((fam, vec![it])),
-            }
-        }
-    }
-    out
-}
-
-/// `addr . port : goto f0s1back` for every server, grouped by family.
-/// Validation makes a server address belong to one frontend only.
-fn by_family_indexed(plan: &Plan) -> Vec<(&'static str, Vec<String>)> {
+/// One element per server address (the first server of an address, if
+/// several), grouped by family, in the form `item` gives from the
+/// frontend's and the server's index and the address. Validation makes a
+/// server address belong to one NAT frontend only.
+fn by_family(
+    plan: &Plan,
+    item: impl Fn(usize, usize, SocketAddr) -> String,
+) -> Vec<(&'static str, Vec<String>)> {
     let mut out: Vec<(&'static str, Vec<String>)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (fi, f) in plan.frontends.iter().enumerate() {
@@ -261,23 +253,7 @@ fn by_family_indexed(plan: &Plan) -> Vec<(&'static str, Vec<String>)> {
                 continue;
             }
             let fam = family(s.addr.ip());
-            let it = format!("{} . {} : goto f{fi}s{si}back", s.addr.ip(), s.addr.port());
-            match out.iter_mut().find(|(k, _)| *k == fam) {
-                Some((_, l)) => l.push(it),
-                None => out.push((fam, vec![it])),
-            }
-        }
-    }
-    out
-}
-
-/// `addr . port : jump f0s1conn` for every server, grouped by family.
-fn by_family_conn(plan: &Plan) -> Vec<(&'static str, Vec<String>)> {
-    let mut out: Vec<(&'static str, Vec<String>)> = Vec::new();
-    for (fi, f) in plan.frontends.iter().enumerate() {
-        for (si, s) in f.servers.iter().enumerate() {
-            let fam = family(s.addr.ip());
-            let it = format!("{} . {} : jump f{fi}s{si}conn", s.addr.ip(), s.addr.port());
+            let it = item(fi, si, s.addr);
             match out.iter_mut().find(|(k, _)| *k == fam) {
                 Some((_, l)) => l.push(it),
                 None => out.push((fam, vec![it])),
