@@ -239,7 +239,7 @@ impl Passive {
         let mut failed = Vec::new();
         for (fi, f) in plan.frontends.iter().enumerate() {
             let back: u64 = (0..f.servers.len())
-                .filter_map(|si| get(format!("back_{fi}_{si}")))
+                .filter_map(|si| get(render::counter("back", fi, si)))
                 .sum();
             let (back0, still) = self
                 .replies
@@ -255,8 +255,8 @@ impl Passive {
             let on_the_way_back = still < REPLIES_SEEN;
             for (si, s) in f.servers.iter().enumerate() {
                 let (Some(syn), Some(synack)) = (
-                    get(format!("conn_{fi}_{si}")),
-                    get(format!("synack_{fi}_{si}")),
+                    get(render::counter("conn", fi, si)),
+                    get(render::counter("synack", fi, si)),
                 ) else {
                     continue;
                 };
@@ -305,7 +305,7 @@ impl Active {
         let plan = self.applied.lock().map(|p| p.clone()).unwrap_or_default();
         let readings = self.readings.lock().map(|r| r.clone()).unwrap_or_default();
         let get = |kind: &str, fi: usize, si: usize| {
-            let tag = format!("{kind}_{fi}_{si}");
+            let tag = render::counter(kind, fi, si);
             readings
                 .iter()
                 .find(|(c, _, _)| *c == tag)

@@ -199,7 +199,7 @@ fn servers(t: &mut String, fi: usize, f: &Frontend) {
     let fam = family(f.vip.ip());
     for (si, s) in f.servers.iter().enumerate() {
         for kind in ["conn", "to", "back", "synack"] {
-            let _ = writeln!(t, "\tcounter {kind}_{fi}_{si} {{\n\t}}");
+            let _ = writeln!(t, "\tcounter {} {{\n\t}}", counter(kind, fi, si));
         }
         let key = if fam == "ip" {
             "ipv4_addr"
@@ -261,6 +261,13 @@ fn by_family(
         }
     }
     out
+}
+
+/// The name of server `si` of frontend `fi`'s counter of `kind` (`conn`,
+/// `to`, `back`, `synack`): the one spelling the table and its readers
+/// share.
+pub fn counter(kind: &str, fi: usize, si: usize) -> String {
+    format!("{kind}_{fi}_{si}")
 }
 
 /// Deletes the table (created first, so that the delete cannot fail).
