@@ -27,6 +27,8 @@
 //! - `report`: problems found after parsing (on the host), with line and
 //!   column, located by their path in the document
 //! - `diag`: diagnostics and their rendering
+//! - `import_haproxy`, `import_keepalived`, `import_bird`: other programs'
+//!   configs as rampart TOML
 
 #![forbid(unsafe_code)]
 
@@ -43,6 +45,7 @@ mod file;
 mod frontend;
 mod gateway;
 mod health;
+mod import_bird;
 mod import_haproxy;
 mod import_keepalived;
 mod model;
@@ -66,6 +69,7 @@ pub use diag::{Diagnostic, Errors};
 pub use duration::parse_duration;
 pub use file::{MAX_FILE_SIZE, read_file};
 pub use frontend::NAME_MAX;
+pub use import_bird::import_bird;
 pub use import_haproxy::{Imported, import_haproxy};
 pub use import_keepalived::import_keepalived;
 pub use model::*;
