@@ -51,8 +51,8 @@ const DEFAULT_CONFIG: &str = "/etc/rampart/rampart.toml";
                   prefixes with BGP and forwards and NATs for a private subnet. `rampart \
                   check` validates a config file (with --host, against this host too); \
                   `rampart status` and `rampart reload` talk to the running node over its \
-                  control socket; `rampart import` converts haproxy.cfg and \
-                  keepalived.conf."
+                  control socket; `rampart import` converts haproxy.cfg, \
+                  keepalived.conf and bird.conf."
 )]
 struct Cli {
     /// Log level (error, warn, info, debug, trace); overrides the config
@@ -301,13 +301,15 @@ enum Cmd {
     /// stdout; what is not carried over is named on stderr).
     Import {
         /// The format of FILE.
-        #[arg(value_parser = ["haproxy", "keepalived"])]
+        #[arg(value_parser = ["haproxy", "keepalived", "bird"])]
         format: String,
         /// The file to convert (/etc/haproxy/haproxy.cfg,
-        /// /etc/keepalived/keepalived.conf).
+        /// /etc/keepalived/keepalived.conf, /etc/bird/bird.conf).
         file: PathBuf,
         /// keepalived: the frontend whose health replaces a script that
-        /// checks HAProxy runs (`pgrep haproxy`) — `track_proxy`.
+        /// checks HAProxy runs (`pgrep haproxy`) — `track_proxy`. bird:
+        /// announce each prefix while this frontend has a server up
+        /// (`policy = { while_healthy = NAME }`) instead of always.
         #[arg(long)]
         frontend: Option<String>,
     },
@@ -372,10 +374,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Err(e) => anyhow::bail!("cannot read {}: {e}", file.display()),
             };
             let origin = file.display().to_string();
-            let result = if format == "keepalived" {
-                rampart_config::import_keepalived(&origin, &text, frontend.as_deref())
-            } else {
-                rampart_config::import_haproxy(&origin, &text)
+            let result = match format.as_str() {
+                "keepalived" => {
+                    rampart_config::import_keepalived(&origin, &text, frontend.as_deref())
+                }
+                "bird" => rampart_config::import_bird(&origin, &text, frontend.as_deref()),
+                _ => rampart_config::import_haproxy(&origin, &text),
             };
             match result {
                 Ok(imported) => {

@@ -301,6 +301,63 @@ fn import_turns_the_seed_haproxy_cfg_and_keepalived_conf_into_a_config_check_acc
 }
 
 #[test]
+fn import_bird_refuses_the_guides_typo_and_prints_a_config_check_accepts_once_fixed() {
+    let bird = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rampart-config/tests/bird");
+    let import = |file: &str, frontend: Option<&str>| {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["import", "bird"]).arg(bird.join(file));
+        if let Some(f) = frontend {
+            cmd.args(["--frontend", f]);
+        }
+        cmd.output().unwrap()
+    };
+
+    // The guide's bird.conf as written: `neighbor 10.10.10.237.128`.
+    let out = import("guide.conf", None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert!(
+        stderr.starts_with("error: ")
+            && stderr.contains(
+                "/guide.conf:31:10: `10.10.10.237.128` is not an IPv4 address: it has five octets"
+            ),
+        "{stderr}"
+    );
+
+    // Fixed: the [bgp] section, which `rampart check` accepts on its own.
+    let out = import("guide-fixed.conf", None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: ")
+            && stderr.contains("guide-fixed.conf:9:1: protocol direct `direct1` not carried"),
+        "{stderr}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("bgp.toml");
+    std::fs::write(&toml, &out.stdout).unwrap();
+    let (ok, checked) = check(&toml);
+    assert!(ok, "{checked}\n{}", String::from_utf8_lossy(&out.stdout));
+
+    // With --frontend, after the guide's haproxy.cfg: a whole node.
+    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed-haproxy.cfg");
+    let proxy = Command::new(BIN)
+        .args(["import", "haproxy"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(proxy.status.success());
+    let out = import("guide-fixed.conf", Some("www"));
+    assert!(out.status.success());
+    let mut node = proxy.stdout.clone();
+    node.extend_from_slice(&out.stdout);
+    std::fs::write(&toml, &node).unwrap();
+    let (ok, checked) = check(&toml);
+    assert!(ok, "{checked}\n{}", String::from_utf8_lossy(&node));
+}
+
+#[test]
 fn demo_runs_without_set_up_and_loses_no_request() {
     let out = Command::new(BIN).arg("demo").output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
