@@ -69,7 +69,7 @@ pub(super) struct Acts {
     pub(super) dropped: Vec<(Pos, String, bool)>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(super) enum End {
     Accept,
     Reject,
@@ -152,7 +152,15 @@ impl Program {
                     ));
                 }
             }
-            paths = next;
+            // Ways that ended alike are one: a filter whose unknown
+            // conditions do not change the outcome stays one way through.
+            let mut unique: Vec<Path> = Vec::with_capacity(next.len());
+            for p in next {
+                if !unique.iter().any(|u| u.end == p.end && u.acts == p.acts) {
+                    unique.push(p);
+                }
+            }
+            paths = unique;
         }
         Ok(paths)
     }

@@ -81,7 +81,13 @@ pub(super) enum Stmt {
 
 /// Statements until the end of `toks`.
 pub(super) fn statements(toks: &[Token]) -> Result<Vec<Stmt>, Problem> {
-    let mut p = Parser { toks, i: 0 };
+    let mut p = Parser {
+        toks,
+        i: 0,
+        depth: 0,
+        exprs: 0,
+        ops: 0,
+    };
     let mut out = Vec::new();
     while p.peek().is_some() {
         p.statement(&mut out)?;
@@ -91,7 +97,13 @@ pub(super) fn statements(toks: &[Token]) -> Result<Vec<Stmt>, Problem> {
 
 /// One expression filling `toks` (a `define`'s value, an `export where`).
 pub(super) fn expression(toks: &[Token]) -> Result<Expr, Problem> {
-    let mut p = Parser { toks, i: 0 };
+    let mut p = Parser {
+        toks,
+        i: 0,
+        depth: 0,
+        exprs: 0,
+        ops: 0,
+    };
     let e = p.expr()?;
     match p.peek() {
         None => Ok(e),
@@ -105,7 +117,21 @@ pub(super) fn expression(toks: &[Token]) -> Result<Expr, Problem> {
 struct Parser<'a> {
     toks: &'a [Token],
     i: usize,
+    /// Nesting of blocks, conditions and expressions so far.
+    depth: usize,
+    /// Expressions being parsed, and the operators of the outermost: a
+    /// chain `a || b || ...` is a tree as deep as it is long.
+    exprs: usize,
+    ops: usize,
 }
+
+/// Operators in one expression (a condition, a constant): the longest
+/// chains in filters people write have tens.
+const MAX_OPERATORS: usize = 1000;
+
+/// Deeper nesting than this is no filter a person wrote, and would take
+/// the parser's stack with it.
+const MAX_NESTING: usize = 100;
 
 /// Words that start a local variable declaration.
 const TYPES: [&str; 15] = [
@@ -160,6 +186,24 @@ impl Parser<'_> {
     }
 
     fn statement(&mut self, out: &mut Vec<Stmt>) -> Result<(), Problem> {
+        self.nest()?;
+        let r = self.statement_inner(out);
+        self.depth -= 1;
+        r
+    }
+
+    /// One level deeper, or an error when that is too deep.
+    fn nest(&mut self) -> Result<(), Problem> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            let at = self.peek().map_or(self.end(), |t| t.pos);
+            self.depth -= 1;
+            return Err((at, format!("nested more than {MAX_NESTING} deep")));
+        }
+        Ok(())
+    }
+
+    fn statement_inner(&mut self, out: &mut Vec<Stmt>) -> Result<(), Problem> {
         let t = self.bump()?.clone();
         let pos = t.pos;
         if t.is(";") {
@@ -273,6 +317,30 @@ impl Parser<'_> {
     // === Expressions, loosest first ===
 
     pub(super) fn expr(&mut self) -> Result<Expr, Problem> {
+        self.nest()?;
+        if self.exprs == 0 {
+            self.ops = 0;
+        }
+        self.exprs += 1;
+        let r = self.expr_inner();
+        self.exprs -= 1;
+        self.depth -= 1;
+        r
+    }
+
+    /// `l op r`, counted.
+    fn bin(&mut self, op: Op, l: Expr, r: Expr, pos: Pos) -> Result<Expr, Problem> {
+        self.ops += 1;
+        if self.ops > MAX_OPERATORS {
+            return Err((
+                pos,
+                format!("more than {MAX_OPERATORS} operators in one expression"),
+            ));
+        }
+        Ok(Expr::Bin(op, Box::new(l), Box::new(r), pos))
+    }
+
+    fn expr_inner(&mut self) -> Result<Expr, Problem> {
         let mut left = self.comparison()?;
         loop {
             let op = match self.peek() {
@@ -282,7 +350,7 @@ impl Parser<'_> {
             };
             let pos = self.bump()?.pos;
             let right = self.comparison()?;
-            left = Expr::Bin(op, Box::new(left), Box::new(right), pos);
+            left = self.bin(op, left, right, pos)?;
         }
     }
 
@@ -301,7 +369,7 @@ impl Parser<'_> {
         };
         let pos = self.bump()?.pos;
         let right = self.sum()?;
-        Ok(Expr::Bin(op, Box::new(left), Box::new(right), pos))
+        self.bin(op, left, right, pos)
     }
 
     fn sum(&mut self) -> Result<Expr, Problem> {
@@ -314,7 +382,7 @@ impl Parser<'_> {
             };
             let pos = self.bump()?.pos;
             let right = self.product()?;
-            left = Expr::Bin(op, Box::new(left), Box::new(right), pos);
+            left = self.bin(op, left, right, pos)?;
         }
     }
 
@@ -328,13 +396,16 @@ impl Parser<'_> {
             };
             let pos = self.bump()?.pos;
             let right = self.unary()?;
-            left = Expr::Bin(op, Box::new(left), Box::new(right), pos);
+            left = self.bin(op, left, right, pos)?;
         }
     }
 
     fn unary(&mut self) -> Result<Expr, Problem> {
         if self.eat("!") {
-            return Ok(Expr::Not(Box::new(self.unary()?)));
+            self.nest()?;
+            let inner = self.unary();
+            self.depth -= 1;
+            return Ok(Expr::Not(Box::new(inner?)));
         }
         let mut e = self.primary()?;
         while self.peek_is(".") {
@@ -533,6 +604,10 @@ mod tests {
 
     #[test]
     fn what_is_refused() {
+        let braces = "{".repeat(10_000);
+        let parens = format!("if {}net = 1.0.0.0/8 then accept;", "(".repeat(10_000));
+        let nots = format!("if {}true then accept;", "!".repeat(10_000));
+        let chain = format!("if true{} then accept;", " || true".repeat(10_000));
         for (src, needle) in [
             ("case net.len { 24: accept; }", "`case`"),
             ("int x; x = 1;", "local variable"),
@@ -544,6 +619,10 @@ mod tests {
             ("if net = 10.0.0.0/8 accept;", "expected `then`"),
             ("accept", "unexpected end"),
             ("{ accept;", "never closed"),
+            (braces.as_str(), "nested more than 100 deep"),
+            (parens.as_str(), "nested more than 100 deep"),
+            (nots.as_str(), "nested more than 100 deep"),
+            (chain.as_str(), "more than 1000 operators in one expression"),
         ] {
             let e = statements(&lex(src).unwrap()).unwrap_err();
             assert!(e.1.contains(needle), "{src}: {e:?}");
