@@ -428,6 +428,16 @@ fn what_cannot_be_translated_is_refused_with_its_place() {
             "b.conf:4:34: port 70000 is out of range",
         ),
         (
+            base.replace("export none;", "export none;\n hold time 2;"),
+            "b.conf:6:2: `hold_time` must be 0s (no keepalives) or between 3s and 65535s (RFC \
+             4271), got 2s (imported as `hold_time = \"2s\"`)",
+        ),
+        (
+            base.replace("export none;", &format!("password \"{}\";", "k".repeat(81))),
+            "b.conf:5:2: `password` must be 1 to 80 bytes (Linux TCP_MD5SIG_MAXKEYLEN), got 81 \
+             bytes (imported as `password = \"...\"`)",
+        ),
+        (
             base.replace("65001", "23456"),
             "b.conf:4:23: AS 23456 is AS_TRANS",
         ),

@@ -72,6 +72,9 @@ pub(super) struct Session {
     /// An option could not be read: what it would have set is not
     /// reported missing as well.
     pub(super) failed: bool,
+    /// Where the option behind a rampart key was written (the last one
+    /// wins, as in BIRD).
+    marks: Vec<(&'static str, Pos)>,
 }
 
 /// BIRD's default TTL for `multihop` without a number.
@@ -190,6 +193,19 @@ const REFUSED: &[(&str, &str)] = &[
 ];
 
 impl Session {
+    /// Where the option that set a rampart key was written.
+    pub(super) fn place(&self, key: &str) -> Option<Pos> {
+        self.marks
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == key)
+            .map(|m| m.1)
+    }
+
+    fn mark(&mut self, key: &'static str, pos: Pos) {
+        self.marks.push((key, pos));
+    }
+
     /// Applies `items` (the template's first, then the protocol's).
     pub(super) fn read(&mut self, items: &[&Item], prog: &Program, r: &mut Report) {
         for item in items {
@@ -229,7 +245,10 @@ impl Session {
             ["neighbor", ..] => self.neighbor(item, &v)?,
             ["source", "address", ..] => self.local_address = Some((v.addr(2)?, w[2].pos)),
             ["password", ..] => match w.get(1).map(|t| &t.tok) {
-                Some(Tok::Str(s)) => self.password = Some(s.clone()),
+                Some(Tok::Str(s)) => {
+                    self.password = Some(s.clone());
+                    self.mark("password", item.pos);
+                }
                 _ => return Err((item.pos, "`password` needs a \"string\"".into())),
             },
             ["multihop", ..] => {
@@ -241,14 +260,25 @@ impl Session {
                 if w.len() > 2 {
                     r.warn(w[2].pos, format!("`{text}`: only the hop count is carried"));
                 }
+                self.mark("multihop", item.pos);
             }
-            ["direct"] => self.direct = true,
-            ["passive", ..] => self.passive = v.switch(1)?,
-            ["ttl", "security", ..] => self.ttl_security = v.switch(2)?,
+            ["direct"] => {
+                self.direct = true;
+                self.mark("multihop", item.pos);
+            }
+            ["passive", ..] => {
+                self.passive = v.switch(1)?;
+                self.mark("mode", item.pos);
+            }
+            ["ttl", "security", ..] => {
+                self.ttl_security = v.switch(2)?;
+                self.mark("ttl_security", item.pos);
+            }
             ["bfd", ..] => {
                 self.bfd = item.block.is_some()
                     || w.get(1).is_some_and(|t| t.is_word("graceful"))
                     || v.switch(1)?;
+                self.mark("bfd", item.pos);
                 if item.block.is_some() || w.len() > 1 && w[1].is_word("graceful") {
                     r.warn(
                         item.pos,
@@ -259,7 +289,10 @@ impl Session {
                     );
                 }
             }
-            ["hold", "time", ..] => self.hold_time = Some(v.int(2)?),
+            ["hold", "time", ..] => {
+                self.hold_time = Some(v.int(2)?);
+                self.mark("hold_time", item.pos);
+            }
             ["connect", "retry", "time", ..] => self.connect_retry = Some((v.int(3)?, item.pos)),
             ["default", "bgp_local_pref", ..] => {
                 self.local_pref = Some(u32::try_from(v.int(2)?).map_err(|_| {

@@ -102,7 +102,7 @@ pub fn import_bird(
         return Err(r.render(&r.errors));
     }
     // Checked together with a frontend of the given name for the policy.
-    let mut whole = toml.clone();
+    let mut whole = toml.text.clone();
     if let Some(f) = frontend {
         let _ = write!(
             whole,
@@ -112,13 +112,32 @@ pub fn import_bird(
         );
     }
     if let Err(e) = crate::parse(&format!("{origin} (imported)"), &whole) {
-        return Err(vec![format!(
-            "the imported config is not valid rampart config:\n{}",
-            e.render()
-        )]);
+        // Each problem where it was written in bird.conf.
+        let mut unplaced = false;
+        for d in e.diagnostics() {
+            let mut line = whole.lines().nth(d.line.saturating_sub(1)).unwrap_or("");
+            if line.starts_with("password") {
+                line = "password = \"...\"";
+            }
+            match toml.place(d.line).filter(|p| p.line > 0) {
+                Some(pos) => r.error(
+                    pos,
+                    format!("{} (imported as `{}`)", d.message, line.trim()),
+                ),
+                None => unplaced = true,
+            }
+        }
+        let mut out = r.render(&r.errors);
+        if unplaced {
+            out.push(format!(
+                "the imported config is not valid rampart config:\n{}",
+                e.render()
+            ));
+        }
+        return Err(out);
     }
     Ok(Imported {
-        toml,
+        toml: toml.text,
         warnings: r.render(&r.warnings),
     })
 }
@@ -176,7 +195,7 @@ fn names(protocols: &[Proto]) -> Vec<String> {
         .collect()
 }
 
-fn convert(conf: &Conf, frontend: Option<&str>, r: &mut Report) -> String {
+fn convert(conf: &Conf, frontend: Option<&str>, r: &mut Report) -> output::Toml {
     let prog = Program {
         defines: conf
             .defines
@@ -368,7 +387,7 @@ fn feeds<'a>(name: &'a str, s: &'a Session, at: Pos) -> Vec<Feed<'a>> {
         .collect()
 }
 
-fn router_id(conf: &Conf, prog: &Program, r: &mut Report) -> Option<Ipv4Addr> {
+fn router_id(conf: &Conf, prog: &Program, r: &mut Report) -> Option<(Ipv4Addr, Pos)> {
     let Some(item) = &conf.router_id else {
         r.error(
             Pos { line: 1, col: 1 },
@@ -393,7 +412,8 @@ fn router_id(conf: &Conf, prog: &Program, r: &mut Report) -> Option<Ipv4Addr> {
         },
         None => Err((item.pos, "`router id` needs an address".to_string())),
     };
-    value.map_err(|(p, m)| r.error(p, m)).ok()
+    let at = w.get(2).map_or(item.pos, |t| t.pos);
+    value.map(|a| (a, at)).map_err(|(p, m)| r.error(p, m)).ok()
 }
 
 fn unknown() -> eval::Route {

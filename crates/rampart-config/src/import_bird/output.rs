@@ -1,10 +1,12 @@
 //! The TOML: `[bgp]` with what all sessions share (router id, local AS,
 //! connect retry), one `[[bgp.neighbor]]` per session, one
 //! `[[bgp.announce]]` per prefix sent, each with a comment saying where
-//! it came from.
+//! it came from. Every line written remembers the place in bird.conf it
+//! comes from, so that a problem rampart's own parser finds in the result
+//! (a hold time of 2 s, an 81-byte password) is shown where it can be
+//! fixed.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::Report;
@@ -17,7 +19,7 @@ use crate::model::Family;
 #[derive(Clone, Copy)]
 pub(super) struct Output<'a> {
     pub(super) origin: &'a str,
-    pub(super) router_id: Option<Ipv4Addr>,
+    pub(super) router_id: Option<(Ipv4Addr, Pos)>,
     pub(super) sessions: &'a [(String, Session, Pos)],
     pub(super) announces: &'a [Announce],
     pub(super) per: &'a BTreeMap<String, PerNeighbor>,
@@ -25,20 +27,74 @@ pub(super) struct Output<'a> {
     pub(super) suppliers: &'a [String],
 }
 
+/// The TOML text, and for each of its lines the place it comes from.
+#[derive(Default)]
+pub(super) struct Toml {
+    pub(super) text: String,
+    from: Vec<Pos>,
+}
+
+impl Toml {
+    fn line(&mut self, pos: Pos, s: impl AsRef<str>) {
+        self.text.push_str(s.as_ref());
+        self.text.push('\n');
+        self.from.push(pos);
+    }
+
+    /// Where a line (1-based) of the TOML comes from in bird.conf.
+    pub(super) fn place(&self, line: usize) -> Option<Pos> {
+        line.checked_sub(1).and_then(|i| self.from.get(i)).copied()
+    }
+}
+
 /// The TOML: `[bgp]`, the neighbors, the announcements.
-pub(super) fn write(o: &Output, r: &mut Report) -> String {
-    let Output {
-        origin,
-        router_id,
-        sessions,
-        announces,
-        per,
-        frontend,
-        suppliers,
-    } = *o;
+pub(super) fn write(o: &Output, r: &mut Report) -> Toml {
+    let mut t = Toml::default();
+    let first = o.sessions.first().map_or(Pos::default(), |s| s.2);
+    let (local_as, retry) = shared(o, r);
+    t.line(
+        first,
+        format!("# Imported from {} by `rampart import bird`.", o.origin),
+    );
+    t.line(first, "");
+    t.line(first, "[bgp]");
+    if let Some((id, at)) = o.router_id {
+        t.line(at, format!("router_id = {}", q(&id.to_string())));
+    }
+    let local = local_as.map(|(n, ..)| n);
+    if let Some((n, at)) = local_as {
+        t.line(at, format!("local_as = {n}"));
+    }
+    if let Some((n, at)) = retry {
+        let secs = if n > 120 {
+            r.warn(
+                at,
+                format!("`connect retry time {n}`: rampart waits at most 120 s"),
+            );
+            120
+        } else {
+            n.max(1)
+        };
+        t.line(at, format!("connect_retry = \"{secs}s\""));
+    }
+    for (name, s, pos) in o.sessions {
+        neighbor(&mut t, name, s, *pos, local, o.per.get(name), r);
+    }
+    for a in o.announces {
+        announce(&mut t, o, a, r);
+    }
+    t
+}
+
+/// A value and where it was written.
+type Placed<T> = Option<(T, Pos)>;
+
+/// What all sessions share: one local AS (refused if they differ), one
+/// connect retry time (the first, with a warning if they differ).
+fn shared(o: &Output, r: &mut Report) -> (Placed<u32>, Placed<u64>) {
     let mut local_as: Option<(u32, Pos, &str)> = None;
     let mut retry: Option<(u64, Pos)> = None;
-    for (name, s, pos) in sessions {
+    for (name, s, pos) in o.sessions {
         match (s.local_as, local_as) {
             (None, _) if s.failed => {}
             (None, _) => r.error(*pos, format!("protocol bgp `{name}` has no `local as`")),
@@ -53,7 +109,7 @@ pub(super) fn write(o: &Output, r: &mut Report) -> String {
             (Some((n, at)), None) => local_as = Some((n, at, name)),
             _ => {}
         }
-        if let (Some((rid, at)), Some(global)) = (s.router_id, router_id)
+        if let (Some((rid, at)), Some((global, _))) = (s.router_id, o.router_id)
             && rid != global
         {
             r.error(
@@ -73,99 +129,76 @@ pub(super) fn write(o: &Output, r: &mut Report) -> String {
             _ => {}
         }
     }
-    let mut out = format!("# Imported from {origin} by `rampart import bird`.\n\n[bgp]\n");
-    if let Some(id) = router_id {
-        let _ = writeln!(out, "router_id = {}", q(&id.to_string()));
+    (local_as.map(|(n, at, _)| (n, at)), retry)
+}
+
+fn announce(t: &mut Toml, o: &Output, a: &Announce, r: &mut Report) {
+    let at = a.pos;
+    t.line(at, "");
+    let mut comment = format!("# exported by {}", a.via.join(", "));
+    if let Some((proto, line)) = &a.from_static {
+        comment.push_str(&format!("; static route of {proto}, line {}", line.line));
     }
-    let local = local_as.map(|(n, ..)| n);
-    if let Some(n) = local {
-        let _ = writeln!(out, "local_as = {n}");
+    t.line(at, comment);
+    t.line(at, "[[bgp.announce]]");
+    t.line(at, format!("prefix = {}", q(&a.prefix.to_string())));
+    let fam = Family::of(a.prefix.addr());
+    let all: Vec<&str> = o
+        .sessions
+        .iter()
+        .filter(|(_, s, _)| carries(s, fam))
+        .map(|(n, ..)| n.as_str())
+        .collect();
+    if a.neighbors
+        .iter()
+        .map(String::as_str)
+        .ne(all.iter().copied())
+    {
+        let list: Vec<String> = a.neighbors.iter().map(|n| q(n)).collect();
+        t.line(at, format!("neighbors = [{}]", list.join(", ")));
     }
-    if let Some((n, at)) = retry {
-        let secs = if n > 120 {
+    match o.frontend {
+        Some(f) => t.line(at, format!("policy = {{ while_healthy = {} }}", q(f))),
+        None if a.from_static.is_none() => {
+            let whence = if o.suppliers.is_empty() {
+                ", and no protocol in this file puts one there".to_string()
+            } else {
+                format!(" (here it could come from {})", o.suppliers.join(", "))
+            };
             r.warn(
                 at,
-                format!("`connect retry time {n}`: rampart waits at most 120 s"),
+                format!(
+                    "{}: BIRD announced it only while a route for it was in its \
+                     table{whence}; imported with policy \"always\" (announced while the \
+                     session is up): give --frontend NAME to announce it while that frontend \
+                     has a server up, or set policy = {{ while_master = \"...\" }} to \
+                     follow the VRRP instance that holds the address",
+                    a.prefix
+                ),
             );
-            120
-        } else {
-            n.max(1)
-        };
-        let _ = writeln!(out, "connect_retry = \"{secs}s\"");
-    }
-    for (name, s, pos) in sessions {
-        out.push_str(&neighbor(name, s, *pos, local, per.get(name), r));
-    }
-    for a in announces {
-        let _ = write!(out, "\n# exported by {}", a.via.join(", "));
-        if let Some((proto, at)) = &a.from_static {
-            let _ = write!(out, "; static route of {proto}, line {}", at.line);
         }
-        let _ = write!(
-            out,
-            "\n[[bgp.announce]]\nprefix = {}\n",
-            q(&a.prefix.to_string())
-        );
-        let fam = Family::of(a.prefix.addr());
-        let all: Vec<&str> = sessions
+        None => {}
+    }
+    let acts = &a.acts;
+    if !acts.communities.is_empty() {
+        let c: Vec<String> = acts
+            .communities
             .iter()
-            .filter(|(_, s, _)| carries(s, fam))
-            .map(|(n, ..)| n.as_str())
+            .map(|(x, y)| q(&format!("{x}:{y}")))
             .collect();
-        if a.neighbors
-            .iter()
-            .map(String::as_str)
-            .ne(all.iter().copied())
-        {
-            let list: Vec<String> = a.neighbors.iter().map(|n| q(n)).collect();
-            let _ = writeln!(out, "neighbors = [{}]", list.join(", "));
-        }
-        match frontend {
-            Some(f) => {
-                let _ = writeln!(out, "policy = {{ while_healthy = {} }}", q(f));
-            }
-            None if a.from_static.is_none() => {
-                let whence = if suppliers.is_empty() {
-                    ", and no protocol in this file puts one there".to_string()
-                } else {
-                    format!(" (here it could come from {})", suppliers.join(", "))
-                };
-                r.warn(
-                    a.pos,
-                    format!(
-                        "{}: BIRD announced it only while a route for it was in its \
-                         table{whence}; imported with policy \"always\" (announced while the \
-                         session is up): give --frontend NAME to announce it while that frontend \
-                         has a server up, or set policy = {{ while_master = \"...\" }} to \
-                         follow the VRRP instance that holds the address",
-                        a.prefix
-                    ),
-                );
-            }
-            None => {}
-        }
-        let acts = &a.acts;
-        if !acts.communities.is_empty() {
-            let c: Vec<String> = acts
-                .communities
-                .iter()
-                .map(|(x, y)| q(&format!("{x}:{y}")))
-                .collect();
-            let _ = writeln!(out, "communities = [{}]", c.join(", "));
-        }
-        if !acts.large.is_empty() {
-            let c: Vec<String> = acts
-                .large
-                .iter()
-                .map(|(x, y, z)| q(&format!("{x}:{y}:{z}")))
-                .collect();
-            let _ = writeln!(out, "large_communities = [{}]", c.join(", "));
-        }
-        if let Some(m) = acts.med {
-            let _ = writeln!(out, "med = {m}");
-        }
+        t.line(at, format!("communities = [{}]", c.join(", ")));
     }
-    out
+    if !acts.large.is_empty() {
+        let c: Vec<String> = acts
+            .large
+            .iter()
+            .map(|(x, y, z)| q(&format!("{x}:{y}:{z}")))
+            .collect();
+        t.line(at, format!("large_communities = [{}]", c.join(", ")));
+    }
+    if let Some(m) = acts.med {
+        t.line(at, format!("med = {m}"));
+    }
 }
 
 fn carries(s: &Session, fam: Family) -> bool {
@@ -178,67 +211,68 @@ fn carries(s: &Session, fam: Family) -> bool {
 
 /// One `[[bgp.neighbor]]`.
 fn neighbor(
+    t: &mut Toml,
     name: &str,
     s: &Session,
     pos: Pos,
     local_as: Option<u32>,
     per: Option<&PerNeighbor>,
     r: &mut Report,
-) -> String {
-    let mut out = format!(
-        "\n# protocol bgp {name}, line {}\n[[bgp.neighbor]]\n",
-        pos.line
-    );
-    let _ = writeln!(out, "name = {}", q(name));
-    let Some((addr, _)) = s.neighbor else {
+) {
+    let at = |key: &str| s.place(key).unwrap_or(pos);
+    t.line(pos, "");
+    t.line(pos, format!("# protocol bgp {name}, line {}", pos.line));
+    t.line(pos, "[[bgp.neighbor]]");
+    t.line(pos, format!("name = {}", q(name)));
+    let Some((addr, addr_at)) = s.neighbor else {
         if !s.failed {
             r.error(
                 pos,
                 format!("protocol bgp `{name}` has no `neighbor ADDRESS`"),
             );
         }
-        return out;
+        return;
     };
-    let _ = writeln!(out, "address = {}", q(&addr.to_string()));
+    t.line(addr_at, format!("address = {}", q(&addr.to_string())));
     let remote = match (s.remote_as, s.internal) {
-        (Some((n, _)), _) => Some(n),
-        (None, true) => local_as,
+        (Some((n, at)), _) => Some((n, at)),
+        (None, true) => local_as.map(|n| (n, addr_at)),
         (None, false) => None,
     };
-    let Some(remote) = remote else {
+    let Some((remote, remote_at)) = remote else {
         if !s.failed {
             r.error(
                 pos,
                 format!("protocol bgp `{name}` has no `neighbor ... as N`"),
             );
         }
-        return out;
+        return;
     };
-    let _ = writeln!(out, "remote_as = {remote}");
+    t.line(remote_at, format!("remote_as = {remote}"));
     let ibgp = local_as == Some(remote);
-    if let Some((a, _)) = s.local_address {
-        let _ = writeln!(out, "local_address = {}", q(&a.to_string()));
+    if let Some((a, at)) = s.local_address {
+        t.line(at, format!("local_address = {}", q(&a.to_string())));
     }
     if let Some(p) = s.port.filter(|p| *p != crate::defaults::BGP_PORT) {
-        let _ = writeln!(out, "port = {p}");
+        t.line(addr_at, format!("port = {p}"));
     }
     if s.passive {
-        out.push_str("mode = \"passive\"\n");
+        t.line(at("mode"), "mode = \"passive\"");
     }
     if let Some(pw) = &s.password {
-        let _ = writeln!(out, "password = {}", q(pw));
+        t.line(at("password"), format!("password = {}", q(pw)));
     }
     if let Some(h) = s.hold_time {
-        let _ = writeln!(out, "hold_time = \"{h}s\"");
+        t.line(at("hold_time"), format!("hold_time = \"{h}s\""));
     }
     // BIRD: iBGP sessions are multihop (TTL 64) unless `direct`.
     let implicit = (ibgp && !s.direct && !s.ttl_security && !s.bfd).then_some(64);
     let multihop = s.multihop.or(implicit).unwrap_or(1);
     if multihop > 1 {
-        let _ = writeln!(out, "multihop = {multihop}");
+        t.line(at("multihop"), format!("multihop = {multihop}"));
         if s.ttl_security {
             r.error(
-                pos,
+                at("ttl_security"),
                 format!(
                     "`{name}`: `ttl security` with `multihop`: rampart's `ttl_security` (GTSM) is \
                      for directly connected neighbors only"
@@ -247,7 +281,7 @@ fn neighbor(
         }
         if s.bfd {
             r.error(
-                pos,
+                at("bfd"),
                 format!(
                     "`{name}`: `bfd` with `multihop`: rampart runs single-hop BFD only (RFC 5881)"
                 ),
@@ -255,90 +289,82 @@ fn neighbor(
         }
     }
     if s.ttl_security {
-        out.push_str("ttl_security = true\n");
+        t.line(at("ttl_security"), "ttl_security = true");
     }
     if s.bfd {
-        out.push_str("bfd = true\n");
+        t.line(at("bfd"), "bfd = true");
     }
-    out.push_str(&families(name, s, addr, per, r));
+    families(t, name, s, addr, per, r);
     if let Some(per) = per {
         let own = per.prepend.iter().filter(|a| Some(**a) == local_as).count();
         if own != per.prepend.len() {
             r.error(
                 pos,
-                format!("`{name}`: its export filter prepends another AS than ours; rampart prepends its own"),
+                format!(
+                    "`{name}`: its export filter prepends another AS than ours; rampart prepends \
+                     its own"
+                ),
             );
         } else if own > 0 {
-            let _ = writeln!(out, "prepend = {own}");
+            t.line(pos, format!("prepend = {own}"));
         }
     }
     let pref = per.and_then(|p| p.local_pref).or(s.local_pref);
     match pref {
-        Some(p) if ibgp => {
-            let _ = writeln!(out, "local_pref = {p}");
-        }
+        Some(p) if ibgp => t.line(at("local_pref"), format!("local_pref = {p}")),
         Some(_) => r.warn(
-            pos,
+            at("local_pref"),
             format!("`{name}` is eBGP: the local preference set for it is not sent (RFC 4271)"),
         ),
         None => {}
     }
-    out
 }
 
 /// `families`, `next_hop_v4`, `next_hop_v6` from the channels and the
 /// next hops set in `next hop address` or the filter.
 fn families(
+    t: &mut Toml,
     name: &str,
     s: &Session,
     addr: IpAddr,
     per: Option<&PerNeighbor>,
     r: &mut Report,
-) -> String {
+) {
     let session = Family::of(addr);
-    let mut hops: Vec<IpAddr> = per.map(|p| p.next_hop.clone()).unwrap_or_default();
-    hops.extend(s.next_hop.map(|(a, _)| a));
-    hops.extend(s.channels.iter().filter_map(|c| c.next_hop.map(|(a, _)| a)));
-    let fams: Vec<Family> = if s.channels.is_empty() {
-        vec![session]
+    let fallback = s.neighbor.map_or(Pos::default(), |(_, at)| at);
+    let mut hops: Vec<(IpAddr, Pos)> = per
+        .map(|p| p.next_hop.iter().map(|h| (*h, fallback)).collect())
+        .unwrap_or_default();
+    hops.extend(s.next_hop);
+    hops.extend(s.channels.iter().filter_map(|c| c.next_hop));
+    let fams: Vec<(Family, Pos)> = if s.channels.is_empty() {
+        vec![(session, fallback)]
     } else {
-        s.channels.iter().map(|c| c.family).collect()
+        s.channels.iter().map(|c| (c.family, c.pos)).collect()
     };
-    let mut out = String::new();
-    if fams != [session] {
-        let list: Vec<String> = fams.iter().map(|f| q(f.key())).collect();
-        let _ = writeln!(out, "families = [{}]", list.join(", "));
+    if fams.len() != 1 || fams[0].0 != session {
+        let list: Vec<String> = fams.iter().map(|(f, _)| q(f.key())).collect();
+        let at = fams.first().map_or(fallback, |f| f.1);
+        t.line(at, format!("families = [{}]", list.join(", ")));
     }
-    for f in &fams {
-        let hop = hops.iter().find(|h| Family::of(**h) == *f);
-        let key = if *f == Family::Ipv4 {
-            "next_hop_v4"
-        } else {
-            "next_hop_v6"
+    for (f, channel) in &fams {
+        let key = match f {
+            Family::Ipv4 => "next_hop_v4",
+            Family::Ipv6 => "next_hop_v6",
         };
-        match hop {
-            Some(h) => {
-                let _ = writeln!(out, "{key} = {}", q(&h.to_string()));
-            }
-            None if *f != session => {
-                let at = s
-                    .channels
-                    .iter()
-                    .find(|c| c.family == *f)
-                    .map_or(Pos::default(), |c| c.pos);
-                r.error(
-                    at,
-                    format!(
-                        "`{name}` carries {} over an {} session: rampart needs the {} next hop to \
-                         send; write `next hop address ...` in the channel",
-                        f.name(),
-                        session.name(),
-                        f.name()
-                    ),
-                );
-            }
+        match hops.iter().find(|(h, _)| Family::of(*h) == *f) {
+            Some((h, at)) => t.line(*at, format!("{key} = {}", q(&h.to_string()))),
+            None if *f != session => r.error(
+                *channel,
+                format!(
+                    "`{name}` carries {} over an {} session: rampart needs the {} next hop to \
+                     send; write `next hop address ...` in the channel",
+                    f.name(),
+                    session.name(),
+                    f.name()
+                ),
+            ),
             None => {}
         }
     }
-    out
 }
