@@ -328,7 +328,7 @@ impl Exports<'_> {
             let conditions: Vec<String> = first
                 .assumed
                 .iter()
-                .map(|(pos, yes)| format!("the condition at line {} {}", pos.line, holds(*yes)))
+                .map(|(pos, yes)| format!("the condition at {pos} {}", holds(*yes)))
                 .collect();
             let pos = first.assumed.first().map_or(feed.at, |a| a.0);
             r.warn(
