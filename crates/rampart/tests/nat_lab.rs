@@ -69,7 +69,7 @@ fn nat_mode_spreads_by_weight_keeps_the_client_address_and_skips_a_down_server()
         .ok(&["nft", "list", "table", "inet", "rampart_nat"])
         .unwrap();
     assert!(
-        table.contains("ip daddr 10.10.0.10 tcp dport 80 goto f0"),
+        table.contains("ip daddr 10.10.0.10 tcp dport 80 goto vip_10_10_0_10_80"),
         "{table}"
     );
     let listening = s.lb1.ok(&["ss", "-Htln"]).unwrap();
@@ -220,6 +220,104 @@ fn nat_mode_spreads_by_weight_keeps_the_client_address_and_skips_a_down_server()
     assert!(lb1.wait_timeout(Duration::from_secs(10)).unwrap().is_some());
 }
 
+/// Connections keep their server when the table changes shape and when
+/// the node starts over a table a killed run left: the table is changed
+/// in place (its objects are named by address), so the pins of servers
+/// that stay are kept.
+#[test]
+fn a_reload_adding_a_server_and_a_start_after_kill_9_keep_every_connection() {
+    let Some((s, dir, _webs)) = seed() else {
+        return;
+    };
+    let _web3 = Nginx::start(&s.web1, dir.path(), "web3", "192.168.1.21:8081");
+    let three = nat_config(1, "100ms").replace(
+        "addr = \"192.168.1.22:8080\", weight = 3 },",
+        "addr = \"192.168.1.22:8080\", weight = 3 },\n  { name = \"web3\", addr = \"192.168.1.21:8081\" },",
+    );
+    assert!(three.contains("web3"), "{three}");
+    let mut lb1 = start_rampart(&s.lb1, dir.path(), "lb1", &nat_config(1, "100ms"));
+    assert!(
+        wait_for(Duration::from_secs(10), || fetch(&s.client).is_ok()),
+        "{}",
+        log(dir.path(), "lb1")
+    );
+    let mut conns = Conns::open(&s.client, 60);
+
+    // web3 added: it takes a fifth of the table, from web1's and web2's
+    // entries, some of them these connections' (that none is, has a
+    // chance of 0.8^60).
+    std::fs::write(dir.path().join("lb1.toml"), &three).unwrap();
+    lb1.signal(Signal::SIGHUP).unwrap();
+    assert!(
+        wait_for(
+            Duration::from_secs(10),
+            || nat_status(dir.path(), 1)["servers"][2]["share"].as_u64() > Some(0)
+        ),
+        "{}",
+        log(dir.path(), "lb1")
+    );
+    assert_eq!(conns.survivors(), 60, "{}", log(dir.path(), "lb1"));
+    let web3 = (0..100)
+        .filter(|_| fetch(&s.client).is_ok_and(|b| b.starts_with("web3")))
+        .count();
+    assert!(web3 > 5, "web3 answered {web3} of 100 new connections");
+
+    // Killed (-9, worker too): the worker takes the VIPs away as it sees
+    // the supervisor die, and the table stays; the next start changes it
+    // in place. The counters run on.
+    let connections = || nat_status(dir.path(), 1)["servers"][1]["connections"].as_u64();
+    assert!(
+        wait_for(Duration::from_secs(5), || connections() > Some(0)),
+        "{}",
+        nat_status(dir.path(), 1)
+    );
+    let before = connections().unwrap();
+    let workers = lab::children(lb1.pid());
+    lb1.kill().unwrap();
+    for w in workers {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(w as i32), Signal::SIGKILL);
+    }
+    let mut lb1 = start_rampart(&s.lb1, dir.path(), "lb1", &three);
+    assert!(
+        wait_for(Duration::from_secs(10), || fetch(&s.client).is_ok()),
+        "{}",
+        log(dir.path(), "lb1")
+    );
+    assert_eq!(conns.survivors(), 60, "{}", log(dir.path(), "lb1"));
+    assert!(
+        wait_for(Duration::from_secs(5), || connections() >= Some(before)),
+        "counters started over: {before} -> {:?}",
+        connections()
+    );
+    assert!(
+        !log(dir.path(), "lb1").contains("replacing it whole"),
+        "{}",
+        log(dir.path(), "lb1")
+    );
+
+    // web3 removed again: its objects go; the others' connections stay.
+    let on_web3 = conns
+        .conns
+        .iter()
+        .filter(|(_, b)| b.starts_with("web3"))
+        .count();
+    assert_eq!(on_web3, 0, "opened before web3 was there");
+    std::fs::write(dir.path().join("lb1.toml"), nat_config(1, "100ms")).unwrap();
+    lb1.signal(Signal::SIGHUP).unwrap();
+    assert!(
+        wait_for(Duration::from_secs(10), || !s
+            .lb1
+            .ok(&["nft", "list", "table", "inet", "rampart_nat"])
+            .unwrap()
+            .contains("8081")),
+        "{}",
+        log(dir.path(), "lb1")
+    );
+    assert_eq!(conns.survivors(), 60, "{}", log(dir.path(), "lb1"));
+    lb1.signal(Signal::SIGTERM).unwrap();
+    assert!(lb1.wait_timeout(Duration::from_secs(10)).unwrap().is_some());
+}
+
 fn has_nat_table(ns: &Ns) -> bool {
     ns.exec(&["nft", "list", "table", "inet", "rampart_nat"])
         .unwrap()
@@ -355,7 +453,14 @@ fn a_syn_flood_fills_no_table_and_real_clients_get_through() {
         .unwrap();
     let pins = s
         .lb1
-        .ok(&["nft", "list", "set", "inet", "rampart_nat", "f0p0"])
+        .ok(&[
+            "nft",
+            "list",
+            "set",
+            "inet",
+            "rampart_nat",
+            "pin_192_168_1_21_8080",
+        ])
         .unwrap();
     println!(
         "SYN flood: {sent} SYNs in {secs} s ({:.0}/s); real clients: {} served, {failed} failed, \

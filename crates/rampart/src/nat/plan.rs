@@ -92,9 +92,13 @@ impl Plan {
                     }
                 };
                 let shutdown = b.marked_down(Mode::Nat) == OnMarkedDown::ShutdownSessions;
+                // A server not checked yet is not known to be down: a
+                // node started over a table a killed run or the program
+                // before an upgrade left keeps its connections' pins.
                 let pinned = |s: &rampart_config::Server| {
                     let (admin, _) = now.admin(&b.name, &s.name);
-                    admin != Admin::Maint && (!shutdown || now.up(&b.name, &s.name))
+                    admin != Admin::Maint
+                        && (!shutdown || now.up(&b.name, &s.name) || !now.settled(&b.name, &s.name))
                 };
                 // Backups take connections only while no primary can.
                 let primaries = b.servers.iter().any(|s| !s.backup && weight(s) > 0);
@@ -299,5 +303,13 @@ servers = [
         n.unsettled.insert("spare");
         assert!(Plan::new(&cfg, &n).frontends[0].table.is_empty());
         assert!(Plan::new(&cfg, &n).waiting());
+        // A node started over a table in place: servers not checked yet
+        // keep their connections' pins, though not up yet.
+        let mut n = now();
+        for s in ["web1", "web2", "spare"] {
+            n.unsettled.insert(s);
+            n.down.insert(s);
+        }
+        assert_eq!(pins(&Plan::new(&cfg, &n)), [true, true, true]);
     }
 }
