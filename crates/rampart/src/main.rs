@@ -743,6 +743,13 @@ fn reload(socket: &std::path::Path) -> Result<ExitCode> {
     let before = control::query(socket)?;
     match control::reload(socket)? {
         None => Ok(wait_upgraded(socket, &before)),
+        // The config runs, but the kernel refused part of it: said, and
+        // a failure, so that `systemctl reload` and scripts see it.
+        Some(reload::ReloadOutcome::Reloaded(summary)) if !summary.not_applied.is_empty() => {
+            eprintln!("{summary}");
+            eprintln!("reload applied only in part: the kernel refused what is NOT APPLIED");
+            Ok(ExitCode::FAILURE)
+        }
         Some(reload::ReloadOutcome::Reloaded(summary)) => {
             println!("{summary}");
             Ok(ExitCode::SUCCESS)

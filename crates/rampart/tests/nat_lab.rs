@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use lab::{Timing, holder, log, rampart_config, start_rampart, wait_for};
+use lab::{Timing, holder, log, rampart_config, start_rampart, start_rampart_with, wait_for};
 use nat::{Conns, Nginx, fetch, nat_config};
 use rampart_lab::{Ns, SeedLab, Signal, seed_lab};
 
@@ -314,6 +314,91 @@ fn a_reload_adding_a_server_and_a_start_after_kill_9_keep_every_connection() {
         log(dir.path(), "lb1")
     );
     assert_eq!(conns.survivors(), 60, "{}", log(dir.path(), "lb1"));
+    lb1.signal(Signal::SIGTERM).unwrap();
+    assert!(lb1.wait_timeout(Duration::from_secs(10)).unwrap().is_some());
+}
+
+/// A reload whose NAT table nft refuses says so (and fails), while the
+/// previous table forwards; the table is tried again until nft takes it.
+/// nft is made to refuse by a wrapper first in rampart's PATH.
+#[test]
+fn a_reload_the_kernel_refuses_is_reported_and_tried_again() {
+    let Some((s, dir, _webs)) = seed() else {
+        return;
+    };
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let refuse = dir.path().join("refuse");
+    let real = std::process::Command::new("sh")
+        .args(["-c", "command -v nft"])
+        .output()
+        .unwrap();
+    let real = String::from_utf8_lossy(&real.stdout).trim().to_string();
+    assert!(!real.is_empty(), "no nft");
+    let wrapper = bin.join("nft");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = -f ] && [ -e {} ]; then\n  \
+             echo 'Error: refused by the test' >&2; exit 1\nfi\nexec {real} \"$@\"\n",
+            refuse.display()
+        ),
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&wrapper)
+        .status()
+        .unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let mut lb1 = start_rampart_with(&s.lb1, dir.path(), "lb1", &nat_config(1, "100ms"), |c| {
+        c.env("PATH", &path);
+    });
+    assert!(
+        wait_for(Duration::from_secs(10), || fetch(&s.client).is_ok()),
+        "{}",
+        log(dir.path(), "lb1")
+    );
+    let reload = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
+            .args(["reload", "--control"])
+            .arg(dir.path().join("lb1.sock"))
+            .output()
+            .unwrap()
+    };
+    // nft refuses: the reload fails, saying what; the client is served
+    // by the previous table.
+    std::fs::write(&refuse, "").unwrap();
+    let deny = nat_config(1, "100ms").replace(
+        "mode = \"nat\"\n",
+        "mode = \"nat\"\ndeny = [\"10.10.0.100/32\"]\n",
+    );
+    std::fs::write(dir.path().join("lb1.toml"), &deny).unwrap();
+    let out = reload();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("NOT APPLIED: the NAT table") && said.contains("refused by the test"),
+        "{said}"
+    );
+    for _ in 0..20 {
+        assert!(fetch(&s.client).is_ok(), "{}", log(dir.path(), "lb1"));
+    }
+    // nft takes it again: the table follows within the retry (2 s).
+    std::fs::remove_file(&refuse).unwrap();
+    assert!(
+        wait_for(Duration::from_secs(5), || fetch(&s.client).is_err()),
+        "{}",
+        log(dir.path(), "lb1")
+    );
+    std::fs::write(dir.path().join("lb1.toml"), nat_config(1, "100ms")).unwrap();
+    let out = reload();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(fetch(&s.client).is_ok(), "served once the reload answered");
     lb1.signal(Signal::SIGTERM).unwrap();
     assert!(lb1.wait_timeout(Duration::from_secs(10)).unwrap().is_some());
 }

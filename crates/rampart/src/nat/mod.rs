@@ -38,7 +38,10 @@ type Readings = Arc<Mutex<Vec<(String, u64, u64)>>>;
 pub struct Active {
     /// Removed with the table (see [`start`]).
     marker: std::path::PathBuf,
-    desired: watch::Sender<Plan>,
+    /// The latest plan, numbered.
+    desired: watch::Sender<(u64, Plan)>,
+    /// The number of the last plan the applier tried, and why it failed.
+    tried: watch::Receiver<(u64, Option<String>)>,
     /// The plan the kernel has now (status names its counters by it).
     applied: Arc<Mutex<Plan>>,
     readings: Readings,
@@ -76,13 +79,15 @@ pub async fn start(
     bring(&plan, &in_place().await).await?;
     log_plan(&plan, None);
     let applied = Arc::new(Mutex::new(plan.clone()));
-    let (desired, rx) = watch::channel(plan);
+    let (desired, rx) = watch::channel((0, plan));
+    let (tried_tx, tried) = watch::channel((0, None));
     let readings = Readings::default();
     let repair = Arc::new(tokio::sync::Notify::new());
     Ok(Some(Active {
         marker,
         desired,
-        applier: tokio::spawn(apply_latest(rx, applied.clone(), repair.clone())),
+        tried,
+        applier: tokio::spawn(apply_latest(rx, tried_tx, applied.clone(), repair.clone())),
         poller: tokio::spawn(poll_counters(
             readings.clone(),
             applied.clone(),
@@ -98,7 +103,8 @@ pub async fn start(
 /// and puts the table back whole when the poller finds it gone (`nft
 /// flush ruleset`, as a firewall's reload does) or an update failed.
 async fn apply_latest(
-    mut rx: watch::Receiver<Plan>,
+    mut rx: watch::Receiver<(u64, Plan)>,
+    tried: watch::Sender<(u64, Option<String>)>,
     applied: Arc<Mutex<Plan>>,
     repair: Arc<tokio::sync::Notify>,
 ) {
@@ -110,7 +116,7 @@ async fn apply_latest(
             // A failed update is tried again, whole.
             () = tokio::time::sleep(RETRY), if failed => {}
         }
-        let plan = rx.borrow_and_update().clone();
+        let (number, plan) = rx.borrow_and_update().clone();
         let before = applied.lock().map(|p| p.clone()).unwrap_or_default();
         let done = if !failed && plan.same_shape(&before) {
             crate::nft::apply(&[], &render::update(&plan)).await
@@ -131,10 +137,12 @@ async fn apply_latest(
                 if let Ok(mut a) = applied.lock() {
                     *a = plan;
                 }
+                tried.send_replace((number, None));
             }
             Err(e) => {
                 failed = true;
                 tracing::error!("NAT table not updated, the previous one stays: {e:#}");
+                tried.send_replace((number, Some(format!("{e:#}"))));
             }
         }
     }
@@ -318,11 +326,32 @@ impl Passive {
 impl Active {
     /// The plan for now; applied soon after, unless it is the one in place.
     pub fn set(&self, plan: Plan) {
-        self.desired.send_if_modified(|p| {
+        self.desired.send_if_modified(|(number, p)| {
             let changed = *p != plan;
-            *p = plan;
+            if changed {
+                *number += 1;
+                *p = plan;
+            }
             changed
         });
+    }
+
+    /// Waits until the applier has tried the latest plan (or a later
+    /// one): why nft refused it, if it did. Bounded by nft's own deadline
+    /// and a margin.
+    pub async fn applied(&self) -> Result<(), String> {
+        let want = self.desired.borrow().0;
+        let mut tried = self.tried.clone();
+        let done = tokio::time::timeout(
+            Duration::from_secs(15),
+            tried.wait_for(|(number, _)| *number >= want),
+        )
+        .await;
+        match done {
+            Ok(Ok(t)) => t.1.clone().map_or(Ok(()), Err),
+            Ok(Err(_)) => Err("the NAT applier stopped".to_string()),
+            Err(_) => Err("nft did not finish within 15 s".to_string()),
+        }
     }
 
     pub async fn stop(self) {

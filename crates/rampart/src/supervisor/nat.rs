@@ -85,25 +85,40 @@ impl Supervisor {
         }
     }
 
-    /// After a reload: NAT frontends added, changed or all removed.
-    pub(super) async fn reload_nat(&mut self) {
+    /// After a reload: NAT frontends added, changed or all removed. Waits
+    /// for the kernel: what it refused, for the reload's answer.
+    pub(super) async fn reload_nat(&mut self) -> Option<String> {
         let plan = self.nat_plan();
         self.nat_waiting = plan.waiting();
         match (&self.nat, plan.is_empty()) {
-            (Some(n), false) => n.set(plan),
+            (Some(n), false) => {
+                n.set(plan);
+                n.applied().await.err().map(|e| {
+                    format!(
+                        "the NAT table: {e} (the previous table forwards; tried again every 2 s)"
+                    )
+                })
+            }
             (Some(_), true) => {
                 if let Some(n) = self.nat.take() {
                     tracing::warn!("no frontend in NAT mode any more: the NAT table is removed");
                     n.stop().await;
                 }
+                None
             }
             (None, false) => {
                 match crate::nat::start(plan, self.nat_failures.clone(), &self.runtime_dir).await {
-                    Ok(n) => self.nat = n,
-                    Err(e) => tracing::error!("NAT frontends after the reload: {e:#}"),
+                    Ok(n) => {
+                        self.nat = n;
+                        None
+                    }
+                    Err(e) => {
+                        tracing::error!("NAT frontends after the reload: {e:#}");
+                        Some(format!("the NAT frontends: {e:#}"))
+                    }
                 }
             }
-            (None, true) => {}
+            (None, true) => None,
         }
     }
 }
