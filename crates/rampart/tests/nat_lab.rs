@@ -403,6 +403,112 @@ fn a_reload_the_kernel_refuses_is_reported_and_tried_again() {
     assert!(lb1.wait_timeout(Duration::from_secs(10)).unwrap().is_some());
 }
 
+/// IPv6 end to end: a VIP of the node's own, servers on the private
+/// subnet routed back through the node, the client's own address seen,
+/// weights honoured, a server down skipped.
+#[test]
+fn nat_mode_over_ipv6() {
+    let Some((s, dir, _v4)) = seed() else {
+        return;
+    };
+    let add = |ns: &Ns, addr: &str, dev: &str| {
+        ns.ip(&["-6", "addr", "add", addr, "dev", dev, "nodad"])
+            .unwrap();
+    };
+    add(&s.client, "fd00:10::100/64", "eth0");
+    add(&s.lb1, "fd00:10::11/64", "eth0");
+    add(&s.lb1, "fd00:10::10/64", "eth0");
+    add(&s.lb1, "fd00:1::1/64", "eth1");
+    for (web, a) in [(&s.web1, "fd00:1::21/64"), (&s.web2, "fd00:1::22/64")] {
+        add(web, a, "eth0");
+        web.ip(&[
+            "-6",
+            "route",
+            "add",
+            "default",
+            "via",
+            "fd00:1::1",
+            "dev",
+            "eth0",
+        ])
+        .unwrap();
+    }
+    let mut webs = [
+        Nginx::start(&s.web1, dir.path(), "web1v6", "[fd00:1::21]:8080"),
+        Nginx::start(&s.web2, dir.path(), "web2v6", "[fd00:1::22]:8080"),
+    ];
+    let config = r#"
+[global]
+threads = 1
+grace = "2s"
+
+[[frontend]]
+name = "www6"
+bind = ["[fd00:10::10]:80"]
+backend = "pool6"
+mode = "nat"
+
+[[backend]]
+name = "pool6"
+health = { check = "tcp", interval = "200ms", timeout = "200ms", fall = 2, rise = 1 }
+servers = [
+  { name = "web1", addr = "[fd00:1::21]:8080" },
+  { name = "web2", addr = "[fd00:1::22]:8080", weight = 3 },
+]
+
+[gateway]
+forward = ["ipv6"]
+"#;
+    let mut lb1 = start_rampart(&s.lb1, dir.path(), "lb1", config);
+    let fetch6 = || {
+        s.client
+            .run_in(|| {
+                let to: std::net::SocketAddr = "[fd00:10::10]:80".parse().unwrap();
+                let mut c = std::net::TcpStream::connect_timeout(&to, Duration::from_secs(2))
+                    .map_err(|e| e.to_string())?;
+                c.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+                let mut r = std::io::BufReader::new(c);
+                nat::request(&mut r)
+            })
+            .unwrap()
+    };
+    assert!(
+        wait_for(Duration::from_secs(10), || fetch6().is_ok()),
+        "{}",
+        log(dir.path(), "lb1")
+    );
+    let n = 2000;
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for _ in 0..n {
+        let body = fetch6().unwrap_or_else(|e| panic!("{e}\n{}", log(dir.path(), "lb1")));
+        *seen.entry(body).or_default() += 1;
+    }
+    let web1 = seen.get("web1v6 fd00:10::100").copied().unwrap_or(0);
+    let web2 = seen.get("web2v6 fd00:10::100").copied().unwrap_or(0);
+    assert_eq!(web1 + web2, n, "{seen:?}");
+    let share = web2 as f64 / n as f64;
+    println!("IPv6: web2's share over {n} connections: {share:.3} (weight 3 of 4: 0.750)");
+    assert!((share - 0.75).abs() < 0.05, "{seen:?}");
+
+    // web2 stops: marked down, every new connection goes to web1.
+    drop(webs[1].0.terminate(Duration::from_secs(2)));
+    assert!(
+        wait_for(
+            Duration::from_secs(5),
+            || nat_status(dir.path(), 1)["servers"][1]["share"] == 0
+        ),
+        "{}",
+        log(dir.path(), "lb1")
+    );
+    for _ in 0..200 {
+        assert_eq!(fetch6().as_deref(), Ok("web1v6 fd00:10::100"));
+    }
+    webs[1] = Nginx::start(&s.web2, dir.path(), "web2v6", "[fd00:1::22]:8080");
+    lb1.signal(Signal::SIGTERM).unwrap();
+    assert!(lb1.wait_timeout(Duration::from_secs(10)).unwrap().is_some());
+    assert!(!has_nat_table(&s.lb1), "the NAT table is still there");
+}
+
 fn has_nat_table(ns: &Ns) -> bool {
     ns.exec(&["nft", "list", "table", "inet", "rampart_nat"])
         .unwrap()
