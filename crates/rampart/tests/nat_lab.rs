@@ -464,7 +464,7 @@ forward = ["ipv6"]
         s.client
             .run_in(|| {
                 let to: std::net::SocketAddr = "[fd00:10::10]:80".parse().unwrap();
-                let mut c = std::net::TcpStream::connect_timeout(&to, Duration::from_secs(2))
+                let c = std::net::TcpStream::connect_timeout(&to, Duration::from_secs(2))
                     .map_err(|e| e.to_string())?;
                 c.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
                 let mut r = std::io::BufReader::new(c);
