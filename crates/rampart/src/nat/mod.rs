@@ -336,6 +336,19 @@ impl Active {
         });
     }
 
+    /// The frontends of the latest plan that have their table (waiting
+    /// for no first check).
+    pub fn serving(&self) -> Vec<String> {
+        self.desired
+            .borrow()
+            .1
+            .frontends
+            .iter()
+            .filter(|f| !f.waiting)
+            .map(|f| f.name.clone())
+            .collect()
+    }
+
     /// Waits until the applier has tried the latest plan (or a later
     /// one): why nft refused it, if it did. Bounded by nft's own deadline
     /// and a margin.

@@ -15,6 +15,8 @@ struct Now<'a> {
     unsettled: HashSet<(String, String)>,
     admins: &'a crate::admin::Admins,
     disabled: Vec<String>,
+    /// NAT frontends whose table is in place here.
+    serving: Vec<String>,
 }
 
 impl Servers for Now<'_> {
@@ -35,6 +37,10 @@ impl Servers for Now<'_> {
 
     fn frontend_enabled(&self, frontend: &str) -> bool {
         !self.disabled.iter().any(|d| d == frontend)
+    }
+
+    fn serving(&self, frontend: &str) -> bool {
+        self.serving.iter().any(|f| f == frontend)
     }
 }
 
@@ -72,6 +78,11 @@ impl Supervisor {
             up,
             admins: &self.admins,
             disabled: self.admins.disabled_frontends(&self.cfg),
+            serving: self
+                .nat
+                .as_ref()
+                .map(crate::nat::Active::serving)
+                .unwrap_or_default(),
         };
         Plan::new(&self.cfg, &now)
     }
