@@ -42,12 +42,14 @@ const DEFAULT_CONFIG: &str = "/etc/rampart/rampart.toml";
 #[command(
     name = "rampart",
     version,
-    about = "L4 load balancer, VRRP, BGP announcer and NAT gateway in one daemon \
-             (HAProxy + keepalived + BIRD in one)",
-    long_about = "L4 load balancer, VRRP, BGP announcer and NAT gateway in one daemon \
-                  (HAProxy + keepalived + BIRD in one).\n\n\
+    about = "L4 load balancer (TCP proxy or kernel NAT), VRRP, BGP announcer with BFD \
+             and NAT gateway in one daemon (HAProxy + keepalived + BIRD in one)",
+    long_about = "L4 load balancer (TCP proxy or kernel NAT), VRRP, BGP announcer with BFD \
+                  and NAT gateway in one daemon (HAProxy + keepalived + BIRD in one).\n\n\
                   `rampart run` runs the node a config file describes: it proxies TCP to \
-                  healthy backends, floats virtual addresses with VRRP, announces service \
+                  healthy backends (or, with `mode = \"nat\"`, has the kernel forward the \
+                  connections to them, so that the servers see the client's address), \
+                  floats virtual addresses with VRRP, announces service \
                   prefixes with BGP and forwards and NATs for a private subnet. `rampart \
                   check` validates a config file (with --host, against this host too); \
                   `rampart status` and `rampart reload` talk to the running node over its \
