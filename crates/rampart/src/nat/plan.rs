@@ -124,8 +124,8 @@ impl Plan {
                 // would send connections that move here (a failover, an
                 // ECMP rehash) to servers other than their own, which
                 // reset them. Dropped meanwhile, they are retried.
-                let settled = now.serving(&f.name)
-                    || b.servers.iter().all(|s| now.settled(&b.name, &s.name));
+                let settled =
+                    now.serving(&f.name) || b.servers.iter().all(|s| now.settled(&b.name, &s.name));
                 Some(Frontend {
                     name: f.name.clone(),
                     backend: b.name.clone(),
