@@ -149,7 +149,8 @@ enum Cmd {
         #[arg(long, hide = true)]
         upgrade_fd: Option<i32>,
     },
-    /// Show the running node's state: servers, VRRP instances, BGP sessions.
+    /// Show the running node's state: servers, NAT tables, VRRP instances,
+    /// BGP and BFD sessions, the gateway, a node drain.
     Status {
         #[command(flatten)]
         node: NodeArgs,
@@ -159,6 +160,7 @@ enum Cmd {
     },
     /// Show one part of the running node in detail: `servers` (every
     /// frontend, backend and server with its traffic counters and checks),
+    /// `sessions` (every open connection: id, client, server, age, bytes),
     /// `vrrp` (instances, trackers, last transition and why), `bgp` (one
     /// line per neighbor), `routes` (every prefix per neighbor, announced
     /// or withdrawn and why), `config` (the running config, as applied;

@@ -1,5 +1,5 @@
 //! Running `nft`: the gateway's table and the NAT data plane's are each
-//! replaced in one transaction fed on standard input, and read back as
+//! changed in one transaction fed on standard input, and read back as
 //! JSON. Bounded in time, so that a stuck nft never holds the caller.
 
 use std::time::Duration;
