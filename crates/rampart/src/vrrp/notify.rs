@@ -1,14 +1,14 @@
 //! Notify hooks: programs run on state changes, as keepalived's
 //! `notify_master` / `notify_backup` / `notify_fault` / `notify_stop` /
 //! `notify`. No shell is involved: the configured argv is executed with
-//! the instance (or group) name, the new state and the priority appended.
-//! Hooks run one at a time and in order, each with a time limit, so a
-//! hook for "backup" never overtakes the one for "master" before it.
+//! the arguments its [`NotifyStyle`] adds ([`runs`]). Hooks run one at a
+//! time and in order, each with a time limit, so a hook for "backup"
+//! never overtakes the one for "master" before it.
 
 use std::io;
 use std::time::Duration;
 
-use rampart_config::Notify;
+use rampart_config::{Notify, NotifyStyle};
 use rampart_vrrp::State;
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
@@ -54,25 +54,72 @@ impl Notifier {
 
     /// Queues the hooks of `notify` for a change to `state`: the one for
     /// that state, then the catch-all `any`. Instances pass their priority;
-    /// sync groups have none (as in keepalived, their hooks get two
-    /// arguments).
+    /// sync groups have none.
     pub fn state_changed(&self, notify: &Notify, name: &str, state: State, priority: Option<u8>) {
-        let specific = match state {
-            State::Master => &notify.master,
-            State::Backup => &notify.backup,
-            State::Fault => &notify.fault,
-            State::Stopped => &notify.stop,
-            State::Initialize | State::Stopping => &None,
-        };
-        let mut args = vec![name.to_string(), state.as_str().to_string()];
-        args.extend(priority.map(|p| p.to_string()));
-        for argv in [specific, &notify.any].into_iter().flatten() {
-            let mut argv = argv.clone();
-            argv.extend(args.iter().cloned());
+        for argv in runs(notify, name, state, priority) {
             let _ = self.tx.send(Job {
                 argv,
                 timeout: self.timeout,
             });
+        }
+    }
+}
+
+/// The argvs to run, in order, for a change of instance (with its
+/// `priority`) or sync group (without) `name` to `state`.
+///
+/// - [`NotifyStyle::Rampart`]: every hook gets `NAME STATE [PRIORITY]`.
+/// - [`NotifyStyle::Keepalived`], as keepalived's `vrrp_notify.c` does:
+///   the state's own hook runs as written; `any` (its `notify`) gets
+///   `INSTANCE|GROUP NAME STATE PRIORITY`, the state in upper case and
+///   the priority 0 for a group. keepalived has no hook for the passing
+///   states (init, stopping), so neither kind runs for them.
+pub(super) fn runs(
+    notify: &Notify,
+    name: &str,
+    state: State,
+    priority: Option<u8>,
+) -> Vec<Vec<String>> {
+    let specific = match state {
+        State::Master => &notify.master,
+        State::Backup => &notify.backup,
+        State::Fault => &notify.fault,
+        State::Stopped => &notify.stop,
+        State::Initialize | State::Stopping => &None,
+    };
+    let with = |argv: &Vec<String>, args: &[String]| {
+        let mut argv = argv.clone();
+        argv.extend(args.iter().cloned());
+        argv
+    };
+    match notify.style {
+        NotifyStyle::Rampart => {
+            let mut args = vec![name.to_string(), state.as_str().to_string()];
+            args.extend(priority.map(|p| p.to_string()));
+            [specific, &notify.any]
+                .into_iter()
+                .flatten()
+                .map(|argv| with(argv, &args))
+                .collect()
+        }
+        NotifyStyle::Keepalived => {
+            if matches!(state, State::Initialize | State::Stopping) {
+                return Vec::new();
+            }
+            let args = [
+                if priority.is_some() {
+                    "INSTANCE"
+                } else {
+                    "GROUP"
+                }
+                .to_string(),
+                name.to_string(),
+                state.as_str().to_ascii_uppercase(),
+                priority.unwrap_or(0).to_string(),
+            ];
+            let mut out: Vec<Vec<String>> = specific.iter().cloned().collect();
+            out.extend(notify.any.iter().map(|argv| with(argv, &args)));
+            out
         }
     }
 }
@@ -216,6 +263,26 @@ mod tests {
                 "slow VI_1 backup 100",
                 "VG_1 backup",
             ]
+        );
+    }
+
+    #[test]
+    fn rampart_style_appends_name_state_and_priority_to_every_hook() {
+        let notify = Notify {
+            master: Some(vec!["/m".into()]),
+            any: Some(vec!["/a".into(), "x".into()]),
+            ..Notify::default()
+        };
+        assert_eq!(
+            runs(&notify, "VI_1", State::Master, Some(101)),
+            [
+                vec!["/m", "VI_1", "master", "101"],
+                vec!["/a", "x", "VI_1", "master", "101"]
+            ]
+        );
+        assert_eq!(
+            runs(&notify, "G", State::Backup, None),
+            [vec!["/a", "x", "G", "backup"]]
         );
     }
 }
