@@ -266,6 +266,61 @@ mod tests {
         );
     }
 
+    /// A keepalived.conf's hooks, imported, get what keepalived gives
+    /// them: `notify_master` and the others nothing, `notify` four
+    /// arguments (vrrp_notify.c: `script {GROUP|INSTANCE} NAME
+    /// {MASTER|BACKUP|FAULT|STOP} PRIO`, the priority 0 for a group).
+    #[tokio::test]
+    async fn keepalived_style_hooks_get_keepalived_arguments() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let script = dir.path().join("notify.sh");
+        write_script(
+            &script,
+            &format!("#!/bin/sh\necho \"$# $*\" >> {}\n", log.display()),
+        );
+        let s = script.display().to_string();
+        let text = format!(
+            "vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n priority 150\n\
+             virtual_ipaddress {{\n  10.0.0.10\n }}\n notify_master \"{s} up\"\n\
+             notify_backup {s}\n notify {s}\n}}\n\
+             vrrp_instance VI_2 {{\n interface eth0\n virtual_router_id 52\n\
+             virtual_ipaddress {{\n  10.0.0.11\n }}\n}}\n\
+             vrrp_sync_group G {{\n group {{\n  VI_1\n  VI_2\n }}\n notify \"{s} group-hook\"\n\
+             notify_fault \"{s} gfault\"\n}}\n"
+        );
+        let imported = rampart_config::import_keepalived("k.conf", &text, None).unwrap();
+        let cfg = rampart_config::parse("i.toml", &imported.toml).unwrap();
+        let (n, task) = Notifier::start(Duration::from_secs(5));
+        let vi = &cfg.vrrp.instances[0].notify;
+        let group = &cfg.vrrp.sync_groups[0].notify;
+        n.state_changed(vi, "VI_1", State::Master, Some(150));
+        n.state_changed(vi, "VI_1", State::Backup, Some(150));
+        n.state_changed(vi, "VI_1", State::Fault, Some(150));
+        n.state_changed(vi, "VI_1", State::Stopping, Some(0));
+        n.state_changed(vi, "VI_1", State::Stopped, Some(0));
+        n.state_changed(group, "G", State::Fault, None);
+        drop(n);
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .unwrap()
+            .unwrap();
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(
+            text.lines().collect::<Vec<_>>(),
+            [
+                "1 up",
+                "4 INSTANCE VI_1 MASTER 150",
+                "0 ",
+                "4 INSTANCE VI_1 BACKUP 150",
+                "4 INSTANCE VI_1 FAULT 150",
+                "4 INSTANCE VI_1 STOP 0",
+                "1 gfault",
+                "5 group-hook GROUP G FAULT 0",
+            ]
+        );
+    }
+
     #[test]
     fn rampart_style_appends_name_state_and_priority_to_every_hook() {
         let notify = Notify {
