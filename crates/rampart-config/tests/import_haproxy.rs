@@ -457,12 +457,14 @@ fn what_would_serve_other_clients_or_other_bytes_is_refused() {
 }
 
 /// A backend's own `tcp-request content` rules apply to the frontends
-/// that use it, after theirs; a `defaults` section's come first.
+/// that use it, after theirs; a `defaults` section's come first, and its
+/// ACLs are there for every proxy (an unused one named once).
 #[test]
 fn backend_and_defaults_rules_join_the_frontends() {
     let got = import_haproxy(
         "h.cfg",
         "defaults office\n mode tcp\n tcp-request connection reject if { src 192.0.2.0/24 }\n\
+         \x20acl spare src 10.0.0.0/8\n\
          frontend f from office\n bind :80\n default_backend b\n\
          backend b from office\n acl lab src 10.9.0.0/16\n tcp-request content reject if lab\n\
          \x20server s 10.0.0.1:80\n",
@@ -478,5 +480,8 @@ fn backend_and_defaults_rules_join_the_frontends() {
         ["10.9.0.0/16", "192.0.2.0/24"]
     );
     assert!(cfg.frontends[0].allow.is_empty());
-    assert!(got.warnings.is_empty(), "{:?}", got.warnings);
+    assert_eq!(
+        got.warnings,
+        ["h.cfg:4: acl `spare` not imported: no carried rule uses it"]
+    );
 }

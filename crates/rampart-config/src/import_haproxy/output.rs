@@ -251,6 +251,9 @@ pub(super) fn finish(origin: &str, toml: String, notes: Notes) -> Result<Importe
     }
     let mut warnings = notes.warnings;
     warnings.sort_by_key(|(l, _)| *l);
+    // A `defaults` section's line may be reported by each proxy using it.
+    let mut seen = std::collections::HashSet::new();
+    warnings.retain(|w| seen.insert(w.clone()));
     Ok(Imported {
         toml,
         warnings: warnings.into_iter().map(at).collect(),
