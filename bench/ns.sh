@@ -6,13 +6,15 @@
 #
 # Targets: direct (routed through lb, no balancing), HAProxy mode tcp, rampart
 # proxy mode, rampart NAT mode (when the binary has `mode = "nat"`), and a bare
-# stateful nftables dnat (conntrack). See bench/README.md, "Namespaces".
+# stateful nftables dnat (conntrack), and the barest stateless rewrite (nat-bare:
+# what rampart-nat's own rules — pins, counters, health — cost on top of
+# rewriting addresses in the kernel). See bench/README.md, "Namespaces".
 # Needs root. Traffic goes only to addresses inside the namespaces made here.
 #
 # Env options:
 #   DUR=10s       wrk duration of each run          QUICK=1: DUR=4s R=2 unless set
 #   R=3           rounds; every target once per round and workload; medians reported
-#   TARGETS="direct haproxy rampart-proxy rampart-nat dnat-conntrack"
+#   TARGETS="direct haproxy rampart-proxy rampart-nat dnat-conntrack"   (also: nat-bare)
 #   THREADS="1 2" HAProxy nbthread / rampart threads (proxy mode; best one reported)
 #   WORKLOADS="keepalive close big"
 #   RAMPART=target/release/rampart   BUILD=1 builds it first (0: use it as it is)
@@ -54,6 +56,9 @@ rampart_port() { echo $((8200 + $1)); }        # 8201, 8202
 NAT_PORT=8300
 DNAT_PORT=8400
 DNAT_TABLE=rbench_dnat
+BARE_WEB_PORT=82             # what nat-bare sends to (its replies matched by this port)
+BARE_PORT=8500
+BARE_TABLE=rbench_bare
 
 LOG_TAG="ns-bench"
 # shellcheck source=ns_lib.sh
@@ -71,7 +76,7 @@ if ((${#missing[@]})); then
 fi
 [[ $R =~ ^[1-9][0-9]*$ ]] || die "R must be a positive integer (got '$R')"
 for t in $TARGETS; do
-    [[ $t =~ ^(direct|haproxy|rampart-proxy|rampart-nat|dnat-conntrack)$ ]] || die "unknown target '$t' in TARGETS"
+    [[ $t =~ ^(direct|haproxy|rampart-proxy|rampart-nat|dnat-conntrack|nat-bare)$ ]] || die "unknown target '$t' in TARGETS"
 done
 for w in $WORKLOADS; do [[ $w =~ ^(keepalive|close|big)$ ]] || die "unknown workload '$w' in WORKLOADS"; done
 for n in $THREADS; do [[ $n =~ ^[1-4]$ ]] || die "THREADS entries must be 1..4 (got '$n')"; done
@@ -312,11 +317,34 @@ EOF
     in_ns "$NS_LB" nft -f "$TMP/dnat-conntrack.nft"
 }
 dnat_off() { in_ns "$NS_LB" nft delete table ip "$DNAT_TABLE" 2>/dev/null || true; }
+
+# The barest stateless rewrite: untracked, the server picked by the same
+# jhash, no pins, no counters, no health. Installed for its own runs only.
+bare_on() {
+    cat >"$TMP/nat-bare.nft" <<EOF
+table ip $BARE_TABLE {
+    chain prerouting {
+        type filter hook prerouting priority raw; policy accept;
+        ip daddr $VIP tcp dport $BARE_PORT notrack ip daddr set jhash ip saddr . tcp sport mod 2 map { 0 : ${WEB_IPS[0]}, 1 : ${WEB_IPS[1]} } tcp dport set $BARE_WEB_PORT
+        ip saddr { ${WEB_IPS[0]}, ${WEB_IPS[1]} } tcp sport $BARE_WEB_PORT notrack
+    }
+    chain postrouting {
+        type filter hook postrouting priority srcnat; policy accept;
+        ip saddr { ${WEB_IPS[0]}, ${WEB_IPS[1]} } tcp sport $BARE_WEB_PORT ip saddr set $VIP tcp sport set $BARE_PORT
+    }
+}
+EOF
+    in_ns "$NS_LB" nft -f "$TMP/nat-bare.nft"
+}
+bare_off() { in_ns "$NS_LB" nft delete table ip "$BARE_TABLE" 2>/dev/null || true; }
+# The kernel tables installed for one variant's runs only.
+table_on() { case $1 in dnat-conntrack) dnat_on ;; nat-bare) bare_on ;; esac; }
+table_off() { case $1 in dnat-conntrack) dnat_off ;; nat-bare) bare_off ;; esac; }
 conntrack_flush() { in_ns "$NS_LB" conntrack -F >/dev/null 2>&1 || true; }
 
 start_variant() { # variant
     case $1 in
-        direct | dnat-conntrack) ;;
+        direct | dnat-conntrack | nat-bare) ;;
         haproxy-t*) start_haproxy "${1#haproxy-t}" ;;
         rampart-proxy-t*) start_rampart "$1" "${1#rampart-proxy-t}" "$(rampart_port "${1#rampart-proxy-t}")" proxy ;;
         rampart-nat) start_rampart "$1" 1 "$NAT_PORT" nat ;;
@@ -329,6 +357,7 @@ variant_port() {
         rampart-proxy-t*) rampart_port "${1#rampart-proxy-t}" ;;
         rampart-nat) echo "$NAT_PORT" ;;
         dnat-conntrack) echo "$DNAT_PORT" ;;
+        nat-bare) echo "$BARE_PORT" ;;
         *) echo "$DIRECT_PORT" ;;
     esac
 }
@@ -376,10 +405,8 @@ run_one() { # rep workload variant
     fi
     local worker_before='' worker_after='' ok=true ct_before ct_after
     [[ $target == rampart-proxy ]] && worker_before=$(pgrep -P "${PROC[$var]:-0}" 2>/dev/null | tr '\n' ' ' || true)
-    if [[ $var == dnat-conntrack ]]; then
-        conntrack_flush
-        dnat_on
-    fi
+    [[ $var == dnat-conntrack ]] && conntrack_flush
+    table_on "$var"
     ct_before=$(conntrack_count)
 
     local args=(-t2 -c"$conns" -d"$DUR" --latency --timeout 5s)
@@ -401,7 +428,7 @@ run_one() { # rep workload variant
     read -r busy1 irq1 total1 <<<"$s1"
     wrk_cpu=$(awk 'NF == 2 {print $1 + $2}' "$out.time")
     ct_after=$(conntrack_count)
-    [[ $var == dnat-conntrack ]] && dnat_off
+    table_off "$var"
 
     local is_alive=true
     if [[ $target =~ ^(haproxy|rampart) ]]; then
@@ -445,6 +472,7 @@ if has_target haproxy; then for n in $THREADS; do VARIANTS+=("haproxy-t$n"); don
 if has_target rampart-proxy; then for n in $THREADS; do VARIANTS+=("rampart-proxy-t$n"); done; fi
 has_target rampart-nat && VARIANTS+=(rampart-nat)
 has_target dnat-conntrack && VARIANTS+=(dnat-conntrack)
+has_target nat-bare && VARIANTS+=(nat-bare)
 ((${#VARIANTS[@]})) || die "TARGETS selects nothing"
 
 python3 - "$RAW/meta.json" <<EOF
@@ -471,8 +499,8 @@ build_topology
 # 80: the proxies and rampart-nat; 81: dnat-conntrack; 8080: the direct
 # target (other 4-tuples, so direct's TIME_WAITs never meet NATed SYNs:
 # PAWS, see the README).
-start_nginx "$NS_WEB1" 1 "$WEB_PORT" "$DNAT_WEB_PORT" "$DIRECT_PORT"
-start_nginx "$NS_WEB2" 2 "$WEB_PORT" "$DNAT_WEB_PORT" "$DIRECT_PORT"
+start_nginx "$NS_WEB1" 1 "$WEB_PORT" "$DNAT_WEB_PORT" "$DIRECT_PORT" "$BARE_WEB_PORT"
+start_nginx "$NS_WEB2" 2 "$WEB_PORT" "$DNAT_WEB_PORT" "$DIRECT_PORT" "$BARE_WEB_PORT"
 for i in 1 2; do
     wait_http "$NS_CLIENT" "http://${WEB_IPS[$((i - 1))]}:$DIRECT_PORT/id.txt" "web$i" 10 ||
         { cat "$TMP/nginx$i/error.log" >&2 || true; die "web$i does not answer on ${WEB_IPS[$((i - 1))]}:$DIRECT_PORT from the client"; }
@@ -481,20 +509,20 @@ log "nginx web1 ${WEB_IPS[0]}, web2 ${WEB_IPS[1]} (:$WEB_PORT, :$DNAT_WEB_PORT, 
 for v in "${VARIANTS[@]}"; do
     case $v in
         direct) ;;
-        dnat-conntrack)
-            dnat_on
-            wait_both_backends "$VIP" "$DNAT_PORT" 10 || die "dnat-conntrack: both webs not reached through $VIP:$DNAT_PORT"
-            dnat_off
-            log "dnat-conntrack works on $VIP:$DNAT_PORT (table installed for its runs only)" ;;
+        dnat-conntrack | nat-bare)
+            table_on "$v"
+            wait_both_backends "$VIP" "$(variant_port "$v")" 10 || die "$v: both webs not reached through $VIP:$(variant_port "$v")"
+            table_off "$v"
+            log "$v works on $VIP:$(variant_port "$v") (table installed for its runs only)" ;;
         *) start_variant "$v"; log "$v ready on $VIP:$(variant_port "$v")" ;;
     esac
 done
 
 # Warm-up: a short keep-alive run through every variant.
 for v in "${VARIANTS[@]}"; do
-    [[ $v == dnat-conntrack ]] && dnat_on
+    table_on "$v"
     run_wrk /dev/null "$v" -t2 -c50 -d2s "$(variant_url "$v" /small.txt)" || true
-    [[ $v == dnat-conntrack ]] && dnat_off
+    table_off "$v"
 done
 conntrack_flush
 

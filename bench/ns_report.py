@@ -34,7 +34,7 @@ WORKLOAD_TITLES = {
     "close": "Connection: close 100 B, 50 conns",
     "big": "1 MiB bodies, 4 conns",
 }
-TARGET_ORDER = ["direct", "haproxy", "rampart-proxy", "rampart-nat", "dnat-conntrack"]
+TARGET_ORDER = ["direct", "haproxy", "rampart-proxy", "rampart-nat", "dnat-conntrack", "nat-bare"]
 
 
 def rate(s, wl):

@@ -8,7 +8,7 @@ use crate::defaults;
 use crate::diag::Sink;
 use crate::frontend::{name, one_of, socket_addr};
 use crate::health;
-use crate::model::{Backend, Balance, OnMarkedDown, ProxyVersion, Server, Timeouts};
+use crate::model::{Backend, Balance, Check, OnMarkedDown, ProxyVersion, Server, Timeouts};
 use crate::walk::{self, Table};
 
 /// A backend plus where its name is, for checks across sections.
@@ -81,7 +81,7 @@ pub(crate) fn backend(t: &Table, sink: &mut Sink) -> BackendAt {
         proxy_only.push(("balance", v.span()));
     }
     let servers = match t.entry("servers") {
-        Some((key, v)) => servers(v, key, &mut proxy_only, sink),
+        Some((key, v)) => servers(v, key, &health.check, &mut proxy_only, sink),
         None => {
             t.required("servers", sink);
             Vec::new()
@@ -142,6 +142,7 @@ fn timeouts(t: &Table, sink: &mut Sink) -> Timeouts {
 fn servers(
     value: &walk::Value,
     key: Range<usize>,
+    check: &Check,
     proxy_only: &mut Vec<(&'static str, Range<usize>)>,
     sink: &mut Sink,
 ) -> Vec<Server> {
@@ -157,7 +158,7 @@ fn servers(
                 proxy_only.push((k, v.span()));
             }
         }
-        let (server, name_span) = server(t, sink);
+        let (server, name_span) = server(t, check, sink);
         if let Some(span) = name_span {
             match seen.get(&server.name) {
                 Some(first) => sink.error(
@@ -178,7 +179,10 @@ fn servers(
     out
 }
 
-fn server(t: &Table, sink: &mut Sink) -> (Server, Option<Range<usize>>) {
+/// One server. `backend_check` is its backend's `check`: where nothing connects, a
+/// server's check `port` or `addr` is an error rather than a setting that
+/// silently does nothing.
+fn server(t: &Table, backend_check: &Check, sink: &mut Sink) -> (Server, Option<Range<usize>>) {
     t.deny_unknown(
         &[
             "name",
@@ -188,6 +192,7 @@ fn server(t: &Table, sink: &mut Sink) -> (Server, Option<Range<usize>>) {
             "maxconn",
             "send_proxy",
             "check",
+            "health",
         ],
         sink,
     );
@@ -225,6 +230,29 @@ fn server(t: &Table, sink: &mut Sink) -> (Server, Option<Range<usize>>) {
         .get("check")
         .and_then(|v| walk::boolean(v, "check", sink))
         .unwrap_or(true);
+    let health = t.entry("health").and_then(|(key, v)| {
+        let table = Table::of(v, "health", key, "the server's `health`", sink)?;
+        if !check {
+            sink.error(
+                v.span(),
+                "the server's `health` has no effect with `check = false`",
+            );
+        }
+        let h = health::server_health(&table, sink);
+        if *backend_check == Check::None {
+            for k in ["port", "addr"] {
+                if let Some(v) = table.get(k) {
+                    sink.error(
+                        v.span(),
+                        format!(
+                            "`{k}` has no effect: the backend's check = \"none\" connects nowhere"
+                        ),
+                    );
+                }
+            }
+        }
+        Some(h)
+    });
 
     let server = Server {
         name: name
@@ -238,6 +266,7 @@ fn server(t: &Table, sink: &mut Sink) -> (Server, Option<Range<usize>>) {
         maxconn,
         send_proxy,
         check,
+        health: health.unwrap_or_default(),
     };
     (server, name.map(|n| n.span()))
 }

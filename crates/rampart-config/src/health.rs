@@ -7,8 +7,11 @@
 //! check = { http = "GET /health", status = 200, host = "example.org" }
 //! ```
 
+use std::net::IpAddr;
+use std::time::Duration;
+
 use crate::diag::Sink;
-use crate::model::{Check, Health};
+use crate::model::{Check, Health, ServerHealth};
 use crate::walk::{self, Table, Value};
 
 /// Shown whenever `check` has a shape we do not know, so the user sees
@@ -18,48 +21,101 @@ const CHECK_FORMS: &str = "\"tcp\", \"none\", { send = \"...\", expect = \"...\"
 
 pub(crate) fn health(t: &Table, sink: &mut Sink) -> Health {
     t.deny_unknown(
-        &["check", "interval", "timeout", "fall", "rise", "start_up"],
+        &[
+            "check", "interval", "timeout", "fall", "rise", "start_up", "port",
+        ],
         sink,
     );
     let mut h = Health::default();
     if let Some(c) = t.entry("check").and_then(|(key, v)| check(v, key, sink)) {
         h.check = c;
     }
-    // A zero interval would check in a busy loop; a zero timeout would fail
-    // every check. A timeout longer than the interval is fine: the next
-    // check simply waits for the current one.
-    if let Some(d) = t
-        .get("interval")
-        .and_then(|v| walk::duration(v, "interval", true, sink))
-    {
-        h.interval = d;
-    }
-    if let Some(d) = t
-        .get("timeout")
-        .and_then(|v| walk::duration(v, "timeout", true, sink))
-    {
-        h.timeout = d;
-    }
-    // fall = 0 or rise = 0 would change state without any check result.
-    if let Some(n) = t
-        .get("fall")
-        .and_then(|v| walk::integer(v, "fall", 1, u32::MAX, sink))
-    {
-        h.fall = n;
-    }
-    if let Some(n) = t
-        .get("rise")
-        .and_then(|v| walk::integer(v, "rise", 1, u32::MAX, sink))
-    {
-        h.rise = n;
-    }
+    let s = settings(t, sink);
+    h.interval = s.interval.unwrap_or(h.interval);
+    h.timeout = s.timeout.unwrap_or(h.timeout);
+    h.fall = s.fall.unwrap_or(h.fall);
+    h.rise = s.rise.unwrap_or(h.rise);
+    h.port = s.port;
     if let Some(b) = t
         .get("start_up")
         .and_then(|v| walk::boolean(v, "start_up", sink))
     {
         h.start_up = b;
     }
+    if h.check == Check::None
+        && let Some(v) = t.get("port")
+    {
+        sink.error(
+            v.span(),
+            "`port` has no effect with check = \"none\": nothing connects",
+        );
+    }
     h
+}
+
+/// A server's own `health = { ... }`: the timing of its backend's checks
+/// and where they connect, each key replacing the backend's. `check` (what
+/// a check does) stays the backend's, as in HAProxy.
+pub(crate) fn server_health(t: &Table, sink: &mut Sink) -> ServerHealth {
+    t.deny_unknown(
+        &["interval", "timeout", "fall", "rise", "port", "addr"],
+        sink,
+    );
+    let s = settings(t, sink);
+    let addr = t.get("addr").and_then(|v| {
+        let text = walk::string(v, "addr", sink)?;
+        text.parse::<IpAddr>()
+            .map_err(|_| {
+                sink.error(
+                    v.span(),
+                    format!(
+                        "`addr`: `{text}` is not an IP address; checks connect to this \
+                         address at the server's port (or `port`), e.g. \"192.0.2.7\""
+                    ),
+                )
+            })
+            .ok()
+    });
+    ServerHealth {
+        interval: s.interval,
+        timeout: s.timeout,
+        fall: s.fall,
+        rise: s.rise,
+        port: s.port,
+        addr,
+    }
+}
+
+/// The keys a backend's and a server's `health` share.
+struct Settings {
+    interval: Option<Duration>,
+    timeout: Option<Duration>,
+    fall: Option<u32>,
+    rise: Option<u32>,
+    port: Option<u16>,
+}
+
+fn settings(t: &Table, sink: &mut Sink) -> Settings {
+    // A zero interval would check in a busy loop; a zero timeout would fail
+    // every check. A timeout longer than the interval is fine: the next
+    // check simply waits for the current one.
+    let duration =
+        |key: &str, sink: &mut Sink| t.get(key).and_then(|v| walk::duration(v, key, true, sink));
+    // fall = 0 or rise = 0 would change state without any check result.
+    let count = |key: &str, sink: &mut Sink| {
+        t.get(key)
+            .and_then(|v| walk::integer(v, key, 1, u32::MAX, sink))
+    };
+    Settings {
+        interval: duration("interval", sink),
+        timeout: duration("timeout", sink),
+        fall: count("fall", sink),
+        rise: count("rise", sink),
+        port: t
+            .get("port")
+            .and_then(|v| walk::integer(v, "port", 1, u16::MAX.into(), sink))
+            .and_then(|n| u16::try_from(n).ok()),
+    }
 }
 
 fn check(v: &Value, key: std::ops::Range<usize>, sink: &mut Sink) -> Option<Check> {

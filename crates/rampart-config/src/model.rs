@@ -2,7 +2,7 @@
 //! names are unique, references resolve, numbers are in range. Code that
 //! consumes a [`Config`] never re-validates.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -221,6 +221,33 @@ impl Backend {
             Mode::Nat => OnMarkedDown::ShutdownSessions,
         })
     }
+
+    /// How `server` is checked: where its checks connect, and the
+    /// backend's health settings with the server's own over them (HAProxy
+    /// sets `port`, `addr`, `inter`, `fall` and `rise` per server). A server
+    /// with `check = false` gets [`Check::None`].
+    pub fn check_of(&self, server: &Server) -> (SocketAddr, Health) {
+        let own = &server.health;
+        let mut health = Health {
+            interval: own.interval.unwrap_or(self.health.interval),
+            timeout: own.timeout.unwrap_or(self.health.timeout),
+            fall: own.fall.unwrap_or(self.health.fall),
+            rise: own.rise.unwrap_or(self.health.rise),
+            port: own.port.or(self.health.port),
+            ..self.health.clone()
+        };
+        if !server.check {
+            health.check = Check::None;
+        }
+        let mut target = server.addr;
+        if let Some(ip) = own.addr {
+            target.set_ip(ip);
+        }
+        if let Some(port) = health.port {
+            target.set_port(port);
+        }
+        (target, health)
+    }
 }
 
 /// HAProxy's `on-marked-down`, per backend.
@@ -318,6 +345,9 @@ pub struct Health {
     /// Whether servers start up before their first check completes.
     /// Default false: a server is used only after one good check.
     pub start_up: bool,
+    /// The port checks connect to instead of each server's (HAProxy's
+    /// `port` on `default-server`, `tcp-check connect port`).
+    pub port: Option<u16>,
 }
 
 impl Default for Health {
@@ -329,6 +359,7 @@ impl Default for Health {
             fall: defaults::HEALTH_FALL,
             rise: defaults::HEALTH_RISE,
             start_up: false,
+            port: None,
         }
     }
 }
@@ -366,6 +397,24 @@ pub struct Server {
     pub send_proxy: Option<ProxyVersion>,
     /// Active health checks for this server (`check = false` turns them off).
     pub check: bool,
+    /// What this server's checks do differently from its backend's; see
+    /// [`Backend::check_of`].
+    pub health: ServerHealth,
+}
+
+/// A server's own `health = { ... }`: each key set replaces its backend's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerHealth {
+    pub interval: Option<Duration>,
+    pub timeout: Option<Duration>,
+    pub fall: Option<u32>,
+    pub rise: Option<u32>,
+    /// Checks connect to this port instead of the server's (HAProxy's
+    /// `check port`): a service whose health is reported on a side port.
+    pub port: Option<u16>,
+    /// Checks connect to this address instead of the server's (HAProxy's
+    /// `addr`), at the server's port unless `port` is set too.
+    pub addr: Option<IpAddr>,
 }
 
 /// PROXY protocol version sent to a server.

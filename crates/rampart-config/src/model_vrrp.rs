@@ -246,9 +246,8 @@ pub struct TrackRef {
     pub weight: Option<i32>,
 }
 
-/// Hooks run on state changes: each an argv, run without a shell. rampart
-/// appends the instance name, the new state and the priority (for a sync
-/// group: the group name and the new state, as keepalived does).
+/// Hooks run on state changes: each an argv, run without a shell, with
+/// arguments added as [`NotifyStyle`] says.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Notify {
     pub master: Option<Vec<String>>,
@@ -258,6 +257,35 @@ pub struct Notify {
     pub stop: Option<Vec<String>>,
     /// On every change, after the specific hook.
     pub any: Option<Vec<String>>,
+    pub style: NotifyStyle,
+}
+
+/// How notify hooks are called (`notify = { style = "..." }`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum NotifyStyle {
+    /// Every hook gets the instance's name, the new state in lower case
+    /// and the priority appended (a sync group's: its name and the state).
+    #[default]
+    Rampart,
+    /// As keepalived calls them: `master`, `backup`, `fault` and `stop`
+    /// run as written; `any` (keepalived's `notify`) gets `INSTANCE` or
+    /// `GROUP`, the name, the state in upper case (`MASTER`, `BACKUP`,
+    /// `FAULT`, `STOP`) and the priority (0 for a group) appended. What
+    /// `rampart import keepalived` writes, so that the scripts work as
+    /// they did.
+    Keepalived,
+}
+
+impl NotifyStyle {
+    pub const NAMES: [&'static str; 2] = ["rampart", "keepalived"];
+
+    pub fn from_name(s: &str) -> Option<NotifyStyle> {
+        match s {
+            "rampart" => Some(NotifyStyle::Rampart),
+            "keepalived" => Some(NotifyStyle::Keepalived),
+            _ => None,
+        }
+    }
 }
 
 /// `[[vrrp.script]]`: keepalived's `vrrp_script`.

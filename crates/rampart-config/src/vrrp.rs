@@ -11,7 +11,9 @@ use toml::Spanned;
 use crate::defaults;
 use crate::diag::Sink;
 use crate::frontend::{name, one_of};
-use crate::model::{Garp, Notify, SyncGroup, TrackScript, V3Checksum, Vrrp, VrrpVersion};
+use crate::model::{
+    Garp, Notify, NotifyStyle, SyncGroup, TrackScript, V3Checksum, Vrrp, VrrpVersion,
+};
 use crate::vrrp_instance::{self, Inherited, InstanceAt};
 use crate::walk::{self, Table, Value};
 
@@ -270,14 +272,23 @@ fn sync_group(t: &Table, sink: &mut Sink) -> GroupAt {
 
 /// `notify = { master = [...], ... }`.
 pub(crate) fn notify(t: &Table, sink: &mut Sink) -> Notify {
-    t.deny_unknown(&["master", "backup", "fault", "stop", "any"], sink);
+    t.deny_unknown(&["master", "backup", "fault", "stop", "any", "style"], sink);
     let hook = |key: &str, sink: &mut Sink| t.get(key).and_then(|v| argv(v, key, sink));
+    let style = t.get("style").and_then(|v| {
+        let s = walk::string(v, "style", sink)?;
+        let style = NotifyStyle::from_name(s);
+        if style.is_none() {
+            sink.error(v.span(), one_of("style", s, &NotifyStyle::NAMES));
+        }
+        style
+    });
     Notify {
         master: hook("master", sink),
         backup: hook("backup", sink),
         fault: hook("fault", sink),
         stop: hook("stop", sink),
         any: hook("any", sink),
+        style: style.unwrap_or_default(),
     }
 }
 

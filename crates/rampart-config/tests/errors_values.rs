@@ -268,6 +268,64 @@ fn fall_and_rise_zero() {
     );
 }
 
+/// A server's own `health`: timing and where its checks connect; errors
+/// where a setting could only do nothing.
+#[test]
+fn server_health() {
+    let c = ok(&server_with(
+        "addr = \"127.0.0.1:81\", health = { interval = \"500ms\", timeout = \"2s\", \
+         fall = 1, rise = 4, port = 9200, addr = \"127.0.0.2\" }",
+    ));
+    let b = &c.backends[0];
+    let (target, h) = b.check_of(&b.servers[0]);
+    assert_eq!(target, "127.0.0.2:9200".parse().unwrap());
+    assert_eq!(
+        (h.interval.as_millis(), h.timeout.as_secs(), h.fall, h.rise),
+        (500, 2, 1, 4)
+    );
+    // A backend-wide check port; a server's own port wins.
+    let c = ok(&format!(
+        "{WWW}[[backend]]\nname = \"pool\"\nhealth = {{ port = 8080 }}\nservers = [\n\
+         {{ name = \"a\", addr = \"127.0.0.1:81\" }},\n\
+         {{ name = \"b\", addr = \"127.0.0.1:82\", health = {{ port = 9090 }} }},\n]\n"
+    ));
+    let b = &c.backends[0];
+    assert_eq!(b.check_of(&b.servers[0]).0.port(), 8080);
+    assert_eq!(b.check_of(&b.servers[1]).0.port(), 9090);
+    expect(
+        &server_with(
+            "addr = \"127.0.0.1:81\", health = { port = 0, addr = \"db\", check = \"tcp\" }",
+        ),
+        &[
+            (8, 58, "`port` must be between 1 and 65535, got 0"),
+            (8, 68, "`addr`: `db` is not an IP address"),
+            (8, 74, "unknown key `check` in the server's `health`"),
+        ],
+    );
+    expect(
+        &server_with("addr = \"127.0.0.1:81\", check = false, health = { rise = 1 }"),
+        &[(
+            8,
+            64,
+            "the server's `health` has no effect with `check = false`",
+        )],
+    );
+    expect(
+        &format!(
+            "{WWW}[[backend]]\nname = \"pool\"\nhealth = {{ check = \"none\", port = 1 }}\n\
+             servers = [{{ name = \"a\", addr = \"127.0.0.1:81\", health = {{ addr = \"::1\" }} }}]\n"
+        ),
+        &[
+            (7, 35, "`port` has no effect with check = \"none\""),
+            (
+                8,
+                67,
+                "`addr` has no effect: the backend's check = \"none\" connects nowhere",
+            ),
+        ],
+    );
+}
+
 #[test]
 fn bad_balance_lists_the_valid_ones() {
     expect(

@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::{BGP, POOL, VI, WWW, expect, ok};
 use rampart_config::{
     AdminPeer, Backend, Balance, Bgp, Check, Config, Frontend, Global, Health, Mode, ProxyVersion,
-    Server, Timeouts, Vrrp, defaults, load,
+    Server, ServerHealth, Timeouts, Vrrp, defaults, load,
 };
 
 fn addr(s: &str) -> SocketAddr {
@@ -55,6 +55,7 @@ fn full_example_gives_the_expected_model() {
         maxconn: 0,
         send_proxy: None,
         check: true,
+        health: ServerHealth::default(),
     };
     let net = |s: &str| s.parse().unwrap_or_else(|e| panic!("{s}: {e}"));
     let want = Config {
@@ -100,6 +101,7 @@ fn full_example_gives_the_expected_model() {
                 fall: 5,
                 rise: 1,
                 start_up: true,
+                port: None,
             },
             servers: vec![
                 Server {

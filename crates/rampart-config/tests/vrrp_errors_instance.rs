@@ -489,7 +489,17 @@ fn notify_hooks_are_argv_with_an_absolute_program() {
         &[(
             6,
             12,
-            "unknown key `notify_master` in `notify` (known keys: master, backup, fault, stop, any)",
+            "unknown key `notify_master` in `notify` (known keys: master, backup, fault, stop, \
+             any, style)",
+        )],
+    );
+    expect(
+        &instance_with("notify = { any = [\"/bin/x\"], style = \"keepalive\" }"),
+        &[(
+            6,
+            38,
+            "invalid `style` `keepalive`; expected one of: rampart, keepalived (did you mean \
+             `keepalived`?)",
         )],
     );
 }

@@ -43,6 +43,8 @@ pub struct Proxy {
     idle: Notify,
     /// Every connection being served.
     pub(crate) sessions: crate::sessions::Registry,
+    /// The proxy threads, once [`spawn_threads`] started them.
+    threads: std::sync::OnceLock<Arc<Threads>>,
 }
 
 impl Proxy {
@@ -82,6 +84,7 @@ impl Proxy {
             live: AtomicUsize::new(0),
             idle: Notify::new(),
             sessions: Default::default(),
+            threads: std::sync::OnceLock::new(),
         })
     }
 
@@ -136,6 +139,17 @@ impl Proxy {
         }
     }
 
+    /// Connections each proxy thread serves right now (empty before
+    /// [`spawn_threads`]).
+    pub fn thread_loads(&self) -> Vec<usize> {
+        self.threads.get().map_or_else(Vec::new, |t| {
+            t.slots
+                .iter()
+                .map(|s| s.0.load(Ordering::Acquire))
+                .collect()
+        })
+    }
+
     /// Connections being served right now.
     pub fn live(&self) -> usize {
         self.live.load(Ordering::Acquire)
@@ -161,7 +175,19 @@ impl Proxy {
         self: Arc<Self>,
         fe: usize,
         listener: std::net::TcpListener,
+        stop: watch::Receiver<bool>,
+    ) {
+        self.serve_on(fe, listener, stop, None).await;
+    }
+
+    /// [`Proxy::serve`] on proxy thread `here.1` of `here.0`: a client
+    /// accepted while another thread serves fewer goes to that thread.
+    async fn serve_on(
+        self: Arc<Self>,
+        fe: usize,
+        listener: std::net::TcpListener,
         mut stop: watch::Receiver<bool>,
+        here: Option<(Arc<Threads>, usize)>,
     ) {
         let Some(front) = self.frontends.get(fe) else {
             return;
@@ -209,30 +235,121 @@ impl Proxy {
             let Ok(permit) = sem.clone().acquire_owned().await else {
                 return;
             };
-            let proxy = self.clone();
-            proxy.live.fetch_add(1, Ordering::AcqRel);
-            tokio::spawn(async move {
-                let reg = proxy.sessions.open(&proxy, fe, peer);
-                tokio::select! {
-                    () = crate::session::run(&proxy, fe, sock, peer, &reg.live) => {}
-                    why = reg.live.killed() => tracing::info!(
-                        target: "rampart::tcplog",
-                        "{peer} {} session {} closed {}",
-                        proxy.frontends.get(fe).map_or("?", |f| f.cfg.name.as_str()),
-                        reg.live.id,
-                        match why {
-                            crate::sessions::Closed::Operator => "by the operator",
-                            crate::sessions::Closed::Drain => "idle by the node drain",
-                        },
-                    ),
-                }
-                drop(reg);
-                drop(permit);
-                if proxy.live.fetch_sub(1, Ordering::AcqRel) == 1 {
-                    proxy.idle.notify_waiters();
-                }
-            });
+            match &here {
+                Some((threads, me)) => threads.place(&self, *me, fe, sock, peer, permit),
+                None => self.clone().start(fe, sock, peer, permit, None),
+            }
         }
+    }
+
+    /// Serves an accepted client in a task of the current runtime; `slot`
+    /// is the proxy thread's count of clients, when it keeps one.
+    fn start(
+        self: Arc<Self>,
+        fe: usize,
+        sock: tokio::net::TcpStream,
+        peer: SocketAddr,
+        permit: tokio::sync::OwnedSemaphorePermit,
+        slot: Option<Arc<AtomicUsize>>,
+    ) {
+        let proxy = self;
+        proxy.live.fetch_add(1, Ordering::AcqRel);
+        tokio::spawn(async move {
+            let reg = proxy.sessions.open(&proxy, fe, peer);
+            tokio::select! {
+                () = crate::session::run(&proxy, fe, sock, peer, &reg.live) => {}
+                why = reg.live.killed() => tracing::info!(
+                    target: "rampart::tcplog",
+                    "{peer} {} session {} closed {}",
+                    proxy.frontends.get(fe).map_or("?", |f| f.cfg.name.as_str()),
+                    reg.live.id,
+                    match why {
+                        crate::sessions::Closed::Operator => "by the operator",
+                        crate::sessions::Closed::Drain => "idle by the node drain",
+                    },
+                ),
+            }
+            drop(reg);
+            drop(permit);
+            if let Some(slot) = slot {
+                slot.fetch_sub(1, Ordering::AcqRel);
+            }
+            if proxy.live.fetch_sub(1, Ordering::AcqRel) == 1 {
+                proxy.idle.notify_waiters();
+            }
+        });
+    }
+}
+
+/// A client one proxy thread accepted and another serves.
+struct Handoff {
+    fe: usize,
+    sock: std::net::TcpStream,
+    peer: SocketAddr,
+    permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// The proxy threads' client counts, and the way to hand a client to each.
+///
+/// Each thread accepts on its own SO_REUSEPORT socket, where the kernel
+/// spreads clients by a hash of their addresses: a few long connections
+/// (50 kept-alive clients, as a benchmark or a pool of application
+/// servers opens) can land 30 on one thread and 20 on the other, which
+/// then idles while the first one's clients wait. As HAProxy's listener
+/// multi-queue does, a thread that accepts a client while another serves
+/// fewer hands it over.
+struct Threads {
+    slots: Vec<(
+        Arc<AtomicUsize>,
+        tokio::sync::mpsc::UnboundedSender<Handoff>,
+    )>,
+}
+
+impl Threads {
+    fn place(
+        &self,
+        proxy: &Arc<Proxy>,
+        me: usize,
+        fe: usize,
+        sock: tokio::net::TcpStream,
+        peer: SocketAddr,
+        permit: tokio::sync::OwnedSemaphorePermit,
+    ) {
+        let load = |i: usize| {
+            self.slots
+                .get(i)
+                .map_or(usize::MAX, |s| s.0.load(Ordering::Acquire))
+        };
+        let mine = load(me);
+        let least = (0..self.slots.len()).min_by_key(|&i| load(i)).unwrap_or(me);
+        if least != me && load(least) < mine {
+            if let (Some((count, inbox)), Ok(sock)) = (self.slots.get(least), sock.into_std()) {
+                count.fetch_add(1, Ordering::AcqRel);
+                if let Err(back) = inbox.send(Handoff {
+                    fe,
+                    sock,
+                    peer,
+                    permit,
+                }) {
+                    // That thread is gone: served here after all.
+                    count.fetch_sub(1, Ordering::AcqRel);
+                    let h = back.0;
+                    if let Ok(sock) = tokio::net::TcpStream::from_std(h.sock) {
+                        let slot = self.slots.get(me).map(|s| s.0.clone());
+                        if let Some(slot) = &slot {
+                            slot.fetch_add(1, Ordering::AcqRel);
+                        }
+                        proxy.clone().start(h.fe, sock, h.peer, h.permit, slot);
+                    }
+                }
+            }
+            return;
+        }
+        let slot = self.slots.get(me).map(|s| s.0.clone());
+        if let Some(slot) = &slot {
+            slot.fetch_add(1, Ordering::AcqRel);
+        }
+        proxy.clone().start(fe, sock, peer, permit, slot);
     }
 }
 
@@ -248,9 +365,19 @@ pub fn spawn_threads(
     threads: Vec<ThreadListeners>,
     stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    for (i, listeners) in threads.into_iter().enumerate() {
+    let (slots, inboxes): (Vec<_>, Vec<_>) = threads
+        .iter()
+        .map(|_| {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Handoff>();
+            ((Arc::new(AtomicUsize::new(0)), tx), rx)
+        })
+        .unzip();
+    let shared = Arc::new(Threads { slots });
+    let _ = proxy.threads.set(shared.clone());
+    for (i, (listeners, mut inbox)) in threads.into_iter().zip(inboxes).enumerate() {
         let proxy = proxy.clone();
         let stop = stop.clone();
+        let shared = shared.clone();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -259,7 +386,25 @@ pub fn spawn_threads(
             .spawn(move || {
                 rt.block_on(async move {
                     for (fe, l) in listeners {
-                        tokio::spawn(proxy.clone().serve(fe, l, stop.clone()));
+                        let here = Some((shared.clone(), i));
+                        tokio::spawn(proxy.clone().serve_on(fe, l, stop.clone(), here));
+                    }
+                    // Clients other threads hand over, served here.
+                    let slot = shared.slots.get(i).map(|s| s.0.clone());
+                    while let Some(h) = inbox.recv().await {
+                        match tokio::net::TcpStream::from_std(h.sock) {
+                            Ok(sock) => {
+                                proxy
+                                    .clone()
+                                    .start(h.fe, sock, h.peer, h.permit, slot.clone())
+                            }
+                            Err(e) => {
+                                if let Some(slot) = &slot {
+                                    slot.fetch_sub(1, Ordering::AcqRel);
+                                }
+                                tracing::warn!("a client handed over from another thread: {e}");
+                            }
+                        }
                     }
                     std::future::pending::<()>().await
                 })

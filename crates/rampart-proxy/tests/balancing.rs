@@ -6,10 +6,12 @@ mod common;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use rampart_proxy::Mode;
+use rampart_proxy::{Mode, Proxy};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn cfg(balance: &str, servers: &str) -> String {
     config("", &format!("balance = \"{balance}\""), servers)
@@ -193,4 +195,56 @@ async fn drain_maint_and_runtime_weights_apply_at_the_next_pick() {
         (100, 100, 100),
         "{back:?}"
     );
+}
+
+/// A thread that accepts a client while another serves fewer hands it
+/// over: with only thread 0 listening, 40 kept-alive clients end up 20 and
+/// 20, and every one is served.
+#[test]
+fn clients_accepted_by_one_thread_are_spread_over_the_proxy_threads() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let backend = echo().await;
+        let listener = rampart_proxy::proxy::listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let text = config("", "", "{ name = \"s0\", addr = \"{S0}\" }")
+            .replace("{PORT}", &addr.port().to_string())
+            .replace("{S0}", &backend.addr.to_string());
+        let cfg = rampart_config::parse("test.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+        let proxy = Proxy::new(
+            &cfg,
+            Mode::Copy,
+            Arc::new(CountEvents::default()),
+            |_, _| true,
+        );
+        let (_stop, rx) = tokio::sync::watch::channel(false);
+        rampart_proxy::spawn_threads(&proxy, vec![vec![(0, listener)], Vec::new()], rx).unwrap();
+        let mut clients = Vec::new();
+        for i in 0..40u32 {
+            let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let msg = format!("hello {i}\n");
+            c.write_all(msg.as_bytes()).await.unwrap();
+            let mut back = vec![0; msg.len()];
+            tokio::time::timeout(Duration::from_secs(5), c.read_exact(&mut back))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(back, msg.as_bytes());
+            clients.push(c);
+        }
+        assert!(
+            eventually(Duration::from_secs(2), || proxy.thread_loads() == [20, 20]).await,
+            "{:?}",
+            proxy.thread_loads()
+        );
+        drop(clients);
+        assert!(
+            eventually(Duration::from_secs(5), || proxy.thread_loads() == [0, 0]).await,
+            "{:?}",
+            proxy.thread_loads()
+        );
+    });
 }

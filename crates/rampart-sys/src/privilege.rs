@@ -6,7 +6,7 @@
 //! passes them down. The worker only accepts, connects and copies bytes,
 //! which needs no privilege at all, with one exception: when the
 //! supervisor dies without a stop (kill -9, the OOM killer), the worker
-//! takes the node's VIPs and NAT table down so that they do not stay on
+//! takes the node's VIPs, forwarding and gateway table down so that they do not stay on
 //! two nodes (see the worker's `clean_up_for_dead_supervisor`). That needs
 //! CAP_NET_ADMIN, so the worker keeps it in its *permitted* set only, not
 //! effective, and raises it for that clean-up alone ([`raise_net_admin`]).

@@ -115,10 +115,11 @@ async fn demo() -> Result<ExitCode> {
         passive.push((s.name.clone(), tx));
         let change_tx = change_tx.clone();
         let name = s.name.clone();
+        let (addr, health) = backend.check_of(s);
         checkers.push(tokio::spawn(rampart_proxy::health::run_checker(
             (backend.name.clone(), s.name.clone()),
-            s.addr,
-            backend.health.clone(),
+            addr,
+            health,
             rampart_proxy::health::Pace::unpaced(),
             rx,
             Default::default(),

@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use rampart_config::{Check, Config, Health};
+use rampart_config::{Config, Health};
 use rampart_proxy::health::{CheckReport, CheckStats, Pace, checks_in_flight, first_check_offset};
 use tokio::runtime::Handle;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
@@ -33,6 +33,8 @@ pub struct HealthChange {
 type Key = (String, String);
 
 struct Checker {
+    /// Where its checks connect (the server's address unless its check
+    /// `port` or `addr` says otherwise).
     addr: SocketAddr,
     health: Health,
     passive: UnboundedSender<()>,
@@ -66,18 +68,6 @@ pub struct Hub {
     seeded_up: HashSet<Key>,
     /// Servers in maintenance: not checked.
     paused: HashSet<Key>,
-}
-
-/// The check a server gets: its backend's, unless `check = false`.
-fn effective(health: &Health, check: bool) -> Health {
-    if check {
-        health.clone()
-    } else {
-        Health {
-            check: Check::None,
-            ..health.clone()
-        }
-    }
 }
 
 fn lock(table: &Mutex<Table>) -> std::sync::MutexGuard<'_, Table> {
@@ -170,9 +160,11 @@ impl Hub {
                 }
                 continue;
             }
-            let health = effective(&b.health, s.check);
+            // Its backend's check with its own settings over it, at its
+            // check address (HAProxy's `check port`, `addr`, `inter`, ...).
+            let (addr, health) = b.check_of(s);
             match self.checkers.remove(&key) {
-                Some(c) if c.addr == s.addr && c.health == health => {
+                Some(c) if c.addr == addr && c.health == health => {
                     keep.insert(key, c);
                 }
                 old => {
@@ -182,7 +174,7 @@ impl Hub {
                     let first = first_check_offset(health.interval, index, count);
                     let pace = Pace::new(self.slots.clone(), first);
                     let up = self.seeded_up.remove(&key);
-                    keep.insert(key.clone(), self.start(key, s.addr, health, pace, up));
+                    keep.insert(key.clone(), self.start(key, addr, health, pace, up));
                 }
             }
         }

@@ -42,12 +42,14 @@ const DEFAULT_CONFIG: &str = "/etc/rampart/rampart.toml";
 #[command(
     name = "rampart",
     version,
-    about = "L4 load balancer, VRRP, BGP announcer and NAT gateway in one daemon \
-             (HAProxy + keepalived + BIRD in one)",
-    long_about = "L4 load balancer, VRRP, BGP announcer and NAT gateway in one daemon \
-                  (HAProxy + keepalived + BIRD in one).\n\n\
+    about = "L4 load balancer (TCP proxy or kernel NAT), VRRP, BGP announcer with BFD \
+             and NAT gateway in one daemon (HAProxy + keepalived + BIRD in one)",
+    long_about = "L4 load balancer (TCP proxy or kernel NAT), VRRP, BGP announcer with BFD \
+                  and NAT gateway in one daemon (HAProxy + keepalived + BIRD in one).\n\n\
                   `rampart run` runs the node a config file describes: it proxies TCP to \
-                  healthy backends, floats virtual addresses with VRRP, announces service \
+                  healthy backends (or, with `mode = \"nat\"`, has the kernel forward the \
+                  connections to them, so that the servers see the client's address), \
+                  floats virtual addresses with VRRP, announces service \
                   prefixes with BGP and forwards and NATs for a private subnet. `rampart \
                   check` validates a config file (with --host, against this host too); \
                   `rampart status` and `rampart reload` talk to the running node over its \
@@ -147,7 +149,8 @@ enum Cmd {
         #[arg(long, hide = true)]
         upgrade_fd: Option<i32>,
     },
-    /// Show the running node's state: servers, VRRP instances, BGP sessions.
+    /// Show the running node's state: servers, NAT tables, VRRP instances,
+    /// BGP and BFD sessions, the gateway, a node drain.
     Status {
         #[command(flatten)]
         node: NodeArgs,
@@ -157,6 +160,7 @@ enum Cmd {
     },
     /// Show one part of the running node in detail: `servers` (every
     /// frontend, backend and server with its traffic counters and checks),
+    /// `sessions` (every open connection: id, client, server, age, bytes),
     /// `vrrp` (instances, trackers, last transition and why), `bgp` (one
     /// line per neighbor), `routes` (every prefix per neighbor, announced
     /// or withdrawn and why), `config` (the running config, as applied;
@@ -747,6 +751,13 @@ fn reload(socket: &std::path::Path) -> Result<ExitCode> {
     let before = control::query(socket)?;
     match control::reload(socket)? {
         None => Ok(wait_upgraded(socket, &before)),
+        // The config runs, but the kernel refused part of it: said, and
+        // a failure, so that `systemctl reload` and scripts see it.
+        Some(reload::ReloadOutcome::Reloaded(summary)) if !summary.not_applied.is_empty() => {
+            eprintln!("{summary}");
+            eprintln!("reload applied only in part: the kernel refused what is NOT APPLIED");
+            Ok(ExitCode::FAILURE)
+        }
         Some(reload::ReloadOutcome::Reloaded(summary)) => {
             println!("{summary}");
             Ok(ExitCode::SUCCESS)

@@ -1,5 +1,5 @@
 //! Running `nft`: the gateway's table and the NAT data plane's are each
-//! replaced in one transaction fed on standard input, and read back as
+//! changed in one transaction fed on standard input, and read back as
 //! JSON. Bounded in time, so that a stuck nft never holds the caller.
 
 use std::time::Duration;
@@ -22,8 +22,13 @@ pub async fn apply(args: &[&str], input: &str) -> Result<()> {
         .kill_on_drop(true)
         .spawn()
         .context("cannot run nft (nftables is needed: apt-get install nftables)")?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(input.as_bytes()).await?;
+    // nft may stop reading early (a refused line, a wrapper): the broken
+    // pipe is no error of ours, nft's own status and message say what.
+    let mut unwritten = None;
+    if let Some(mut stdin) = child.stdin.take()
+        && let Err(e) = stdin.write_all(input.as_bytes()).await
+    {
+        unwritten = Some(e);
     }
     let out = tokio::time::timeout(DEADLINE, child.wait_with_output())
         .await
@@ -34,6 +39,9 @@ pub async fn apply(args: &[&str], input: &str) -> Result<()> {
             out.status,
             String::from_utf8_lossy(&out.stderr).trim()
         );
+    }
+    if let Some(e) = unwritten {
+        bail!("nft exited successfully without reading its whole input: {e}");
     }
     Ok(())
 }

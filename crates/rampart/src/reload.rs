@@ -44,6 +44,10 @@ pub struct ReloadSummary {
     /// in place: see `vrrp::diff`).
     #[serde(default)]
     pub vrrp: Option<NeighborChanges>,
+    /// What the kernel refused of the new config (nft: the gateway's or
+    /// the NAT table), while the rest runs: the previous rules stay.
+    #[serde(default)]
+    pub not_applied: Vec<String>,
 }
 
 /// BGP neighbors by name: same settings, different settings (their session
@@ -77,6 +81,7 @@ impl ReloadSummary {
             servers: new.backends.iter().map(|b| b.servers.len()).sum(),
             bgp,
             vrrp: None,
+            not_applied: Vec::new(),
         }
     }
 
@@ -129,6 +134,9 @@ impl fmt::Display for ReloadSummary {
         }
         if let Some(v) = &self.vrrp {
             write!(f, "; vrrp: {}", changes(v, "instance"))?;
+        }
+        for n in &self.not_applied {
+            write!(f, "; NOT APPLIED: {n}")?;
         }
         Ok(())
     }

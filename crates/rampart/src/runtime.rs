@@ -9,7 +9,10 @@
 //!   and each claim the VIPs;
 //! - `rampart.sock`: the control socket, unless `--control` moves it;
 //! - `gateway-net<N>.forwarding`: forwarding values found before
-//!   `[gateway]` changed them (see `gateway.rs`).
+//!   `[gateway]` changed them (see `gateway.rs`);
+//! - `nat.table`: present while a `mode = "nat"` table may be in place, so
+//!   that a start without NAT frontends runs nft only to remove one a
+//!   killed run left (see `nat/mod.rs`).
 
 use std::fs::{DirBuilder, File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use lab::{Timing, holder, log, rampart_config, start_rampart, wait_for};
+use lab::{Timing, holder, log, rampart_config, start_rampart, start_rampart_with, wait_for};
 use nat::{Conns, Nginx, fetch, nat_config};
 use rampart_lab::{Ns, SeedLab, Signal, seed_lab};
 
@@ -69,7 +69,7 @@ fn nat_mode_spreads_by_weight_keeps_the_client_address_and_skips_a_down_server()
         .ok(&["nft", "list", "table", "inet", "rampart_nat"])
         .unwrap();
     assert!(
-        table.contains("ip daddr 10.10.0.10 tcp dport 80 goto f0"),
+        table.contains("ip daddr 10.10.0.10 tcp dport 80 goto vip_10_10_0_10_80"),
         "{table}"
     );
     let listening = s.lb1.ok(&["ss", "-Htln"]).unwrap();
@@ -220,6 +220,303 @@ fn nat_mode_spreads_by_weight_keeps_the_client_address_and_skips_a_down_server()
     assert!(lb1.wait_timeout(Duration::from_secs(10)).unwrap().is_some());
 }
 
+/// Connections keep their server when the table changes shape and when
+/// the node starts over a table a killed run left: the table is changed
+/// in place (its objects are named by address), so the pins of servers
+/// that stay are kept.
+#[test]
+fn a_reload_adding_a_server_and_a_start_after_kill_9_keep_every_connection() {
+    let Some((s, dir, _webs)) = seed() else {
+        return;
+    };
+    let _web3 = Nginx::start(&s.web1, dir.path(), "web3", "192.168.1.21:8081");
+    let three = nat_config(1, "100ms").replace(
+        "addr = \"192.168.1.22:8080\", weight = 3 },",
+        "addr = \"192.168.1.22:8080\", weight = 3 },\n  { name = \"web3\", addr = \"192.168.1.21:8081\" },",
+    );
+    assert!(three.contains("web3"), "{three}");
+    let mut lb1 = start_rampart(&s.lb1, dir.path(), "lb1", &nat_config(1, "100ms"));
+    assert!(
+        wait_for(Duration::from_secs(10), || fetch(&s.client).is_ok()),
+        "{}",
+        log(dir.path(), "lb1")
+    );
+    let mut conns = Conns::open(&s.client, 60);
+
+    // web3 added: it takes a fifth of the table, from web1's and web2's
+    // entries, some of them these connections' (that none is, has a
+    // chance of 0.8^60).
+    std::fs::write(dir.path().join("lb1.toml"), &three).unwrap();
+    lb1.signal(Signal::SIGHUP).unwrap();
+    assert!(
+        wait_for(
+            Duration::from_secs(10),
+            || nat_status(dir.path(), 1)["servers"][2]["share"].as_u64() > Some(0)
+        ),
+        "{}",
+        log(dir.path(), "lb1")
+    );
+    assert_eq!(conns.survivors(), 60, "{}", log(dir.path(), "lb1"));
+    // While web3's first check ran, web1 and web2 went on taking new
+    // connections (no table without a server).
+    let text = log(dir.path(), "lb1");
+    let reloaded = text.split_once("reload requested").map_or("", |(_, r)| r);
+    assert!(
+        reloaded.contains("web3 20.0%") && !reloaded.contains("web1 0%, web2 0%"),
+        "{text}"
+    );
+    let web3 = (0..100)
+        .filter(|_| fetch(&s.client).is_ok_and(|b| b.starts_with("web3")))
+        .count();
+    assert!(web3 > 5, "web3 answered {web3} of 100 new connections");
+
+    // Killed (-9, worker too): the worker takes the VIPs away as it sees
+    // the supervisor die, and the table stays; the next start changes it
+    // in place. The counters run on.
+    let connections = || nat_status(dir.path(), 1)["servers"][1]["connections"].as_u64();
+    assert!(
+        wait_for(Duration::from_secs(5), || connections() > Some(0)),
+        "{}",
+        nat_status(dir.path(), 1)
+    );
+    let before = connections().unwrap();
+    let workers = lab::children(lb1.pid());
+    lb1.kill().unwrap();
+    for w in workers {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(w as i32), Signal::SIGKILL);
+    }
+    let mut lb1 = start_rampart(&s.lb1, dir.path(), "lb1", &three);
+    assert!(
+        wait_for(Duration::from_secs(10), || fetch(&s.client).is_ok()),
+        "{}",
+        log(dir.path(), "lb1")
+    );
+    assert_eq!(conns.survivors(), 60, "{}", log(dir.path(), "lb1"));
+    assert!(
+        wait_for(Duration::from_secs(5), || connections() >= Some(before)),
+        "counters started over: {before} -> {:?}",
+        connections()
+    );
+    assert!(
+        !log(dir.path(), "lb1").contains("replacing it whole"),
+        "{}",
+        log(dir.path(), "lb1")
+    );
+
+    // web3 removed again: its objects go; the others' connections stay.
+    let on_web3 = conns
+        .conns
+        .iter()
+        .filter(|(_, b)| b.starts_with("web3"))
+        .count();
+    assert_eq!(on_web3, 0, "opened before web3 was there");
+    std::fs::write(dir.path().join("lb1.toml"), nat_config(1, "100ms")).unwrap();
+    lb1.signal(Signal::SIGHUP).unwrap();
+    assert!(
+        wait_for(Duration::from_secs(10), || !s
+            .lb1
+            .ok(&["nft", "list", "table", "inet", "rampart_nat"])
+            .unwrap()
+            .contains("8081")),
+        "{}",
+        log(dir.path(), "lb1")
+    );
+    assert_eq!(conns.survivors(), 60, "{}", log(dir.path(), "lb1"));
+    lb1.signal(Signal::SIGTERM).unwrap();
+    assert!(lb1.wait_timeout(Duration::from_secs(10)).unwrap().is_some());
+}
+
+/// A reload whose NAT table nft refuses says so (and fails), while the
+/// previous table forwards; the table is tried again until nft takes it.
+/// nft is made to refuse by a wrapper first in rampart's PATH.
+#[test]
+fn a_reload_the_kernel_refuses_is_reported_and_tried_again() {
+    let Some((s, dir, _webs)) = seed() else {
+        return;
+    };
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let refuse = dir.path().join("refuse");
+    let real = std::process::Command::new("sh")
+        .args(["-c", "command -v nft"])
+        .output()
+        .unwrap();
+    let real = String::from_utf8_lossy(&real.stdout).trim().to_string();
+    assert!(!real.is_empty(), "no nft");
+    let wrapper = bin.join("nft");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = -f ] && [ -e {} ]; then\n  \
+             echo 'Error: refused by the test' >&2; exit 1\nfi\nexec {real} \"$@\"\n",
+            refuse.display()
+        ),
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&wrapper)
+        .status()
+        .unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let mut lb1 = start_rampart_with(&s.lb1, dir.path(), "lb1", &nat_config(1, "100ms"), |c| {
+        c.env("PATH", &path);
+    });
+    assert!(
+        wait_for(Duration::from_secs(10), || fetch(&s.client).is_ok()),
+        "{}",
+        log(dir.path(), "lb1")
+    );
+    let reload = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
+            .args(["reload", "--control"])
+            .arg(dir.path().join("lb1.sock"))
+            .output()
+            .unwrap()
+    };
+    // nft refuses: the reload fails, saying what; the client is served
+    // by the previous table.
+    std::fs::write(&refuse, "").unwrap();
+    let deny = nat_config(1, "100ms").replace(
+        "mode = \"nat\"\n",
+        "mode = \"nat\"\ndeny = [\"10.10.0.100/32\"]\n",
+    );
+    std::fs::write(dir.path().join("lb1.toml"), &deny).unwrap();
+    let out = reload();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("NOT APPLIED: the NAT table") && said.contains("refused by the test"),
+        "{said}"
+    );
+    for _ in 0..20 {
+        assert!(fetch(&s.client).is_ok(), "{}", log(dir.path(), "lb1"));
+    }
+    // nft takes it again: the table follows within the retry (2 s).
+    std::fs::remove_file(&refuse).unwrap();
+    assert!(
+        wait_for(Duration::from_secs(5), || fetch(&s.client).is_err()),
+        "{}",
+        log(dir.path(), "lb1")
+    );
+    std::fs::write(dir.path().join("lb1.toml"), nat_config(1, "100ms")).unwrap();
+    let out = reload();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(fetch(&s.client).is_ok(), "served once the reload answered");
+    lb1.signal(Signal::SIGTERM).unwrap();
+    assert!(lb1.wait_timeout(Duration::from_secs(10)).unwrap().is_some());
+}
+
+/// IPv6 end to end: a VIP of the node's own, servers on the private
+/// subnet routed back through the node, the client's own address seen,
+/// weights honoured, a server down skipped.
+#[test]
+fn nat_mode_over_ipv6() {
+    let Some((s, dir, _v4)) = seed() else {
+        return;
+    };
+    let add = |ns: &Ns, addr: &str, dev: &str| {
+        ns.ip(&["-6", "addr", "add", addr, "dev", dev, "nodad"])
+            .unwrap();
+    };
+    add(&s.client, "fd00:10::100/64", "eth0");
+    add(&s.lb1, "fd00:10::11/64", "eth0");
+    add(&s.lb1, "fd00:10::10/64", "eth0");
+    add(&s.lb1, "fd00:1::1/64", "eth1");
+    for (web, a) in [(&s.web1, "fd00:1::21/64"), (&s.web2, "fd00:1::22/64")] {
+        add(web, a, "eth0");
+        web.ip(&[
+            "-6",
+            "route",
+            "add",
+            "default",
+            "via",
+            "fd00:1::1",
+            "dev",
+            "eth0",
+        ])
+        .unwrap();
+    }
+    let mut webs = [
+        Nginx::start(&s.web1, dir.path(), "web1v6", "[fd00:1::21]:8080"),
+        Nginx::start(&s.web2, dir.path(), "web2v6", "[fd00:1::22]:8080"),
+    ];
+    let config = r#"
+[global]
+threads = 1
+grace = "2s"
+
+[[frontend]]
+name = "www6"
+bind = ["[fd00:10::10]:80"]
+backend = "pool6"
+mode = "nat"
+
+[[backend]]
+name = "pool6"
+health = { check = "tcp", interval = "200ms", timeout = "200ms", fall = 2, rise = 1 }
+servers = [
+  { name = "web1", addr = "[fd00:1::21]:8080" },
+  { name = "web2", addr = "[fd00:1::22]:8080", weight = 3 },
+]
+
+[gateway]
+forward = ["ipv6"]
+"#;
+    let mut lb1 = start_rampart(&s.lb1, dir.path(), "lb1", config);
+    let fetch6 = || {
+        s.client
+            .run_in(|| {
+                let to: std::net::SocketAddr = "[fd00:10::10]:80".parse().unwrap();
+                let c = std::net::TcpStream::connect_timeout(&to, Duration::from_secs(2))
+                    .map_err(|e| e.to_string())?;
+                c.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+                let mut r = std::io::BufReader::new(c);
+                nat::request(&mut r)
+            })
+            .unwrap()
+    };
+    assert!(
+        wait_for(Duration::from_secs(10), || fetch6().is_ok()),
+        "{}",
+        log(dir.path(), "lb1")
+    );
+    let n = 2000;
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for _ in 0..n {
+        let body = fetch6().unwrap_or_else(|e| panic!("{e}\n{}", log(dir.path(), "lb1")));
+        *seen.entry(body).or_default() += 1;
+    }
+    let web1 = seen.get("web1v6 fd00:10::100").copied().unwrap_or(0);
+    let web2 = seen.get("web2v6 fd00:10::100").copied().unwrap_or(0);
+    assert_eq!(web1 + web2, n, "{seen:?}");
+    let share = web2 as f64 / n as f64;
+    println!("IPv6: web2's share over {n} connections: {share:.3} (weight 3 of 4: 0.750)");
+    assert!((share - 0.75).abs() < 0.05, "{seen:?}");
+
+    // web2 stops: marked down, every new connection goes to web1.
+    drop(webs[1].0.terminate(Duration::from_secs(2)));
+    assert!(
+        wait_for(
+            Duration::from_secs(5),
+            || nat_status(dir.path(), 1)["servers"][1]["share"] == 0
+        ),
+        "{}",
+        log(dir.path(), "lb1")
+    );
+    for _ in 0..200 {
+        assert_eq!(fetch6().as_deref(), Ok("web1v6 fd00:10::100"));
+    }
+    webs[1] = Nginx::start(&s.web2, dir.path(), "web2v6", "[fd00:1::22]:8080");
+    lb1.signal(Signal::SIGTERM).unwrap();
+    assert!(lb1.wait_timeout(Duration::from_secs(10)).unwrap().is_some());
+    assert!(!has_nat_table(&s.lb1), "the NAT table is still there");
+}
+
 fn has_nat_table(ns: &Ns) -> bool {
     ns.exec(&["nft", "list", "table", "inet", "rampart_nat"])
         .unwrap()
@@ -355,7 +652,14 @@ fn a_syn_flood_fills_no_table_and_real_clients_get_through() {
         .unwrap();
     let pins = s
         .lb1
-        .ok(&["nft", "list", "set", "inet", "rampart_nat", "f0p0"])
+        .ok(&[
+            "nft",
+            "list",
+            "set",
+            "inet",
+            "rampart_nat",
+            "pin_192_168_1_21_8080",
+        ])
         .unwrap();
     println!(
         "SYN flood: {sent} SYNs in {secs} s ({:.0}/s); real clients: {} served, {failed} failed, \

@@ -283,6 +283,31 @@ fn import_turns_the_seed_haproxy_cfg_and_keepalived_conf_into_a_config_check_acc
     let (ok, checked) = check(&toml);
     assert!(ok, "{checked}\n{}", String::from_utf8_lossy(&node));
 
+    // A refused import prints no config and exits non-zero, for either
+    // format: here what is left once HAProxy's stats page is left out
+    // cannot be carried without serving clients HAProxy rejects.
+    let refused = dir.path().join("refused.cfg");
+    std::fs::write(
+        &refused,
+        "defaults\n mode tcp\nlisten stats\n bind :8404\n mode http\n stats enable\n\
+         frontend db\n bind :5432\n tcp-request connection reject if { dst_port 5432 }\n\
+         \x20default_backend pg\nbackend pg\n server p 10.0.0.1:5432 check\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["import", "haproxy"])
+        .arg(&refused)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert!(
+        stderr.contains("error: ")
+            && stderr.contains("refused.cfg:9: an anonymous ACL tests `dst_port`"),
+        "{stderr}"
+    );
+    // A file that is only an HTTP site: nothing left to import.
     let http = dir.path().join("http.cfg");
     std::fs::write(
         &http,
@@ -294,10 +319,24 @@ fn import_turns_the_seed_haproxy_cfg_and_keepalived_conf_into_a_config_check_acc
         .arg(&http)
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("http.cfg:3: listen `web` is in `mode http`")
-    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(
+        "nothing to import: every proxy is left out: listen `web` (line 3: it is in `mode http`)"
+    ));
+    let ah = dir.path().join("ah.conf");
+    std::fs::write(
+        &ah,
+        "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n authentication {\n  auth_type AH\n }\n}\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["import", "keepalived"])
+        .arg(&ah)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ah.conf:4: `auth_type AH`"));
 }
 
 #[test]

@@ -281,6 +281,7 @@ async fn runner_takes_a_vanished_server_down_after_fall_and_back_after_rise() {
         fall,
         rise,
         start_up: false,
+        port: None,
     };
     let listener = TcpListener::bind("127.0.0.1:0")
         .await

@@ -36,6 +36,9 @@ fn many(n: usize, addr: std::net::SocketAddr) -> String {
 /// would spread the connects for reasons of its own).
 fn listener() -> TcpListener {
     let socket = TcpSocket::new_v4().unwrap();
+    // So that a test can listen again on the port after closing it (its
+    // closed connections, in TIME_WAIT, hold it otherwise).
+    socket.set_reuseaddr(true).unwrap();
     socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
     socket.listen(4096).unwrap()
 }
@@ -217,4 +220,191 @@ async fn paused_servers_are_not_checked() {
     hub.set_paused(HashSet::new());
     hub.sync(&cfg);
     assert!(hub.is_checked("b", "a"));
+}
+
+/// An accepting loopback listener that counts its connections.
+fn counting() -> (
+    std::net::SocketAddr,
+    Arc<AtomicUsize>,
+    tokio::task::JoinHandle<()>,
+) {
+    let l = listener();
+    let addr = l.local_addr().unwrap();
+    let count = Arc::new(AtomicUsize::new(0));
+    let c = count.clone();
+    let task = tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            c.fetch_add(1, Ordering::SeqCst);
+            drop(s);
+        }
+    });
+    (addr, count, task)
+}
+
+/// The next change of `server`.
+async fn change_of(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<HealthChange>,
+    server: &str,
+) -> bool {
+    loop {
+        match rx.recv().await {
+            Some(c) if c.server == server => return c.up,
+            Some(_) => {}
+            None => panic!("hub dropped its sender"),
+        }
+    }
+}
+
+/// HAProxy's `check port` and `addr`: the check goes where they say, not
+/// to the server's address, where nothing listens (a check there would
+/// fail and keep the server down).
+#[tokio::test]
+async fn checks_connect_to_the_servers_check_port_and_address() {
+    let (check, accepted, _task) = counting();
+    let port = check.port();
+    let refused = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (tx, mut rx) = unbounded_channel();
+    let mut hub = Hub::new(tx);
+    hub.sync(&cfg(&format!(
+        // `port` only; `addr` and `port`; `addr` only, at the server's
+        // port; and one without either, which stays down.
+        r#"{{ name = "p", addr = "{refused}", health = {{ port = {port} }} }},
+           {{ name = "ap", addr = "127.0.0.3:{}", health = {{ addr = "127.0.0.1", port = {port} }} }},
+           {{ name = "a", addr = "127.0.0.3:{port}", health = {{ addr = "127.0.0.1" }} }},
+           {{ name = "none", addr = "{refused}" }}"#,
+        refused.port()
+    )));
+    let mut up = HashSet::new();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while up.len() < 3 {
+            if let Some(c) = rx.recv().await
+                && c.up
+            {
+                assert_ne!(
+                    c.server, "none",
+                    "a server checked where nothing listens came up"
+                );
+                up.insert(c.server);
+            }
+        }
+    })
+    .await
+    .unwrap();
+    // Each of the three was accepted at the check port (the accept loop
+    // may trail the connects the kernel completed).
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while accepted.load(Ordering::SeqCst) < 3 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .unwrap();
+    // The server without a check port was checked where it is, and failed.
+    let none = ("b".to_string(), "none".to_string());
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while hub.reports()[&none].checks == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(hub.reports()[&none].last_ok, Some(false));
+    assert!(!hub.up_servers().contains(&none));
+
+    // A backend-wide check port (`tcp-check connect port`), and a change
+    // of it on reload, which restarts the checker.
+    let text = format!(
+        "[[frontend]]\nname = \"f\"\nbind = [\"127.0.0.1:1\"]\nbackend = \"b\"\n[[backend]]\nname = \"b\"\n\
+         health = {{ check = \"tcp\", interval = \"1h\", port = {port} }}\n\
+         servers = [ {{ name = \"w\", addr = \"{refused}\" }} ]\n"
+    );
+    hub.sync(&rampart_config::parse("t.toml", &text).unwrap());
+    assert!(
+        tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                if change_of(&mut rx, "w").await {
+                    return true;
+                }
+            }
+        })
+        .await
+        .unwrap()
+    );
+    hub.stop();
+}
+
+/// HAProxy's per-server `inter`, `fall` and `rise`: one server of a
+/// backend is checked at its own pace and by its own counts, the other at
+/// the backend's.
+#[tokio::test]
+async fn each_server_is_checked_at_its_own_interval_fall_and_rise() {
+    let (fast_addr, fast, fast_task) = counting();
+    let (slow_addr, slow, _slow_task) = counting();
+    let (tx, mut rx) = unbounded_channel();
+    let mut hub = Hub::new(tx);
+    // The backend: hourly checks, back up after one good check, down after
+    // 100 failed ones. `fast`: every 50 ms, back up after 3, down after 1.
+    hub.sync(&with_health(
+        r#"{ check = "tcp", interval = "1h", timeout = "500ms", rise = 1, fall = 100 }"#,
+        &format!(
+            r#"{{ name = "fast", addr = "{fast_addr}", health = {{ interval = "50ms", rise = 3, fall = 1 }} }},
+               {{ name = "slow", addr = "{slow_addr}" }}"#
+        ),
+    ));
+    let wait = Duration::from_secs(10);
+    let report = |hub: &Hub, s: &str| hub.reports()[&("b".to_string(), s.to_string())].clone();
+    // Both come up after their first good check (a server never up yet
+    // needs only one).
+    let mut pending = vec!["fast", "slow"];
+    while !pending.is_empty() {
+        let c = tokio::time::timeout(wait, rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if c.up {
+            pending.retain(|s| *s != c.server);
+        }
+    }
+    // `fast` keeps being checked every 50 ms; `slow` is not due for an hour.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(fast.load(Ordering::SeqCst) >= 4, "{fast:?}");
+    assert_eq!(slow.load(Ordering::SeqCst), 1);
+    assert_eq!(report(&hub, "slow").checks, 1);
+
+    // `fast` stops accepting: one failed check takes it down, in about one
+    // interval rather than after the backend's 100 (over an hour here).
+    fast_task.abort();
+    let _ = fast_task.await;
+    let started = Instant::now();
+    assert!(
+        !tokio::time::timeout(wait, change_of(&mut rx, "fast"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let down = report(&hub, "fast");
+
+    // It accepts again: three good checks bring it back, not the
+    // backend's one.
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_reuseaddr(true).unwrap();
+    socket.bind(fast_addr).unwrap();
+    let again = socket.listen(64).unwrap();
+    let _accepting = tokio::spawn(async move { while again.accept().await.is_ok() {} });
+    assert!(
+        tokio::time::timeout(wait, change_of(&mut rx, "fast"))
+            .await
+            .unwrap()
+    );
+    let up = report(&hub, "fast");
+    let good = (up.checks - down.checks) - (up.failures - down.failures);
+    assert!(good >= 3, "back up after {good} good checks");
+    hub.stop();
 }

@@ -4,9 +4,11 @@
 //! to the latest plan, one nft transaction at a time, and reads its
 //! counters back every 500 ms. There is no worker on this path.
 //!
-//! The table is deleted on a clean stop. After a `kill -9` it stays and
-//! keeps forwarding (as a crashed HAProxy's connections would not); the
-//! next start replaces it, or deletes it when no frontend is in NAT mode.
+//! The table is deleted on a clean stop. After a `kill -9` it stays (the
+//! worker, seeing its supervisor die, takes the VIPs and forwarding away,
+//! so it forwards nothing meanwhile); the next start changes it in place,
+//! so the connections keep their pins, or deletes it when no frontend is
+//! in NAT mode.
 
 mod plan;
 mod render;
@@ -30,13 +32,16 @@ const COUNTERS_EVERY: Duration = Duration::from_millis(500);
 /// How soon a table nft refused (or one found gone) is tried again.
 const RETRY: Duration = Duration::from_secs(2);
 
-/// Counters by name (`to_0_1`): packets, bytes.
+/// Counters by name (`to_192_168_1_21_8080`): packets, bytes.
 type Readings = Arc<Mutex<Vec<(String, u64, u64)>>>;
 
 pub struct Active {
     /// Removed with the table (see [`start`]).
     marker: std::path::PathBuf,
-    desired: watch::Sender<Plan>,
+    /// The latest plan, numbered.
+    desired: watch::Sender<(u64, Plan)>,
+    /// The number of the last plan the applier tried, and why it failed.
+    tried: watch::Receiver<(u64, Option<String>)>,
     /// The plan the kernel has now (status names its counters by it).
     applied: Arc<Mutex<Plan>>,
     readings: Readings,
@@ -44,9 +49,10 @@ pub struct Active {
     poller: JoinHandle<()>,
 }
 
-/// Brings the kernel to `plan`: the table replaced in one transaction, or
-/// deleted when no frontend is in NAT mode (a table a killed run left
-/// behind goes then too). Fails when nft refuses: the node does not start.
+/// Brings the kernel to `plan`: the table changed in place in one
+/// transaction (created if there is none), or deleted when no frontend is
+/// in NAT mode (a table a killed run left behind goes then too). Fails
+/// when nft refuses: the node does not start.
 pub async fn start(
     plan: Plan,
     failures: Failures,
@@ -68,16 +74,20 @@ pub async fn start(
     {
         tracing::warn!("cannot write {}: {e}", marker.display());
     }
-    crate::nft::apply(&[], &render::full(&plan)).await?;
+    // A table a killed run or the program before an upgrade left is
+    // changed in place: its connections keep their pins.
+    bring(&plan, &in_place().await).await?;
     log_plan(&plan, None);
     let applied = Arc::new(Mutex::new(plan.clone()));
-    let (desired, rx) = watch::channel(plan);
+    let (desired, rx) = watch::channel((0, plan));
+    let (tried_tx, tried) = watch::channel((0, None));
     let readings = Readings::default();
     let repair = Arc::new(tokio::sync::Notify::new());
     Ok(Some(Active {
         marker,
         desired,
-        applier: tokio::spawn(apply_latest(rx, applied.clone(), repair.clone())),
+        tried,
+        applier: tokio::spawn(apply_latest(rx, tried_tx, applied.clone(), repair.clone())),
         poller: tokio::spawn(poll_counters(
             readings.clone(),
             applied.clone(),
@@ -93,7 +103,8 @@ pub async fn start(
 /// and puts the table back whole when the poller finds it gone (`nft
 /// flush ruleset`, as a firewall's reload does) or an update failed.
 async fn apply_latest(
-    mut rx: watch::Receiver<Plan>,
+    mut rx: watch::Receiver<(u64, Plan)>,
+    tried: watch::Sender<(u64, Option<String>)>,
     applied: Arc<Mutex<Plan>>,
     repair: Arc<tokio::sync::Notify>,
 ) {
@@ -105,29 +116,59 @@ async fn apply_latest(
             // A failed update is tried again, whole.
             () = tokio::time::sleep(RETRY), if failed => {}
         }
-        let plan = rx.borrow_and_update().clone();
+        let (number, plan) = rx.borrow_and_update().clone();
         let before = applied.lock().map(|p| p.clone()).unwrap_or_default();
-        // A table of another shape (a reload), or one the last attempt
-        // may have left half-known: replaced whole.
-        let text = if failed || !plan.same_shape(&before) {
-            render::full(&plan)
+        let done = if !failed && plan.same_shape(&before) {
+            crate::nft::apply(&[], &render::update(&plan)).await
         } else {
-            render::update(&plan)
+            // A table of another shape (a reload): changed in place. After
+            // a failure (or the table gone) what it holds is read first.
+            let existing = if failed {
+                in_place().await
+            } else {
+                render::names(&before)
+            };
+            bring(&plan, &existing).await
         };
-        match crate::nft::apply(&[], &text).await {
+        match done {
             Ok(()) => {
                 failed = false;
                 log_plan(&plan, Some(&before));
                 if let Ok(mut a) = applied.lock() {
                     *a = plan;
                 }
+                tried.send_replace((number, None));
             }
             Err(e) => {
                 failed = true;
                 tracing::error!("NAT table not updated, the previous one stays: {e:#}");
+                tried.send_replace((number, Some(format!("{e:#}"))));
             }
         }
     }
+}
+
+/// The objects of the table in place (none when there is no table).
+async fn in_place() -> render::Names {
+    match crate::nft::list(render::TABLE).await {
+        Ok(doc) => render::listed(&doc),
+        Err(_) => render::Names::new(),
+    }
+}
+
+/// Brings the table from `existing` to `plan` in one transaction, in
+/// place. Should nft refuse that (a table some other program changed),
+/// the table is replaced whole, which costs the open connections their
+/// pins: said at WARN.
+async fn bring(plan: &Plan, existing: &render::Names) -> Result<()> {
+    let Err(e) = crate::nft::apply(&[], &render::apply(plan, existing)).await else {
+        return Ok(());
+    };
+    tracing::warn!(
+        "the NAT table could not be changed in place ({e:#}): replacing it whole; \
+         open connections whose server the table does not pick now are reset"
+    );
+    crate::nft::apply(&[], &render::full(plan)).await
 }
 
 /// One line per frontend whose servers' shares changed.
@@ -237,9 +278,11 @@ impl Passive {
                 .map(|&(_, packets, _)| packets)
         };
         let mut failed = Vec::new();
-        for (fi, f) in plan.frontends.iter().enumerate() {
-            let back: u64 = (0..f.servers.len())
-                .filter_map(|si| get(render::counter("back", fi, si)))
+        for f in &plan.frontends {
+            let back: u64 = f
+                .servers
+                .iter()
+                .filter_map(|s| get(render::counter("back", s.addr)))
                 .sum();
             let (back0, still) = self
                 .replies
@@ -253,10 +296,10 @@ impl Passive {
             };
             self.replies.insert(f.name.clone(), (back, still));
             let on_the_way_back = still < REPLIES_SEEN;
-            for (si, s) in f.servers.iter().enumerate() {
+            for s in &f.servers {
                 let (Some(syn), Some(synack)) = (
-                    get(render::counter("conn", fi, si)),
-                    get(render::counter("synack", fi, si)),
+                    get(render::counter("conn", s.addr)),
+                    get(render::counter("synack", s.addr)),
                 ) else {
                     continue;
                 };
@@ -283,11 +326,45 @@ impl Passive {
 impl Active {
     /// The plan for now; applied soon after, unless it is the one in place.
     pub fn set(&self, plan: Plan) {
-        self.desired.send_if_modified(|p| {
+        self.desired.send_if_modified(|(number, p)| {
             let changed = *p != plan;
-            *p = plan;
+            if changed {
+                *number += 1;
+                *p = plan;
+            }
             changed
         });
+    }
+
+    /// The frontends of the latest plan that have their table (waiting
+    /// for no first check).
+    pub fn serving(&self) -> Vec<String> {
+        self.desired
+            .borrow()
+            .1
+            .frontends
+            .iter()
+            .filter(|f| !f.waiting)
+            .map(|f| f.name.clone())
+            .collect()
+    }
+
+    /// Waits until the applier has tried the latest plan (or a later
+    /// one): why nft refused it, if it did. Bounded by nft's own deadline
+    /// and a margin.
+    pub async fn applied(&self) -> Result<(), String> {
+        let want = self.desired.borrow().0;
+        let mut tried = self.tried.clone();
+        let done = tokio::time::timeout(
+            Duration::from_secs(15),
+            tried.wait_for(|(number, _)| *number >= want),
+        )
+        .await;
+        match done {
+            Ok(Ok(t)) => t.1.clone().map_or(Ok(()), Err),
+            Ok(Err(_)) => Err("the NAT applier stopped".to_string()),
+            Err(_) => Err("nft did not finish within 15 s".to_string()),
+        }
     }
 
     pub async fn stop(self) {
@@ -304,8 +381,8 @@ impl Active {
     pub fn status(&self) -> Vec<NatFrontendStatus> {
         let plan = self.applied.lock().map(|p| p.clone()).unwrap_or_default();
         let readings = self.readings.lock().map(|r| r.clone()).unwrap_or_default();
-        let get = |kind: &str, fi: usize, si: usize| {
-            let tag = render::counter(kind, fi, si);
+        let get = |kind: &str, server: std::net::SocketAddr| {
+            let tag = render::counter(kind, server);
             readings
                 .iter()
                 .find(|(c, _, _)| *c == tag)
@@ -313,8 +390,7 @@ impl Active {
         };
         plan.frontends
             .iter()
-            .enumerate()
-            .map(|(fi, f)| NatFrontendStatus {
+            .map(|f| NatFrontendStatus {
                 name: f.name.clone(),
                 vip: f.vip.to_string(),
                 backend: f.backend.clone(),
@@ -325,13 +401,13 @@ impl Active {
                     .iter()
                     .enumerate()
                     .map(|(si, s)| {
-                        let (packets_to, bytes_to) = get("to", fi, si);
-                        let (packets_back, bytes_back) = get("back", fi, si);
+                        let (packets_to, bytes_to) = get("to", s.addr);
+                        let (packets_back, bytes_back) = get("back", s.addr);
                         NatServerStatus {
                             name: s.name.clone(),
                             addr: s.addr.to_string(),
                             share: f.table.iter().filter(|&&x| x as usize == si).count(),
-                            connections: get("conn", fi, si).0,
+                            connections: get("conn", s.addr).0,
                             packets_to,
                             bytes_to,
                             packets_back,
@@ -375,9 +451,9 @@ mod tests {
             p.read(
                 &plan,
                 &[
-                    ("conn_0_0".to_string(), syn, 0),
-                    ("synack_0_0".to_string(), synack, 0),
-                    ("back_0_0".to_string(), back, 0),
+                    ("conn_192_168_1_21_80".to_string(), syn, 0),
+                    ("synack_192_168_1_21_80".to_string(), synack, 0),
+                    ("back_192_168_1_21_80".to_string(), back, 0),
                 ],
             )
             .len()
@@ -412,9 +488,9 @@ mod tests {
             p.read(
                 &plan,
                 &[
-                    ("conn_0_0".to_string(), syn, 0),
-                    ("synack_0_0".to_string(), 0, 0),
-                    ("back_0_0".to_string(), 0, 0),
+                    ("conn_192_168_1_21_80".to_string(), syn, 0),
+                    ("synack_192_168_1_21_80".to_string(), 0, 0),
+                    ("back_192_168_1_21_80".to_string(), 0, 0),
                 ],
             )
             .len()

@@ -72,6 +72,10 @@ pub trait Servers {
     fn settled(&self, backend: &str, server: &str) -> bool;
     fn admin(&self, backend: &str, server: &str) -> (Admin, Option<u32>);
     fn frontend_enabled(&self, frontend: &str) -> bool;
+    /// Whether the frontend has a table on this node already (a reload):
+    /// then a server not checked yet takes no connection until it is,
+    /// and the others serve on meanwhile.
+    fn serving(&self, frontend: &str) -> bool;
 }
 
 impl Plan {
@@ -92,9 +96,13 @@ impl Plan {
                     }
                 };
                 let shutdown = b.marked_down(Mode::Nat) == OnMarkedDown::ShutdownSessions;
+                // A server not checked yet is not known to be down: a
+                // node started over a table a killed run or the program
+                // before an upgrade left keeps its connections' pins.
                 let pinned = |s: &rampart_config::Server| {
                     let (admin, _) = now.admin(&b.name, &s.name);
-                    admin != Admin::Maint && (!shutdown || now.up(&b.name, &s.name))
+                    admin != Admin::Maint
+                        && (!shutdown || now.up(&b.name, &s.name) || !now.settled(&b.name, &s.name))
                 };
                 // Backups take connections only while no primary can.
                 let primaries = b.servers.iter().any(|s| !s.backup && weight(s) > 0);
@@ -116,7 +124,8 @@ impl Plan {
                 // would send connections that move here (a failover, an
                 // ECMP rehash) to servers other than their own, which
                 // reset them. Dropped meanwhile, they are retried.
-                let settled = b.servers.iter().all(|s| now.settled(&b.name, &s.name));
+                let settled =
+                    now.serving(&f.name) || b.servers.iter().all(|s| now.settled(&b.name, &s.name));
                 Some(Frontend {
                     name: f.name.clone(),
                     backend: b.name.clone(),
@@ -179,6 +188,7 @@ mod tests {
         weights: Vec<(&'static str, u32)>,
         disabled: bool,
         unsettled: HashSet<&'static str>,
+        serving: bool,
     }
 
     impl Servers for Now {
@@ -199,6 +209,9 @@ mod tests {
         fn frontend_enabled(&self, _: &str) -> bool {
             !self.disabled
         }
+        fn serving(&self, _: &str) -> bool {
+            self.serving
+        }
     }
 
     fn now() -> Now {
@@ -208,6 +221,7 @@ mod tests {
             weights: Vec::new(),
             disabled: false,
             unsettled: HashSet::new(),
+            serving: false,
         }
     }
 
@@ -299,5 +313,24 @@ servers = [
         n.unsettled.insert("spare");
         assert!(Plan::new(&cfg, &n).frontends[0].table.is_empty());
         assert!(Plan::new(&cfg, &n).waiting());
+        // A server a reload added, not checked yet: the others serve on,
+        // it joins once checked (not up before).
+        let mut n = now();
+        n.unsettled.insert("web1");
+        n.down.insert("web1");
+        n.serving = true;
+        let p = Plan::new(&cfg, &n);
+        assert!(!p.waiting());
+        assert_eq!(p.frontends[0].servers[0].weight, 0);
+        assert!(p.frontends[0].table.iter().all(|&s| s == 1));
+        assert!(!p.frontends[0].table.is_empty());
+        // A node started over a table in place: servers not checked yet
+        // keep their connections' pins, though not up yet.
+        let mut n = now();
+        for s in ["web1", "web2", "spare"] {
+            n.unsettled.insert(s);
+            n.down.insert(s);
+        }
+        assert_eq!(pins(&Plan::new(&cfg, &n)), [true, true, true]);
     }
 }

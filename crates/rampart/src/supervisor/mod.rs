@@ -1,6 +1,7 @@
 //! `rampart run`: the supervisor. It owns what must outlive a worker: the
-//! configuration, the listening sockets and the health checks (later VRRP
-//! and BGP). The proxy runs in a worker process that inherits the sockets.
+//! configuration, the listening sockets, the health checks, VRRP, BGP
+//! (with BFD), the gateway and the NAT table. The proxy runs in a worker
+//! process that inherits the sockets.
 //!
 //! - worker dies → a new one starts on the same sockets at once; the kernel
 //!   queues connections meanwhile, so none is refused;

@@ -15,6 +15,8 @@ struct Now<'a> {
     unsettled: HashSet<(String, String)>,
     admins: &'a crate::admin::Admins,
     disabled: Vec<String>,
+    /// NAT frontends whose table is in place here.
+    serving: Vec<String>,
 }
 
 impl Servers for Now<'_> {
@@ -35,6 +37,10 @@ impl Servers for Now<'_> {
 
     fn frontend_enabled(&self, frontend: &str) -> bool {
         !self.disabled.iter().any(|d| d == frontend)
+    }
+
+    fn serving(&self, frontend: &str) -> bool {
+        self.serving.iter().any(|f| f == frontend)
     }
 }
 
@@ -72,6 +78,11 @@ impl Supervisor {
             up,
             admins: &self.admins,
             disabled: self.admins.disabled_frontends(&self.cfg),
+            serving: self
+                .nat
+                .as_ref()
+                .map(crate::nat::Active::serving)
+                .unwrap_or_default(),
         };
         Plan::new(&self.cfg, &now)
     }
@@ -85,25 +96,40 @@ impl Supervisor {
         }
     }
 
-    /// After a reload: NAT frontends added, changed or all removed.
-    pub(super) async fn reload_nat(&mut self) {
+    /// After a reload: NAT frontends added, changed or all removed. Waits
+    /// for the kernel: what it refused, for the reload's answer.
+    pub(super) async fn reload_nat(&mut self) -> Option<String> {
         let plan = self.nat_plan();
         self.nat_waiting = plan.waiting();
         match (&self.nat, plan.is_empty()) {
-            (Some(n), false) => n.set(plan),
+            (Some(n), false) => {
+                n.set(plan);
+                n.applied().await.err().map(|e| {
+                    format!(
+                        "the NAT table: {e} (the previous table forwards; tried again every 2 s)"
+                    )
+                })
+            }
             (Some(_), true) => {
                 if let Some(n) = self.nat.take() {
                     tracing::warn!("no frontend in NAT mode any more: the NAT table is removed");
                     n.stop().await;
                 }
+                None
             }
             (None, false) => {
                 match crate::nat::start(plan, self.nat_failures.clone(), &self.runtime_dir).await {
-                    Ok(n) => self.nat = n,
-                    Err(e) => tracing::error!("NAT frontends after the reload: {e:#}"),
+                    Ok(n) => {
+                        self.nat = n;
+                        None
+                    }
+                    Err(e) => {
+                        tracing::error!("NAT frontends after the reload: {e:#}");
+                        Some(format!("the NAT frontends: {e:#}"))
+                    }
                 }
             }
-            (None, true) => {}
+            (None, true) => None,
         }
     }
 }

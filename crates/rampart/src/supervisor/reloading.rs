@@ -23,12 +23,13 @@ impl Supervisor {
             }
         }
         self.reload_bgp().await;
-        self.reload_gateway().await;
-        self.reload_nat().await;
+        let mut summary = p.summary;
+        summary.not_applied.extend(self.reload_gateway().await);
+        summary.not_applied.extend(self.reload_nat().await);
         self.reload_admin_http();
         self.admins.set_file(self.cfg.global.state_file.as_deref());
         self.systemd.ready();
-        conclude(p.waiters, ReloadOutcome::Reloaded(p.summary));
+        conclude(p.waiters, ReloadOutcome::Reloaded(summary));
     }
 
     /// `[admin]` added, changed or removed: the listener follows. If the
@@ -213,8 +214,9 @@ impl Supervisor {
     }
 
     /// Brings forwarding and NAT in line with the config just applied. If
-    /// nft refuses the new rules, the previous ones stay (one transaction).
-    async fn reload_gateway(&mut self) {
+    /// nft refuses the new rules, the previous ones stay (one transaction):
+    /// what was refused, for the reload's answer.
+    async fn reload_gateway(&mut self) -> Option<String> {
         if !self.cfg.gateway.is_enabled() {
             if let Some(g) = self.gateway.take() {
                 tracing::info!(
@@ -222,7 +224,7 @@ impl Supervisor {
                 );
                 g.stop().await;
             }
-            return;
+            return None;
         }
         let result = match self.gateway.as_mut() {
             Some(g) => g.apply(&self.cfg.gateway).await,
@@ -230,9 +232,9 @@ impl Supervisor {
                 .await
                 .map(|g| self.gateway = g),
         };
-        if let Err(e) = result {
-            tracing::error!("[gateway] after the reload: {e:#}");
-        }
+        let e = result.err()?;
+        tracing::error!("[gateway] after the reload: {e:#}");
+        Some(format!("[gateway]: {e:#}"))
     }
 }
 
@@ -240,6 +242,9 @@ impl Supervisor {
 /// that asked for it.
 pub(super) fn conclude(waiters: Vec<Waiter>, outcome: ReloadOutcome) {
     match &outcome {
+        ReloadOutcome::Reloaded(summary) if !summary.not_applied.is_empty() => {
+            tracing::error!("{summary}");
+        }
         ReloadOutcome::Reloaded(summary) => tracing::info!("{summary}"),
         ReloadOutcome::Failed { errors } => {
             for line in errors.iter().flat_map(|e| e.lines()) {

@@ -1,14 +1,14 @@
 //! Notify hooks: programs run on state changes, as keepalived's
 //! `notify_master` / `notify_backup` / `notify_fault` / `notify_stop` /
 //! `notify`. No shell is involved: the configured argv is executed with
-//! the instance (or group) name, the new state and the priority appended.
-//! Hooks run one at a time and in order, each with a time limit, so a
-//! hook for "backup" never overtakes the one for "master" before it.
+//! the arguments its [`NotifyStyle`] adds ([`runs`]). Hooks run one at a
+//! time and in order, each with a time limit, so a hook for "backup"
+//! never overtakes the one for "master" before it.
 
 use std::io;
 use std::time::Duration;
 
-use rampart_config::Notify;
+use rampart_config::{Notify, NotifyStyle};
 use rampart_vrrp::State;
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
@@ -54,25 +54,72 @@ impl Notifier {
 
     /// Queues the hooks of `notify` for a change to `state`: the one for
     /// that state, then the catch-all `any`. Instances pass their priority;
-    /// sync groups have none (as in keepalived, their hooks get two
-    /// arguments).
+    /// sync groups have none.
     pub fn state_changed(&self, notify: &Notify, name: &str, state: State, priority: Option<u8>) {
-        let specific = match state {
-            State::Master => &notify.master,
-            State::Backup => &notify.backup,
-            State::Fault => &notify.fault,
-            State::Stopped => &notify.stop,
-            State::Initialize | State::Stopping => &None,
-        };
-        let mut args = vec![name.to_string(), state.as_str().to_string()];
-        args.extend(priority.map(|p| p.to_string()));
-        for argv in [specific, &notify.any].into_iter().flatten() {
-            let mut argv = argv.clone();
-            argv.extend(args.iter().cloned());
+        for argv in runs(notify, name, state, priority) {
             let _ = self.tx.send(Job {
                 argv,
                 timeout: self.timeout,
             });
+        }
+    }
+}
+
+/// The argvs to run, in order, for a change of instance (with its
+/// `priority`) or sync group (without) `name` to `state`.
+///
+/// - [`NotifyStyle::Rampart`]: every hook gets `NAME STATE [PRIORITY]`.
+/// - [`NotifyStyle::Keepalived`], as keepalived's `vrrp_notify.c` does:
+///   the state's own hook runs as written; `any` (its `notify`) gets
+///   `INSTANCE|GROUP NAME STATE PRIORITY`, the state in upper case and
+///   the priority 0 for a group. keepalived has no hook for the passing
+///   states (init, stopping), so neither kind runs for them.
+pub(super) fn runs(
+    notify: &Notify,
+    name: &str,
+    state: State,
+    priority: Option<u8>,
+) -> Vec<Vec<String>> {
+    let specific = match state {
+        State::Master => &notify.master,
+        State::Backup => &notify.backup,
+        State::Fault => &notify.fault,
+        State::Stopped => &notify.stop,
+        State::Initialize | State::Stopping => &None,
+    };
+    let with = |argv: &Vec<String>, args: &[String]| {
+        let mut argv = argv.clone();
+        argv.extend(args.iter().cloned());
+        argv
+    };
+    match notify.style {
+        NotifyStyle::Rampart => {
+            let mut args = vec![name.to_string(), state.as_str().to_string()];
+            args.extend(priority.map(|p| p.to_string()));
+            [specific, &notify.any]
+                .into_iter()
+                .flatten()
+                .map(|argv| with(argv, &args))
+                .collect()
+        }
+        NotifyStyle::Keepalived => {
+            if matches!(state, State::Initialize | State::Stopping) {
+                return Vec::new();
+            }
+            let args = [
+                if priority.is_some() {
+                    "INSTANCE"
+                } else {
+                    "GROUP"
+                }
+                .to_string(),
+                name.to_string(),
+                state.as_str().to_ascii_uppercase(),
+                priority.unwrap_or(0).to_string(),
+            ];
+            let mut out: Vec<Vec<String>> = specific.iter().cloned().collect();
+            out.extend(notify.any.iter().map(|argv| with(argv, &args)));
+            out
         }
     }
 }
@@ -216,6 +263,81 @@ mod tests {
                 "slow VI_1 backup 100",
                 "VG_1 backup",
             ]
+        );
+    }
+
+    /// A keepalived.conf's hooks, imported, get what keepalived gives
+    /// them: `notify_master` and the others nothing, `notify` four
+    /// arguments (vrrp_notify.c: `script {GROUP|INSTANCE} NAME
+    /// {MASTER|BACKUP|FAULT|STOP} PRIO`, the priority 0 for a group).
+    #[tokio::test]
+    async fn keepalived_style_hooks_get_keepalived_arguments() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let script = dir.path().join("notify.sh");
+        write_script(
+            &script,
+            &format!("#!/bin/sh\necho \"$# $*\" >> {}\n", log.display()),
+        );
+        let s = script.display().to_string();
+        let text = format!(
+            "vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n priority 150\n\
+             virtual_ipaddress {{\n  10.0.0.10\n }}\n notify_master \"{s} up\"\n\
+             notify_backup {s}\n notify {s}\n}}\n\
+             vrrp_instance VI_2 {{\n interface eth0\n virtual_router_id 52\n\
+             virtual_ipaddress {{\n  10.0.0.11\n }}\n}}\n\
+             vrrp_sync_group G {{\n group {{\n  VI_1\n  VI_2\n }}\n notify \"{s} group-hook\"\n\
+             notify_fault \"{s} gfault\"\n}}\n"
+        );
+        let imported = rampart_config::import_keepalived("k.conf", &text, None).unwrap();
+        let cfg = rampart_config::parse("i.toml", &imported.toml).unwrap();
+        let (n, task) = Notifier::start(Duration::from_secs(5));
+        let vi = &cfg.vrrp.instances[0].notify;
+        let group = &cfg.vrrp.sync_groups[0].notify;
+        n.state_changed(vi, "VI_1", State::Master, Some(150));
+        n.state_changed(vi, "VI_1", State::Backup, Some(150));
+        n.state_changed(vi, "VI_1", State::Fault, Some(150));
+        n.state_changed(vi, "VI_1", State::Stopping, Some(0));
+        n.state_changed(vi, "VI_1", State::Stopped, Some(0));
+        n.state_changed(group, "G", State::Fault, None);
+        drop(n);
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .unwrap()
+            .unwrap();
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(
+            text.lines().collect::<Vec<_>>(),
+            [
+                "1 up",
+                "4 INSTANCE VI_1 MASTER 150",
+                "0 ",
+                "4 INSTANCE VI_1 BACKUP 150",
+                "4 INSTANCE VI_1 FAULT 150",
+                "4 INSTANCE VI_1 STOP 0",
+                "1 gfault",
+                "5 group-hook GROUP G FAULT 0",
+            ]
+        );
+    }
+
+    #[test]
+    fn rampart_style_appends_name_state_and_priority_to_every_hook() {
+        let notify = Notify {
+            master: Some(vec!["/m".into()]),
+            any: Some(vec!["/a".into(), "x".into()]),
+            ..Notify::default()
+        };
+        assert_eq!(
+            runs(&notify, "VI_1", State::Master, Some(101)),
+            [
+                vec!["/m", "VI_1", "master", "101"],
+                vec!["/a", "x", "VI_1", "master", "101"]
+            ]
+        );
+        assert_eq!(
+            runs(&notify, "G", State::Backup, None),
+            [vec!["/a", "x", "G", "backup"]]
         );
     }
 }

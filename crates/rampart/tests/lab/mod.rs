@@ -313,6 +313,18 @@ impl Outage {
 
 /// A rampart node running in `ns` with `config`.
 pub fn start_rampart(ns: &Ns, dir: &std::path::Path, name: &str, config: &str) -> Proc {
+    start_rampart_with(ns, dir, name, config, |_| {})
+}
+
+/// [`start_rampart`], with `adjust` changing the command (its environment)
+/// before it runs.
+pub fn start_rampart_with(
+    ns: &Ns,
+    dir: &std::path::Path,
+    name: &str,
+    config: &str,
+    adjust: impl FnOnce(&mut std::process::Command),
+) -> Proc {
     let path: PathBuf = dir.join(format!("{name}.toml"));
     std::fs::write(&path, config).unwrap();
     let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
@@ -329,6 +341,7 @@ pub fn start_rampart(ns: &Ns, dir: &std::path::Path, name: &str, config: &str) -
         .env("RUST_LOG", "info")
         .stdout(log.try_clone().unwrap())
         .stderr(log);
+    adjust(&mut cmd);
     Proc::spawn(&mut cmd).unwrap()
 }
 

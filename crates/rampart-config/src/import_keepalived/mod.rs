@@ -54,13 +54,21 @@ fn tokens(text: &str) -> Vec<(usize, String)> {
     out
 }
 
-fn parse_block(toks: &[(usize, String)], i: &mut usize) -> Vec<Item> {
+/// Deepest nesting of blocks read. keepalived.conf nests three deep at
+/// most (`vrrp_sync_group { group { ... } }`, `virtual_server { real_server
+/// { TCP_CHECK { ... } } }`); a bound keeps a file of braces from
+/// exhausting the stack.
+const MAX_DEPTH: usize = 16;
+
+/// The items of a block (of the file at `depth` 0), or the line where
+/// blocks nest deeper than [`MAX_DEPTH`].
+fn parse_block(toks: &[(usize, String)], i: &mut usize, depth: usize) -> Result<Vec<Item>, usize> {
     let mut items: Vec<Item> = Vec::new();
     while *i < toks.len() {
         let line = toks[*i].0;
         if toks[*i].1 == "}" {
             *i += 1;
-            return items;
+            return Ok(items);
         }
         let mut words = Vec::new();
         while *i < toks.len() && toks[*i].0 == line && toks[*i].1 != "{" && toks[*i].1 != "}" {
@@ -69,7 +77,10 @@ fn parse_block(toks: &[(usize, String)], i: &mut usize) -> Vec<Item> {
         }
         let block = if *i < toks.len() && toks[*i].1 == "{" {
             *i += 1;
-            Some(parse_block(toks, i))
+            if depth >= MAX_DEPTH {
+                return Err(toks[*i - 1].0);
+            }
+            Some(parse_block(toks, i, depth + 1)?)
         } else {
             None
         };
@@ -84,7 +95,7 @@ fn parse_block(toks: &[(usize, String)], i: &mut usize) -> Vec<Item> {
         }
         items.push(Item { line, words, block });
     }
-    items
+    Ok(items)
 }
 
 /// keepalived times: seconds, possibly fractional.
@@ -154,13 +165,24 @@ pub fn import_keepalived(
 ) -> Result<Imported, Vec<String>> {
     let toks = tokens(text);
     let mut i = 0;
-    let items = parse_block(&toks, &mut i);
+    let items = match parse_block(&toks, &mut i, 0) {
+        Ok(items) => items,
+        Err(line) => {
+            return Err(vec![format!(
+                "{origin}:{line}: blocks nested more than {MAX_DEPTH} deep"
+            )]);
+        }
+    };
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
     let mut head = String::new();
     let mut garp_global: Vec<String> = Vec::new();
     let mut scripts: Vec<Script> = Vec::new();
     let mut body = String::new();
+    // Instances with notify hooks (name, line), and sync group members
+    // (instance, group).
+    let mut with_hooks: Vec<(String, usize)> = Vec::new();
+    let mut grouped: Vec<(String, String)> = Vec::new();
 
     for item in &items {
         let at = |line: usize, m: String| format!("{origin}:{line}: {m}");
@@ -186,6 +208,14 @@ pub fn import_keepalived(
                                 Err(e) => errors.push(at(s.line, e)),
                             }
                         }
+                        ("script_user", Some(user)) => warnings.push(at(
+                            s.line,
+                            format!(
+                                "global_defs `script_user {user}` not imported: keepalived runs \
+                                 scripts and notify hooks as `{user}`; rampart runs them as its \
+                                 own user (root)"
+                            ),
+                        )),
                         (k, _) => warnings.push(at(
                             s.line,
                             format!("global_defs `{k}` not imported: rampart has no counterpart"),
@@ -253,6 +283,14 @@ pub fn import_keepalived(
                 });
             }
             "vrrp_instance" => {
+                let hooked = item
+                    .block
+                    .iter()
+                    .flatten()
+                    .any(|s| NOTIFY.contains(&s.words[0].as_str()));
+                if hooked {
+                    with_hooks.push((name.clone(), item.line));
+                }
                 match instance(&name, item, &scripts, frontend, &mut warnings, &at) {
                     Ok(s) => body.push_str(&s),
                     Err(e) => errors.extend(e),
@@ -260,6 +298,7 @@ pub fn import_keepalived(
             }
             "vrrp_sync_group" => {
                 let mut members = Vec::new();
+                let mut notify = Vec::new();
                 for s in block {
                     match s.words[0].as_str() {
                         "group" => members.extend(
@@ -268,9 +307,15 @@ pub fn import_keepalived(
                                 .flatten()
                                 .flat_map(|m| m.words.iter().cloned()),
                         ),
-                        k => {
-                            warnings.push(at(s.line, format!("vrrp_sync_group `{k}` not imported")))
+                        n if NOTIFY.contains(&n) => {
+                            notify.extend(hook(s, &mut warnings, &|l, m| at(l, m)))
                         }
+                        k => warnings.push(at(
+                            s.line,
+                            format!(
+                                "vrrp_sync_group `{k}` not imported: rampart has no counterpart"
+                            ),
+                        )),
                     }
                 }
                 let _ = write!(
@@ -279,6 +324,10 @@ pub fn import_keepalived(
                     q(&name),
                     list(&members)
                 );
+                grouped.extend(members.iter().map(|m| (m.clone(), name.clone())));
+                if let Some(n) = notify_table(&notify) {
+                    let _ = writeln!(body, "notify = {n}");
+                }
             }
             k => warnings.push(at(
                 item.line,
@@ -286,9 +335,26 @@ pub fn import_keepalived(
             )),
         }
     }
+    // keepalived (vrrp_notify.c) skips an instance's own hooks when its
+    // sync group is already in the state the instance moves to.
+    for (instance, line) in &with_hooks {
+        if let Some((_, group)) = grouped.iter().find(|(m, _)| m == instance) {
+            warnings.push(format!(
+                "{origin}:{line}: vrrp_instance `{instance}` is in sync group `{group}`: \
+                 keepalived skips the instance's own notify hooks when the group has already \
+                 moved to that state; rampart runs them at every change of the instance"
+            ));
+        }
+    }
     if !errors.is_empty() {
         return Err(errors);
     }
+    // In the file's order.
+    warnings.sort_by_key(|w| {
+        w.get(origin.len() + 1..)
+            .and_then(|rest| rest.split(':').next())
+            .and_then(|n| n.parse::<usize>().ok())
+    });
     let mut toml =
         format!("# Imported from {origin} by `rampart import keepalived`.\n\n[vrrp]\n{head}");
     if !garp_global.is_empty() {
@@ -437,16 +503,7 @@ fn instance(
                         }
                     }
                 }
-                n @ ("notify_master" | "notify_backup" | "notify_fault" | "notify_stop"
-                | "notify") => {
-                    let key = n.strip_prefix("notify_").unwrap_or("any");
-                    let mut argv: Vec<String> = s.words[1..]
-                        .iter()
-                        .flat_map(|p| p.split_whitespace().map(str::to_string))
-                        .collect();
-                    absolute(&mut argv, &mut |m| warnings.push(at(s.line, m)));
-                    notify.push(format!("{key} = {}", list(&argv)));
-                }
+                n if NOTIFY.contains(&n) => notify.extend(hook(s, warnings, at)),
                 g if g.starts_with("garp_master_") || g == "garp_interval" => {
                     match garp_key(g.trim_start_matches("garp_"), v)? {
                         Some(kv) => garp.push(kv),
@@ -485,8 +542,8 @@ fn instance(
             )),
         }
     }
-    if !notify.is_empty() {
-        let _ = writeln!(out, "notify = {{ {} }}", notify.join(", "));
+    if let Some(n) = notify_table(&notify) {
+        let _ = writeln!(out, "notify = {n}");
     }
     if !garp.is_empty() {
         let _ = writeln!(out, "garp = {{ {} }}", garp.join(", "));
@@ -496,6 +553,79 @@ fn instance(
     } else {
         Err(errors)
     }
+}
+
+/// keepalived's notify keywords, in instances and sync groups.
+const NOTIFY: [&str; 5] = [
+    "notify_master",
+    "notify_backup",
+    "notify_fault",
+    "notify_stop",
+    "notify",
+];
+
+/// `notify_master "/path/hook arg" [user [group]]` → `("master", argv)`.
+/// keepalived runs the quoted (or single) word as the command; words after
+/// it name the user and group to run it as, which rampart cannot follow
+/// (hooks run as the supervisor, root).
+fn hook(
+    s: &Item,
+    warnings: &mut Vec<String>,
+    at: &dyn Fn(usize, String) -> String,
+) -> Option<(&'static str, Vec<String>)> {
+    let key = match s.words[0].as_str() {
+        "notify_master" => "master",
+        "notify_backup" => "backup",
+        "notify_fault" => "fault",
+        "notify_stop" => "stop",
+        _ => "any",
+    };
+    let Some(command) = s.words.get(1) else {
+        warnings.push(at(
+            s.line,
+            format!("`{}` without a script not imported", s.words[0]),
+        ));
+        return None;
+    };
+    let mut argv: Vec<String> = command.split_whitespace().map(str::to_string).collect();
+    if argv.is_empty() {
+        warnings.push(at(
+            s.line,
+            format!("`{}` without a script not imported", s.words[0]),
+        ));
+        return None;
+    }
+    if let Some(user) = s.words.get(2) {
+        let group = s
+            .words
+            .get(3)
+            .map(|g| format!(" and group `{g}`"))
+            .unwrap_or_default();
+        warnings.push(at(
+            s.line,
+            format!(
+                "`{}`: keepalived runs it as user `{user}`{group}; rampart runs hooks as \
+                 its own user (root): make the script drop privileges itself if it must",
+                s.words[0]
+            ),
+        ));
+    }
+    absolute(&mut argv, &mut |m| warnings.push(at(s.line, m)));
+    Some((key, argv))
+}
+
+/// The `notify = { ... }` table of imported hooks: called as keepalived
+/// calls them (`style = "keepalived"`).
+fn notify_table(hooks: &[(&str, Vec<String>)]) -> Option<String> {
+    if hooks.is_empty() {
+        return None;
+    }
+    let mut fields: Vec<String> = hooks
+        .iter()
+        .map(|(k, v)| format!("{k} = {}", list(v)))
+        .collect();
+    fields.push("style = \"keepalived\"".into());
+    Some(format!("{{ {} }}", fields.join(", ")))
 }
 
 /// `eth1 weight -10` → `{ name = "eth1", weight = -10 }`; a bare name stays bare.
@@ -508,177 +638,4 @@ fn weighted(words: &[String]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{InitialState, TrackProxy, VrrpVersion};
-
-    const SEED: &str = include_str!("../../../examples/seed-keepalived.conf");
-
-    fn with_frontend(toml: &str) -> crate::Config {
-        let text = format!(
-            "{toml}\n[[frontend]]\nname = \"www\"\nbind = [\"127.0.0.1:1\"]\nbackend = \"b\"\n\
-             [[backend]]\nname = \"b\"\nservers = [{{ name = \"s\", addr = \"127.0.0.1:2\" }}]\n"
-        );
-        crate::parse("i.toml", &text).unwrap_or_else(|e| panic!("{}\n{text}", e.render()))
-    }
-
-    #[test]
-    fn the_seed_guides_keepalived_conf() {
-        let got = import_keepalived("keepalived.conf", SEED, Some("www")).unwrap();
-        let cfg = with_frontend(&got.toml);
-        let v = &cfg.vrrp;
-        assert_eq!(v.instances.len(), 2);
-        let (a, b) = (&v.instances[0], &v.instances[1]);
-        assert_eq!((a.name.as_str(), a.vrid, a.priority), ("VI_1", 101, 101));
-        assert_eq!(a.initial, InitialState::Master);
-        assert_eq!(a.interface, "bond0");
-        assert_eq!(a.advert_interval.as_secs(), 1);
-        assert_eq!(a.unicast_src, Some("10.99.181.141".parse().unwrap()));
-        assert_eq!(
-            a.unicast_peers,
-            ["10.99.181.129".parse::<std::net::IpAddr>().unwrap()]
-        );
-        assert!(a.auth.is_some());
-        // keepalived: a failing script without weight puts the instance in
-        // FAULT; rampart: weight 0 does the same.
-        assert_eq!(
-            a.track_proxy,
-            Some(TrackProxy {
-                frontend: "www".into(),
-                min_servers: 1,
-                weight: 0
-            })
-        );
-        assert!(a.track_scripts.is_empty());
-        assert!(v.scripts.is_empty(), "the pgrep script is not run");
-        assert_eq!(b.interface, "ens14f1");
-        assert_eq!(b.vips[0].dev.as_deref(), Some("enp1s0f1"));
-        assert_eq!(b.vips[0].label.as_deref(), Some("gateway:0"));
-        assert!(
-            got.warnings.iter().any(|w| w.starts_with(
-                "keepalived.conf:5: vrrp_script `chk_haproxy` checks that HAProxy runs"
-            )),
-            "{:?}",
-            got.warnings
-        );
-        // Without the frontend it says what to give.
-        let e = import_keepalived("keepalived.conf", SEED, None).unwrap_err();
-        assert!(
-            e.iter().any(|e| e.contains("give --frontend NAME")),
-            "{e:?}"
-        );
-    }
-
-    #[test]
-    fn scripts_groups_notify_and_the_rest() {
-        let text = r#"
-global_defs {
-    router_id lb1
-    vrrp_version 3
-    vrrp_garp_master_repeat 3
-}
-vrrp_script chk_dns {
-    script "/usr/local/bin/check-dns --fast"
-    interval 0.5
-    fall 2
-    rise 3
-    weight -20
-}
-vrrp_instance A {
-    interface eth0
-    virtual_router_id 7
-    advert_int 0.1
-    nopreempt
-    track_script {
-        chk_dns weight -5
-    }
-    track_interface {
-        eth1 weight -10
-        eth2
-    }
-    notify_master "/etc/rampart/up.sh master"
-    virtual_ipaddress {
-        10.0.0.10/24 brd 10.0.0.255
-    }
-}
-vrrp_instance B
-{
-    interface eth0
-    virtual_router_id 8
-    virtual_ipaddress {
-        10.0.0.11
-    }
-}
-vrrp_sync_group G {
-    group {
-        A
-        B
-    }
-}
-virtual_server 10.0.0.10 80 {
-    delay_loop 6
-}
-"#;
-        let got = import_keepalived("k.conf", text, None).unwrap();
-        let cfg = crate::parse("i.toml", &got.toml).unwrap_or_else(|e| panic!("{}", e.render()));
-        let v = &cfg.vrrp;
-        assert_eq!(v.instances[0].version, VrrpVersion::V3);
-        assert_eq!(v.garp.repeat, 3);
-        let s = &v.scripts[0];
-        assert_eq!(s.command, ["/usr/local/bin/check-dns", "--fast"]);
-        assert_eq!(
-            (s.interval.as_millis(), s.fall, s.rise, s.weight),
-            (500, 2, 3, -20)
-        );
-        let a = &v.instances[0];
-        assert_eq!(a.advert_interval.as_millis(), 100);
-        assert!(!a.preempt);
-        assert_eq!(a.track_scripts[0].weight, Some(-5));
-        assert_eq!(a.track_interfaces.len(), 2);
-        assert_eq!(
-            a.notify.master.as_deref(),
-            Some(&["/etc/rampart/up.sh".to_string(), "master".to_string()][..])
-        );
-        assert_eq!(v.instances[1].name, "B");
-        assert_eq!(v.sync_groups[0].members, ["A", "B"]);
-        let w = got.warnings.join("\n");
-        assert!(
-            w.contains("k.conf:3: global_defs `router_id` not imported"),
-            "{w}"
-        );
-        assert!(
-            w.contains("virtual_ipaddress option `brd` not imported"),
-            "{w}"
-        );
-        assert!(w.contains("`virtual_server` not imported"), "{w}");
-    }
-
-    #[test]
-    fn what_cannot_be_converted_is_an_error() {
-        let e = import_keepalived(
-            "k.conf",
-            "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n authentication {\n  auth_type AH\n }\n virtual_ipaddress {\n  10.0.0.1\n }\n}\n",
-            None,
-        )
-        .unwrap_err();
-        assert!(
-            e.iter().any(|e| e.starts_with("k.conf:4: `auth_type AH`")),
-            "{e:?}"
-        );
-        let e =
-            import_keepalived("k.conf", "vrrp_instance A {\n advert_int x\n}\n", None).unwrap_err();
-        assert!(
-            e.iter()
-                .any(|e| e.starts_with("k.conf:2: `x` is not a number")),
-            "{e:?}"
-        );
-    }
-
-    #[test]
-    fn no_input_panics() {
-        for (i, _) in SEED.char_indices() {
-            let _ = import_keepalived("k.conf", &SEED[..i], Some("www"));
-            let _ = import_keepalived("k.conf", &SEED[i..], None);
-        }
-    }
-}
+mod tests;
