@@ -340,18 +340,28 @@ impl Parser<'_> {
         Ok(Expr::Bin(op, Box::new(l), Box::new(r), pos))
     }
 
-    fn expr_inner(&mut self) -> Result<Expr, Problem> {
-        let mut left = self.comparison()?;
+    /// Operands of `next` joined by any of `ops`, left to right.
+    fn left_assoc(
+        &mut self,
+        ops: &[(&str, Op)],
+        next: fn(&mut Self) -> Result<Expr, Problem>,
+    ) -> Result<Expr, Problem> {
+        let mut left = next(self)?;
         loop {
-            let op = match self.peek() {
-                Some(t) if t.is("&&") => Op::AndAlso,
-                Some(t) if t.is("||") => Op::OrElse,
-                _ => return Ok(left),
+            let Some(op) = self
+                .peek()
+                .and_then(|t| ops.iter().find(|(s, _)| t.is(s)).map(|&(_, op)| op))
+            else {
+                return Ok(left);
             };
             let pos = self.bump()?.pos;
-            let right = self.comparison()?;
+            let right = next(self)?;
             left = self.bin(op, left, right, pos)?;
         }
+    }
+
+    fn expr_inner(&mut self) -> Result<Expr, Problem> {
+        self.left_assoc(&[("&&", Op::AndAlso), ("||", Op::OrElse)], Self::comparison)
     }
 
     fn comparison(&mut self) -> Result<Expr, Problem> {
@@ -373,31 +383,11 @@ impl Parser<'_> {
     }
 
     fn sum(&mut self) -> Result<Expr, Problem> {
-        let mut left = self.product()?;
-        loop {
-            let op = match self.peek() {
-                Some(t) if t.is("+") => Op::Add,
-                Some(t) if t.is("-") => Op::Sub,
-                _ => return Ok(left),
-            };
-            let pos = self.bump()?.pos;
-            let right = self.product()?;
-            left = self.bin(op, left, right, pos)?;
-        }
+        self.left_assoc(&[("+", Op::Add), ("-", Op::Sub)], Self::product)
     }
 
     fn product(&mut self) -> Result<Expr, Problem> {
-        let mut left = self.unary()?;
-        loop {
-            let op = match self.peek() {
-                Some(t) if t.is("*") => Op::Mul,
-                Some(t) if t.is("/") => Op::Div,
-                _ => return Ok(left),
-            };
-            let pos = self.bump()?.pos;
-            let right = self.unary()?;
-            left = self.bin(op, left, right, pos)?;
-        }
+        self.left_assoc(&[("*", Op::Mul), ("/", Op::Div)], Self::unary)
     }
 
     fn unary(&mut self) -> Result<Expr, Problem> {

@@ -30,7 +30,6 @@ mod parse;
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
-use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
 
 use announce::{Exports, Feed, Source, Static};
@@ -39,7 +38,7 @@ use eval::{Program, Val};
 use lex::{Pos, Tok, Token};
 use parse::{Conf, Item, Proto};
 
-use crate::import_haproxy::{Imported, q};
+use crate::import_haproxy::{Imported, with_frontend};
 use crate::model::Family;
 
 /// Errors and warnings with their place; each said once.
@@ -102,15 +101,7 @@ pub fn import_bird(
         return Err(r.render(&r.errors));
     }
     // Checked together with a frontend of the given name for the policy.
-    let mut whole = toml.text.clone();
-    if let Some(f) = frontend {
-        let _ = write!(
-            whole,
-            "\n[[frontend]]\nname = {}\nbind = [\"127.0.0.1:1\"]\nbackend = \"b\"\n\
-             [[backend]]\nname = \"b\"\nservers = [{{ name = \"s\", addr = \"127.0.0.1:2\" }}]\n",
-            q(f)
-        );
-    }
+    let whole = with_frontend(&toml.text, frontend);
     if let Err(e) = crate::parse(&format!("{origin} (imported)"), &whole) {
         // Each problem where it was written in bird.conf.
         let mut unplaced = false;

@@ -178,6 +178,22 @@ fn number(s: Option<&str>, what: &str) -> Result<u32, String> {
         .map_err(|_| format!("`{what}`: `{s}` is not a number"))
 }
 
+/// An imported section with a stub frontend named `frontend` (and its
+/// backend) after it, so that what refers to the frontend (keepalived's
+/// `track_proxy`, a BGP announcement's health policy) validates alone.
+pub(crate) fn with_frontend(toml: &str, frontend: Option<&str>) -> String {
+    let mut whole = toml.to_string();
+    if let Some(f) = frontend {
+        let _ = write!(
+            whole,
+            "\n[[frontend]]\nname = {}\nbind = [\"127.0.0.1:1\"]\nbackend = \"b\"\n\
+             [[backend]]\nname = \"b\"\nservers = [{{ name = \"s\", addr = \"127.0.0.1:2\" }}]\n",
+            q(f)
+        );
+    }
+    whole
+}
+
 /// A TOML basic string with its escapes written out (`"PING\r\n"`:
 /// readable, and how docs/config.md writes send/expect checks).
 pub(crate) fn q(s: &str) -> String {

@@ -9,7 +9,7 @@
 
 use std::fmt::Write as _;
 
-use crate::import_haproxy::{Imported, ms_duration, q};
+use crate::import_haproxy::{Imported, ms_duration, q, with_frontend};
 
 /// A keepalived statement: its words, and the block that follows it.
 #[derive(Debug)]
@@ -362,15 +362,7 @@ pub fn import_keepalived(
     }
     toml.push_str(&body);
     // Checked together with a frontend of the given name for track_proxy.
-    let mut whole = toml.clone();
-    if let Some(f) = frontend {
-        let _ = write!(
-            whole,
-            "\n[[frontend]]\nname = {}\nbind = [\"127.0.0.1:1\"]\nbackend = \"b\"\n\
-             [[backend]]\nname = \"b\"\nservers = [{{ name = \"s\", addr = \"127.0.0.1:2\" }}]\n",
-            q(f)
-        );
-    }
+    let whole = with_frontend(&toml, frontend);
     if let Err(e) = crate::parse(&format!("{origin} (imported)"), &whole) {
         return Err(vec![format!(
             "the imported config is not valid rampart config:\n{}",
