@@ -33,7 +33,10 @@ fn the_cluster_demo_runs_every_step_and_cleans_up() {
     let out = child.wait_with_output().unwrap();
     let took = started.elapsed();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let report = format!("{stdout}\n--- stderr ---\n{}", String::from_utf8_lossy(&out.stderr));
+    let report = format!(
+        "{stdout}\n--- stderr ---\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.status.success(), "{report}");
     assert!(took < Duration::from_secs(60), "took {took:?}: {report}");
     for line in [
@@ -69,7 +72,10 @@ fn ctrl_c_cleans_up() {
     while namespaces_of(pid).len() < 9 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(!namespaces_of(pid).is_empty(), "the demo built no namespace");
+    assert!(
+        !namespaces_of(pid).is_empty(),
+        "the demo built no namespace"
+    );
     std::thread::sleep(Duration::from_secs(2));
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap()),

@@ -61,7 +61,10 @@ fn lab_rewrites(n: u8) -> Vec<(String, String)> {
     .collect();
     r.push(("10.99.181.141".into(), lb_pub(me)));
     r.push(("10.99.181.129".into(), lb_pub(peer)));
-    r.push(("router id 10.10.237.129".into(), format!("router id {}", lb_bgp(n))));
+    r.push((
+        "router id 10.10.237.129".into(),
+        format!("router id {}", lb_bgp(n)),
+    ));
     if n == 2 {
         r.push(("state MASTER".into(), "state BACKUP".into()));
         r.push(("priority 101".into(), "priority 100".into()));
@@ -93,10 +96,15 @@ fn replace_once(toml: &str, from: &str, to: &str) -> Result<String> {
 fn tune(mut toml: String, nat: bool) -> Result<String> {
     toml = replace_once(
         &toml,
-        r#"health = { check = "tcp" }"#,
-        r#"health = { check = "tcp", interval = "200ms", timeout = "200ms", fall = 2, rise = 1 }"#,
+        "balance = \"roundrobin\"\n",
+        "balance = \"roundrobin\"\n\
+         health = { check = \"tcp\", interval = \"200ms\", timeout = \"200ms\", fall = 2, rise = 1 }\n",
     )?;
-    toml = replace_once(&toml, "[bgp]\n", "[bgp]\nhold_down = \"0s\"\nconnect_retry = \"1s\"\n")?;
+    toml = replace_once(
+        &toml,
+        "[bgp]\n",
+        "[bgp]\nhold_down = \"0s\"\nconnect_retry = \"1s\"\n",
+    )?;
     toml = replace_once(
         &toml,
         r#"policy = { while_healthy = "www" }"#,
@@ -148,7 +156,10 @@ mod tests {
                 assert!(!toml.contains("147.75.78.116"), "{toml}");
                 assert!(!toml.contains("10.99.181"), "{toml}");
                 assert!(!toml.contains("bond0"), "{toml}");
-                assert!(toml.contains(&format!("unicast_src = \"{}\"", lb_pub(n))), "{toml}");
+                assert!(
+                    toml.contains(&format!("unicast_src = \"{}\"", lb_pub(n))),
+                    "{toml}"
+                );
                 assert_eq!(toml.contains("[gateway]"), nat);
             }
         }

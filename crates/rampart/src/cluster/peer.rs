@@ -66,7 +66,14 @@ fn session(
         match s.read(&mut chunk) {
             Ok(0) => return None,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue;
+            }
             Err(_) => return None,
         }
         while let Some(len) = rampart_bgp::frame(&buf).ok()? {
@@ -74,7 +81,10 @@ fn session(
             buf.drain(..len);
             match msg {
                 Message::Open(open) => {
-                    let four = open.capabilities.iter().any(|c| matches!(c, Capability::FourOctetAs(_)));
+                    let four = open
+                        .capabilities
+                        .iter()
+                        .any(|c| matches!(c, Capability::FourOctetAs(_)));
                     let reply = Open {
                         my_as: u16::try_from(my_as).unwrap_or(rampart_bgp::AS_TRANS),
                         hold_time: HOLD_TIME,

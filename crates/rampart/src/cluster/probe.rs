@@ -79,7 +79,12 @@ impl Probe {
         let mut v: Vec<Sample> = self
             .samples
             .lock()
-            .map(|s| s.iter().filter(|(t, _)| *t >= from && *t < to).cloned().collect())
+            .map(|s| {
+                s.iter()
+                    .filter(|(t, _)| *t >= from && *t < to)
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default();
         v.sort_by_key(|(t, _)| *t);
         v
@@ -124,7 +129,12 @@ pub struct Web {
 }
 
 impl Web {
-    pub fn start(ns: &Ns, addr: SocketAddr, name: &'static str, echo_peer: bool) -> anyhow::Result<Web> {
+    pub fn start(
+        ns: &Ns,
+        addr: SocketAddr,
+        name: &'static str,
+        echo_peer: bool,
+    ) -> anyhow::Result<Web> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -144,7 +154,11 @@ impl Web {
                 let stopping = flag.load(Ordering::Relaxed);
                 match l.accept() {
                     Ok((s, from)) => {
-                        let body = if echo_peer { from.ip().to_string() } else { name.to_string() };
+                        let body = if echo_peer {
+                            from.ip().to_string()
+                        } else {
+                            name.to_string()
+                        };
                         std::thread::spawn(move || answer(s, &body));
                     }
                     Err(_) if stopping => return,

@@ -43,7 +43,10 @@ fn holders(lbs: &[Ns; 2], addr: &str) -> Vec<&'static str> {
     ["lb1", "lb2"]
         .into_iter()
         .zip(lbs)
-        .filter(|(_, ns)| ns.ip(&["-j", "addr", "show"]).is_ok_and(|j| j.contains(&needle)))
+        .filter(|(_, ns)| {
+            ns.ip(&["-j", "addr", "show"])
+                .is_ok_and(|j| j.contains(&needle))
+        })
         .map(|(name, _)| name)
         .collect()
 }
@@ -53,7 +56,11 @@ pub fn route_via(rib: &Rib) -> Vec<&'static str> {
     let Ok(prefix) = format!("{VIP}/32").parse::<ipnet::IpNet>() else {
         return Vec::new();
     };
-    let peers = rib.lock().ok().and_then(|r| r.get(&prefix).cloned()).unwrap_or_default();
+    let peers = rib
+        .lock()
+        .ok()
+        .and_then(|r| r.get(&prefix).cloned())
+        .unwrap_or_default();
     ["lb1", "lb2"]
         .into_iter()
         .zip([1, 2])
@@ -63,7 +70,11 @@ pub fn route_via(rib: &Rib) -> Vec<&'static str> {
 }
 
 fn names(v: &[&str]) -> String {
-    if v.is_empty() { "none".into() } else { v.join("+") }
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join("+")
+    }
 }
 
 impl View {
@@ -137,7 +148,10 @@ impl View {
             }
         }
         [
-            format!("  ┌ {:>5.1} s  {step}", self.started.elapsed().as_secs_f64()),
+            format!(
+                "  ┌ {:>5.1} s  {step}",
+                self.started.elapsed().as_secs_f64()
+            ),
             format!(
                 "  │ VIP {VIP}: {}   gateway {GATEWAY}: {}   router's route to {VIP}/32: via {}",
                 names(&seen.vip),
