@@ -136,14 +136,14 @@ impl View {
         let step = self.step.lock().map(|s| s.clone()).unwrap_or_default();
         let seen = self.last();
         let (mut web1, mut web2, mut failed) = (0, 0, 0);
-        if let Some(samples) = self.samples.lock().ok().and_then(|s| s.clone()) {
-            if let Ok(v) = samples.lock() {
-                for (_, r) in v.iter() {
-                    match r.as_deref() {
-                        Some("web1") => web1 += 1,
-                        Some("web2") => web2 += 1,
-                        _ => failed += 1,
-                    }
+        if let Some(samples) = self.samples.lock().ok().and_then(|s| s.clone())
+            && let Ok(v) = samples.lock()
+        {
+            for (_, r) in v.iter() {
+                match r.as_deref() {
+                    Some("web1") => web1 += 1,
+                    Some("web2") => web2 += 1,
+                    _ => failed += 1,
                 }
             }
         }
