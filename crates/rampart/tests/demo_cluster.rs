@@ -60,7 +60,7 @@ fn ctrl_c_cleans_up() {
     if !rampart_lab::require_root() {
         return;
     }
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
+    let child = Command::new(env!("CARGO_BIN_EXE_rampart"))
         .arg("demo")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
