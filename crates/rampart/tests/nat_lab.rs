@@ -236,11 +236,7 @@ fn a_reload_adding_a_server_and_a_start_after_kill_9_keep_every_connection() {
     );
     assert!(three.contains("web3"), "{three}");
     let mut lb1 = start_rampart(&s.lb1, dir.path(), "lb1", &nat_config(1, "100ms"));
-    assert!(
-        wait_for(Duration::from_secs(10), || fetch(&s.client).is_ok()),
-        "{}",
-        log(dir.path(), "lb1")
-    );
+    served(&s, dir.path());
     let mut conns = Conns::open(&s.client, 60);
 
     // web3 added: it takes a fifth of the table, from web1's and web2's
@@ -286,11 +282,7 @@ fn a_reload_adding_a_server_and_a_start_after_kill_9_keep_every_connection() {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(w as i32), Signal::SIGKILL);
     }
     let mut lb1 = start_rampart(&s.lb1, dir.path(), "lb1", &three);
-    assert!(
-        wait_for(Duration::from_secs(10), || fetch(&s.client).is_ok()),
-        "{}",
-        log(dir.path(), "lb1")
-    );
+    served(&s, dir.path());
     assert_eq!(conns.survivors(), 60, "{}", log(dir.path(), "lb1"));
     assert!(
         wait_for(Duration::from_secs(5), || connections() >= Some(before)),
@@ -362,11 +354,7 @@ fn a_reload_the_kernel_refuses_is_reported_and_tried_again() {
     let mut lb1 = start_rampart_with(&s.lb1, dir.path(), "lb1", &nat_config(1, "100ms"), |c| {
         c.env("PATH", &path);
     });
-    assert!(
-        wait_for(Duration::from_secs(10), || fetch(&s.client).is_ok()),
-        "{}",
-        log(dir.path(), "lb1")
-    );
+    served(&s, dir.path());
     let reload = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
             .args(["reload", "--control"])
@@ -517,6 +505,15 @@ forward = ["ipv6"]
     assert!(!has_nat_table(&s.lb1), "the NAT table is still there");
 }
 
+/// Waits until the client is served through the VIP (lb1's log if not).
+fn served(s: &SeedLab, dir: &Path) {
+    assert!(
+        wait_for(Duration::from_secs(10), || fetch(&s.client).is_ok()),
+        "{}",
+        log(dir, "lb1")
+    );
+}
+
 fn has_nat_table(ns: &Ns) -> bool {
     ns.exec(&["nft", "list", "table", "inet", "rampart_nat"])
         .unwrap()
@@ -608,11 +605,7 @@ fn a_syn_flood_fills_no_table_and_real_clients_get_through() {
         return;
     };
     let mut lb1 = start_rampart(&s.lb1, dir.path(), "lb1", &nat_config(1, "100ms"));
-    assert!(
-        wait_for(Duration::from_secs(10), || fetch(&s.client).is_ok()),
-        "{}",
-        log(dir.path(), "lb1")
-    );
+    served(&s, dir.path());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/nat/synflood.py");
     let secs = 4.0;
     let mut cmd = s.client.command("python3");
@@ -702,11 +695,7 @@ fn a_server_that_answers_no_syn_is_marked_down_before_its_next_check() {
         .replace("rise = 1 }", "rise = 1, start_up = true }");
     assert!(config.contains("interval = \"10s\""), "{config}");
     let mut lb1 = start_rampart(&s.lb1, dir.path(), "lb1", &config);
-    assert!(
-        wait_for(Duration::from_secs(10), || fetch(&s.client).is_ok()),
-        "{}",
-        log(dir.path(), "lb1")
-    );
+    served(&s, dir.path());
     // web1's host goes away: its SYNs are sent into the void.
     s.web1.set_link("eth0", false).unwrap();
     let t = Instant::now();

@@ -79,15 +79,21 @@ pub(super) enum Stmt {
     Print(Pos),
 }
 
+impl<'a> Parser<'a> {
+    fn new(toks: &'a [Token]) -> Self {
+        Parser {
+            toks,
+            i: 0,
+            depth: 0,
+            exprs: 0,
+            ops: 0,
+        }
+    }
+}
+
 /// Statements until the end of `toks`.
 pub(super) fn statements(toks: &[Token]) -> Result<Vec<Stmt>, Problem> {
-    let mut p = Parser {
-        toks,
-        i: 0,
-        depth: 0,
-        exprs: 0,
-        ops: 0,
-    };
+    let mut p = Parser::new(toks);
     let mut out = Vec::new();
     while p.peek().is_some() {
         p.statement(&mut out)?;
@@ -97,13 +103,7 @@ pub(super) fn statements(toks: &[Token]) -> Result<Vec<Stmt>, Problem> {
 
 /// One expression filling `toks` (a `define`'s value, an `export where`).
 pub(super) fn expression(toks: &[Token]) -> Result<Expr, Problem> {
-    let mut p = Parser {
-        toks,
-        i: 0,
-        depth: 0,
-        exprs: 0,
-        ops: 0,
-    };
+    let mut p = Parser::new(toks);
     let e = p.expr()?;
     match p.peek() {
         None => Ok(e),
