@@ -10,6 +10,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 mod admin;
 mod bfd;
 mod bgp;
+mod cluster;
 mod control;
 mod demo;
 mod gateway;
@@ -317,8 +318,11 @@ enum Cmd {
         #[arg(long)]
         frontend: Option<String>,
     },
-    /// A self-contained demonstration on loopback: two built-in backends,
-    /// round robin, a backend stopped under load with no failed request.
+    /// A self-contained demonstration. As root: the seed guide's whole
+    /// cluster in network namespaces (two rampart nodes from the guide's
+    /// files, VRRP failover, BGP, NAT), narrated. Otherwise on loopback: two
+    /// built-in backends, round robin, a backend stopped with no failed
+    /// request.
     Demo,
     /// Internal, for packaging: write the man pages (rampart(8), one per
     /// subcommand, rampart.toml(5)) and the bash, zsh and fish completions
@@ -603,6 +607,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Demo => {
+            // As root with iproute2: the whole cluster, in namespaces.
+            // Otherwise the loopback demo, and how to see the cluster.
+            let unavailable = cluster::unavailable();
+            if unavailable.is_none() {
+                return cluster::main();
+            }
             // Health transitions yes, one line per connection no: the demo
             // makes thousands. RUST_LOG=info shows them.
             let _log = logging::init(
@@ -612,7 +622,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     .unwrap_or_else(|| "info,rampart::tcplog=warn".into()),
                 cli.log_format == "json",
             );
-            demo::main()
+            let code = demo::main()?;
+            if let Some(why) = unavailable {
+                println!("\n{why}");
+            }
+            Ok(code)
         }
     }
 }
