@@ -323,7 +323,11 @@ enum Cmd {
     /// files, VRRP failover, BGP, NAT), narrated. Otherwise on loopback: two
     /// built-in backends, round robin, a backend stopped with no failed
     /// request.
-    Demo,
+    Demo {
+        /// The loopback demo even as root (no namespaces, no packages).
+        #[arg(long)]
+        loopback: bool,
+    },
     /// Internal, for packaging: write the man pages (rampart(8), one per
     /// subcommand, rampart.toml(5)) and the bash, zsh and fish completions
     /// under DIR (`DIR/man/`, `DIR/completions/`).
@@ -606,13 +610,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Demo => {
+        Cmd::Demo { loopback } => {
             // As root with iproute2: the whole cluster, in namespaces.
-            // Otherwise the loopback demo, and how to see the cluster.
-            let unavailable = cluster::unavailable();
-            if unavailable.is_none() {
-                return cluster::main();
-            }
+            // Otherwise (or asked) the loopback demo, and how to see the
+            // cluster.
+            let unavailable = if loopback {
+                None
+            } else {
+                match cluster::unavailable() {
+                    None => return cluster::main(),
+                    why => why,
+                }
+            };
             // Health transitions yes, one line per connection no: the demo
             // makes thousands. RUST_LOG=info shows them.
             let _log = logging::init(

@@ -397,8 +397,12 @@ fn import_bird_refuses_the_guides_typo_and_prints_a_config_check_accepts_once_fi
 }
 
 #[test]
-fn demo_runs_without_set_up_and_loses_no_request() {
-    let out = Command::new(BIN).arg("demo").output().unwrap();
+fn the_loopback_demo_runs_without_set_up_and_loses_no_request() {
+    // `--loopback`: as root `demo` runs the cluster (tests/demo_cluster.rs).
+    let out = Command::new(BIN)
+        .args(["demo", "--loopback"])
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
