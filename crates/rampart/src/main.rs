@@ -327,6 +327,10 @@ enum Cmd {
         /// The loopback demo even as root (no namespaces, no packages).
         #[arg(long)]
         loopback: bool,
+        /// The cluster demo's BGP router: BIRD 2 if it is installed
+        /// (auto), BIRD, or the built-in receiving peer.
+        #[arg(long, value_enum, default_value_t = cluster::Router::Auto)]
+        router: cluster::Router,
     },
     /// Internal, for packaging: write the man pages (rampart(8), one per
     /// subcommand, rampart.toml(5)) and the bash, zsh and fish completions
@@ -610,7 +614,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Demo { loopback } => {
+        Cmd::Demo { loopback, router } => {
             // As root with iproute2: the whole cluster, in namespaces.
             // Otherwise (or asked) the loopback demo, and how to see the
             // cluster.
@@ -618,7 +622,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 None
             } else {
                 match cluster::unavailable() {
-                    None => return cluster::main(),
+                    None => return cluster::main(router),
                     why => why,
                 }
             };

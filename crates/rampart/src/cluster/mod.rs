@@ -10,12 +10,14 @@
 //! ```
 //!
 //! lb1 and lb2 run this same binary (`rampart run`) with configs the
-//! importers made from the guide's files ([`guide`]). The router is
-//! rampart-bgp's codec as a receiving peer ([`peer`]). Every namespace is
+//! importers made from the guide's files ([`guide`]). The router is BIRD
+//! 2 when it is installed ([`bird`]), otherwise rampart-bgp's codec as a
+//! receiving peer ([`peer`]). Every namespace is
 //! named after this process's pid and deleted when the [`Lab`] is dropped
 //! — at the end, on an error, and on Ctrl-C (which stops the steps; see
 //! [`interrupted`]).
 
+mod bird;
 mod guide;
 mod peer;
 mod probe;
@@ -34,6 +36,17 @@ use rampart_lab::{Lab, Ns, Proc, Signal};
 use guide::{GATEWAY, ROUTER, ROUTER_AS, VIP, lb_bgp};
 use probe::{Probe, Web};
 use view::View;
+
+/// Which BGP router the demo runs (`rampart demo --router`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Router {
+    /// BIRD 2 if it is installed, else the built-in peer.
+    Auto,
+    /// BIRD 2 (an error if it is not installed).
+    Bird,
+    /// rampart-bgp's receiving peer.
+    Builtin,
+}
 
 /// Set by Ctrl-C (SIGINT) or SIGTERM: every wait returns at once.
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -128,6 +141,8 @@ struct Cluster {
     webs: [Option<Web>; 2],
     _outside: Option<Web>,
     nodes: [Option<Proc>; 2],
+    /// BIRD, when it is the router (else the built-in peer's thread).
+    _bird: Option<Proc>,
     stop: Arc<AtomicBool>,
     client: Ns,
     lbs: [Ns; 2],
@@ -148,7 +163,7 @@ fn web_addr(n: u8) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 168, 1, 20 + n)), 80)
 }
 
-fn build(v: &View) -> Result<Cluster> {
+fn build(v: &View, router: Router) -> Result<Cluster> {
     let s = rampart_lab::seed_lab()?;
     let mut lab = s.lab;
     let rtr = lab.ns("rtr")?;
@@ -166,10 +181,31 @@ fn build(v: &View) -> Result<Cluster> {
     let stop = Arc::new(AtomicBool::new(false));
     let rib = peer::Rib::default();
     let (r, st) = (rib.clone(), stop.clone());
-    let listener = rtr.run_in(|| std::net::TcpListener::bind((ROUTER, 179)))??;
-    std::thread::spawn(move || {
-        peer::serve(listener, ROUTER_AS, Ipv4Addr::new(10, 20, 0, 1), r, st);
-    });
+    let version = match router {
+        Router::Builtin => None,
+        Router::Auto => bird::version(),
+        Router::Bird => Some(bird::version().context(
+            "--router bird: BIRD 2 is not installed (bird and birdc in PATH): apt install bird2",
+        )?),
+    };
+    let bird = match version {
+        Some(version) => {
+            v.say(&format!("   the router is BIRD {version}"));
+            Some(bird::start(&rtr, &dir.0, r, st)?)
+        }
+        None => {
+            v.say(if router == Router::Builtin {
+                "   the router is rampart-bgp's receiving peer"
+            } else {
+                "   the router is rampart-bgp's receiving peer (BIRD 2 is not installed)"
+            });
+            let listener = rtr.run_in(|| std::net::TcpListener::bind((ROUTER, 179)))??;
+            std::thread::spawn(move || {
+                peer::serve(listener, ROUTER_AS, Ipv4Addr::new(10, 20, 0, 1), r, st);
+            });
+            None
+        }
+    };
     let outside = Web::start(
         &rtr,
         SocketAddr::new(ROUTER.parse()?, 8080),
@@ -184,6 +220,7 @@ fn build(v: &View) -> Result<Cluster> {
         webs,
         _outside: Some(outside),
         nodes: [None, None],
+        _bird: bird,
         stop,
         client: s.client,
         lbs: [s.lb1, s.lb2],
@@ -244,12 +281,12 @@ struct Verdict {
     detail: String,
 }
 
-pub fn main() -> Result<ExitCode> {
+pub fn main(router: Router) -> Result<ExitCode> {
     watch_signals();
     let v = View::new();
     v.say("== rampart demo: the guide's cluster in network namespaces");
     v.say("-- building: client, lb1 + lb2 (rampart, configs imported from the guide's haproxy.cfg, keepalived.conf, bird.conf), web1 + web2, a BGP router");
-    let mut c = build(&v)?;
+    let mut c = build(&v, router)?;
     let result = run(&mut c, &v);
     c.stop.store(true, Ordering::Relaxed);
     let prefix = c.lab.prefix().to_string();
