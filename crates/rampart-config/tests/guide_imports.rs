@@ -78,10 +78,7 @@ fn the_guide_files_imported_are_the_seed_example_plus_its_listed_choices() {
     assert_eq!(want.vrrp.sync_groups[0].members, ["VI_1", "VI_2"]);
     got.vrrp.sync_groups = want.vrrp.sync_groups.clone();
     assert_eq!(got.vrrp, want.vrrp);
-    assert_eq!(
-        want.instance("VI_1").unwrap().initial,
-        InitialState::Master
-    );
+    assert_eq!(want.instance("VI_1").unwrap().initial, InitialState::Master);
 
     // Choice 4: the BGP peers. The guide's bird.conf peers with one
     // router, its "default gateway IP" (10.10.237.128 once its typo is
@@ -96,7 +93,14 @@ fn the_guide_files_imported_are_the_seed_example_plus_its_listed_choices() {
         c.bgp
             .neighbors
             .iter()
-            .map(|n| (n.name.clone(), n.address.to_string(), n.remote_as, n.multihop))
+            .map(|n| {
+                (
+                    n.name.clone(),
+                    n.address.to_string(),
+                    n.remote_as,
+                    n.multihop,
+                )
+            })
             .collect()
     };
     assert_eq!(
