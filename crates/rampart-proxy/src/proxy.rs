@@ -252,8 +252,23 @@ impl Proxy {
         permit: tokio::sync::OwnedSemaphorePermit,
         slot: Option<Arc<AtomicUsize>>,
     ) {
+        self.live.fetch_add(1, Ordering::AcqRel);
+        self.serve_counted(fe, sock, peer, permit, slot);
+    }
+
+    /// [`Proxy::start`] for a client already counted in [`Proxy::live`]:
+    /// one handed to another thread is counted before it is sent, so that
+    /// a worker draining meanwhile waits for it instead of exiting with
+    /// it in the channel (its socket then closed unread: a reset).
+    fn serve_counted(
+        self: Arc<Self>,
+        fe: usize,
+        sock: tokio::net::TcpStream,
+        peer: SocketAddr,
+        permit: tokio::sync::OwnedSemaphorePermit,
+        slot: Option<Arc<AtomicUsize>>,
+    ) {
         let proxy = self;
-        proxy.live.fetch_add(1, Ordering::AcqRel);
         tokio::spawn(async move {
             let reg = proxy.sessions.open(&proxy, fe, peer);
             tokio::select! {
@@ -274,10 +289,15 @@ impl Proxy {
             if let Some(slot) = slot {
                 slot.fetch_sub(1, Ordering::AcqRel);
             }
-            if proxy.live.fetch_sub(1, Ordering::AcqRel) == 1 {
-                proxy.idle.notify_waiters();
-            }
+            proxy.uncount();
         });
+    }
+
+    /// One client fewer in [`Proxy::live`]; wakes [`Proxy::drained`].
+    fn uncount(&self) {
+        if self.live.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.idle.notify_waiters();
+        }
     }
 }
 
@@ -325,6 +345,7 @@ impl Threads {
         if least != me && load(least) < mine {
             if let (Some((count, inbox)), Ok(sock)) = (self.slots.get(least), sock.into_std()) {
                 count.fetch_add(1, Ordering::AcqRel);
+                proxy.live.fetch_add(1, Ordering::AcqRel);
                 if let Err(back) = inbox.send(Handoff {
                     fe,
                     sock,
@@ -334,12 +355,17 @@ impl Threads {
                     // That thread is gone: served here after all.
                     count.fetch_sub(1, Ordering::AcqRel);
                     let h = back.0;
-                    if let Ok(sock) = tokio::net::TcpStream::from_std(h.sock) {
-                        let slot = self.slots.get(me).map(|s| s.0.clone());
-                        if let Some(slot) = &slot {
-                            slot.fetch_add(1, Ordering::AcqRel);
+                    match tokio::net::TcpStream::from_std(h.sock) {
+                        Ok(sock) => {
+                            let slot = self.slots.get(me).map(|s| s.0.clone());
+                            if let Some(slot) = &slot {
+                                slot.fetch_add(1, Ordering::AcqRel);
+                            }
+                            proxy
+                                .clone()
+                                .serve_counted(h.fe, sock, h.peer, h.permit, slot);
                         }
-                        proxy.clone().start(h.fe, sock, h.peer, h.permit, slot);
+                        Err(_) => proxy.uncount(),
                     }
                 }
             }
@@ -393,15 +419,19 @@ pub fn spawn_threads(
                     let slot = shared.slots.get(i).map(|s| s.0.clone());
                     while let Some(h) = inbox.recv().await {
                         match tokio::net::TcpStream::from_std(h.sock) {
-                            Ok(sock) => {
-                                proxy
-                                    .clone()
-                                    .start(h.fe, sock, h.peer, h.permit, slot.clone())
-                            }
+                            // Counted in `live` by the thread that sent it.
+                            Ok(sock) => proxy.clone().serve_counted(
+                                h.fe,
+                                sock,
+                                h.peer,
+                                h.permit,
+                                slot.clone(),
+                            ),
                             Err(e) => {
                                 if let Some(slot) = &slot {
                                     slot.fetch_sub(1, Ordering::AcqRel);
                                 }
+                                proxy.uncount();
                                 tracing::warn!("a client handed over from another thread: {e}");
                             }
                         }
@@ -420,4 +450,64 @@ pub const BACKLOG: i32 = 4096;
 pub fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     rampart_sys::socket::listener(addr, BACKLOG)
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A client handed to another thread counts as live while it waits in
+    /// that thread's channel: a draining worker (`drained()`) must not exit
+    /// and close it unread (a reset, seen at an upgrade under load).
+    #[test]
+    fn a_client_in_the_handover_channel_keeps_the_proxy_from_draining() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let text = "[[frontend]]\nname = \"f\"\nbind = [\"127.0.0.1:1\"]\nbackend = \"b\"\n\
+                        [[backend]]\nname = \"b\"\nservers = [{ name = \"s\", addr = \"127.0.0.1:2\" }]\n";
+            let cfg = rampart_config::parse("t.toml", text).unwrap();
+            let proxy = Proxy::new(
+                &cfg,
+                Mode::Copy,
+                Arc::new(crate::state::NoEvents),
+                |_, _| true,
+            );
+            // Thread 0 (this one) already serves one client; thread 1 none.
+            let (tx0, _rx0) = tokio::sync::mpsc::unbounded_channel();
+            let (tx1, mut rx1) = tokio::sync::mpsc::unbounded_channel();
+            let threads = Threads {
+                slots: vec![
+                    (Arc::new(AtomicUsize::new(1)), tx0),
+                    (Arc::new(AtomicUsize::new(0)), tx1),
+                ],
+            };
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let _client = tokio::net::TcpStream::connect(l.local_addr().unwrap())
+                .await
+                .unwrap();
+            let (sock, peer) = l.accept().await.unwrap();
+            let permit = Arc::new(tokio::sync::Semaphore::new(1))
+                .acquire_owned()
+                .await
+                .unwrap();
+            threads.place(&proxy, 0, 0, sock, peer, permit);
+            // Handed to thread 1, which has not taken it yet: live, so a
+            // drain waits.
+            assert_eq!(proxy.live(), 1);
+            assert_eq!(threads.slots[1].0.load(Ordering::Acquire), 1);
+            let drained = tokio::time::timeout(Duration::from_millis(50), proxy.drained()).await;
+            assert!(drained.is_err(), "drained with a client in the channel");
+            // Thread 1 fails to take it: no longer live, the drain ends.
+            let h = rx1.recv().await.unwrap();
+            drop(h);
+            proxy.uncount();
+            tokio::time::timeout(Duration::from_secs(1), proxy.drained())
+                .await
+                .unwrap();
+        });
+    }
 }
