@@ -7,23 +7,22 @@ use std::net::SocketAddr;
 use crate::defaults;
 use crate::diag::Sink;
 use crate::model::{AdminHttp, AdminPeer};
-use crate::reader::Table;
+use crate::reader::Reader;
 use crate::values::{self, net::socket_addr};
 
 /// Shortest token accepted: long enough that guessing it over HTTP is
 /// hopeless (16 random bytes, hex-encoded, are 32 characters).
 pub const MIN_TOKEN: usize = 16;
 
-pub(crate) fn admin(t: &Table, sink: &mut Sink) -> Option<AdminHttp> {
-    t.deny_unknown(&["listen", "token", "peer", "follow"], sink);
-    let listen: Option<SocketAddr> = t.required("listen", sink).and_then(|v| {
-        let s = values::string(v, "listen", sink)?;
-        socket_addr("listen", s)
+pub(crate) fn admin(t: &Reader, sink: &mut Sink) -> Option<AdminHttp> {
+    let listen: Option<SocketAddr> = t.req("listen", sink, |v, key, sink| {
+        let s = values::string(v, key, sink)?;
+        socket_addr(key, s)
             .map_err(|e| sink.error(v.span(), e))
             .ok()
     });
-    let token = t.get("token").and_then(|v| {
-        let s = values::string(v, "token", sink)?;
+    let token = t.opt("token", sink, |v, key, sink| {
+        let s = values::string(v, key, sink)?;
         if s.chars().count() < MIN_TOKEN {
             sink.error(
                 v.span(),
@@ -49,16 +48,17 @@ pub(crate) fn admin(t: &Table, sink: &mut Sink) -> Option<AdminHttp> {
 /// `peer` and `follow`. `Some(None)`: no peer; `None`: an error was
 /// reported.
 fn peer(
-    t: &Table,
+    t: &Reader,
     listen: Option<SocketAddr>,
     has_token: bool,
     sink: &mut Sink,
 ) -> Option<Option<AdminPeer>> {
+    let peer = t.entry("peer");
     let follow = t
-        .get("follow")
-        .map(|v| values::boolean(v, "follow", sink).ok_or(v));
-    let Some((key, v)) = t.entry("peer") else {
-        if let Some((key, _)) = t.entry("follow") {
+        .entry("follow")
+        .map(|(key, v)| (key, values::boolean(v, "follow", sink)));
+    let Some((key, v)) = peer else {
+        if let Some((key, _)) = follow {
             sink.error(
                 key,
                 "`follow` needs `peer` (the other node's [admin] listen address)",
@@ -94,8 +94,8 @@ fn peer(
         ok = false;
     }
     let follow = match follow {
-        Some(Ok(f)) => f,
-        Some(Err(_)) => return None,
+        Some((_, Some(f))) => f,
+        Some((_, None)) => return None,
         None => defaults::ADMIN_FOLLOW,
     };
     ok.then_some(Some(AdminPeer { addr, follow }))

@@ -9,9 +9,9 @@ use toml::Spanned;
 use crate::defaults;
 use crate::diag::Sink;
 use crate::model::{Frontend, Mode};
-use crate::reader::Table;
+use crate::reader::Reader;
 use crate::values::net::{cidr, socket_addr};
-use crate::values::{self, name, one_of};
+use crate::values::{self, Value, name, one_of};
 
 /// A frontend plus the places that checks across sections point at.
 pub(crate) struct FrontendAt {
@@ -28,58 +28,29 @@ pub(crate) struct FrontendAt {
     pub(crate) proxy_only: Vec<(&'static str, Range<usize>)>,
 }
 
-pub(crate) fn frontend(t: &Table, sink: &mut Sink) -> FrontendAt {
-    t.deny_unknown(
-        &[
-            "name",
-            "bind",
-            "backend",
-            "maxconn",
-            "allow",
-            "deny",
-            "mode",
-            "rate_limit",
-        ],
-        sink,
-    );
-    let name = t.required("name", sink).and_then(|v| name(v, "name", sink));
-    let backend = t
-        .required("backend", sink)
-        .and_then(|v| values::string(v, "backend", sink).map(|s| Spanned::new(v.span(), s)));
-
-    let bind = match t.required("bind", sink) {
-        Some(v) => {
-            if v.get_ref().as_array().is_some_and(|items| items.is_empty()) {
-                sink.error(v.span(), "`bind` must list at least one address");
-            }
-            values::parsed_list(v, "bind", sink, |s| socket_addr("bind", s)).unwrap_or_default()
-        }
-        None => Vec::new(),
-    };
+pub(crate) fn frontend(t: &Reader, sink: &mut Sink) -> FrontendAt {
+    let name = t.req("name", sink, name);
+    let bind = t.req("bind", sink, bind).unwrap_or_default();
+    let backend = t.req("backend", sink, |v, key, sink| {
+        values::string(v, key, sink).map(|s| Spanned::new(v.span(), s))
+    });
     let maxconn = t
-        .get("maxconn")
-        .and_then(|v| values::integer(v, "maxconn", 1, u32::MAX, sink))
+        .integer("maxconn", 1, u32::MAX, sink)
         .unwrap_or(defaults::FRONTEND_MAXCONN);
-    let acl = |key: &str, sink: &mut Sink| -> Vec<IpNet> {
-        t.get(key)
-            .and_then(|v| values::parsed_list(v, key, sink, |s| cidr(key, s)))
-            .map(|l| l.into_iter().map(Spanned::into_inner).collect())
-            .unwrap_or_default()
-    };
-    let allow = acl("allow", sink);
-    let deny = acl("deny", sink);
-    let mode = t.get("mode").and_then(|v| {
-        let s = values::string(v, "mode", sink)?;
+    let allow = t.opt("allow", sink, cidrs).unwrap_or_default();
+    let deny = t.opt("deny", sink, cidrs).unwrap_or_default();
+    let mode = t.opt("mode", sink, |v, key, sink| {
+        let s = values::string(v, key, sink)?;
         match Mode::from_name(s) {
             Some(m) => Some(Spanned::new(v.span(), m)),
             None => {
-                sink.error(v.span(), one_of("mode", s, &Mode::NAMES));
+                sink.error(v.span(), one_of(key, s, &Mode::NAMES));
                 None
             }
         }
     });
-    let rate_limit = t.get("rate_limit").and_then(|v| {
-        let n = values::integer(v, "rate_limit", 1, u32::MAX, sink)?;
+    let rate_limit = t.opt("rate_limit", sink, |v, key, sink| {
+        let n = values::integer(v, key, 1, u32::MAX, sink)?;
         if mode.as_ref().map(|m| *m.get_ref()) != Some(Mode::Nat) {
             sink.error(
                 v.span(),
@@ -117,4 +88,18 @@ pub(crate) fn frontend(t: &Table, sink: &mut Sink) -> FrontendAt {
         mode: mode.map(|m| m.span()),
         proxy_only,
     }
+}
+
+/// `bind`: at least one address.
+fn bind(v: &Value, key: &str, sink: &mut Sink) -> Option<Vec<Spanned<SocketAddr>>> {
+    if v.get_ref().as_array().is_some_and(|items| items.is_empty()) {
+        sink.error(v.span(), format!("`{key}` must list at least one address"));
+    }
+    values::parsed_list(v, key, sink, |s| socket_addr(key, s))
+}
+
+/// `allow` and `deny`.
+fn cidrs(v: &Value, key: &str, sink: &mut Sink) -> Option<Vec<IpNet>> {
+    let list = values::parsed_list(v, key, sink, |s| cidr(key, s))?;
+    Some(list.into_iter().map(Spanned::into_inner).collect())
 }

@@ -6,43 +6,32 @@ use toml::Spanned;
 
 use crate::diag::Sink;
 use crate::model::{Family, Gateway, Masquerade};
-use crate::reader::{self, Table};
+use crate::reader::Reader;
 use crate::values::net::{cidr, ifname};
-use crate::values::{self, one_of};
+use crate::values::{self, Value, one_of};
 
-pub(crate) fn gateway(t: &Table, sink: &mut Sink) -> Gateway {
-    t.deny_unknown(&["forward", "masquerade"], sink);
+pub(crate) fn gateway(t: &Reader, sink: &mut Sink) -> Gateway {
     let mut masquerade: Vec<Spanned<Masquerade>> = Vec::new();
-    if let Some((key, v)) = t.entry("masquerade") {
-        for m in reader::tables(
-            v,
-            "masquerade",
-            "gateway.masquerade",
-            key,
-            "masquerade",
-            sink,
-        ) {
-            let Some(one) = masq(&m, sink) else {
-                continue;
-            };
-            if masquerade.iter().any(|o| *o.get_ref() == one) {
-                sink.error(
-                    m.span(),
-                    format!("duplicate masquerade of {} out of {}", one.source, one.out),
-                );
-                continue;
-            }
-            masquerade.push(Spanned::new(m.span(), one));
+    for m in t.tables("masquerade", "gateway.masquerade", "masquerade", sink) {
+        let Some(one) = m.read(sink, masq) else {
+            continue;
+        };
+        if masquerade.iter().any(|o| *o.get_ref() == one) {
+            sink.error(
+                m.span(),
+                format!("duplicate masquerade of {} out of {}", one.source, one.out),
+            );
+            continue;
         }
+        masquerade.push(Spanned::new(m.span(), one));
     }
-    let forward = match t.get("forward") {
-        Some(v) => {
-            let Some(list) = values::parsed_list(v, "forward", sink, |s| {
-                Family::from_name(s).ok_or_else(|| one_of("forward", s, &Family::NAMES))
-            }) else {
-                // Not an array (reported): no second error per masquerade.
-                return Gateway::default();
-            };
+    let written = t.opt_or("forward", None, sink, |v, key, sink| {
+        families(v, key, sink).map(Some)
+    });
+    let forward = match written {
+        // Not an array (reported): no second error per masquerade.
+        None => return Gateway::default(),
+        Some(Some(list)) => {
             let mut out: Vec<Family> = Vec::new();
             for f in list {
                 if out.contains(f.get_ref()) {
@@ -68,7 +57,7 @@ pub(crate) fn gateway(t: &Table, sink: &mut Sink) -> Gateway {
             out
         }
         // By default, forward the families that are masqueraded.
-        None => {
+        Some(None) => {
             let mut out = Vec::new();
             for m in &masquerade {
                 let family = Family::of(m.get_ref().source.addr());
@@ -85,37 +74,32 @@ pub(crate) fn gateway(t: &Table, sink: &mut Sink) -> Gateway {
     }
 }
 
-fn masq(t: &Table, sink: &mut Sink) -> Option<Masquerade> {
-    t.deny_unknown(&["source", "out"], sink);
-    let source = t.required("source", sink).and_then(|v| {
-        let s = values::string(v, "source", sink)?;
-        cidr("source", s)
+fn masq(t: &Reader, sink: &mut Sink) -> Option<Masquerade> {
+    let source = t.req("source", sink, |v, key, sink| {
+        let s = values::string(v, key, sink)?;
+        let n = cidr(key, s)
             .map_err(|e| sink.error(v.span(), e))
-            .ok()
-            .map(|n| n.trunc())
-    });
-    let source = source.filter(|n| {
+            .ok()?
+            .trunc();
         if n.prefix_len() == 0 {
-            if let Some(v) = t.get("source") {
-                sink.error(
-                    v.span(),
-                    format!(
-                        "`source`: {n} would also translate this node's own traffic \
-                         (a BGP session from a VIP, for one); list the private subnet"
-                    ),
-                );
-            }
-            return false;
+            sink.error(
+                v.span(),
+                format!(
+                    "`{key}`: {n} would also translate this node's own traffic \
+                     (a BGP session from a VIP, for one); list the private subnet"
+                ),
+            );
+            return None;
         }
-        true
+        Some(n)
     });
-    let out = t.required("out", sink).and_then(|v| {
-        let name = ifname(v, "out", sink)?;
+    let out = t.req("out", sink, |v, key, sink| {
+        let name = ifname(v, key, sink)?;
         // nft reads these as wildcards or set references, not as a name.
         if name.get_ref().contains(['*', '@', '\\', '"']) {
             sink.error(
                 v.span(),
-                format!("`out`: `{}` is not an interface name", name.get_ref()),
+                format!("`{key}`: `{}` is not an interface name", name.get_ref()),
             );
             return None;
         }
@@ -124,6 +108,13 @@ fn masq(t: &Table, sink: &mut Sink) -> Option<Masquerade> {
     Some(Masquerade {
         source: source?,
         out: out?.into_inner(),
+    })
+}
+
+/// `forward = ["ipv4", "ipv6"]`.
+fn families(v: &Value, key: &str, sink: &mut Sink) -> Option<Vec<Spanned<Family>>> {
+    values::parsed_list(v, key, sink, |s| {
+        Family::from_name(s).ok_or_else(|| one_of(key, s, &Family::NAMES))
     })
 }
 

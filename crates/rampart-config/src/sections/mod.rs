@@ -13,68 +13,68 @@ pub(crate) mod global;
 pub(crate) mod vrrp;
 
 use crate::diag::Sink;
-use crate::model::Config;
-use crate::reader::{self, Table};
+use crate::model::{AdminHttp, Config, Gateway, Global};
+use crate::reader::Table;
 use crate::validate;
 
-/// The top level: only known sections.
+/// The sections as read, with the places the checks across them point at.
+struct Sections {
+    global: Global,
+    frontends: Vec<frontend::FrontendAt>,
+    backends: Vec<backend::BackendAt>,
+    vrrp: vrrp::VrrpAt,
+    bgp: bgp::BgpAt,
+    gateway: Gateway,
+    admin: Option<AdminHttp>,
+}
+
+/// The top level: only known sections. Unknown ones are reported when
+/// `read` returns, before the checks across sections: "nothing to run"
+/// is said only when nothing else is wrong.
 pub(crate) fn document(root: &Table, sink: &mut Sink) -> Config {
-    root.deny_unknown(
-        &[
-            "global", "frontend", "backend", "vrrp", "bgp", "gateway", "admin",
-        ],
-        sink,
-    );
-    let global = root
-        .entry("global")
-        .and_then(|(key, v)| Table::of(v, "global", key, "[global]", sink))
-        .map(|t| global::global(&t, sink))
-        .unwrap_or_default();
-    let frontends: Vec<_> = match root.entry("frontend") {
-        Some((key, v)) => reader::tables(v, "frontend", "frontend", key, "frontend", sink)
+    let s = root.read(sink, |t, sink| Sections {
+        global: t
+            .table("global", "[global]", sink)
+            .map(|t| t.read(sink, global::global))
+            .unwrap_or_default(),
+        frontends: t
+            .tables("frontend", "frontend", "frontend", sink)
             .iter()
-            .map(|t| frontend::frontend(t, sink))
+            .map(|t| t.read(sink, frontend::frontend))
             .collect(),
-        None => Vec::new(),
-    };
-    let backends: Vec<_> = match root.entry("backend") {
-        Some((key, v)) => reader::tables(v, "backend", "backend", key, "backend", sink)
+        backends: t
+            .tables("backend", "backend", "backend", sink)
             .iter()
-            .map(|t| backend::backend(t, sink))
+            .map(|t| t.read(sink, backend::backend))
             .collect(),
-        None => Vec::new(),
-    };
-    let vrrp = root
-        .entry("vrrp")
-        .and_then(|(key, v)| Table::of(v, "vrrp", key, "[vrrp]", sink))
-        .map(|t| vrrp::vrrp(&t, sink))
-        .unwrap_or_default();
-    let bgp = root
-        .entry("bgp")
-        .and_then(|(key, v)| Table::of(v, "bgp", key, "[bgp]", sink))
-        .map(|t| bgp::bgp(&t, sink))
-        .unwrap_or_default();
-    let gateway = root
-        .entry("gateway")
-        .and_then(|(key, v)| Table::of(v, "gateway", key, "[gateway]", sink))
-        .map(|t| gateway::gateway(&t, sink))
-        .unwrap_or_default();
-    let admin = root
-        .entry("admin")
-        .and_then(|(key, v)| Table::of(v, "admin", key, "[admin]", sink))
-        .and_then(|t| admin::admin(&t, sink));
-    validate::cross_check(&frontends, &backends, sink);
-    validate::vrrp::cross_check(&vrrp, &frontends, sink);
-    validate::bgp::cross_check(&bgp, &vrrp, &frontends, sink);
-    validate::nat::cross_check(&frontends, &backends, &gateway, sink);
+        vrrp: t
+            .table("vrrp", "[vrrp]", sink)
+            .map(|t| t.read(sink, vrrp::vrrp))
+            .unwrap_or_default(),
+        bgp: t
+            .table("bgp", "[bgp]", sink)
+            .map(|t| t.read(sink, bgp::bgp))
+            .unwrap_or_default(),
+        gateway: t
+            .table("gateway", "[gateway]", sink)
+            .map(|t| t.read(sink, gateway::gateway))
+            .unwrap_or_default(),
+        admin: t
+            .table("admin", "[admin]", sink)
+            .and_then(|t| t.read(sink, admin::admin)),
+    });
+    validate::cross_check(&s.frontends, &s.backends, sink);
+    validate::vrrp::cross_check(&s.vrrp, &s.frontends, sink);
+    validate::bgp::cross_check(&s.bgp, &s.vrrp, &s.frontends, sink);
+    validate::nat::cross_check(&s.frontends, &s.backends, &s.gateway, sink);
     let config = Config {
-        global,
-        frontends: frontends.into_iter().map(|f| f.frontend).collect(),
-        backends: backends.into_iter().map(|b| b.backend).collect(),
-        vrrp: vrrp.into_model(),
-        bgp: bgp.into_model(),
-        gateway,
-        admin,
+        global: s.global,
+        frontends: s.frontends.into_iter().map(|f| f.frontend).collect(),
+        backends: s.backends.into_iter().map(|b| b.backend).collect(),
+        vrrp: s.vrrp.into_model(),
+        bgp: s.bgp.into_model(),
+        gateway: s.gateway,
+        admin: s.admin,
     };
     validate::something_to_run(&config, sink);
     config

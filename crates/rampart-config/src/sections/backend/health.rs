@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::diag::Sink;
 use crate::model::{Check, Health, ServerHealth};
-use crate::reader::Table;
+use crate::reader::{Reader, Table};
 use crate::values::{self, Value};
 
 /// Shown whenever `check` has a shape we do not know, so the user sees
@@ -20,29 +20,20 @@ use crate::values::{self, Value};
 const CHECK_FORMS: &str = "\"tcp\", \"none\", { send = \"...\", expect = \"...\" } \
                            or { http = \"GET /path\" }";
 
-pub(crate) fn health(t: &Table, sink: &mut Sink) -> Health {
-    t.deny_unknown(
-        &[
-            "check", "interval", "timeout", "fall", "rise", "start_up", "port",
-        ],
-        sink,
-    );
+pub(crate) fn health(t: &Reader, sink: &mut Sink) -> Health {
     let mut h = Health::default();
     if let Some(c) = t.entry("check").and_then(|(key, v)| check(v, key, sink)) {
         h.check = c;
     }
-    let s = settings(t, sink);
+    let s = timing(t, sink);
     h.interval = s.interval.unwrap_or(h.interval);
     h.timeout = s.timeout.unwrap_or(h.timeout);
     h.fall = s.fall.unwrap_or(h.fall);
     h.rise = s.rise.unwrap_or(h.rise);
-    h.port = s.port;
-    if let Some(b) = t
-        .get("start_up")
-        .and_then(|v| values::boolean(v, "start_up", sink))
-    {
+    if let Some(b) = t.boolean("start_up", sink) {
         h.start_up = b;
     }
+    h.port = t.opt("port", sink, port);
     if h.check == Check::None
         && let Some(v) = t.get("port")
     {
@@ -57,20 +48,17 @@ pub(crate) fn health(t: &Table, sink: &mut Sink) -> Health {
 /// A server's own `health = { ... }`: the timing of its backend's checks
 /// and where they connect, each key replacing the backend's. `check` (what
 /// a check does) stays the backend's, as in HAProxy.
-pub(crate) fn server_health(t: &Table, sink: &mut Sink) -> ServerHealth {
-    t.deny_unknown(
-        &["interval", "timeout", "fall", "rise", "port", "addr"],
-        sink,
-    );
-    let s = settings(t, sink);
-    let addr = t.get("addr").and_then(|v| {
-        let text = values::string(v, "addr", sink)?;
+pub(crate) fn server_health(t: &Reader, sink: &mut Sink) -> ServerHealth {
+    let s = timing(t, sink);
+    let port = t.opt("port", sink, port);
+    let addr = t.opt("addr", sink, |v, key, sink| {
+        let text = values::string(v, key, sink)?;
         text.parse::<IpAddr>()
             .map_err(|_| {
                 sink.error(
                     v.span(),
                     format!(
-                        "`addr`: `{text}` is not an IP address; checks connect to this \
+                        "`{key}`: `{text}` is not an IP address; checks connect to this \
                          address at the server's port (or `port`), e.g. \"192.0.2.7\""
                     ),
                 )
@@ -82,43 +70,35 @@ pub(crate) fn server_health(t: &Table, sink: &mut Sink) -> ServerHealth {
         timeout: s.timeout,
         fall: s.fall,
         rise: s.rise,
-        port: s.port,
+        port,
         addr,
     }
 }
 
-/// The keys a backend's and a server's `health` share.
-struct Settings {
+/// The timing a backend's and a server's `health` share.
+struct Timing {
     interval: Option<Duration>,
     timeout: Option<Duration>,
     fall: Option<u32>,
     rise: Option<u32>,
-    port: Option<u16>,
 }
 
-fn settings(t: &Table, sink: &mut Sink) -> Settings {
+fn timing(t: &Reader, sink: &mut Sink) -> Timing {
     // A zero interval would check in a busy loop; a zero timeout would fail
     // every check. A timeout longer than the interval is fine: the next
-    // check simply waits for the current one.
-    let duration = |key: &str, sink: &mut Sink| {
-        t.get(key)
-            .and_then(|v| values::duration(v, key, true, sink))
-    };
-    // fall = 0 or rise = 0 would change state without any check result.
-    let count = |key: &str, sink: &mut Sink| {
-        t.get(key)
-            .and_then(|v| values::integer(v, key, 1, u32::MAX, sink))
-    };
-    Settings {
-        interval: duration("interval", sink),
-        timeout: duration("timeout", sink),
-        fall: count("fall", sink),
-        rise: count("rise", sink),
-        port: t
-            .get("port")
-            .and_then(|v| values::integer(v, "port", 1, u16::MAX.into(), sink))
-            .and_then(|n| u16::try_from(n).ok()),
+    // check simply waits for the current one. fall = 0 or rise = 0 would
+    // change state without any check result.
+    Timing {
+        interval: t.duration("interval", true, sink),
+        timeout: t.duration("timeout", true, sink),
+        fall: t.integer("fall", 1, u32::MAX, sink),
+        rise: t.integer("rise", 1, u32::MAX, sink),
     }
+}
+
+/// Where checks connect instead of the server's port.
+fn port(v: &Value, key: &str, sink: &mut Sink) -> Option<u16> {
+    values::integer(v, key, 1, u16::MAX.into(), sink).and_then(|n| u16::try_from(n).ok())
 }
 
 fn check(v: &Value, key: std::ops::Range<usize>, sink: &mut Sink) -> Option<Check> {
@@ -140,25 +120,27 @@ fn check(v: &Value, key: std::ops::Range<usize>, sink: &mut Sink) -> Option<Chec
         return None;
     }
     let t = Table::of(v, "check", key, "`check`", sink)?;
-    let is_send = t.get("send").is_some() || t.get("expect").is_some();
-    match (t.get("http"), is_send) {
-        (Some(_), true) => {
+    // Which form it is decides which keys are known, so the keys are
+    // looked at before a form's reader reads them.
+    let is_send = t.peek("send").is_some() || t.peek("expect").is_some();
+    match (t.peek("http").is_some(), is_send) {
+        (true, true) => {
             sink.error(
                 t.span(),
                 "`check` has both `http` and `send`/`expect`; choose one form",
             );
             None
         }
-        (Some(http), false) => http_check(&t, http, sink),
-        (None, true) => send_expect(&t, sink),
-        (None, false) => {
-            t.deny_unknown(&["http", "status", "host", "send", "expect"], sink);
+        (true, false) => t.read(sink, http_check),
+        (false, true) => t.read(sink, send_expect),
+        (false, false) => t.read(sink, |t, sink| {
+            t.allow(&["http", "status", "host", "send", "expect"]);
             sink.error(
                 t.span(),
                 format!("`check` table needs `http` or `expect`; expected {CHECK_FORMS}"),
             );
             None
-        }
+        }),
     }
 }
 
@@ -166,14 +148,10 @@ fn check(v: &Value, key: std::ops::Range<usize>, sink: &mut Sink) -> Option<Chec
 /// MySQL) greet first, so waiting for the banner is a complete check.
 /// `expect` may not be empty: it would accept any server that accepts a
 /// connection, which is what `"tcp"` says more plainly.
-fn send_expect(t: &Table, sink: &mut Sink) -> Option<Check> {
-    t.deny_unknown(&["send", "expect"], sink);
-    let send = match t.get("send") {
-        Some(v) => values::string(v, "send", sink),
-        None => Some(""),
-    };
-    let expect = t.required("expect", sink).and_then(|v| {
-        let s = values::string(v, "expect", sink)?;
+fn send_expect(t: &Reader, sink: &mut Sink) -> Option<Check> {
+    let send = t.opt_or("send", "", sink, values::string);
+    let expect = t.req("expect", sink, |v, key, sink| {
+        let s = values::string(v, key, sink)?;
         if s.is_empty() {
             sink.error(
                 v.span(),
@@ -190,28 +168,25 @@ fn send_expect(t: &Table, sink: &mut Sink) -> Option<Check> {
 }
 
 /// `{ http = "METHOD /path", status = 200, host = "..." }`.
-fn http_check(t: &Table, http: &Value, sink: &mut Sink) -> Option<Check> {
-    t.deny_unknown(&["http", "status", "host"], sink);
-    let line = values::string(http, "http", sink)
-        .and_then(|s| request_line(s).map_err(|e| sink.error(http.span(), e)).ok());
-    let status = match t.get("status") {
-        Some(v) => values::integer(v, "status", 100, 599, sink).and_then(|n| u16::try_from(n).ok()),
-        None => Some(200),
-    };
-    let host = match t.get("host") {
-        Some(v) => {
-            let s = values::string(v, "host", sink)?;
-            if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                sink.error(
-                    v.span(),
-                    "`host` must be a non-empty host name without spaces",
-                );
-                return None;
-            }
-            Some(s.to_string())
+fn http_check(t: &Reader, sink: &mut Sink) -> Option<Check> {
+    let line = t.opt("http", sink, |v, key, sink| {
+        let s = values::string(v, key, sink)?;
+        request_line(s).map_err(|e| sink.error(v.span(), e)).ok()
+    });
+    let status = t.opt_or("status", 200, sink, |v, key, sink| {
+        values::integer(v, key, 100, 599, sink).and_then(|n| u16::try_from(n).ok())
+    });
+    let host = t.opt_or("host", None, sink, |v, key, sink| {
+        let s = values::string(v, key, sink)?;
+        if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            sink.error(
+                v.span(),
+                format!("`{key}` must be a non-empty host name without spaces"),
+            );
+            return None;
         }
-        None => None,
-    };
+        Some(Some(s.to_string()))
+    })?;
     let (method, path) = line?;
     Some(Check::Http {
         method,

@@ -9,7 +9,7 @@ use std::ops::Range;
 use crate::defaults;
 use crate::diag::Sink;
 use crate::model::{Backend, Balance, Check, OnMarkedDown, ProxyVersion, Server, Timeouts};
-use crate::reader::{self, Table};
+use crate::reader::{self, Reader, Table};
 use crate::values::net::socket_addr;
 use crate::values::{self, name, one_of};
 
@@ -23,54 +23,29 @@ pub(crate) struct BackendAt {
     pub(crate) proxy_only: Vec<(&'static str, Range<usize>)>,
 }
 
-pub(crate) fn backend(t: &Table, sink: &mut Sink) -> BackendAt {
-    t.deny_unknown(
-        &[
-            "name",
-            "balance",
-            "retries",
-            "timeout",
-            "health",
-            "servers",
-            "on_marked_down",
-        ],
-        sink,
-    );
-    let name = t.required("name", sink).and_then(|v| name(v, "name", sink));
-
+pub(crate) fn backend(t: &Reader, sink: &mut Sink) -> BackendAt {
+    let name = t.req("name", sink, name);
     let balance = t
-        .get("balance")
-        .and_then(|v| {
-            let s = values::string(v, "balance", sink)?;
+        .opt("balance", sink, |v, key, sink| {
+            let s = values::string(v, key, sink)?;
             let b = Balance::from_name(s);
             if b.is_none() {
-                sink.error(v.span(), one_of("balance", s, &Balance::NAMES));
+                sink.error(v.span(), one_of(key, s, &Balance::NAMES));
             }
             b
         })
         .unwrap_or(Balance::RoundRobin);
     let retries = t
-        .get("retries")
-        .and_then(|v| values::integer(v, "retries", 0, u32::MAX, sink))
+        .integer("retries", 0, u32::MAX, sink)
         .unwrap_or(defaults::RETRIES);
     let timeout = t
-        .entry("timeout")
-        .and_then(|(key, v)| Table::of(v, "timeout", key, "`timeout`", sink))
-        .map(|t| timeouts(&t, sink))
+        .table("timeout", "`timeout`", sink)
+        .map(|t| t.read(sink, timeouts))
         .unwrap_or_default();
     let health = t
-        .entry("health")
-        .and_then(|(key, v)| Table::of(v, "health", key, "`health`", sink))
-        .map(|t| health::health(&t, sink))
+        .table("health", "`health`", sink)
+        .map(|t| t.read(sink, health::health))
         .unwrap_or_default();
-    let on_marked_down = t.get("on_marked_down").and_then(|v| {
-        let s = values::string(v, "on_marked_down", sink)?;
-        let m = OnMarkedDown::from_name(s);
-        if m.is_none() {
-            sink.error(v.span(), one_of("on_marked_down", s, &OnMarkedDown::NAMES));
-        }
-        m
-    });
     // The NAT data plane picks by a Maglev hash of the client's address
     // and port, connects nothing and queues nothing.
     let mut proxy_only: Vec<(&'static str, Range<usize>)> = ["retries", "timeout"]
@@ -89,6 +64,14 @@ pub(crate) fn backend(t: &Table, sink: &mut Sink) -> BackendAt {
             Vec::new()
         }
     };
+    let on_marked_down = t.opt("on_marked_down", sink, |v, key, sink| {
+        let s = values::string(v, key, sink)?;
+        let m = OnMarkedDown::from_name(s);
+        if m.is_none() {
+            sink.error(v.span(), one_of(key, s, &OnMarkedDown::NAMES));
+        }
+        m
+    });
 
     BackendAt {
         backend: Backend {
@@ -111,26 +94,21 @@ pub(crate) fn backend(t: &Table, sink: &mut Sink) -> BackendAt {
 /// `timeout = { ... }`. Zero is refused where it would fail every
 /// connection at once; `queue = "0s"` is allowed and means "never queue,
 /// fail at once when all servers are full".
-fn timeouts(t: &Table, sink: &mut Sink) -> Timeouts {
-    t.deny_unknown(&["connect", "client", "server", "tunnel", "queue"], sink);
+fn timeouts(t: &Reader, sink: &mut Sink) -> Timeouts {
     let mut out = Timeouts::default();
-    let read = |key: &str, nonzero: bool, sink: &mut Sink| {
-        t.get(key)
-            .and_then(|v| values::duration(v, key, nonzero, sink))
-    };
-    if let Some(d) = read("connect", true, sink) {
+    if let Some(d) = t.duration("connect", true, sink) {
         out.connect = d;
     }
-    if let Some(d) = read("client", true, sink) {
+    if let Some(d) = t.duration("client", true, sink) {
         out.client = d;
     }
-    if let Some(d) = read("server", true, sink) {
+    if let Some(d) = t.duration("server", true, sink) {
         out.server = d;
     }
-    if let Some(d) = read("tunnel", true, sink) {
+    if let Some(d) = t.duration("tunnel", true, sink) {
         out.tunnel = Some(d);
     }
-    if let Some(d) = read("queue", false, sink) {
+    if let Some(d) = t.duration("queue", false, sink) {
         out.queue = d;
     }
     out
@@ -156,11 +134,11 @@ fn servers(
     let mut out = Vec::with_capacity(tables.len());
     for t in &tables {
         for k in ["maxconn", "send_proxy"] {
-            if let Some(v) = t.get(k) {
+            if let Some(v) = t.peek(k) {
                 proxy_only.push((k, v.span()));
             }
         }
-        let (server, name_span) = server(t, check, sink);
+        let (server, name_span) = t.read(sink, |t, sink| server(t, check, sink));
         if let Some(span) = name_span {
             match seen.get(&server.name) {
                 Some(first) => sink.error(
@@ -184,54 +162,30 @@ fn servers(
 /// One server. `backend_check` is its backend's `check`: where nothing connects, a
 /// server's check `port` or `addr` is an error rather than a setting that
 /// silently does nothing.
-fn server(t: &Table, backend_check: &Check, sink: &mut Sink) -> (Server, Option<Range<usize>>) {
-    t.deny_unknown(
-        &[
-            "name",
-            "addr",
-            "weight",
-            "backup",
-            "maxconn",
-            "send_proxy",
-            "check",
-            "health",
-        ],
-        sink,
-    );
-    let name = t.required("name", sink).and_then(|v| name(v, "name", sink));
-    let addr = t.required("addr", sink).and_then(|v| {
-        let s = values::string(v, "addr", sink)?;
-        socket_addr("addr", s)
+fn server(t: &Reader, backend_check: &Check, sink: &mut Sink) -> (Server, Option<Range<usize>>) {
+    let name = t.req("name", sink, name);
+    let addr = t.req("addr", sink, |v, key, sink| {
+        let s = values::string(v, key, sink)?;
+        socket_addr(key, s)
             .map_err(|e| sink.error(v.span(), e))
             .ok()
     });
     let weight = t
-        .get("weight")
-        .and_then(|v| values::integer(v, "weight", 0, defaults::WEIGHT_MAX, sink))
+        .integer("weight", 0, defaults::WEIGHT_MAX, sink)
         .unwrap_or(defaults::WEIGHT);
-    let backup = t
-        .get("backup")
-        .and_then(|v| values::boolean(v, "backup", sink))
-        .unwrap_or(false);
-    let maxconn = t
-        .get("maxconn")
-        .and_then(|v| values::integer(v, "maxconn", 0, u32::MAX, sink))
-        .unwrap_or(0);
-    let send_proxy = t.get("send_proxy").and_then(|v| {
-        let s = values::string(v, "send_proxy", sink)?;
-        match s {
+    let backup = t.boolean("backup", sink).unwrap_or(false);
+    let maxconn = t.integer("maxconn", 0, u32::MAX, sink).unwrap_or(0);
+    let send_proxy = t.opt("send_proxy", sink, |v, key, sink| {
+        match values::string(v, key, sink)? {
             "v1" => Some(ProxyVersion::V1),
             "v2" => Some(ProxyVersion::V2),
-            _ => {
-                sink.error(v.span(), one_of("send_proxy", s, &["v1", "v2"]));
+            s => {
+                sink.error(v.span(), one_of(key, s, &["v1", "v2"]));
                 None
             }
         }
     });
-    let check = t
-        .get("check")
-        .and_then(|v| values::boolean(v, "check", sink))
-        .unwrap_or(true);
+    let check = t.boolean("check", sink).unwrap_or(true);
     let health = t.entry("health").and_then(|(key, v)| {
         let table = Table::of(v, "health", key, "the server's `health`", sink)?;
         if !check {
@@ -240,10 +194,10 @@ fn server(t: &Table, backend_check: &Check, sink: &mut Sink) -> (Server, Option<
                 "the server's `health` has no effect with `check = false`",
             );
         }
-        let h = health::server_health(&table, sink);
+        let h = table.read(sink, health::server_health);
         if *backend_check == Check::None {
             for k in ["port", "addr"] {
-                if let Some(v) = table.get(k) {
+                if let Some(v) = table.peek(k) {
                     sink.error(
                         v.span(),
                         format!(

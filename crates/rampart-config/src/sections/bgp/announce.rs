@@ -21,7 +21,7 @@ use toml::de::DeValue;
 use crate::defaults;
 use crate::diag::Sink;
 use crate::model::{Announce, AnnouncePolicy};
-use crate::reader::Table;
+use crate::reader::{Reader, Table};
 use crate::values::net::cidr;
 use crate::values::{self, Value};
 
@@ -56,27 +56,15 @@ enum Policy {
     WhileHealthy(Spanned<String>),
 }
 
-pub(crate) fn announce(t: &Table, sink: &mut Sink) -> AnnounceAt {
-    t.deny_unknown(
-        &[
-            "prefix",
-            "policy",
-            "min_servers",
-            "neighbors",
-            "communities",
-            "large_communities",
-            "med",
-        ],
-        sink,
-    );
-    let prefix = t.required("prefix", sink).and_then(|v| prefix(v, sink));
+pub(crate) fn announce(t: &Reader, sink: &mut Sink) -> AnnounceAt {
+    let prefix = t.req("prefix", sink, prefix);
     let policy = match t.entry("policy") {
         Some((key, v)) => policy(v, key, sink),
         None => Some(Policy::Always),
     };
     // 0 would hold with every server down: the policy would be "always".
-    let min_servers = t.get("min_servers").and_then(|v| {
-        let n = values::integer(v, "min_servers", 1, u32::MAX, sink)?;
+    let min_servers = t.opt("min_servers", sink, |v, key, sink| {
+        let n = values::integer(v, key, 1, u32::MAX, sink)?;
         if policy
             .as_ref()
             .is_some_and(|p| !matches!(p, Policy::WhileHealthy(_)))
@@ -88,20 +76,22 @@ pub(crate) fn announce(t: &Table, sink: &mut Sink) -> AnnounceAt {
         }
         Some(n)
     });
-    let neighbors = t.get("neighbors").map(|v| neighbors(v, sink));
+    let neighbors = t.opt("neighbors", sink, |v, key, sink| {
+        Some(neighbors(v, key, sink))
+    });
     let communities = t
-        .get("communities")
-        .and_then(|v| values::parsed_list(v, "communities", sink, community))
-        .map(|list| values(unique(list, "communities", show_community, sink)))
+        .opt("communities", sink, |v, key, sink| {
+            let list = values::parsed_list(v, key, sink, community)?;
+            Some(inner(unique(list, key, show_community, sink)))
+        })
         .unwrap_or_default();
     let large_communities = t
-        .get("large_communities")
-        .and_then(|v| values::parsed_list(v, "large_communities", sink, large_community))
-        .map(|list| values(unique(list, "large_communities", show_large, sink)))
+        .opt("large_communities", sink, |v, key, sink| {
+            let list = values::parsed_list(v, key, sink, large_community)?;
+            Some(inner(unique(list, key, show_large, sink)))
+        })
         .unwrap_or_default();
-    let med = t
-        .get("med")
-        .and_then(|v| values::integer(v, "med", 0, u32::MAX, sink));
+    let med = t.integer("med", 0, u32::MAX, sink);
 
     let (policy, policy_span) = match policy {
         Some(Policy::WhileMaster(name)) => (
@@ -138,16 +128,14 @@ pub(crate) fn announce(t: &Table, sink: &mut Sink) -> AnnounceAt {
 
 /// A network: a bare address is a host route (/32 or /128), and the host
 /// bits must be zero, since what the routers get is the network.
-fn prefix(v: &Value, sink: &mut Sink) -> Option<Spanned<IpNet>> {
-    let s = values::string(v, "prefix", sink)?;
-    let net = cidr("prefix", s)
-        .map_err(|e| sink.error(v.span(), e))
-        .ok()?;
+fn prefix(v: &Value, key: &str, sink: &mut Sink) -> Option<Spanned<IpNet>> {
+    let s = values::string(v, key, sink)?;
+    let net = cidr(key, s).map_err(|e| sink.error(v.span(), e)).ok()?;
     if net.trunc() != net {
         sink.error(
             v.span(),
             format!(
-                "`prefix` {net} has host bits set; the network is {}",
+                "`{key}` {net} has host bits set; the network is {}",
                 net.trunc()
             ),
         );
@@ -172,31 +160,33 @@ fn policy(v: &Value, key: Range<usize>, sink: &mut Sink) -> Option<Policy> {
         return None;
     }
     let t = Table::of(v, "policy", key, "`policy`", sink)?;
-    t.deny_unknown(&["while_master", "while_healthy"], sink);
-    let name = |key: &str, sink: &mut Sink| {
-        let v = t.get(key)?;
-        values::string(v, key, sink).map(|s| Spanned::new(v.span(), s.to_string()))
-    };
-    match (t.get("while_master"), t.get("while_healthy")) {
-        (Some(_), Some(_)) => {
-            sink.error(
-                t.span(),
-                "`policy` has both `while_master` and `while_healthy`; choose one",
-            );
-            None
+    t.read(sink, |t, sink| {
+        match (t.get("while_master"), t.get("while_healthy")) {
+            (Some(_), Some(_)) => {
+                sink.error(
+                    t.span(),
+                    "`policy` has both `while_master` and `while_healthy`; choose one",
+                );
+                None
+            }
+            (Some(v), None) => policy_name(v, "while_master", sink).map(Policy::WhileMaster),
+            (None, Some(v)) => policy_name(v, "while_healthy", sink).map(Policy::WhileHealthy),
+            // An unknown key alone is reported as such.
+            (None, None) if !is_empty_table(v) => None,
+            (None, None) => {
+                sink.error(
+                    t.span(),
+                    format!("`policy` table is empty; expected {POLICY_FORMS}"),
+                );
+                None
+            }
         }
-        (Some(_), None) => name("while_master", sink).map(Policy::WhileMaster),
-        (None, Some(_)) => name("while_healthy", sink).map(Policy::WhileHealthy),
-        // An unknown key alone has already been reported as such.
-        (None, None) if !is_empty_table(v) => None,
-        (None, None) => {
-            sink.error(
-                t.span(),
-                format!("`policy` table is empty; expected {POLICY_FORMS}"),
-            );
-            None
-        }
-    }
+    })
+}
+
+/// The instance or frontend a policy names.
+fn policy_name(v: &Value, key: &str, sink: &mut Sink) -> Option<Spanned<String>> {
+    values::string(v, key, sink).map(|s| Spanned::new(v.span(), s.to_string()))
 }
 
 fn is_empty_table(v: &Value) -> bool {
@@ -204,8 +194,8 @@ fn is_empty_table(v: &Value) -> bool {
 }
 
 /// `neighbors = ["bgp1"]`: names, none twice.
-fn neighbors(v: &Value, sink: &mut Sink) -> Vec<Spanned<String>> {
-    let Some(items) = values::array(v, "neighbors", sink) else {
+fn neighbors(v: &Value, key: &str, sink: &mut Sink) -> Vec<Spanned<String>> {
+    let Some(items) = values::array(v, key, sink) else {
         return Vec::new();
     };
     if items.is_empty() {
@@ -215,9 +205,10 @@ fn neighbors(v: &Value, sink: &mut Sink) -> Vec<Spanned<String>> {
              neighbor of the prefix's family",
         );
     }
+    let each = format!("{key}[]");
     let list = items
         .iter()
-        .filter_map(|i| values::string(i, "neighbors[]", sink).map(|s| (s, i.span())))
+        .filter_map(|i| values::string(i, &each, sink).map(|s| (s, i.span())))
         .map(|(s, span)| Spanned::new(span, s.to_string()))
         .collect();
     unique(list, "neighbors", |n| format!("neighbor `{n}`"), sink)
@@ -243,7 +234,7 @@ fn unique<T: PartialEq>(
     out
 }
 
-fn values<T>(list: Vec<Spanned<T>>) -> Vec<T> {
+fn inner<T>(list: Vec<Spanned<T>>) -> Vec<T> {
     list.into_iter().map(Spanned::into_inner).collect()
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::defaults;
 use crate::diag::Sink;
 use crate::model::Bfd;
-use crate::reader::Table;
+use crate::reader::Reader;
 use crate::values::{self, Value, byte};
 
 /// Shortest interval: the timers run in user space on a shared machine,
@@ -22,13 +22,13 @@ const INTERVAL_MAX: Duration = Duration::from_secs(10);
 
 /// The neighbor's BFD settings; `None` when `bfd` is not `true`. `multihop`
 /// is the neighbor's (already read): single-hop BFD needs 1.
-pub(crate) fn bfd(t: &Table, multihop: u8, sink: &mut Sink) -> Option<Bfd> {
+pub(crate) fn bfd(t: &Reader, multihop: u8, sink: &mut Sink) -> Option<Bfd> {
     let written = t.get("bfd");
     let on = written.and_then(|v| values::boolean(v, "bfd", sink));
-    let interval = t.get("bfd_interval").and_then(|v| interval(v, sink));
-    let multiplier = t
-        .get("bfd_multiplier")
-        .and_then(|v| byte(v, "bfd_multiplier", 1, u8::MAX, sink));
+    let interval = t.opt("bfd_interval", sink, interval);
+    let multiplier = t.opt("bfd_multiplier", sink, |v, key, sink| {
+        byte(v, key, 1, u8::MAX, sink)
+    });
     if on != Some(true) {
         // A wrong `bfd` has its own error; an absent or false one makes
         // the timers settings that do nothing.
@@ -63,15 +63,15 @@ pub(crate) fn bfd(t: &Table, multihop: u8, sink: &mut Sink) -> Option<Bfd> {
 }
 
 /// 10 ms to 10 s.
-fn interval(v: &Value, sink: &mut Sink) -> Option<Duration> {
-    let d = values::duration(v, "bfd_interval", true, sink)?;
+fn interval(v: &Value, key: &str, sink: &mut Sink) -> Option<Duration> {
+    let d = values::duration(v, key, true, sink)?;
     if (INTERVAL_MIN..=INTERVAL_MAX).contains(&d) {
         return Some(d);
     }
     let written = v.get_ref().as_str().unwrap_or_default();
     sink.error(
         v.span(),
-        format!("`bfd_interval` must be between 10ms and 10s, got {written}"),
+        format!("`{key}` must be between 10ms and 10s, got {written}"),
     );
     None
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use crate::defaults;
 use crate::diag::Sink;
 use crate::model::{Bgp, Family};
-use crate::reader::{self, Table};
+use crate::reader::Reader;
 use crate::values::{self, Value};
 use common::{asn, hold_time};
 use neighbor::Inherited;
@@ -90,63 +90,46 @@ impl BgpAt {
 
 // === [bgp] ===
 
-pub(crate) fn bgp(t: &Table, sink: &mut Sink) -> BgpAt {
-    t.deny_unknown(
-        &[
-            "router_id",
-            "local_as",
-            "hold_time",
-            "connect_retry",
-            "hold_down",
-            "shutdown_bound",
-            "neighbor",
-            "announce",
-        ],
-        sink,
-    );
-    let sections = |key: &str, what: &'static str, sink: &mut Sink| match t.entry(key) {
-        Some((span, v)) => reader::tables(v, key, &format!("bgp.{key}"), span, what, sink),
-        None => Vec::new(),
-    };
-    let neighbors = sections("neighbor", "bgp neighbor", sink);
+pub(crate) fn bgp(t: &Reader, sink: &mut Sink) -> BgpAt {
+    let neighbors = t.tables("neighbor", "bgp.neighbor", "bgp neighbor", sink);
     // Without neighbors the section is only kept for later: nothing is
     // required, so that `[bgp]` can stay in a file with BGP switched off.
-    let read = |key: &str, sink: &mut Sink| {
-        if neighbors.is_empty() {
-            t.get(key)
-        } else {
-            t.required(key, sink)
-        }
+    let (router_id, local_as) = if neighbors.is_empty() {
+        (
+            t.opt("router_id", sink, router_id),
+            t.opt("local_as", sink, asn),
+        )
+    } else {
+        (
+            t.req("router_id", sink, router_id),
+            t.req("local_as", sink, asn),
+        )
     };
-    let router_id = read("router_id", sink).and_then(|v| router_id(v, sink));
-    let local_as = read("local_as", sink).and_then(|v| asn(v, "local_as", sink));
     let hold_time = t
-        .get("hold_time")
-        .and_then(|v| hold_time(v, "hold_time", sink))
+        .opt("hold_time", sink, hold_time)
         .unwrap_or(defaults::BGP_HOLD_TIME);
     let connect_retry = t
-        .get("connect_retry")
-        .and_then(|v| connect_retry(v, sink))
+        .opt("connect_retry", sink, connect_retry)
         .unwrap_or(defaults::BGP_CONNECT_RETRY);
     // Zero is meaningful for both: announce again at once; close at once.
-    let read = |key: &str, default: Duration, sink: &mut Sink| {
-        t.get(key)
-            .and_then(|v| values::duration(v, key, false, sink))
-            .unwrap_or(default)
-    };
-    let hold_down = read("hold_down", defaults::BGP_HOLD_DOWN, sink);
-    let shutdown_bound = read("shutdown_bound", defaults::BGP_SHUTDOWN_BOUND, sink);
+    let hold_down = t
+        .duration("hold_down", false, sink)
+        .unwrap_or(defaults::BGP_HOLD_DOWN);
+    let shutdown_bound = t
+        .duration("shutdown_bound", false, sink)
+        .unwrap_or(defaults::BGP_SHUTDOWN_BOUND);
     let inherited = Inherited {
         local_as,
         hold_time,
     };
     let neighbors = neighbors
         .iter()
-        .map(|n| neighbor::neighbor(n, &inherited, sink))
+        .map(|n| n.read(sink, |n, sink| neighbor::neighbor(n, &inherited, sink)))
         .collect();
-    let announces = sections("announce", "bgp announce", sink)
+    let announces = t
+        .tables("announce", "bgp.announce", "bgp announce", sink)
         .iter()
-        .map(|a| announce::announce(a, sink))
+        .map(|a| a.read(sink, announce::announce))
         .collect();
     BgpAt {
         router_id,
@@ -162,8 +145,8 @@ pub(crate) fn bgp(t: &Table, sink: &mut Sink) -> BgpAt {
 
 /// At least 1 s, so that a router that refuses connections is not
 /// hammered; at most the backoff's cap.
-fn connect_retry(v: &Value, sink: &mut Sink) -> Option<Duration> {
-    let d = values::duration(v, "connect_retry", false, sink)?;
+fn connect_retry(v: &Value, key: &str, sink: &mut Sink) -> Option<Duration> {
+    let d = values::duration(v, key, false, sink)?;
     if (Duration::from_secs(1)..=CONNECT_RETRY_MAX).contains(&d) {
         return Some(d);
     }
@@ -171,7 +154,7 @@ fn connect_retry(v: &Value, sink: &mut Sink) -> Option<Duration> {
     sink.error(
         v.span(),
         format!(
-            "`connect_retry` must be between 1s and 120s (the retry wait doubles up to 120s), \
+            "`{key}` must be between 1s and 120s (the retry wait doubles up to 120s), \
              got {written}"
         ),
     );
@@ -181,19 +164,19 @@ fn connect_retry(v: &Value, sink: &mut Sink) -> Option<Duration> {
 // === Leaf parsers ===
 
 /// The BGP identifier: an IPv4 address, not 0.0.0.0.
-fn router_id(v: &Value, sink: &mut Sink) -> Option<Ipv4Addr> {
-    let s = values::string(v, "router_id", sink)?;
+fn router_id(v: &Value, key: &str, sink: &mut Sink) -> Option<Ipv4Addr> {
+    let s = values::string(v, key, sink)?;
     let problem = match s.parse::<IpAddr>() {
         Ok(IpAddr::V4(id)) if !id.is_unspecified() => return Some(id),
         Ok(IpAddr::V4(_)) => {
-            "`router_id` must not be 0.0.0.0: the BGP identifier is non-zero (RFC 6286)".to_string()
+            format!("`{key}` must not be 0.0.0.0: the BGP identifier is non-zero (RFC 6286)")
         }
         Ok(IpAddr::V6(_)) => format!(
-            "`router_id` must be written as an IPv4 address, got `{s}`: the BGP identifier \
+            "`{key}` must be written as an IPv4 address, got `{s}`: the BGP identifier \
              is 32 bits (RFC 6286), even on IPv6-only nodes"
         ),
         Err(_) => format!(
-            "`router_id`: `{s}` is not an IPv4 address; write e.g. 10.99.181.141 (usually \
+            "`{key}`: `{s}` is not an IPv4 address; write e.g. 10.99.181.141 (usually \
              the node's own address)"
         ),
     };

@@ -12,7 +12,7 @@ use toml::Spanned;
 use crate::defaults;
 use crate::diag::Sink;
 use crate::model::{Family, Md5Key, Neighbor, PeerMode};
-use crate::reader::Table;
+use crate::reader::Reader;
 use crate::values::net::address;
 use crate::values::{self, Value, byte, name, one_of};
 
@@ -37,47 +37,20 @@ pub(crate) struct NeighborAt {
     pub(crate) address: Option<Range<usize>>,
 }
 
-const KEYS: [&str; 19] = [
-    "name",
-    "address",
-    "remote_as",
-    "local_address",
-    "port",
-    "mode",
-    "password",
-    "hold_time",
-    "ttl_security",
-    "multihop",
-    "families",
-    "next_hop_v4",
-    "next_hop_v6",
-    "prepend",
-    "local_pref",
-    "med",
-    "bfd",
-    "bfd_interval",
-    "bfd_multiplier",
-];
-
-pub(crate) fn neighbor(t: &Table, inherited: &Inherited, sink: &mut Sink) -> NeighborAt {
-    t.deny_unknown(&KEYS, sink);
-    let name = t.required("name", sink).and_then(|v| name(v, "name", sink));
-    let addr = t
-        .required("address", sink)
-        .and_then(|v| address(v, "address", sink));
-    let remote_as = t
-        .required("remote_as", sink)
-        .and_then(|v| asn(v, "remote_as", sink));
+pub(crate) fn neighbor(t: &Reader, inherited: &Inherited, sink: &mut Sink) -> NeighborAt {
+    let name = t.req("name", sink, name);
+    let addr = t.req("address", sink, address);
+    let remote_as = t.req("remote_as", sink, asn);
     let session = addr.as_ref().map(|a| *a.get_ref());
-    let local_address = t.get("local_address").and_then(|v| {
-        let ip = *address(v, "local_address", sink)?.get_ref();
+    let local_address = t.opt("local_address", sink, |v, key, sink| {
+        let ip = *address(v, key, sink)?.get_ref();
         match session.filter(|s| Family::of(*s) != Family::of(ip)) {
             Some(s) => {
                 let (theirs, ours) = (Family::of(s).name(), Family::of(ip).name());
                 sink.error(
                     v.span(),
                     format!(
-                        "`local_address` {ip} is {ours} but `address` {s} is {theirs}; both \
+                        "`{key}` {ip} is {ours} but `address` {s} is {theirs}; both \
                          ends of a session are of one family"
                     ),
                 );
@@ -87,27 +60,22 @@ pub(crate) fn neighbor(t: &Table, inherited: &Inherited, sink: &mut Sink) -> Nei
         }
     });
     let port = t
-        .get("port")
-        .and_then(|v| values::integer(v, "port", 1, u32::from(u16::MAX), sink))
+        .integer("port", 1, u32::from(u16::MAX), sink)
         .and_then(|n| u16::try_from(n).ok())
         .unwrap_or(defaults::BGP_PORT);
-    let mode = t
-        .get("mode")
-        .and_then(|v| mode(v, sink))
-        .unwrap_or(defaults::BGP_MODE);
-    let password = t.get("password").and_then(|v| password(v, sink));
+    let mode = t.opt("mode", sink, mode).unwrap_or(defaults::BGP_MODE);
+    let password = t.opt("password", sink, password);
     let hold_time = t
-        .get("hold_time")
-        .and_then(|v| hold_time(v, "hold_time", sink))
+        .opt("hold_time", sink, hold_time)
         .unwrap_or(inherited.hold_time);
     let multihop = t
-        .get("multihop")
-        .and_then(|v| byte(v, "multihop", 1, u8::MAX, sink))
+        .opt("multihop", sink, |v, key, sink| {
+            byte(v, key, 1, u8::MAX, sink)
+        })
         .unwrap_or(defaults::BGP_MULTIHOP);
     let ttl_security = t
-        .get("ttl_security")
-        .and_then(|v| {
-            let on = values::boolean(v, "ttl_security", sink)?;
+        .opt("ttl_security", sink, |v, key, sink| {
+            let on = values::boolean(v, key, sink)?;
             if on && multihop > 1 {
                 sink.error(
                     v.span(),
@@ -129,9 +97,8 @@ pub(crate) fn neighbor(t: &Table, inherited: &Inherited, sink: &mut Sink) -> Nei
     // the kind of session are then skipped.
     let ibgp = inherited.local_as.zip(remote_as).map(|(l, r)| l == r);
     let prepend = t
-        .get("prepend")
-        .and_then(|v| {
-            let n = byte(v, "prepend", 0, PREPEND_MAX, sink)?;
+        .opt("prepend", sink, |v, key, sink| {
+            let n = byte(v, key, 0, PREPEND_MAX, sink)?;
             if n > 0 && ibgp == Some(true) {
                 sink.error(
                     v.span(),
@@ -142,8 +109,11 @@ pub(crate) fn neighbor(t: &Table, inherited: &Inherited, sink: &mut Sink) -> Nei
             Some(n)
         })
         .unwrap_or(0);
-    let local_pref = match t.get("local_pref") {
-        Some(v) => values::integer(v, "local_pref", 0, u32::MAX, sink).inspect(|_| {
+    // iBGP sends LOCAL_PREF, by default 100.
+    let ibgp_default = (ibgp == Some(true)).then_some(defaults::BGP_LOCAL_PREF);
+    let local_pref = t
+        .opt_or("local_pref", ibgp_default, sink, |v, key, sink| {
+            let n = values::integer(v, key, 0, u32::MAX, sink)?;
             if ibgp == Some(false) {
                 sink.error(
                     v.span(),
@@ -151,12 +121,10 @@ pub(crate) fn neighbor(t: &Table, inherited: &Inherited, sink: &mut Sink) -> Nei
                      LOCAL_PREF is not sent to external neighbors (RFC 4271 §5.1.5)",
                 );
             }
-        }),
-        None => (ibgp == Some(true)).then_some(defaults::BGP_LOCAL_PREF),
-    };
-    let med = t
-        .get("med")
-        .and_then(|v| values::integer(v, "med", 0, u32::MAX, sink));
+            Some(Some(n))
+        })
+        .flatten();
+    let med = t.integer("med", 0, u32::MAX, sink);
     let bfd = super::bfd::bfd(t, multihop, sink);
 
     NeighborAt {
@@ -193,33 +161,38 @@ pub(crate) fn neighbor(t: &Table, inherited: &Inherited, sink: &mut Sink) -> Nei
     }
 }
 
-fn mode(v: &Value, sink: &mut Sink) -> Option<PeerMode> {
-    let s = values::string(v, "mode", sink)?;
+fn mode(v: &Value, key: &str, sink: &mut Sink) -> Option<PeerMode> {
+    let s = values::string(v, key, sink)?;
     let m = PeerMode::from_name(s);
     if m.is_none() {
-        sink.error(v.span(), one_of("mode", s, &PeerMode::NAMES));
+        sink.error(v.span(), one_of(key, s, &PeerMode::NAMES));
     }
     m
 }
 
-fn password(v: &Value, sink: &mut Sink) -> Option<Md5Key> {
-    let s = values::string(v, "password", sink)?;
-    let key = Md5Key::new(s.as_bytes());
-    if key.is_none() {
+fn password(v: &Value, key: &str, sink: &mut Sink) -> Option<Md5Key> {
+    let s = values::string(v, key, sink)?;
+    let md5 = Md5Key::new(s.as_bytes());
+    if md5.is_none() {
         sink.error(
             v.span(),
             format!(
-                "`password` must be 1 to {} bytes (Linux TCP_MD5SIG_MAXKEYLEN), got {} bytes",
+                "`{key}` must be 1 to {} bytes (Linux TCP_MD5SIG_MAXKEYLEN), got {} bytes",
                 Md5Key::MAX_LEN,
                 s.len()
             ),
         );
     }
-    key
+    md5
 }
 
 /// `next_hop_v4` or `next_hop_v6`: an address of that family.
-fn next_hop(t: &Table, key: &str, want: Family, sink: &mut Sink) -> Option<Spanned<IpAddr>> {
+fn next_hop(
+    t: &Reader,
+    key: &'static str,
+    want: Family,
+    sink: &mut Sink,
+) -> Option<Spanned<IpAddr>> {
     let v = t.get(key)?;
     let nh = address(v, key, sink)?;
     let got = Family::of(*nh.get_ref());
@@ -248,7 +221,7 @@ fn next_hop(t: &Table, key: &str, want: Family, sink: &mut Sink) -> Option<Spann
 /// and a configured next hop needs its family carried, or it is a
 /// setting that does nothing.
 fn families(
-    t: &Table,
+    t: &Reader,
     session: Option<Family>,
     next_hops: [&Option<Spanned<IpAddr>>; 2],
     sink: &mut Sink,

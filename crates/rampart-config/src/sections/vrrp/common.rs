@@ -4,7 +4,7 @@
 
 use crate::diag::Sink;
 use crate::model::{Garp, Notify, NotifyStyle, V3Checksum, VrrpVersion};
-use crate::reader::Table;
+use crate::reader::Reader;
 use crate::values::{self, Value, one_of};
 
 /// keepalived's weight range: a weight moves a priority of 1 to 255 or back.
@@ -12,70 +12,61 @@ pub(crate) const WEIGHT_MAX: i32 = 254;
 
 /// `garp = { ... }`, key by key over `base`: an instance that only sets
 /// `repeat` keeps the section's `delay`.
-pub(crate) fn garp(t: &Table, base: &Garp, sink: &mut Sink) -> Garp {
-    t.deny_unknown(&["repeat", "delay", "refresh", "interval"], sink);
+pub(crate) fn garp(t: &Reader, base: &Garp, sink: &mut Sink) -> Garp {
     let mut g = *base;
     // keepalived refuses 0: a master that announces nothing leaves the
     // switches sending the VIP's traffic to the old master.
-    if let Some(n) = t
-        .get("repeat")
-        .and_then(|v| values::integer(v, "repeat", 1, u32::MAX, sink))
-    {
+    if let Some(n) = t.integer("repeat", 1, u32::MAX, sink) {
         g.repeat = n;
     }
     // Zero is meaningful for all three: no second burst, no refresh, no gap.
-    let read = |key: &str, sink: &mut Sink| {
-        t.get(key)
-            .and_then(|v| values::duration(v, key, false, sink))
-    };
-    if let Some(d) = read("delay", sink) {
+    if let Some(d) = t.duration("delay", false, sink) {
         g.delay = d;
     }
-    if let Some(d) = read("refresh", sink) {
+    if let Some(d) = t.duration("refresh", false, sink) {
         g.refresh = d;
     }
-    if let Some(d) = read("interval", sink) {
+    if let Some(d) = t.duration("interval", false, sink) {
         g.interval = d;
     }
     g
 }
 
 /// `version = 2` or `3`.
-pub(crate) fn version(v: &Value, sink: &mut Sink) -> Option<VrrpVersion> {
-    match values::integer(v, "version", 2, 3, sink)? {
+pub(crate) fn version(v: &Value, key: &str, sink: &mut Sink) -> Option<VrrpVersion> {
+    match values::integer(v, key, 2, 3, sink)? {
         2 => Some(VrrpVersion::V2),
         _ => Some(VrrpVersion::V3),
     }
 }
 
-pub(crate) fn checksum(v: &Value, sink: &mut Sink) -> Option<V3Checksum> {
-    let s = values::string(v, "checksum", sink)?;
+pub(crate) fn checksum(v: &Value, key: &str, sink: &mut Sink) -> Option<V3Checksum> {
+    let s = values::string(v, key, sink)?;
     let c = V3Checksum::from_name(s);
     if c.is_none() {
-        sink.error(v.span(), one_of("checksum", s, &V3Checksum::NAMES));
+        sink.error(v.span(), one_of(key, s, &V3Checksum::NAMES));
     }
     c
 }
 
 /// `notify = { master = [...], ... }`.
-pub(crate) fn notify(t: &Table, sink: &mut Sink) -> Notify {
-    t.deny_unknown(&["master", "backup", "fault", "stop", "any", "style"], sink);
-    let hook = |key: &str, sink: &mut Sink| t.get(key).and_then(|v| argv(v, key, sink));
-    let style = t.get("style").and_then(|v| {
-        let s = values::string(v, "style", sink)?;
-        let style = NotifyStyle::from_name(s);
-        if style.is_none() {
-            sink.error(v.span(), one_of("style", s, &NotifyStyle::NAMES));
-        }
-        style
-    });
+pub(crate) fn notify(t: &Reader, sink: &mut Sink) -> Notify {
     Notify {
-        master: hook("master", sink),
-        backup: hook("backup", sink),
-        fault: hook("fault", sink),
-        stop: hook("stop", sink),
-        any: hook("any", sink),
-        style: style.unwrap_or_default(),
+        master: t.opt("master", sink, argv),
+        backup: t.opt("backup", sink, argv),
+        fault: t.opt("fault", sink, argv),
+        stop: t.opt("stop", sink, argv),
+        any: t.opt("any", sink, argv),
+        style: t
+            .opt("style", sink, |v, key, sink| {
+                let s = values::string(v, key, sink)?;
+                let style = NotifyStyle::from_name(s);
+                if style.is_none() {
+                    sink.error(v.span(), one_of(key, s, &NotifyStyle::NAMES));
+                }
+                style
+            })
+            .unwrap_or_default(),
     }
 }
 

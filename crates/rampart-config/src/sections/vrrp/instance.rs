@@ -12,7 +12,7 @@ use toml::Spanned;
 use crate::defaults;
 use crate::diag::Sink;
 use crate::model::{Family, Garp, InitialState, Password, V3Checksum, VrrpInstance, VrrpVersion};
-use crate::reader::Table;
+use crate::reader::{Reader, Table};
 use crate::values::net::{ifname, ip};
 use crate::values::{self, Value, byte, name, one_of};
 
@@ -39,59 +39,29 @@ pub(crate) struct InstanceAt {
     pub(crate) scripts: Vec<Range<usize>>,
 }
 
-const KEYS: [&str; 21] = [
-    "name",
-    "interface",
-    "vrid",
-    "priority",
-    "state",
-    "version",
-    "advert_interval",
-    "preempt",
-    "preempt_delay",
-    "unicast_src",
-    "unicast_peers",
-    "unicast_ttl",
-    "unicast_min_ttl",
-    "auth",
-    "checksum",
-    "virtual_addresses",
-    "track_proxy",
-    "track_interfaces",
-    "track_scripts",
-    "notify",
-    "garp",
-];
-
-pub(crate) fn instance(t: &Table, inherited: &Inherited, sink: &mut Sink) -> InstanceAt {
-    t.deny_unknown(&KEYS, sink);
-    let name = t.required("name", sink).and_then(|v| name(v, "name", sink));
-    let interface = t
-        .required("interface", sink)
-        .and_then(|v| ifname(v, "interface", sink));
-    let vrid = t
-        .required("vrid", sink)
-        .and_then(|v| byte(v, "vrid", 1, u8::MAX, sink).map(|n| Spanned::new(v.span(), n)));
+pub(crate) fn instance(t: &Reader, inherited: &Inherited, sink: &mut Sink) -> InstanceAt {
+    let name = t.req("name", sink, name);
+    let interface = t.req("interface", sink, ifname);
+    let vrid = t.req("vrid", sink, |v, key, sink| {
+        byte(v, key, 1, u8::MAX, sink).map(|n| Spanned::new(v.span(), n))
+    });
     let priority = t
-        .get("priority")
-        .and_then(|v| byte(v, "priority", 1, u8::MAX, sink))
+        .opt("priority", sink, |v, key, sink| {
+            byte(v, key, 1, u8::MAX, sink)
+        })
         .unwrap_or(defaults::VRRP_PRIORITY);
-    let initial = t.get("state").and_then(|v| state(v, sink));
-    let initial = initial.unwrap_or(InitialState::Backup);
+    let initial = t.opt("state", sink, state).unwrap_or(InitialState::Backup);
     // `None` when `version` was written wrong: checks that depend on the
     // version are then skipped rather than guessed.
-    let version = match t.get("version") {
-        Some(v) => common::version(v, sink),
-        None => Some(inherited.version),
-    };
+    let version = t.opt_or("version", inherited.version, sink, common::version);
     let advert_interval = t
-        .get("advert_interval")
-        .and_then(|v| advert_interval(v, version, sink))
+        .opt("advert_interval", sink, |v, key, sink| {
+            advert_interval(v, key, version, sink)
+        })
         .unwrap_or(defaults::VRRP_ADVERT_INTERVAL);
     let preempt = t
-        .get("preempt")
-        .and_then(|v| {
-            let b = values::boolean(v, "preempt", sink)?;
+        .opt("preempt", sink, |v, key, sink| {
+            let b = values::boolean(v, key, sink)?;
             if !b {
                 nopreempt(v, initial, priority, sink);
             }
@@ -99,16 +69,13 @@ pub(crate) fn instance(t: &Table, inherited: &Inherited, sink: &mut Sink) -> Ins
         })
         .unwrap_or(true);
     let preempt_delay = t
-        .get("preempt_delay")
-        .and_then(|v| {
-            let d = values::duration(v, "preempt_delay", false, sink)?;
+        .opt("preempt_delay", sink, |v, key, sink| {
+            let d = values::duration(v, key, false, sink)?;
             if d > PREEMPT_DELAY_MAX {
                 let written = v.get_ref().as_str().unwrap_or_default();
                 sink.error(
                     v.span(),
-                    format!(
-                        "`preempt_delay` must be at most 1000s (keepalived's limit), got {written}"
-                    ),
+                    format!("`{key}` must be at most 1000s (keepalived's limit), got {written}"),
                 );
             }
             Some(d)
@@ -118,11 +85,9 @@ pub(crate) fn instance(t: &Table, inherited: &Inherited, sink: &mut Sink) -> Ins
     let vips = lists::virtual_addresses(t, version, sink);
     let fam = vips.first().map(|v| Family::of(v.get_ref().net.addr()));
     let (unicast_src, unicast_peers) = unicast(t, fam, sink);
-    let ttl = |key: &str, default: u8, sink: &mut Sink| {
-        let Some(v) = t.get(key) else {
-            return default;
-        };
-        if t.get("unicast_peers").is_none() {
+    let multicast = t.get("unicast_peers").is_none();
+    let ttl = |v: &Value, key: &str, sink: &mut Sink| {
+        if multicast {
             sink.error(
                 v.span(),
                 format!(
@@ -131,13 +96,17 @@ pub(crate) fn instance(t: &Table, inherited: &Inherited, sink: &mut Sink) -> Ins
                 ),
             );
         }
-        byte(v, key, 1, u8::MAX, sink).unwrap_or(default)
+        byte(v, key, 1, u8::MAX, sink)
     };
-    let unicast_ttl = ttl("unicast_ttl", defaults::VRRP_UNICAST_TTL, sink);
-    let unicast_min_ttl = ttl("unicast_min_ttl", defaults::VRRP_UNICAST_MIN_TTL, sink);
-    let auth = t.get("auth").and_then(|v| auth(v, version, sink));
-    let checksum = match t.get("checksum") {
-        Some(v) => common::checksum(v, sink).inspect(|_| {
+    let unicast_ttl = t
+        .opt("unicast_ttl", sink, ttl)
+        .unwrap_or(defaults::VRRP_UNICAST_TTL);
+    let unicast_min_ttl = t
+        .opt("unicast_min_ttl", sink, ttl)
+        .unwrap_or(defaults::VRRP_UNICAST_MIN_TTL);
+    let auth = t.opt("auth", sink, |v, _, sink| auth(v, version, sink));
+    let checksum = t.opt("checksum", sink, |v, key, sink| {
+        common::checksum(v, key, sink).inspect(|_| {
             if version == Some(VrrpVersion::V2) {
                 sink.error(
                     v.span(),
@@ -151,22 +120,19 @@ pub(crate) fn instance(t: &Table, inherited: &Inherited, sink: &mut Sink) -> Ins
                      the pseudo-header",
                 );
             }
-        }),
-        None => None,
-    };
+        })
+    });
     let checksum = checksum.unwrap_or(inherited.checksum);
     let (track_proxy, proxy_frontend) = lists::track_proxy(t, sink);
     let track_interfaces = lists::track_interfaces(t, sink);
     let scripts = lists::track_scripts(t, sink);
     let notify = t
-        .entry("notify")
-        .and_then(|(key, v)| Table::of(v, "notify", key, "`notify`", sink))
-        .map(|n| common::notify(&n, sink))
+        .table("notify", "`notify`", sink)
+        .map(|n| n.read(sink, common::notify))
         .unwrap_or_default();
     let garp = t
-        .entry("garp")
-        .and_then(|(key, v)| Table::of(v, "garp", key, "`garp`", sink))
-        .map(|g| common::garp(&g, &inherited.garp, sink))
+        .table("garp", "`garp`", sink)
+        .map(|g| g.read(sink, |g, sink| common::garp(g, &inherited.garp, sink)))
         .unwrap_or(inherited.garp);
 
     InstanceAt {
@@ -203,12 +169,12 @@ pub(crate) fn instance(t: &Table, inherited: &Inherited, sink: &mut Sink) -> Ins
     }
 }
 
-fn state(v: &Value, sink: &mut Sink) -> Option<InitialState> {
-    match values::string(v, "state", sink)? {
+fn state(v: &Value, key: &str, sink: &mut Sink) -> Option<InitialState> {
+    match values::string(v, key, sink)? {
         "master" => Some(InitialState::Master),
         "backup" => Some(InitialState::Backup),
         s => {
-            sink.error(v.span(), one_of("state", s, &["master", "backup"]));
+            sink.error(v.span(), one_of(key, s, &["master", "backup"]));
             None
         }
     }
@@ -216,8 +182,13 @@ fn state(v: &Value, sink: &mut Sink) -> Option<InitialState> {
 
 /// The interval must fit the advert's field: v2 counts whole seconds in
 /// 8 bits, v3 centiseconds in 12 bits.
-fn advert_interval(v: &Value, version: Option<VrrpVersion>, sink: &mut Sink) -> Option<Duration> {
-    let d = values::duration(v, "advert_interval", false, sink)?;
+fn advert_interval(
+    v: &Value,
+    key: &str,
+    version: Option<VrrpVersion>,
+    sink: &mut Sink,
+) -> Option<Duration> {
+    let d = values::duration(v, key, false, sink)?;
     let written = v.get_ref().as_str().unwrap_or_default();
     let ms = d.as_millis();
     let problem = match version? {
@@ -239,10 +210,7 @@ fn advert_interval(v: &Value, version: Option<VrrpVersion>, sink: &mut Sink) -> 
     };
     match problem {
         Some(p) => {
-            sink.error(
-                v.span(),
-                format!("{v_name} `advert_interval` {p}, got {written}"),
-            );
+            sink.error(v.span(), format!("{v_name} `{key}` {p}, got {written}"));
             None
         }
         None => Some(d),
@@ -270,7 +238,7 @@ fn nopreempt(v: &Value, initial: InitialState, priority: u8, sink: &mut Sink) {
 /// `unicast_src` and `unicast_peers`. Adverts list addresses of the
 /// family of the packet that carries them, so both must be of the
 /// instance's family `fam` (from its virtual addresses).
-fn unicast(t: &Table, fam: Option<Family>, sink: &mut Sink) -> (Option<IpAddr>, Vec<IpAddr>) {
+fn unicast(t: &Reader, fam: Option<Family>, sink: &mut Sink) -> (Option<IpAddr>, Vec<IpAddr>) {
     let src = t.get("unicast_src").and_then(|v| {
         let s = values::string(v, "unicast_src", sink)?;
         let ip = ip("unicast_src", s)
@@ -337,7 +305,6 @@ fn unicast(t: &Table, fam: Option<Family>, sink: &mut Sink) -> (Option<IpAddr>, 
 /// `auth = { type = "pass", password = "..." }`.
 fn auth(v: &Value, version: Option<VrrpVersion>, sink: &mut Sink) -> Option<Password> {
     let t = Table::of(v, "auth", v.span(), "`auth`", sink)?;
-    t.deny_unknown(&["type", "password"], sink);
     if version == Some(VrrpVersion::V3) {
         sink.error(
             v.span(),
@@ -345,34 +312,39 @@ fn auth(v: &Value, version: Option<VrrpVersion>, sink: &mut Sink) -> Option<Pass
              set `version = 2`",
         );
     }
-    if let Some(ty) = t.required("type", sink) {
-        match values::string(ty, "type", sink) {
-            Some("pass") | None => {}
-            Some(other) => {
-                let mut m = one_of("type", other, &["pass"]);
-                if other.eq_ignore_ascii_case("ah") {
-                    m.push_str("; IPsec AH authentication is not supported");
-                }
-                sink.error(ty.span(), m);
+    t.read(sink, password)
+}
+
+/// `type` and `password` of `auth`.
+fn password(t: &Reader, sink: &mut Sink) -> Option<Password> {
+    t.req("type", sink, |v, key, sink| {
+        let ty = values::string(v, key, sink)?;
+        if ty != "pass" {
+            let mut m = one_of(key, ty, &["pass"]);
+            if ty.eq_ignore_ascii_case("ah") {
+                m.push_str("; IPsec AH authentication is not supported");
             }
+            sink.error(v.span(), m);
         }
-    }
-    let p = t.required("password", sink)?;
-    let s = values::string(p, "password", sink)?;
-    let password = Password::new(s.as_bytes());
-    if password.is_none() {
-        let why = if s.contains('\0') {
-            "must not contain a zero byte"
-        } else {
-            "must be 1 to 8 bytes"
-        };
-        sink.error(
-            p.span(),
-            format!(
-                "`password` {why} (the VRRPv2 field holds 8), got {} bytes",
-                s.len()
-            ),
-        );
-    }
-    password
+        Some(())
+    });
+    t.req("password", sink, |v, key, sink| {
+        let s = values::string(v, key, sink)?;
+        let password = Password::new(s.as_bytes());
+        if password.is_none() {
+            let why = if s.contains('\0') {
+                "must not contain a zero byte"
+            } else {
+                "must be 1 to 8 bytes"
+            };
+            sink.error(
+                v.span(),
+                format!(
+                    "`{key}` {why} (the VRRPv2 field holds 8), got {} bytes",
+                    s.len()
+                ),
+            );
+        }
+        password
+    })
 }

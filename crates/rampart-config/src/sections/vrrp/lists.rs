@@ -19,7 +19,7 @@ use toml::de::DeValue;
 use crate::defaults;
 use crate::diag::Sink;
 use crate::model::{Family, TrackIf, TrackProxy, TrackRef, Vip, VrrpVersion};
-use crate::reader::Table;
+use crate::reader::{Reader, Table};
 use crate::values::net::{IFNAME_MAX, cidr, ifname};
 use crate::values::{self, Value};
 
@@ -31,7 +31,7 @@ use super::common::weight;
 /// refused (wrong family, listed twice) are left out, so the first entry
 /// returned gives the instance's family.
 pub(crate) fn virtual_addresses(
-    t: &Table,
+    t: &Reader,
     version: Option<VrrpVersion>,
     sink: &mut Sink,
 ) -> Vec<Spanned<Vip>> {
@@ -61,7 +61,7 @@ pub(crate) fn virtual_addresses(
                     continue;
                 }
             },
-            Item::Table(t) => match vip_table(&t, sink) {
+            Item::Table(t) => match t.read(sink, vip_table) {
                 Some(vip) => vip,
                 None => continue,
             },
@@ -93,24 +93,25 @@ pub(crate) fn virtual_addresses(
 }
 
 /// `{ addr = "...", dev = "...", label = "..." }`.
-fn vip_table(t: &Table, sink: &mut Sink) -> Option<Spanned<Vip>> {
-    t.deny_unknown(&["addr", "dev", "label"], sink);
-    let addr = t.required("addr", sink).and_then(|v| {
-        let s = values::string(v, "addr", sink)?;
-        let net = cidr("addr", s).map_err(|e| sink.error(v.span(), e)).ok()?;
+fn vip_table(t: &Reader, sink: &mut Sink) -> Option<Spanned<Vip>> {
+    let addr = t.req("addr", sink, |v, key, sink| {
+        let s = values::string(v, key, sink)?;
+        let net = cidr(key, s).map_err(|e| sink.error(v.span(), e)).ok()?;
         Some(Spanned::new(v.span(), net))
     });
-    let dev = t.get("dev").map(|v| ifname(v, "dev", sink));
+    let dev = t.opt("dev", sink, ifname);
     let ip = addr.as_ref().map(|a| a.get_ref().addr());
-    let label = t
-        .get("label")
-        .and_then(|v| label(v, ip, sink).then(|| v.get_ref().as_str()).flatten());
+    let label = t.opt("label", sink, |v, key, sink| {
+        label(v, key, ip, sink)
+            .then(|| v.get_ref().as_str())
+            .flatten()
+    });
     let addr = addr?;
     Some(Spanned::new(
         addr.span(),
         Vip {
             net: addr.into_inner(),
-            dev: dev.flatten().map(Spanned::into_inner),
+            dev: dev.map(Spanned::into_inner),
             label: label.map(str::to_string),
         },
     ))
@@ -122,8 +123,8 @@ fn vip_table(t: &Table, sink: &mut Sink) -> Option<Spanned<Vip>> {
 /// enforces it, and the seed guide's `label gateway:0` on `enp1s0f1` works
 /// with keepalived: so any label that fits is accepted. Returns whether
 /// the label is good.
-fn label(v: &Value, ip: Option<IpAddr>, sink: &mut Sink) -> bool {
-    let Some(s) = values::string(v, "label", sink) else {
+fn label(v: &Value, key: &str, ip: Option<IpAddr>, sink: &mut Sink) -> bool {
+    let Some(s) = values::string(v, key, sink) else {
         return false;
     };
     let problem = if ip.is_some_and(|ip| ip.is_ipv6()) {
@@ -136,7 +137,7 @@ fn label(v: &Value, ip: Option<IpAddr>, sink: &mut Sink) -> bool {
     } else {
         return true;
     };
-    sink.error(v.span(), format!("`label`: {problem}"));
+    sink.error(v.span(), format!("`{key}`: {problem}"));
     false
 }
 
@@ -144,27 +145,25 @@ fn label(v: &Value, ip: Option<IpAddr>, sink: &mut Sink) -> bool {
 
 /// `track_proxy = { ... }` and the span of its `frontend` value.
 pub(crate) fn track_proxy(
-    t: &Table,
+    t: &Reader,
     sink: &mut Sink,
 ) -> (Option<TrackProxy>, Option<Range<usize>>) {
-    let Some(p) = t
-        .entry("track_proxy")
-        .and_then(|(key, v)| Table::of(v, "track_proxy", key, "`track_proxy`", sink))
-    else {
-        return (None, None);
-    };
-    p.deny_unknown(&["frontend", "min_servers", "weight"], sink);
-    let frontend = p
-        .required("frontend", sink)
-        .and_then(|v| values::string(v, "frontend", sink).map(|s| Spanned::new(v.span(), s)));
+    match t.table("track_proxy", "`track_proxy`", sink) {
+        Some(p) => p.read(sink, proxy_tracker),
+        None => (None, None),
+    }
+}
+
+fn proxy_tracker(p: &Reader, sink: &mut Sink) -> (Option<TrackProxy>, Option<Range<usize>>) {
+    let frontend = p.req("frontend", sink, |v, key, sink| {
+        values::string(v, key, sink).map(|s| Spanned::new(v.span(), s))
+    });
     // 0 would never fail: the tracker would track nothing.
     let min_servers = p
-        .get("min_servers")
-        .and_then(|v| values::integer(v, "min_servers", 1, u32::MAX, sink))
+        .integer("min_servers", 1, u32::MAX, sink)
         .unwrap_or(defaults::TRACK_MIN_SERVERS);
     let weight = p
-        .get("weight")
-        .and_then(|v| weight(v, "weight", sink))
+        .opt("weight", sink, weight)
         .unwrap_or(defaults::TRACK_WEIGHT);
     let tracker = TrackProxy {
         frontend: frontend
@@ -178,7 +177,7 @@ pub(crate) fn track_proxy(
 }
 
 /// `track_interfaces = ["eth1", { name = "eth2", weight = -10 }]`.
-pub(crate) fn track_interfaces(t: &Table, sink: &mut Sink) -> Vec<TrackIf> {
+pub(crate) fn track_interfaces(t: &Reader, sink: &mut Sink) -> Vec<TrackIf> {
     let Some(v) = t.get("track_interfaces") else {
         return Vec::new();
     };
@@ -189,14 +188,11 @@ pub(crate) fn track_interfaces(t: &Table, sink: &mut Sink) -> Vec<TrackIf> {
                 ifname(value, "track_interfaces", sink),
                 defaults::TRACK_WEIGHT,
             ),
-            Item::Table(t) => {
-                t.deny_unknown(&["name", "weight"], sink);
-                let name = t
-                    .required("name", sink)
-                    .and_then(|v| ifname(v, "name", sink));
-                let w = t.get("weight").and_then(|v| weight(v, "weight", sink));
+            Item::Table(t) => t.read(sink, |t, sink| {
+                let name = t.req("name", sink, ifname);
+                let w = t.opt("weight", sink, weight);
                 (name, w.unwrap_or(defaults::TRACK_WEIGHT))
-            }
+            }),
         };
         let Some(name) = name else { continue };
         let tracked = TrackIf {
@@ -216,7 +212,7 @@ pub(crate) fn track_interfaces(t: &Table, sink: &mut Sink) -> Vec<TrackIf> {
 
 /// `track_scripts = ["chk_dns", { name = "chk_haproxy", weight = -20 }]`,
 /// each with the span of its name for the reference check.
-pub(crate) fn track_scripts(t: &Table, sink: &mut Sink) -> Vec<Spanned<TrackRef>> {
+pub(crate) fn track_scripts(t: &Reader, sink: &mut Sink) -> Vec<Spanned<TrackRef>> {
     let Some(v) = t.get("track_scripts") else {
         return Vec::new();
     };
@@ -224,16 +220,12 @@ pub(crate) fn track_scripts(t: &Table, sink: &mut Sink) -> Vec<Spanned<TrackRef>
     for item in items(v, "track_scripts", "`track_scripts`", sink) {
         let (name, weight) = match item {
             Item::Str(value, s) => (Some(Spanned::new(value.span(), s)), None),
-            Item::Table(t) => {
-                t.deny_unknown(&["name", "weight"], sink);
-                let name = t.required("name", sink).and_then(|v| {
-                    values::string(v, "name", sink).map(|s| Spanned::new(v.span(), s))
+            Item::Table(t) => t.read(sink, |t, sink| {
+                let name = t.req("name", sink, |v, key, sink| {
+                    values::string(v, key, sink).map(|s| Spanned::new(v.span(), s))
                 });
-                (
-                    name,
-                    t.get("weight").and_then(|v| weight(v, "weight", sink)),
-                )
-            }
+                (name, t.opt("weight", sink, weight))
+            }),
         };
         let Some(name) = name else { continue };
         let r = TrackRef {

@@ -15,8 +15,8 @@ use toml::Spanned;
 use crate::defaults;
 use crate::diag::Sink;
 use crate::model::{Garp, SyncGroup, TrackScript, Vrrp};
-use crate::reader::{self, Table};
-use crate::values::{self, name};
+use crate::reader::Reader;
+use crate::values::{self, Value, name};
 use common::{argv, checksum, garp, notify, version, weight};
 use instance::{Inherited, InstanceAt};
 
@@ -68,95 +68,60 @@ pub(crate) struct GroupAt {
 
 // === [vrrp] ===
 
-pub(crate) fn vrrp(t: &Table, sink: &mut Sink) -> VrrpAt {
-    t.deny_unknown(
-        &[
-            "garp",
-            "notify_timeout",
-            "version",
-            "checksum",
-            "instance",
-            "script",
-            "sync_group",
-        ],
-        sink,
-    );
+pub(crate) fn vrrp(t: &Reader, sink: &mut Sink) -> VrrpAt {
     let mut out = VrrpAt::default();
-    if let Some(g) = t
-        .entry("garp")
-        .and_then(|(key, v)| Table::of(v, "garp", key, "`garp`", sink))
-    {
-        out.garp = garp(&g, &out.garp, sink);
+    if let Some(g) = t.table("garp", "`garp`", sink) {
+        out.garp = g.read(sink, |g, sink| garp(g, &out.garp, sink));
     }
     // Zero would kill every hook before it could do anything.
-    if let Some(d) = t
-        .get("notify_timeout")
-        .and_then(|v| values::duration(v, "notify_timeout", true, sink))
-    {
+    if let Some(d) = t.duration("notify_timeout", true, sink) {
         out.notify_timeout = d;
     }
     let inherited = Inherited {
         version: t
-            .get("version")
-            .and_then(|v| version(v, sink))
+            .opt("version", sink, version)
             .unwrap_or(defaults::VRRP_VERSION),
         checksum: t
-            .get("checksum")
-            .and_then(|v| checksum(v, sink))
+            .opt("checksum", sink, checksum)
             .unwrap_or(defaults::VRRP_V3_CHECKSUM),
         garp: out.garp,
     };
-    let sections = |key: &str, what: &'static str, sink: &mut Sink| match t.entry(key) {
-        Some((span, v)) => reader::tables(v, key, &format!("vrrp.{key}"), span, what, sink),
-        None => Vec::new(),
-    };
-    out.instances = sections("instance", "vrrp instance", sink)
+    out.instances = t
+        .tables("instance", "vrrp.instance", "vrrp instance", sink)
         .iter()
-        .map(|i| instance::instance(i, &inherited, sink))
+        .map(|i| i.read(sink, |i, sink| instance::instance(i, &inherited, sink)))
         .collect();
-    out.scripts = sections("script", "vrrp script", sink)
+    out.scripts = t
+        .tables("script", "vrrp.script", "vrrp script", sink)
         .iter()
-        .map(|s| script(s, sink))
+        .map(|s| s.read(sink, script))
         .collect();
-    out.groups = sections("sync_group", "sync group", sink)
+    out.groups = t
+        .tables("sync_group", "vrrp.sync_group", "sync group", sink)
         .iter()
-        .map(|g| sync_group(g, sink))
+        .map(|g| g.read(sink, sync_group))
         .collect();
     out
 }
 
 // === [[vrrp.script]] ===
 
-fn script(t: &Table, sink: &mut Sink) -> ScriptAt {
-    t.deny_unknown(
-        &[
-            "name", "command", "interval", "timeout", "fall", "rise", "weight",
-        ],
-        sink,
-    );
-    let name = t.required("name", sink).and_then(|v| name(v, "name", sink));
-    let command = t
-        .required("command", sink)
-        .and_then(|v| argv(v, "command", sink));
+fn script(t: &Reader, sink: &mut Sink) -> ScriptAt {
+    let name = t.req("name", sink, name);
+    let command = t.req("command", sink, argv);
     // Zero would run the script in a busy loop, or fail every run.
     let interval = t
-        .get("interval")
-        .and_then(|v| values::duration(v, "interval", true, sink))
+        .duration("interval", true, sink)
         .unwrap_or(defaults::SCRIPT_INTERVAL);
-    let timeout = t
-        .get("timeout")
-        .and_then(|v| values::duration(v, "timeout", true, sink))
-        .unwrap_or(interval);
-    let count = |key: &str, default: u32, sink: &mut Sink| {
-        t.get(key)
-            .and_then(|v| values::integer(v, key, 1, u32::MAX, sink))
-            .unwrap_or(default)
-    };
-    let fall = count("fall", defaults::SCRIPT_FALL, sink);
-    let rise = count("rise", defaults::SCRIPT_RISE, sink);
+    let timeout = t.duration("timeout", true, sink).unwrap_or(interval);
+    let fall = t
+        .integer("fall", 1, u32::MAX, sink)
+        .unwrap_or(defaults::SCRIPT_FALL);
+    let rise = t
+        .integer("rise", 1, u32::MAX, sink)
+        .unwrap_or(defaults::SCRIPT_RISE);
     let weight = t
-        .get("weight")
-        .and_then(|v| weight(v, "weight", sink))
+        .opt("weight", sink, weight)
         .unwrap_or(defaults::TRACK_WEIGHT);
     ScriptAt {
         script: TrackScript {
@@ -177,34 +142,12 @@ fn script(t: &Table, sink: &mut Sink) -> ScriptAt {
 
 // === [[vrrp.sync_group]] ===
 
-fn sync_group(t: &Table, sink: &mut Sink) -> GroupAt {
-    t.deny_unknown(&["name", "members", "notify"], sink);
-    let name = t.required("name", sink).and_then(|v| name(v, "name", sink));
-    let list = t
-        .required("members", sink)
-        .and_then(|v| values::array(v, "members", sink).map(|items| (v, items)));
-    let mut members = Vec::new();
-    if let Some((v, items)) = list {
-        // One member would be a group that synchronises nothing.
-        if items.len() < 2 {
-            sink.error(
-                v.span(),
-                format!(
-                    "a sync group needs at least two members, got {}",
-                    items.len()
-                ),
-            );
-        }
-        members = items
-            .iter()
-            .filter_map(|i| values::string(i, "members[]", sink).map(|s| (s, i.span())))
-            .map(|(s, span)| Spanned::new(span, s.to_string()))
-            .collect();
-    }
+fn sync_group(t: &Reader, sink: &mut Sink) -> GroupAt {
+    let name = t.req("name", sink, name);
+    let members = t.req("members", sink, members).unwrap_or_default();
     let notify = t
-        .entry("notify")
-        .and_then(|(key, v)| Table::of(v, "notify", key, "`notify`", sink))
-        .map(|n| notify(&n, sink))
+        .table("notify", "`notify`", sink)
+        .map(|n| n.read(sink, notify))
         .unwrap_or_default();
     GroupAt {
         group: SyncGroup {
@@ -218,4 +161,27 @@ fn sync_group(t: &Table, sink: &mut Sink) -> GroupAt {
         name: name.map(|n| n.span()),
         members: members.iter().map(Spanned::span).collect(),
     }
+}
+
+/// A sync group's `members`: instance names, at least two.
+fn members(v: &Value, key: &str, sink: &mut Sink) -> Option<Vec<Spanned<String>>> {
+    let items = values::array(v, key, sink)?;
+    // One member would be a group that synchronises nothing.
+    if items.len() < 2 {
+        sink.error(
+            v.span(),
+            format!(
+                "a sync group needs at least two members, got {}",
+                items.len()
+            ),
+        );
+    }
+    let each = format!("{key}[]");
+    let members = items
+        .iter()
+        .filter_map(|i| {
+            values::string(i, &each, sink).map(|s| Spanned::new(i.span(), s.to_string()))
+        })
+        .collect();
+    Some(members)
 }
