@@ -226,7 +226,7 @@ impl<'a, 'i> Reader<'_, 'a, 'i> {
         self.opt(key, sink, values::boolean)
     }
 
-    /// See [`values::integer`].
+    /// See [`values::integer()`].
     pub(crate) fn integer(
         &self,
         key: &'static str,
@@ -239,7 +239,7 @@ impl<'a, 'i> Reader<'_, 'a, 'i> {
         })
     }
 
-    /// See [`values::duration`].
+    /// See [`values::duration()`].
     pub(crate) fn duration(
         &self,
         key: &'static str,
