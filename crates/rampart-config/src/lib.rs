@@ -15,68 +15,62 @@
 //! when nothing was recorded. So a [`Config`] is always complete and valid,
 //! and a user fixing a file sees all of its problems in one run.
 //!
-//! - `walk`: typed reads (string, integer in range, duration, ...)
-//! - `frontend`, `backend`, `health`: one function per section
-//! - `vrrp`, `vrrp_instance`, `vrrp_lists`: the `[vrrp]` section
-//! - `bgp`, `bgp_neighbor`, `bgp_announce`: the `[bgp]` section
-//! - `gateway`: the `[gateway]` section (forwarding, masquerade)
-//! - `admin`: the `[admin]` section (metrics and dashboard listener)
-//! - `validate`, `validate_vrrp`, `validate_bgp`: checks across sections
-//!   (unique names, references)
+//! Where things are (each section's parser in one place, what sections
+//! share in one place, nothing imported across sections):
+//!
+//! - `sections/`: one module per section of the file, each reading its
+//!   table into its part of the model: `global`, `frontend`, `backend/`
+//!   (and its `health`), `vrrp/` (`instance`, `lists`, and `common` for
+//!   what `[vrrp]` and its instances both read), `bgp/` (`neighbor`,
+//!   `bfd`, `announce`, `common`), `gateway`, `admin`. `sections/mod.rs`
+//!   reads the top level and runs the checks across sections.
+//! - `model/`: the public, typed [`Config`] the sections produce (`bgp`
+//!   and `vrrp` in their own files). The model is kept apart from the
+//!   parsers because it is the crate's API: the daemon reads `model/`
+//!   and never needs the parsers, and a reader of the parsers finds the
+//!   target types in one place.
+//! - `values/`: the values under keys that several sections write: typed
+//!   reads (string, integer in range, duration, lists), names and
+//!   choices (`mod.rs`), addresses and interface names (`net`), the
+//!   duration syntax (`duration`).
+//! - `reader`: a TOML table read as a section (keys, spans, unknown keys).
+//! - `validate/`: checks across sections (unique names, references;
+//!   `vrrp`, `bgp`, `nat`).
+//! - `defaults`: every default value, named, with why.
 //! - `file`: reading a file (size limit, UTF-8)
 //! - `report`: problems found after parsing (on the host), with line and
 //!   column, located by their path in the document
 //! - `diag`: diagnostics and their rendering
-//! - `import_haproxy`, `import_keepalived`, `import_bird`: other programs'
-//!   configs as rampart TOML
+//! - `import/`: other programs' configs as rampart TOML (`haproxy/`,
+//!   `keepalived/`, `bird/`)
 
 #![forbid(unsafe_code)]
 
-mod admin;
-mod backend;
-mod bgp;
-mod bgp_announce;
-mod bgp_bfd;
-mod bgp_neighbor;
 pub mod defaults;
 mod diag;
-mod duration;
 mod file;
-mod frontend;
-mod gateway;
-mod health;
-mod import_bird;
-mod import_haproxy;
-mod import_keepalived;
+mod import;
 mod model;
-mod model_bgp;
-mod model_vrrp;
+mod reader;
 mod report;
+mod sections;
 mod validate;
-mod validate_bgp;
-mod validate_nat;
-mod validate_vrrp;
-mod vrrp;
-mod vrrp_instance;
-mod vrrp_lists;
-mod walk;
+mod values;
 
 use std::path::Path;
 
 use toml::de::DeTable;
 
 pub use diag::{Diagnostic, Errors};
-pub use duration::parse_duration;
 pub use file::{MAX_FILE_SIZE, read_file};
-pub use frontend::NAME_MAX;
-pub use import_bird::import_bird;
-pub use import_haproxy::{Imported, import_haproxy};
-pub use import_keepalived::import_keepalived;
+pub use import::{Imported, import_bird, import_haproxy, import_keepalived};
 pub use model::*;
 pub use report::{Report, Step};
+pub use values::NAME_MAX;
+pub use values::duration::parse_duration;
 
 use diag::Sink;
-use walk::Table;
+use reader::Table;
 
 /// Parses a configuration. `origin` names the source in messages (usually
 /// the file name). Returns every problem in the file, not just the first.
@@ -92,7 +86,7 @@ pub fn parse(origin: &str, src: &str) -> Result<Config, Errors> {
             return Err(sink.into_errors(origin));
         }
     };
-    let config = document(&Table::root(doc.get_ref()), &mut sink);
+    let config = sections::document(&Table::root(doc.get_ref()), &mut sink);
     if sink.is_empty() {
         Ok(config)
     } else {
@@ -106,67 +100,4 @@ pub fn parse(origin: &str, src: &str) -> Result<Config, Errors> {
 pub fn load(path: &Path) -> Result<Config, Errors> {
     let text = read_file(path)?;
     parse(&path.display().to_string(), &text)
-}
-
-/// The top level: only known sections.
-fn document(root: &Table, sink: &mut Sink) -> Config {
-    root.deny_unknown(
-        &[
-            "global", "frontend", "backend", "vrrp", "bgp", "gateway", "admin",
-        ],
-        sink,
-    );
-    let global = root
-        .entry("global")
-        .and_then(|(key, v)| Table::of(v, "global", key, "[global]", sink))
-        .map(|t| frontend::global(&t, sink))
-        .unwrap_or_default();
-    let frontends: Vec<_> = match root.entry("frontend") {
-        Some((key, v)) => walk::tables(v, "frontend", "frontend", key, "frontend", sink)
-            .iter()
-            .map(|t| frontend::frontend(t, sink))
-            .collect(),
-        None => Vec::new(),
-    };
-    let backends: Vec<_> = match root.entry("backend") {
-        Some((key, v)) => walk::tables(v, "backend", "backend", key, "backend", sink)
-            .iter()
-            .map(|t| backend::backend(t, sink))
-            .collect(),
-        None => Vec::new(),
-    };
-    let vrrp = root
-        .entry("vrrp")
-        .and_then(|(key, v)| Table::of(v, "vrrp", key, "[vrrp]", sink))
-        .map(|t| vrrp::vrrp(&t, sink))
-        .unwrap_or_default();
-    let bgp = root
-        .entry("bgp")
-        .and_then(|(key, v)| Table::of(v, "bgp", key, "[bgp]", sink))
-        .map(|t| bgp::bgp(&t, sink))
-        .unwrap_or_default();
-    let gateway = root
-        .entry("gateway")
-        .and_then(|(key, v)| Table::of(v, "gateway", key, "[gateway]", sink))
-        .map(|t| gateway::gateway(&t, sink))
-        .unwrap_or_default();
-    let admin = root
-        .entry("admin")
-        .and_then(|(key, v)| Table::of(v, "admin", key, "[admin]", sink))
-        .and_then(|t| admin::admin(&t, sink));
-    validate::cross_check(&frontends, &backends, sink);
-    validate_vrrp::cross_check(&vrrp, &frontends, sink);
-    validate_bgp::cross_check(&bgp, &vrrp, &frontends, sink);
-    validate_nat::cross_check(&frontends, &backends, &gateway, sink);
-    let config = Config {
-        global,
-        frontends: frontends.into_iter().map(|f| f.frontend).collect(),
-        backends: backends.into_iter().map(|b| b.backend).collect(),
-        vrrp: vrrp.into_model(),
-        bgp: bgp.into_model(),
-        gateway,
-        admin,
-    };
-    validate::something_to_run(&config, sink);
-    config
 }
