@@ -35,7 +35,9 @@
 //!   duration syntax (`duration`).
 //! - `reader`: a TOML table read as a section (keys, spans, unknown keys).
 //! - `validate/`: checks across sections (unique names, references;
-//!   `vrrp`, `bgp`, `nat`).
+//!   `vrrp`, `bgp`, `nat`). It resolves each frontend's backend to its
+//!   index ([`Frontend::backend_index`], [`Config::backend_of`]), so the
+//!   daemon never looks a backend up by a name that could be missing.
 //! - `defaults`: every default value, named, with why.
 //! - `file`: reading a file (size limit, UTF-8)
 //! - `report`: problems found after parsing (on the host), with line and

@@ -72,6 +72,7 @@ fn full_example_gives_the_expected_model() {
             name: "www".to_string(),
             bind: vec![addr("127.0.0.1:8080"), addr("[::1]:8080")],
             backend: "pool".to_string(),
+            backend_index: 0,
             maxconn: 100,
             allow: vec![net("10.0.0.0/8"), net("192.0.2.7/32"), net("::/0")],
             deny: vec![net("10.1.0.0/16")],
@@ -399,4 +400,40 @@ fn admin_peer_errors_say_what_is_missing_or_wrong() {
         &format!("{WWW}{POOL}{admin}{token}peer = 9180\n"),
         &[(11, 8, "`peer` must be a string, found an integer")],
     );
+}
+
+/// A frontend's backend is resolved when the file is parsed: its index in
+/// the backends, whatever their order.
+#[test]
+fn a_frontends_backend_is_resolved_at_parse_time() {
+    let text = r#"
+[[frontend]]
+name = "a"
+bind = ["127.0.0.1:8080"]
+backend = "second"
+
+[[frontend]]
+name = "b"
+bind = ["127.0.0.1:8081"]
+backend = "first"
+
+[[backend]]
+name = "first"
+servers = [{ name = "s1", addr = "127.0.0.1:9001" }]
+
+[[backend]]
+name = "second"
+servers = [{ name = "s2", addr = "127.0.0.1:9002" }]
+"#;
+    let cfg = rampart_config::parse("t.toml", text).unwrap();
+    let got: Vec<(usize, &str)> = cfg
+        .frontends
+        .iter()
+        .map(|f| (f.backend_index, cfg.backend_of(f).unwrap().name.as_str()))
+        .collect();
+    assert_eq!(got, [(1, "second"), (0, "first")]);
+    // A hand-built config whose index and name disagree resolves to none.
+    let mut wrong = cfg.frontends[0].clone();
+    wrong.backend_index = 0;
+    assert!(cfg.backend_of(&wrong).is_none());
 }

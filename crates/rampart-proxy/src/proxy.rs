@@ -65,8 +65,11 @@ impl Proxy {
             .frontends
             .iter()
             .filter_map(|f| {
-                // Validation guarantees the reference resolves.
-                let backend = backends.iter().find(|b| b.cfg.name == f.backend)?.clone();
+                // Resolved when the config was parsed.
+                let backend = backends
+                    .get(f.backend_index)
+                    .filter(|b| b.cfg.name == f.backend)?
+                    .clone();
                 Some(FrontendRt {
                     cfg: f.clone(),
                     backend,

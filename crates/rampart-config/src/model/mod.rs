@@ -78,9 +78,17 @@ pub struct Masquerade {
 }
 
 impl Config {
-    /// The backend a frontend forwards to. Validation guarantees it exists.
+    /// A backend by name.
     pub fn backend(&self, name: &str) -> Option<&Backend> {
         self.backends.iter().find(|b| b.name == name)
+    }
+
+    /// The backend `f` forwards to, as resolved at parse time. `None` only
+    /// for a hand-built config whose index and name disagree.
+    pub fn backend_of(&self, f: &Frontend) -> Option<&Backend> {
+        self.backends
+            .get(f.backend_index)
+            .filter(|b| b.name == f.backend)
     }
 
     /// A VRRP instance by name (sync group members always resolve).
@@ -133,7 +141,12 @@ impl Default for Global {
 pub struct Frontend {
     pub name: String,
     pub bind: Vec<SocketAddr>,
+    /// The backend's name, as written (for status, logs and metrics).
     pub backend: String,
+    /// The backend's place in [`Config::backends`], resolved when the file
+    /// is parsed (a name that resolves to none is an error there): use
+    /// [`Config::backend_of`].
+    pub backend_index: usize,
     /// Concurrent client connections; further ones wait in the kernel backlog.
     pub maxconn: u32,
     /// Source ACL: a client is served if it matches `allow` and not `deny`.

@@ -76,6 +76,8 @@ pub(crate) fn frontend(t: &Reader, sink: &mut Sink) -> FrontendAt {
                 .as_ref()
                 .map(|b| b.get_ref().to_string())
                 .unwrap_or_default(),
+            // Resolved with the other sections (`validate`).
+            backend_index: 0,
             maxconn,
             allow,
             deny,

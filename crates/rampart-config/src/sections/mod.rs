@@ -32,7 +32,7 @@ struct Sections {
 /// `read` returns, before the checks across sections: "nothing to run"
 /// is said only when nothing else is wrong.
 pub(crate) fn document(root: &Table, sink: &mut Sink) -> Config {
-    let s = root.read(sink, |t, sink| Sections {
+    let mut s = root.read(sink, |t, sink| Sections {
         global: t
             .table("global", "[global]", sink)
             .map(|t| t.read(sink, global::global))
@@ -63,7 +63,7 @@ pub(crate) fn document(root: &Table, sink: &mut Sink) -> Config {
             .table("admin", "[admin]", sink)
             .and_then(|t| t.read(sink, admin::admin)),
     });
-    validate::cross_check(&s.frontends, &s.backends, sink);
+    validate::cross_check(&mut s.frontends, &s.backends, sink);
     validate::vrrp::cross_check(&s.vrrp, &s.frontends, sink);
     validate::bgp::cross_check(&s.bgp, &s.vrrp, &s.frontends, sink);
     validate::nat::cross_check(&s.frontends, &s.backends, &s.gateway, sink);

@@ -41,7 +41,7 @@ pub(crate) fn something_to_run(config: &Config, sink: &mut Sink) {
     }
 }
 
-pub(crate) fn cross_check(frontends: &[FrontendAt], backends: &[BackendAt], sink: &mut Sink) {
+pub(crate) fn cross_check(frontends: &mut [FrontendAt], backends: &[BackendAt], sink: &mut Sink) {
     unique_names(
         "frontend",
         frontends
@@ -57,7 +57,7 @@ pub(crate) fn cross_check(frontends: &[FrontendAt], backends: &[BackendAt], sink
         sink,
     );
     unique_binds(frontends, sink);
-    backend_references(frontends, backends, sink);
+    resolve_backends(frontends, backends, sink);
 }
 
 pub(crate) fn unique_names<'a>(
@@ -112,7 +112,9 @@ fn unique_binds(frontends: &[FrontendAt], sink: &mut Sink) {
     }
 }
 
-fn backend_references(frontends: &[FrontendAt], backends: &[BackendAt], sink: &mut Sink) {
+/// Each frontend's `backend` name → its index in the backends, or an
+/// error at the name. The one place a frontend's backend is looked up.
+fn resolve_backends(frontends: &mut [FrontendAt], backends: &[BackendAt], sink: &mut Sink) {
     let names: Vec<&str> = backends
         .iter()
         .filter(|b| b.name.is_some())
@@ -123,7 +125,11 @@ fn backend_references(frontends: &[FrontendAt], backends: &[BackendAt], sink: &m
             continue;
         };
         let wanted = f.frontend.backend.as_str();
-        if names.contains(&wanted) {
+        let found = backends
+            .iter()
+            .position(|b| b.name.is_some() && b.backend.name == wanted);
+        if let Some(index) = found {
+            f.frontend.backend_index = index;
             continue;
         }
         let hint = match did_you_mean(wanted, &names) {

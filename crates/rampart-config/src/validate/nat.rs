@@ -85,8 +85,8 @@ pub(crate) fn cross_check(
             );
         }
         let Some(b) = backends
-            .iter()
-            .find(|b| b.backend.name == f.frontend.backend)
+            .get(f.frontend.backend_index)
+            .filter(|b| b.backend.name == f.frontend.backend)
         else {
             continue;
         };

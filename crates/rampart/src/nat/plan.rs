@@ -85,7 +85,7 @@ impl Plan {
             .iter()
             .filter(|f| f.mode == Mode::Nat)
             .filter_map(|f| {
-                let b = cfg.backend(&f.backend)?;
+                let b = cfg.backend_of(f)?;
                 let vip = *f.bind.first()?;
                 let weight = |s: &rampart_config::Server| {
                     let (admin, w) = now.admin(&b.name, &s.name);
