@@ -45,11 +45,13 @@ mod lab;
 mod ns;
 mod proc;
 mod seed;
+mod web;
 
 pub use lab::{Lab, Switch};
 pub use ns::{Addr, Ns};
 pub use proc::{Proc, Signal};
 pub use seed::{GATEWAY_VIP, SeedLab, route_via_gateway, seed_lab};
+pub use web::Web;
 
 /// Environment variable that lets namespace tests be skipped (loudly)
 /// where they cannot run.

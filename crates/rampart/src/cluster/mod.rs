@@ -31,10 +31,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
-use rampart_lab::{Lab, Ns, Proc, Signal};
+use rampart_lab::{Lab, Ns, Proc, Signal, Web};
 
 use guide::{GATEWAY, ROUTER, ROUTER_AS, VIP, lb_bgp};
-use probe::{Probe, Web};
+use probe::Probe;
 use view::View;
 
 /// Which BGP router the demo runs (`rampart demo --router`).

@@ -11,7 +11,7 @@ pub mod frr;
 pub mod keepalived;
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -129,70 +129,18 @@ members = ["VI_1", "VI_2"]
     )
 }
 
-/// A tiny HTTP server answering every request with its name.
+/// A tiny HTTP server answering every request with its name
+/// ([`rampart_lab::Web`], the cluster demo's too).
 pub struct Web {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    _web: rampart_lab::Web,
 }
 
 impl Web {
     pub fn start(ns: &Ns, addr: &str, name: &'static str) -> Web {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let addr: SocketAddr = addr.parse().unwrap();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let thread = ns
-            .spawn_thread(move || {
-                let l = TcpListener::bind(addr).unwrap();
-                l.set_nonblocking(true).unwrap();
-                ready_tx.send(()).unwrap();
-                while !flag.load(Ordering::Relaxed) {
-                    match l.accept() {
-                        Ok((s, _)) => {
-                            std::thread::spawn(move || answer(s, name));
-                        }
-                        Err(_) => std::thread::sleep(Duration::from_millis(2)),
-                    }
-                }
-            })
-            .unwrap();
-        ready_rx.recv_timeout(Duration::from_secs(5)).unwrap();
         Web {
-            stop,
-            thread: Some(std::thread::spawn(move || {
-                let _ = thread.join();
-            })),
+            _web: rampart_lab::Web::start(ns, addr.parse().unwrap(), name, false).unwrap(),
         }
     }
-}
-
-impl Drop for Web {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn answer(mut s: TcpStream, name: &str) {
-    let _ = s.set_nonblocking(false);
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    let mut buf = [0u8; 1024];
-    let mut got = Vec::new();
-    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-        match s.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-        }
-    }
-    let body = name.as_bytes();
-    let head = format!(
-        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    let _ = s.write_all(head.as_bytes());
-    let _ = s.write_all(body);
 }
 
 /// One HTTP GET to the VIP with short timeouts; Ok(backend name).
