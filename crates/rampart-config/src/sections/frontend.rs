@@ -31,9 +31,7 @@ pub(crate) struct FrontendAt {
 pub(crate) fn frontend(t: &Reader, sink: &mut Sink) -> FrontendAt {
     let name = t.req("name", sink, name);
     let bind = t.req("bind", sink, bind).unwrap_or_default();
-    let backend = t.req("backend", sink, |v, key, sink| {
-        values::string(v, key, sink).map(|s| Spanned::new(v.span(), s))
-    });
+    let backend = t.req("backend", sink, values::reference);
     let maxconn = t
         .integer("maxconn", 1, u32::MAX, sink)
         .unwrap_or(defaults::FRONTEND_MAXCONN);

@@ -56,6 +56,12 @@ pub(crate) fn type_error(value: &Value, key: &str, expected: &str, sink: &mut Si
     );
 }
 
+/// A string naming something defined elsewhere (a backend, a frontend, a
+/// script), with its span for the check across sections that resolves it.
+pub(crate) fn reference(value: &Value, key: &str, sink: &mut Sink) -> Option<Spanned<String>> {
+    string(value, key, sink).map(|s| Spanned::new(value.span(), s.to_string()))
+}
+
 pub(crate) fn string<'a>(value: &'a Value, key: &str, sink: &mut Sink) -> Option<&'a str> {
     match value.get_ref() {
         DeValue::String(s) => Some(s),

@@ -169,8 +169,8 @@ fn policy(v: &Value, key: Range<usize>, sink: &mut Sink) -> Option<Policy> {
                 );
                 None
             }
-            (Some(v), None) => policy_name(v, "while_master", sink).map(Policy::WhileMaster),
-            (None, Some(v)) => policy_name(v, "while_healthy", sink).map(Policy::WhileHealthy),
+            (Some(v), None) => values::reference(v, "while_master", sink).map(Policy::WhileMaster),
+            (None, Some(v)) => values::reference(v, "while_healthy", sink).map(Policy::WhileHealthy),
             // An unknown key alone is reported as such.
             (None, None) if !is_empty_table(v) => None,
             (None, None) => {
@@ -184,10 +184,6 @@ fn policy(v: &Value, key: Range<usize>, sink: &mut Sink) -> Option<Policy> {
     })
 }
 
-/// The instance or frontend a policy names.
-fn policy_name(v: &Value, key: &str, sink: &mut Sink) -> Option<Spanned<String>> {
-    values::string(v, key, sink).map(|s| Spanned::new(v.span(), s.to_string()))
-}
 
 fn is_empty_table(v: &Value) -> bool {
     matches!(v.get_ref(), DeValue::Table(t) if t.is_empty())

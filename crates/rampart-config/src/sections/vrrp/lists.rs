@@ -155,9 +155,7 @@ pub(crate) fn track_proxy(
 }
 
 fn proxy_tracker(p: &Reader, sink: &mut Sink) -> (Option<TrackProxy>, Option<Range<usize>>) {
-    let frontend = p.req("frontend", sink, |v, key, sink| {
-        values::string(v, key, sink).map(|s| Spanned::new(v.span(), s))
-    });
+    let frontend = p.req("frontend", sink, values::reference);
     // 0 would never fail: the tracker would track nothing.
     let min_servers = p
         .integer("min_servers", 1, u32::MAX, sink)
@@ -219,22 +217,21 @@ pub(crate) fn track_scripts(t: &Reader, sink: &mut Sink) -> Vec<Spanned<TrackRef
     let mut out = Vec::new();
     for item in items(v, "track_scripts", "`track_scripts`", sink) {
         let (name, weight) = match item {
-            Item::Str(value, s) => (Some(Spanned::new(value.span(), s)), None),
+            Item::Str(value, s) => (Some(Spanned::new(value.span(), s.to_string())), None),
             Item::Table(t) => t.read(sink, |t, sink| {
-                let name = t.req("name", sink, |v, key, sink| {
-                    values::string(v, key, sink).map(|s| Spanned::new(v.span(), s))
-                });
+                let name = t.req("name", sink, values::reference);
                 (name, t.opt("weight", sink, weight))
             }),
         };
         let Some(name) = name else { continue };
+        let span = name.span();
         let r = TrackRef {
-            name: name.get_ref().to_string(),
+            name: name.into_inner(),
             weight,
         };
         push_unique(
             &mut out,
-            Spanned::new(name.span(), r),
+            Spanned::new(span, r),
             |r| &r.name,
             "script",
             sink,
