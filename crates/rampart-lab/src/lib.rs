@@ -48,7 +48,7 @@ mod seed;
 mod web;
 
 pub use lab::{Lab, Switch};
-pub use ns::{Addr, Ns};
+pub use ns::{Addr, Ns, Route};
 pub use proc::{Proc, Signal};
 pub use seed::{GATEWAY_VIP, SeedLab, route_via_gateway, seed_lab};
 pub use web::Web;

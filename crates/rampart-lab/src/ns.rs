@@ -32,6 +32,15 @@ pub struct Addr {
     pub label: Option<String>,
 }
 
+/// A route, as `ip -j route` reports it: its destination as printed (a
+/// host route without its length, `default`) and its next hops (one, or
+/// each of a multipath route).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    pub dst: String,
+    pub gateways: Vec<String>,
+}
+
 impl Ns {
     pub(crate) fn new(name: String) -> Self {
         Self { name }
@@ -125,6 +134,14 @@ impl Ns {
         Ok(links.iter().flat_map(addr_infos).collect())
     }
 
+    /// Routes from `ip -j ARGS` (a `route show` command, for example
+    /// `["-4", "route", "show", "proto", "bird"]`).
+    pub fn routes(&self, args: &[&str]) -> io::Result<Vec<Route>> {
+        let mut cmd = vec!["-j"];
+        cmd.extend_from_slice(args);
+        Ok(routes(&json(&self.ip(&cmd)?)?))
+    }
+
     /// Whether `ip` is assigned to any interface of the namespace.
     pub fn has_addr(&self, ip: IpAddr) -> io::Result<bool> {
         let links = json(&self.ip(&["-j", "addr", "show"])?)?;
@@ -207,4 +224,50 @@ fn addr_infos(link: &Value) -> Vec<Addr> {
             })
         })
         .collect()
+}
+
+/// `ip -j route` entries → [`Route`]s.
+fn routes(list: &[Value]) -> Vec<Route> {
+    let text = |v: &Value| v.as_str().map(str::to_owned);
+    list.iter()
+        .filter_map(|r| {
+            let dst = text(r.get("dst")?)?;
+            let gateways = r
+                .get("gateway")
+                .into_iter()
+                .chain(
+                    r.get("nexthops")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|h| h.get("gateway")),
+                )
+                .filter_map(text)
+                .collect();
+            Some(Route { dst, gateways })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod route_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn single_and_multipath_routes() {
+        let json = r#"[{"dst":"10.10.0.10","gateway":"10.20.0.11","dev":"eth0","protocol":"bird","flags":[]},
+            {"dst":"10.30.0.0/24","protocol":"bird","flags":[],"nexthops":[{"gateway":"10.20.0.11","dev":"eth0","weight":1,"flags":[]},{"gateway":"10.20.0.12","dev":"eth0","weight":1,"flags":[]}]},
+            {"dst":"10.40.0.0/24","dev":"eth1","flags":[]}]"#;
+        let r = routes(&crate::cmd::json(json).unwrap());
+        assert_eq!(
+            r[0],
+            Route {
+                dst: "10.10.0.10".into(),
+                gateways: vec!["10.20.0.11".into()]
+            }
+        );
+        assert_eq!(r[1].gateways, ["10.20.0.11", "10.20.0.12"]);
+        assert!(r[2].gateways.is_empty());
+    }
 }

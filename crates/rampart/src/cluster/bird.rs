@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use ipnet::IpNet;
-use rampart_lab::{Ns, Proc};
+use rampart_lab::{Ns, Proc, Route};
 
 use super::guide::{ROUTER, ROUTER_AS, lb_bgp};
 use super::peer::Rib;
@@ -82,10 +82,10 @@ pub fn start(rtr: &Ns, dir: &Path, rib: Rib, stop: Arc<AtomicBool>) -> Result<Pr
     let rtr = rtr.clone();
     std::thread::spawn(move || {
         while !stop.load(Ordering::Relaxed) {
-            if let Ok(json) = rtr.ip(&["-j", "-4", "route", "show", "proto", "bird"])
+            if let Ok(routes) = rtr.routes(&["-4", "route", "show", "proto", "bird"])
                 && let Ok(mut rib) = rib.lock()
             {
-                *rib = routes(&json);
+                *rib = by_prefix(&routes);
             }
             std::thread::sleep(POLL);
         }
@@ -93,34 +93,19 @@ pub fn start(rtr: &Ns, dir: &Path, rib: Rib, stop: Arc<AtomicBool>) -> Result<Pr
     Ok(proc)
 }
 
-/// `ip -j route` output → prefix → next hops (single or multipath).
-fn routes(json: &str) -> BTreeMap<IpNet, BTreeSet<IpAddr>> {
+/// The router's routes by prefix, as the [`Rib`] holds them.
+fn by_prefix(routes: &[Route]) -> BTreeMap<IpNet, BTreeSet<IpAddr>> {
     let mut out = BTreeMap::new();
-    let Ok(serde_json::Value::Array(list)) = serde_json::from_str(json) else {
-        return out;
-    };
-    for r in &list {
-        let Some(dst) = r.get("dst").and_then(|d| d.as_str()) else {
-            continue;
-        };
+    for r in routes {
         // A host route is printed without its length.
-        let Ok(prefix) = dst
+        let Ok(prefix) = r
+            .dst
             .parse::<IpNet>()
-            .or_else(|_| dst.parse::<IpAddr>().map(IpNet::from))
+            .or_else(|_| r.dst.parse::<IpAddr>().map(IpNet::from))
         else {
             continue;
         };
-        let hops = r
-            .get("gateway")
-            .into_iter()
-            .chain(
-                r.get("nexthops")
-                    .and_then(|n| n.as_array())
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|h| h.get("gateway")),
-            )
-            .filter_map(|g| g.as_str()?.parse::<IpAddr>().ok());
+        let hops = r.gateways.iter().filter_map(|g| g.parse::<IpAddr>().ok());
         out.entry(prefix).or_insert_with(BTreeSet::new).extend(hops);
     }
     out
@@ -131,10 +116,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kernel_routes_single_and_multipath() {
-        let json = r#"[{"dst":"10.10.0.10","gateway":"10.20.0.11","dev":"eth0","protocol":"bird","metric":32,"flags":[]},
-            {"dst":"10.30.0.0/24","protocol":"bird","flags":[],"nexthops":[{"gateway":"10.20.0.11","dev":"eth0","weight":1,"flags":[]},{"gateway":"10.20.0.12","dev":"eth0","weight":1,"flags":[]}]}]"#;
-        let r = routes(json);
+    fn routes_by_prefix_host_routes_get_their_length() {
+        let route = |dst: &str, gw: &[&str]| Route {
+            dst: dst.into(),
+            gateways: gw.iter().map(|g| g.to_string()).collect(),
+        };
+        let r = by_prefix(&[
+            route("10.10.0.10", &["10.20.0.11"]),
+            route("10.30.0.0/24", &["10.20.0.11", "10.20.0.12"]),
+            route("default", &["10.20.0.1"]),
+        ]);
         let vip: IpNet = "10.10.0.10/32".parse().unwrap();
         let net: IpNet = "10.30.0.0/24".parse().unwrap();
         assert_eq!(
@@ -142,8 +133,7 @@ mod tests {
             ["10.20.0.11"]
         );
         assert_eq!(r[&net].len(), 2);
-        assert!(routes("").is_empty());
-        assert!(routes("{}").is_empty());
+        assert_eq!(r.len(), 2);
     }
 
     #[test]

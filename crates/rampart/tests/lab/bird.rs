@@ -95,32 +95,23 @@ pub fn birdc(dir: &Path, name: &str, args: &[&str]) -> String {
 /// The router's kernel route to `prefix`, as `ip -j route` JSON text
 /// (empty when there is none).
 pub fn kernel_route(ns: &Ns, prefix: &str) -> String {
-    let v6 = prefix.contains(':');
-    let family = if v6 { "-6" } else { "-4" };
-    ns.ip(&["-j", family, "route", "show", prefix])
+    ns.ip(&["-j", family(prefix), "route", "show", prefix])
         .unwrap_or_default()
 }
 
-/// The nexthop gateways of the router's kernel route to `prefix`.
+fn family(prefix: &str) -> &'static str {
+    if prefix.contains(':') { "-6" } else { "-4" }
+}
+
+/// The nexthop gateways of the router's kernel route to `prefix` (none
+/// when there is no route).
 pub fn nexthops(ns: &Ns, prefix: &str) -> Vec<String> {
-    let text = kernel_route(ns, prefix);
-    let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-    let mut out = Vec::new();
-    for r in json.as_array().into_iter().flatten() {
-        if let Some(g) = r.get("gateway").and_then(|g| g.as_str()) {
-            out.push(g.to_string());
-        }
-        for nh in r
-            .get("nexthops")
-            .and_then(|n| n.as_array())
-            .into_iter()
-            .flatten()
-        {
-            if let Some(g) = nh.get("gateway").and_then(|g| g.as_str()) {
-                out.push(g.to_string());
-            }
-        }
-    }
+    let mut out: Vec<String> = ns
+        .routes(&[family(prefix), "route", "show", prefix])
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|r| r.gateways)
+        .collect();
     out.sort();
     out
 }

@@ -170,7 +170,9 @@ fn policy(v: &Value, key: Range<usize>, sink: &mut Sink) -> Option<Policy> {
                 None
             }
             (Some(v), None) => values::reference(v, "while_master", sink).map(Policy::WhileMaster),
-            (None, Some(v)) => values::reference(v, "while_healthy", sink).map(Policy::WhileHealthy),
+            (None, Some(v)) => {
+                values::reference(v, "while_healthy", sink).map(Policy::WhileHealthy)
+            }
             // An unknown key alone is reported as such.
             (None, None) if !is_empty_table(v) => None,
             (None, None) => {
@@ -183,7 +185,6 @@ fn policy(v: &Value, key: Range<usize>, sink: &mut Sink) -> Option<Policy> {
         }
     })
 }
-
 
 fn is_empty_table(v: &Value) -> bool {
     matches!(v.get_ref(), DeValue::Table(t) if t.is_empty())

@@ -229,13 +229,7 @@ pub(crate) fn track_scripts(t: &Reader, sink: &mut Sink) -> Vec<Spanned<TrackRef
             name: name.into_inner(),
             weight,
         };
-        push_unique(
-            &mut out,
-            Spanned::new(span, r),
-            |r| &r.name,
-            "script",
-            sink,
-        );
+        push_unique(&mut out, Spanned::new(span, r), |r| &r.name, "script", sink);
     }
     out
 }
