@@ -291,6 +291,41 @@ fn no_periodic_packets_to_a_peer_in_demand_mode_or_asking_for_none() {
     }
 }
 
+/// `rampart upgrade` on a loaded machine: the exec pauses A for 1 s, more
+/// than B's 300 ms detection time. A first announces a 1 s interval (a
+/// Poll Sequence), so B waits 3 s; the resumed session polls the fast
+/// interval back, and B detects in 300 ms again.
+#[test]
+fn a_slowed_hand_over_survives_a_pause_longer_than_the_detection_time() {
+    let mut net = up_pair();
+    net.transitions.clear();
+    let fast_detection = net.status(Side::B).detection_time;
+    assert_eq!(fast_detection, Some(300 * MS));
+    let slow = SessionConfig {
+        desired_min_tx: Duration::from_secs(1),
+        ..FAST
+    };
+    let now = net.now;
+    net.a.set(now, B, slow);
+    net.run_for(Duration::from_secs(2));
+    assert!(!net.status(Side::A).poll_active, "B answered the Poll");
+    assert_eq!(net.status(Side::B).detection_time, Some(3000 * MS));
+    let snap = net.a.snapshot(B).unwrap();
+    net.mute = Some(Side::A);
+    net.run_for(Duration::from_secs(1));
+    net.drain();
+    let mut resumed = rampart_bfd::Endpoint::new(79);
+    let now = net.now;
+    resumed.resume(now, B, FAST, &snap);
+    net.a = resumed;
+    net.mute = None;
+    net.run_for(Duration::from_secs(2));
+    assert!(net.transitions.is_empty(), "{:?}", net.transitions);
+    assert_eq!(net.state(Side::B), State::Up);
+    assert!(net.status(Side::A).counters.polls >= 1);
+    assert_eq!(net.status(Side::B).detection_time, fast_detection);
+}
+
 #[test]
 fn a_resumed_session_goes_on_without_the_peer_noticing() {
     // `rampart upgrade`: A's program is replaced; for 150 ms (the exec)

@@ -58,6 +58,12 @@ impl Session {
         s.rx_in_use = cfg.required_min_rx;
         s.polled = (s.tx_in_use, s.rx_in_use);
         s.detect_at = s.detection_time().and_then(|d| now.checked_add(d));
+        // The previous program may have announced other timers (`rampart
+        // upgrade` slows them down across the exec): a Poll Sequence tells
+        // the peer the ones in use now (§6.8.3).
+        if s.state == State::Up {
+            s.start_poll();
+        }
         s.reschedule(now);
         s
     }

@@ -62,7 +62,7 @@ impl Session {
     /// Without a peer there is no one to poll: the new values simply go
     /// out in the next packets (and were applied at once, as nothing is
     /// Up without a peer).
-    fn start_poll(&mut self) {
+    pub(super) fn start_poll(&mut self) {
         if self.remote_discr == 0 {
             return;
         }

@@ -12,13 +12,14 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::time::Duration;
 
 use rampart_bfd::SessionConfig;
 use rampart_config::Neighbor;
 use tokio::sync::mpsc;
 
 use super::{Manager, neighbor};
-use crate::bfd::{Event, Handed, Handle, Want};
+use crate::bfd::{BfdState, Event, Handed, Handle, Want};
 use crate::control::BgpStatus;
 
 /// The BFD driver, once a neighbor has needed it.
@@ -29,6 +30,19 @@ pub(super) struct Bfd {
     /// Sessions a previous program handed over, until started.
     handed: HashMap<IpAddr, Handed>,
 }
+
+/// The transmit interval a session announces while `rampart upgrade` hands
+/// it over: the router then declares it down only after its multiplier
+/// times this (3 s with 3), so the pause of the exec (a few hundred ms on
+/// a loaded machine, more than a 100 ms × 3 detection time) is not taken
+/// for a failure. It is announced with a Poll Sequence and the exec waits
+/// for the router's Final (RFC 5880 §6.8.3); the new program announces
+/// the configured interval again (or this one, if the exec failed).
+const HANDOVER_TX: Duration = Duration::from_secs(1);
+
+/// How long the hand-over waits for the routers to answer the slower
+/// interval; a session that has not by then is handed over as it is.
+const HANDOVER_POLL_WAIT: Duration = Duration::from_secs(1);
 
 /// The session neighbor `n` wants, if any: the same interval both ways,
 /// as BIRD's `interval`.
@@ -97,11 +111,15 @@ impl Bfd {
     }
 
     /// A session handed over with a BGP session (`rampart upgrade`), for
-    /// the next [`sync`](Self::sync). Only when this program has no driver
-    /// yet: after a failed exec, the sessions never stopped here.
-    pub(super) fn handed_over(&mut self, peer: IpAddr, handed: Handed) {
-        if self.handle.is_none() {
-            self.handed.insert(peer, handed);
+    /// the next [`sync`](Self::sync). After a failed exec this program's
+    /// driver still runs it: it goes back to its configured interval.
+    pub(super) fn handed_over(&mut self, n: &Neighbor, handed: Handed) {
+        match (&self.handle, want(n)) {
+            (Some(handle), Some(w)) => handle.set(w),
+            (Some(_), None) => {}
+            (None, _) => {
+                self.handed.insert(n.address, handed);
+            }
         }
     }
 
@@ -110,6 +128,33 @@ impl Bfd {
     /// exec (or on, should it fail).
     pub(super) async fn hand_over(&self, taken: &mut [super::Taken], bgp: &rampart_config::Bgp) {
         let Some(handle) = &self.handle else { return };
+        let slow: Vec<IpAddr> = taken
+            .iter()
+            .filter_map(|t| bgp.neighbor(&t.name).and_then(want))
+            .map(|mut w| {
+                w.cfg.desired_min_tx = w.cfg.desired_min_tx.max(HANDOVER_TX);
+                let peer = w.peer;
+                handle.set(w);
+                peer
+            })
+            .collect();
+        // The new interval is in use once the router's Final came back
+        // (sessions that are not Up have no router to wait for).
+        let acknowledged = |all: &[(IpAddr, crate::bfd::BfdStatus)]| {
+            all.iter().filter(|(p, _)| slow.contains(p)).all(|(_, s)| {
+                s.state != BfdState::Up || Duration::from_millis(s.tx_interval_ms) >= HANDOVER_TX
+            })
+        };
+        let deadline = tokio::time::Instant::now() + HANDOVER_POLL_WAIT;
+        while !acknowledged(&handle.status().await) {
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!(
+                    "BFD: a router did not acknowledge the slower interval within {HANDOVER_POLL_WAIT:?}; handing over as is"
+                );
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         for t in taken {
             if let Some(n) = bgp.neighbor(&t.name) {
                 t.bfd = handle.snapshot(n.address).await;

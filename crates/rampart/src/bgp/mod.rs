@@ -592,7 +592,7 @@ impl Manager {
                         && !self.announcer.is_disabled(&n.name) =>
                 {
                     if let Some(h) = t.bfd {
-                        self.bfd.handed_over(n.address, h);
+                        self.bfd.handed_over(&n, h);
                     }
                     self.spawn_peer_with(&n, Some(t));
                 }
